@@ -1,0 +1,82 @@
+// The analysis catalogue: every view in src/queries/*.sql whose doc block has `@analysis`.
+// Parameters are declared with `@param name default description` and live in the
+// `analysis_param` table, which the views read; `run` sets them for one query.
+import { packageSqlFiles, type Db, type ResultRow } from './db/database.js';
+import { params, tag } from './db/sqlfile.js';
+import { UsageError } from './errors.js';
+
+export interface AnalysisParam {
+  name: string;
+  default: string | number | null;
+  description: string;
+}
+
+export interface AnalysisInfo {
+  name: string;
+  title: string;
+  description: string;
+  params: AnalysisParam[];
+  columns: { name: string; doc: string }[];
+}
+
+/** The catalogue, in file order. */
+export function catalogue(): AnalysisInfo[] {
+  const out: AnalysisInfo[] = [];
+  for (const f of packageSqlFiles('src/queries')) {
+    for (const s of f.statements) {
+      const name = tag(s, 'analysis');
+      if (!name || s.kind !== 'view') continue;
+      out.push({
+        name,
+        title: tag(s, 'title') ?? name,
+        description: s.description,
+        params: paramsOf(name),
+        columns: s.columns,
+      });
+    }
+  }
+  return out;
+}
+
+/** Parameters of an analysis, wherever declared (helper views attach theirs with `@for`). */
+function paramsOf(analysis: string): AnalysisParam[] {
+  const out: AnalysisParam[] = [];
+  for (const f of packageSqlFiles('src/queries')) {
+    for (const s of f.statements) {
+      for (const p of params(s)) {
+        if (p.analysis === analysis && !out.some((x) => x.name === p.name)) {
+          out.push({ name: p.name, default: p.default, description: p.description });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Run one analysis with parameter values (strings from the command line are typed where numeric). */
+export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+  const info = catalogue().find((a) => a.name === name);
+  if (!info) throw new UsageError(`unknown analysis '${name}'; \`dmabuf-triage analyses\` lists them`);
+  const known = db.query('SELECT name FROM analysis_param WHERE analysis = ?', [name]).map((r) => String(r.name));
+  for (const k of Object.keys(params)) {
+    if (!known.includes(k)) {
+      throw new UsageError(`analysis '${name}' has no parameter '${k}'${known.length ? ` (it has: ${known.join(', ')})` : ' (it takes none)'}`);
+    }
+  }
+  try {
+    for (const [k, v] of Object.entries(params)) {
+      db.raw.run('UPDATE analysis_param SET value = ? WHERE analysis = ? AND name = ?', [typed(v), name, k]);
+    }
+    return db.query(`SELECT * FROM ${name}`);
+  } finally {
+    db.raw.run('UPDATE analysis_param SET value = default_value WHERE analysis = ?', [name]);
+  }
+}
+
+/** `"12"` → 12, `"1.5"` → 1.5, anything else unchanged. */
+export function typed(v: unknown): string | number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  const s = String(v);
+  return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s;
+}

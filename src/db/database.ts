@@ -1,0 +1,236 @@
+// The sql.js database of one session: the documented schema (src/db/schema/*.sql), the
+// analysis views (src/queries/*.sql), cached insert statements and query helpers.
+import fs from 'node:fs';
+import initSqlJs, { type Database, type SqlJsStatic, type Statement, type SqlValue } from 'sql.js';
+import { packagePath } from '../paths.js';
+import { params, parseSqlFile, type SqlStatement } from './sqlfile.js';
+import { UsageError } from '../errors.js';
+import type { Row } from '../importers/types.js';
+
+/** A row returned by a query: column name → value. */
+export type ResultRow = Record<string, SqlValue>;
+
+/** One SQL file of the package, parsed. */
+export interface SqlFile {
+  /** File name without folder, e.g. `dmabuf_exporters.sql`. */
+  file: string;
+  statements: SqlStatement[];
+}
+
+// The wasm module and the package's SQL files are immutable: loading them once per process
+// is safe with any number of sessions.
+let sqlJs: Promise<SqlJsStatic> | undefined;
+const sqlFiles = new Map<string, SqlFile[]>();
+
+/** Parsed SQL files of a package folder, in name order. */
+export function packageSqlFiles(folder: 'src/db/schema' | 'src/queries'): SqlFile[] {
+  let files = sqlFiles.get(folder);
+  if (!files) {
+    const dir = packagePath(folder);
+    files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()
+      .map((file) => ({ file, statements: parseSqlFile(fs.readFileSync(`${dir}/${file}`, 'utf8')) }));
+    sqlFiles.set(folder, files);
+  }
+  return files;
+}
+
+export class Db {
+  private readonly inserts = new Map<string, Statement>();
+  private readonly tableColumns = new Map<string, Set<string>>();
+  private inTransaction = false;
+
+  private constructor(readonly raw: Database) {}
+
+  /** A new in-memory database with the whole schema, the analysis views and their docs. */
+  static async create(): Promise<Db> {
+    sqlJs ??= initSqlJs();
+    const db = new Db(new (await sqlJs).Database());
+    db.raw.run('PRAGMA foreign_keys = OFF');
+    const schema = packageSqlFiles('src/db/schema');
+    const queries = packageSqlFiles('src/queries');
+    for (const f of [...schema, ...queries]) {
+      for (const s of f.statements) {
+        try {
+          db.raw.run(s.sql);
+        } catch (e) {
+          throw new Error(`${f.file}:${s.line}: ${(e as Error).message}`);
+        }
+      }
+    }
+    db.writeDocs([...schema, ...queries]);
+    return db;
+  }
+
+  /** Open an exported database file (used by tests and `diff`). */
+  static async fromBytes(bytes: Uint8Array): Promise<Db> {
+    sqlJs ??= initSqlJs();
+    return new Db(new (await sqlJs).Database(bytes));
+  }
+
+  private writeDocs(files: SqlFile[]): void {
+    this.transaction(() => {
+      for (const f of files) {
+        for (const s of f.statements) {
+          if (!s.name || s.kind === 'other') continue;
+          this.insert('schema_doc', { object: s.name, column_name: null, kind: s.kind, doc: s.description });
+          for (const c of s.columns) {
+            this.insert('schema_doc', { object: s.name, column_name: c.name, kind: s.kind, doc: c.doc });
+          }
+          for (const p of params(s)) {
+            this.insert('analysis_param', {
+              analysis: p.analysis,
+              name: p.name,
+              value: p.default,
+              default_value: p.default,
+              description: p.description,
+            });
+          }
+        }
+      }
+    });
+  }
+
+  /** Columns of a table (cached). */
+  columns(table: string): Set<string> {
+    let cols = this.tableColumns.get(table);
+    if (!cols) {
+      const res = this.raw.exec(`PRAGMA table_info(${quoteIdent(table)})`);
+      cols = new Set((res[0]?.values ?? []).map((v) => String(v[1])));
+      if (cols.size === 0) throw new Error(`no such table: ${table}`);
+      this.tableColumns.set(table, cols);
+    }
+    return cols;
+  }
+
+  /** Insert one row; unknown columns are an error (a bug in an importer). */
+  insert(table: string, row: Row): void {
+    const keys = Object.keys(row).filter((k) => row[k] !== undefined);
+    const cacheKey = `${table}\u0000${keys.join('\u0000')}`;
+    let st = this.inserts.get(cacheKey);
+    if (!st) {
+      const cols = this.columns(table);
+      for (const k of keys) if (!cols.has(k)) throw new Error(`table ${table} has no column ${k}`);
+      st = this.raw.prepare(
+        `INSERT INTO ${quoteIdent(table)} (${keys.map(quoteIdent).join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,
+      );
+      this.inserts.set(cacheKey, st);
+    }
+    st.run(keys.map((k) => toSqlValue(row[k])));
+  }
+
+  /** Insert one row and return its rowid. */
+  insertWithId(table: string, row: Row): number {
+    this.insert(table, row);
+    return Number(this.raw.exec('SELECT last_insert_rowid()')[0].values[0][0]);
+  }
+
+  /** Run SQL that returns nothing (several statements allowed). */
+  exec(sql: string): void {
+    this.raw.run(sql);
+  }
+
+  /** Run one statement with positional or named (`:name`) parameters; rows as plain objects. */
+  query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
+    let st: Statement;
+    try {
+      st = this.raw.prepare(sql);
+    } catch (e) {
+      throw new UsageError(`SQL error: ${(e as Error).message}`);
+    }
+    try {
+      if (params) st.bind(bindParams(sql, params));
+      const rows: ResultRow[] = [];
+      while (st.step()) rows.push(st.getAsObject() as ResultRow);
+      return rows;
+    } catch (e) {
+      throw new UsageError(`SQL error: ${(e as Error).message}`);
+    } finally {
+      st.free();
+    }
+  }
+
+  /** Column names a statement returns (also when it returns no row). */
+  queryColumns(sql: string): string[] {
+    const st = this.raw.prepare(sql);
+    try {
+      return st.getColumnNames();
+    } finally {
+      st.free();
+    }
+  }
+
+  /** Run `fn` inside one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    if (this.inTransaction) return fn();
+    this.begin();
+    try {
+      const r = fn();
+      this.commit();
+      return r;
+    } catch (e) {
+      this.rollback();
+      throw e;
+    }
+  }
+
+  begin(): void {
+    if (this.inTransaction) return;
+    this.raw.run('BEGIN');
+    this.inTransaction = true;
+  }
+
+  commit(): void {
+    if (!this.inTransaction) return;
+    this.raw.run('COMMIT');
+    this.inTransaction = false;
+  }
+
+  rollback(): void {
+    if (!this.inTransaction) return;
+    this.raw.run('ROLLBACK');
+    this.inTransaction = false;
+  }
+
+  /** The database as a SQLite file. */
+  export(): Uint8Array {
+    this.commit();
+    this.freeStatements();
+    return this.raw.export();
+  }
+
+  close(): void {
+    this.freeStatements();
+    this.raw.close();
+  }
+
+  private freeStatements(): void {
+    for (const st of this.inserts.values()) st.free();
+    this.inserts.clear();
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function toSqlValue(v: Row[string]): SqlValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  return v as SqlValue;
+}
+
+/** Named parameters: accept `{name: v}` for `:name`, `@name`, `$name` in the SQL; values typed from strings where they look numeric. */
+function bindParams(sql: string, params: Record<string, unknown> | unknown[]): SqlValue[] | Record<string, SqlValue> {
+  if (Array.isArray(params)) return params.map((v) => toSqlValue(v as Row[string]));
+  const out: Record<string, SqlValue> = {};
+  for (const [k, v] of Object.entries(params)) {
+    const bare = k.replace(/^[:@$]/, '');
+    for (const prefix of [':', '@', '$']) {
+      if (sql.includes(prefix + bare)) out[prefix + bare] = toSqlValue(v as Row[string]);
+    }
+  }
+  return out;
+}

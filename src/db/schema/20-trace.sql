@@ -1,0 +1,165 @@
+-- Trace tables: DMA-BUF and ION activity over time, from Perfetto traces (`perfetto`
+-- importer) and text ftrace/systrace captures (`systrace_text` importer). Times are the
+-- trace's nanoseconds (boot clock unless the trace says otherwise); sizes are bytes.
+-- Threads and processes seen in a trace go to `thread` and `process`; an event's `tid` is
+-- the kernel pid of the task that emitted it, `pid` the process (thread group) it belongs to.
+
+-- One row per trace read (a Perfetto trace file, the trace inside a bugreport, a text
+-- capture): its time bounds and what the importer saw in it. The analyses take the end of
+-- the trace from here (time-weighted averages run to `end_ts`).
+CREATE TABLE trace_info (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (file or zip entry) of the trace.
+  source_id INTEGER NOT NULL,
+  -- `perfetto` (binary protobuf trace) or `systrace_text` (text ftrace / systrace capture).
+  format TEXT NOT NULL,
+  -- Earliest timestamp seen (ftrace events and packet timestamps; the compact scheduler encoding is not decoded).
+  start_ts INTEGER,
+  -- Latest timestamp seen, same rule: the trace end used by time-weighted statistics.
+  end_ts INTEGER,
+  -- Trace packets read (`perfetto`; packets inside compressed packets included), or lines read (`systrace_text`).
+  packets INTEGER NOT NULL,
+  -- Ftrace events seen (all kinds, the compact scheduler encoding not counted).
+  ftrace_events INTEGER NOT NULL,
+  -- Events stored in the trace tables (dma_heap_event, dmabuf_rss_sample, ion_heap_event, gpu_mem_total_sample, trace_meminfo_sample, binder_event).
+  stored_events INTEGER NOT NULL,
+  -- Packets that carried `compressed_packets` (zlib) or `zstd_compressed_packets`.
+  compressed_packets INTEGER NOT NULL DEFAULT 0,
+  -- Ftrace bundles that reported lost events (the kernel ring buffer overran: the trace has gaps).
+  lost_event_bundles INTEGER NOT NULL DEFAULT 0
+);
+
+-- One row per `dma_heap_stat` event: a DMA-BUF heap allocation (size_delta > 0) or free
+-- (size_delta < 0) with the heaps' total after it. `android_dmabuf_allocs` attributes them.
+CREATE TABLE dma_heap_event (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the event came from.
+  source_id INTEGER NOT NULL,
+  -- Event time, ns.
+  ts INTEGER NOT NULL,
+  -- Inode of the buffer (the same number `dmabuf.inode` and the kernel captures use).
+  inode INTEGER,
+  -- Bytes allocated (> 0) or freed (< 0): the event's `len`.
+  size_delta INTEGER NOT NULL,
+  -- Bytes allocated from all DMA-BUF heaps after the event (`total_allocated`).
+  heap_total INTEGER,
+  -- Thread that emitted the event (the ftrace event's pid).
+  tid INTEGER,
+  -- Process of that thread, when the trace tells (process tree, or the TGID column of a text capture); NULL when unknown.
+  pid INTEGER
+);
+
+-- One row per sample of a process's DMA-BUF RSS (bytes of DMA-BUFs the process maps):
+-- the `dmabuf_rss_stat` ftrace event, or `process_stats` polling (`dmabuf_rss_kb`).
+CREATE TABLE dmabuf_rss_sample (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the sample came from.
+  source_id INTEGER NOT NULL,
+  -- Sample time, ns (for `process_stats`, the packet's timestamp).
+  ts INTEGER NOT NULL,
+  -- Process whose RSS it is; NULL when a `dmabuf_rss_stat` thread could not be mapped to its process.
+  pid INTEGER,
+  -- DMA-BUF RSS of the process after the change, bytes (`process_stats` reports kB, multiplied by 1024 here).
+  rss_bytes INTEGER NOT NULL,
+  -- `dmabuf_rss_stat` (ftrace event) or `process_stats` (polled `dmabuf_rss_kb`).
+  origin TEXT NOT NULL,
+  -- Thread that emitted the `dmabuf_rss_stat` event; NULL for `process_stats`.
+  tid INTEGER,
+  -- Change of RSS that triggered the event, bytes (`rss_delta`); NULL for `process_stats`.
+  rss_delta INTEGER,
+  -- Inode of the buffer mapped or unmapped (`i_ino`); NULL for `process_stats`.
+  inode INTEGER
+);
+
+-- One row per ION heap event (ION-era kernels): `ion_heap_grow`, `ion_heap_shrink` (per heap)
+-- and `ion_stat` (all heaps, per buffer). `dmabuf_ion_summary` summarizes them.
+CREATE TABLE ion_heap_event (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the event came from.
+  source_id INTEGER NOT NULL,
+  -- Event time, ns.
+  ts INTEGER NOT NULL,
+  -- `ion_heap_grow`, `ion_heap_shrink` or `ion_stat`.
+  origin TEXT NOT NULL,
+  -- Heap name of `ion_heap_grow`/`ion_heap_shrink` as the event gave it (NULL when absent); NULL for `ion_stat`.
+  heap_name TEXT,
+  -- ION buffer id of `ion_stat`; NULL for the heap events.
+  buffer_id INTEGER,
+  -- Bytes allocated (> 0) or released (< 0): `len`, negated for `ion_heap_shrink`.
+  size_delta INTEGER NOT NULL,
+  -- Heap total after the event: `total_allocated` for `ion_stat`; `total_allocated` + size_delta for the heap events, whose `total_allocated` is the value before the change.
+  heap_total INTEGER,
+  -- `total_allocated` exactly as the event carried it.
+  reported_total INTEGER,
+  -- Thread that emitted the event.
+  tid INTEGER,
+  -- Process of that thread, when known.
+  pid INTEGER
+);
+
+-- One row per GPU memory total sample: the `gpu_mem_total` ftrace event or the
+-- `gpu_mem_total_event` packet. pid 0 is the GPU's global total.
+CREATE TABLE gpu_mem_total_sample (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the sample came from.
+  source_id INTEGER NOT NULL,
+  -- Sample time, ns.
+  ts INTEGER NOT NULL,
+  -- GPU id.
+  gpu_id INTEGER,
+  -- Process the total is for; 0 for the global total.
+  pid INTEGER NOT NULL,
+  -- GPU memory bytes.
+  size_bytes INTEGER NOT NULL,
+  -- `gpu_mem_total` (ftrace event) or `gpu_mem_total_event` (packet).
+  origin TEXT NOT NULL
+);
+
+-- One row per system memory counter a trace polled (`sys_stats` meminfo) that concerns
+-- DMA-BUF memory: `ION_HEAP`, `ION_HEAP_POOL` and `GPU`.
+CREATE TABLE trace_meminfo_sample (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the sample came from.
+  source_id INTEGER NOT NULL,
+  -- Sample time (the packet's timestamp), ns.
+  ts INTEGER NOT NULL,
+  -- Counter name: `ION_HEAP`, `ION_HEAP_POOL` or `GPU`.
+  counter TEXT NOT NULL,
+  -- Value in bytes (the trace gives kB, multiplied by 1024 here).
+  value_bytes INTEGER NOT NULL
+);
+
+-- One row per binder event of a trace (`binder_transaction`, `binder_transaction_received`),
+-- kept so that allocations a gralloc allocator thread makes while serving a transaction can be
+-- charged to the client (`android_dmabuf_allocs`).
+CREATE TABLE binder_event (
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) the event came from.
+  source_id INTEGER NOT NULL,
+  -- Event time, ns.
+  ts INTEGER NOT NULL,
+  -- Thread that emitted the event: the sender of a transaction, the receiver of a `received`.
+  tid INTEGER NOT NULL,
+  -- `transaction` (binder_transaction) or `received` (binder_transaction_received).
+  kind TEXT NOT NULL,
+  -- Transaction id shared by a transaction and its `received` event.
+  debug_id INTEGER NOT NULL,
+  -- 1 when the transaction is a reply; NULL for `received`.
+  reply INTEGER,
+  -- Transaction flags (bit 0 = one-way); NULL for `received`.
+  flags INTEGER,
+  -- Destination process of a transaction; NULL for `received`.
+  to_proc INTEGER,
+  -- Destination thread of a transaction (0 = any thread of the process); NULL for `received`.
+  to_thread INTEGER
+);
+
+-- Finds the `received` event of a transaction and the reply a serving thread sends.
+CREATE INDEX binder_event_by_thread ON binder_event (snapshot_id, tid, ts);

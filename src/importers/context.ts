@@ -1,0 +1,93 @@
+// The ImportContext importers write through: one per source row, all sharing the session's Db.
+import type { Db } from '../db/database.js';
+import type { ImportContext, ProcessFields, Row, Severity, SnapshotFields } from './types.js';
+
+export class SourceContext implements ImportContext {
+  constructor(
+    private readonly db: Db,
+    readonly snapshotId: number,
+    readonly sourceId: number,
+    readonly path: string,
+  ) {}
+
+  /** Create the source row of a top-level input and its snapshot; returns its context. */
+  static topLevel(db: Db, path: string, importer: string, kind: string, label: string, bytes?: number): SourceContext {
+    const sourceId = db.insertWithId('source', { path, importer, bytes });
+    const snapshotId = db.insertWithId('snapshot', { source_id: sourceId, kind, label });
+    db.exec(`UPDATE source SET snapshot_id = ${snapshotId} WHERE id = ${sourceId}`);
+    return new SourceContext(db, snapshotId, sourceId, path);
+  }
+
+  insert(table: string, row: Row): void {
+    const cols = this.db.columns(table);
+    if (cols.has('snapshot_id') && row.snapshot_id === undefined) row.snapshot_id = this.snapshotId;
+    if (cols.has('source_id') && row.source_id === undefined) row.source_id = this.sourceId;
+    this.db.insert(table, row);
+  }
+
+  diag(severity: Severity, code: string, message: string, line?: number | null): void {
+    this.db.insert('diagnostic', {
+      source_id: this.sourceId,
+      snapshot_id: this.snapshotId,
+      line: line ?? null,
+      severity,
+      code,
+      message,
+    });
+  }
+
+  process(pid: number, f: ProcessFields): void {
+    this.db.raw.run(
+      `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (snapshot_id, pid) DO UPDATE SET
+         name = CASE WHEN excluded.name IS NOT NULL AND length(excluded.name) > length(coalesce(process.name, ''))
+                     THEN excluded.name ELSE process.name END,
+         cmdline = coalesce(excluded.cmdline, process.cmdline),
+         ppid = coalesce(excluded.ppid, process.ppid),
+         uid = coalesce(excluded.uid, process.uid)`,
+      [this.snapshotId, pid, f.name || null, f.cmdline || null, f.ppid ?? null, f.uid ?? null],
+    );
+  }
+
+  thread(tid: number, pid: number | null, name?: string | null): void {
+    this.db.raw.run(
+      `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES (?, ?, ?, ?)
+       ON CONFLICT (snapshot_id, tid) DO UPDATE SET
+         pid = coalesce(excluded.pid, thread.pid),
+         name = coalesce(excluded.name, thread.name)`,
+      [this.snapshotId, tid, pid, name || null],
+    );
+  }
+
+  snapshot(fields: SnapshotFields): void {
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined && v !== null && v !== '');
+    if (entries.length === 0) return;
+    const cols = this.db.columns('snapshot');
+    for (const [k] of entries) if (!cols.has(k)) throw new Error(`snapshot has no column ${k}`);
+    this.db.raw.run(`UPDATE snapshot SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`, [
+      ...entries.map(([, v]) => v as string | number),
+      this.snapshotId,
+    ]);
+  }
+
+  child(path: string, importer: string, opts: { bytes?: number; lineStart?: number; lineEnd?: number } = {}): SourceContext {
+    const id = this.db.insertWithId('source', {
+      parent_id: this.sourceId,
+      path,
+      importer,
+      bytes: opts.bytes,
+      line_start: opts.lineStart,
+      line_end: opts.lineEnd,
+      snapshot_id: this.snapshotId,
+    });
+    return new SourceContext(this.db, this.snapshotId, id, path);
+  }
+
+  describe(importer: string, bytes?: number): void {
+    this.db.raw.run('UPDATE source SET importer = ?, bytes = coalesce(?, bytes) WHERE id = ?', [
+      importer,
+      bytes ?? null,
+      this.sourceId,
+    ]);
+  }
+}

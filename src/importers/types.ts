@@ -1,0 +1,84 @@
+// The importer contract. An importer turns one source format into normalized rows of the
+// documented schema (src/db/schema/*.sql). Importers never read each other's rows: they
+// write observations, and src/db/merge.ts builds the merged `dmabuf` / `dmabuf_holder`.
+
+export type Severity = 'info' | 'warning' | 'error';
+
+/** A row to insert: column name → value (undefined and null both store NULL). */
+export type Row = Record<string, string | number | bigint | null | undefined | Uint8Array>;
+
+export interface SnapshotFields {
+  captured_at?: string | null;
+  build_fingerprint?: string | null;
+  build_id?: string | null;
+  kernel_release?: string | null;
+  android_sdk?: number | null;
+  uptime?: string | null;
+}
+
+export interface ProcessFields {
+  name?: string | null;
+  cmdline?: string | null;
+  ppid?: number | null;
+  uid?: number | null;
+}
+
+/** Where an importer writes. One context per source (file, zip entry or bugreport section). */
+export interface ImportContext {
+  readonly snapshotId: number;
+  readonly sourceId: number;
+  /** Path of the source as the user sees it (file path, zip entry path, or `file#section`). */
+  readonly path: string;
+  /** Insert one row into a table of the schema; `snapshot_id` and `source_id` are filled in when the table has them and the row does not. */
+  insert(table: string, row: Row): void;
+  /** Record a recoverable problem; `line` is 1-based within this source. */
+  diag(severity: Severity, code: string, message: string, line?: number | null): void;
+  /** Record (or improve) what is known of a process: a longer name or a cmdline wins. */
+  process(pid: number, fields: ProcessFields): void;
+  /** Record (or improve) what is known of a thread. */
+  thread(tid: number, pid: number | null, name?: string | null): void;
+  /** Fill snapshot fields (only those given and not null). */
+  snapshot(fields: SnapshotFields): void;
+  /** A child source (a section of this text, an entry of this zip) sharing this snapshot. */
+  child(path: string, importer: string, opts?: { bytes?: number; lineStart?: number; lineEnd?: number }): ImportContext;
+  /** Set the importer name and size of this source once known. */
+  describe(importer: string, bytes?: number): void;
+}
+
+/** A text importer: a format small enough to hold as one string (a section, a capture file). */
+export interface TextImporter {
+  /** Stored in `source.importer`; short, snake_case. */
+  readonly name: string;
+  /** One line for `--help` and docs. */
+  readonly description: string;
+  /**
+   * Content detection: does this text (the first ~64 KiB of a file, already decoded) look like
+   * this format? `path` helps only for pulled trees whose files hold a bare value (sysfs
+   * `size`, `/proc/<pid>/fdinfo/<fd>`); detection never relies on the file name alone otherwise.
+   */
+  sniff(head: string, path: string): boolean;
+  /** Parse the whole text into rows. Must not throw on malformed input: record diagnostics. */
+  importText(text: string, ctx: ImportContext): void;
+}
+
+/** A streaming importer: a format that can be hundreds of megabytes (bugreport text, trace). */
+export interface StreamImporter {
+  readonly name: string;
+  readonly description: string;
+  /** Snapshot kind this importer's input makes when it is the top-level input. */
+  readonly snapshotKind: 'bugreport' | 'trace' | 'capture';
+  /** Content detection on the first bytes of the (decompressed) file. */
+  sniffBytes(head: Uint8Array, path: string): boolean;
+  /** Consume the stream. Must not throw on malformed content: record diagnostics. */
+  importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv): Promise<void>;
+}
+
+/** Services the input layer hands a streaming importer. */
+export interface ImportEnv {
+  /** Find the text importer that recognizes `text` (by sniffing), if any. */
+  sniffText(text: string, path: string): TextImporter | undefined;
+  /** Look up a text importer by name. */
+  textImporter(name: string): TextImporter;
+  /** Progress messages (stderr in the CLI, silent in the library by default). */
+  progress(message: string): void;
+}

@@ -1,0 +1,101 @@
+// dmabuf-triage as a library: `const s = await open(['bugreport.zip']); s.run('dmabuf_exporters')`.
+// A session owns one in-memory database; sessions share nothing, so a bot can hold many.
+import { Db, type ResultRow } from './db/database.js';
+import { mergeSnapshot } from './db/merge.js';
+import { loadInput, makeEnv, type InputSpec } from './input/load.js';
+import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
+import { summarize, type Summary } from './summary.js';
+
+export type { InputSpec } from './input/load.js';
+export type { AnalysisInfo, AnalysisParam } from './analyses.js';
+export type { ResultRow } from './db/database.js';
+export type { Summary } from './summary.js';
+export { InputError, UsageError } from './errors.js';
+
+export interface OpenOptions {
+  /** Called with progress messages (file being read). Default: silent. */
+  progress?: (message: string) => void;
+}
+
+export interface SchemaObject {
+  name: string;
+  kind: 'table' | 'view';
+  doc: string;
+  columns: { name: string; doc: string }[];
+}
+
+export class Session {
+  /** @internal */
+  constructor(private readonly db: Db) {}
+
+  /** Run SQL; `params` bind `:name` (object) or `?` (array). Rows are plain objects keyed by column name. */
+  query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
+    return this.db.query(sql, params);
+  }
+
+  /** Column names a query returns, even when it returns no row. */
+  columns(sql: string): string[] {
+    return this.db.queryColumns(sql);
+  }
+
+  /** Run a catalogue analysis with named parameters. */
+  run(analysis: string, params?: Record<string, unknown>): ResultRow[] {
+    return runAnalysis(this.db, analysis, params);
+  }
+
+  /** The analysis catalogue. */
+  analyses(): AnalysisInfo[] {
+    return catalogue();
+  }
+
+  /** Every table and view with its documentation. */
+  schema(): SchemaObject[] {
+    return schemaOf(this.db);
+  }
+
+  /** The triage summary `analyze` prints. */
+  summary(opts: { top?: number } = {}): Summary {
+    return summarize(this, opts);
+  }
+
+  /** The whole database as a SQLite file. */
+  exportSqlite(): Uint8Array {
+    return this.db.export();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Load inputs (paths or named bytes) into a new session: one snapshot per input. */
+export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions = {}): Promise<Session> {
+  const db = await Db.create();
+  const env = makeEnv(options.progress ?? (() => {}));
+  try {
+    for (const input of Array.isArray(inputs) ? inputs : [inputs]) {
+      const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;
+      db.begin();
+      await loadInput(db, input, env);
+      for (const r of db.query('SELECT id FROM snapshot WHERE id > ?', [before])) mergeSnapshot(db, r.id as number);
+      db.commit();
+    }
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return new Session(db);
+}
+
+function schemaOf(db: Db): SchemaObject[] {
+  const rows = db.query('SELECT object, column_name, kind, doc FROM schema_doc ORDER BY rowid');
+  const out = new Map<string, SchemaObject>();
+  for (const r of rows) {
+    const name = String(r.object);
+    let o = out.get(name);
+    if (!o) out.set(name, (o = { name, kind: r.kind as 'table' | 'view', doc: '', columns: [] }));
+    if (r.column_name === null) o.doc = String(r.doc);
+    else o.columns.push({ name: String(r.column_name), doc: String(r.doc) });
+  }
+  return [...out.values()];
+}

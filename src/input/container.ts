@@ -1,0 +1,21 @@
+// A container is a set of named files read lazily: the entries of a zip or the files of a
+// folder. An extracted bugreport and its zip go through the same code (src/input/load.ts).
+import type { Readable } from 'node:stream';
+
+export interface ContainerEntry {
+  /** Path inside the container, `/`-separated (e.g. `FS/proc/meminfo`). */
+  path: string;
+  /** Uncompressed size in bytes. */
+  size: number;
+  /** A fresh stream of the entry's bytes. */
+  open(): Promise<Readable>;
+}
+
+export interface Container {
+  /** How the container is shown: the zip or folder path. */
+  name: string;
+  /** `zip` or `folder`. */
+  kind: 'zip' | 'folder';
+  entries: ContainerEntry[];
+  close(): void;
+}

@@ -1,0 +1,237 @@
+// What the user pointed at → importers. An input is a path (file or folder) or named bytes.
+// Files are recognized by content: zip and gzip by their magic bytes, everything else by
+// asking each importer's sniff in registry order. One input makes one snapshot.
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { Readable } from 'node:stream';
+import { InputError } from '../errors.js';
+import type { Db } from '../db/database.js';
+import { SourceContext } from '../importers/context.js';
+import { streamImporters, textImporters } from '../importers/registry.js';
+import type { ImportEnv, StreamImporter, TextImporter } from '../importers/types.js';
+import type { Container, ContainerEntry } from './container.js';
+import { openZip } from './zip.js';
+import { openFolder } from './folder.js';
+
+/** A path, or bytes with the name they are shown under. */
+export type InputSpec = string | { name: string; bytes: Uint8Array };
+
+/** How many leading bytes importers sniff. */
+export const SNIFF_BYTES = 64 * 1024;
+/** Largest text a text importer is given whole. */
+const MAX_TEXT_BYTES = 512 * 1024 * 1024;
+const ZIP_MAGIC = [0x50, 0x4b];
+const GZIP_MAGIC = [0x1f, 0x8b];
+
+export function makeEnv(progress: (message: string) => void): ImportEnv {
+  return {
+    sniffText: (text, p) => sniffText(text, p),
+    textImporter: (name) => {
+      const i = textImporters.find((t) => t.name === name);
+      if (!i) throw new Error(`no text importer named ${name}`);
+      return i;
+    },
+    progress,
+  };
+}
+
+function sniffText(text: string, p: string): TextImporter | undefined {
+  const head = text.length > SNIFF_BYTES ? text.slice(0, SNIFF_BYTES) : text;
+  return textImporters.find((t) => safely(() => t.sniff(head, p)));
+}
+
+function sniffStream(head: Uint8Array, p: string): StreamImporter | undefined {
+  return streamImporters.find((s) => safely(() => s.sniffBytes(head, p)));
+}
+
+function safely(f: () => boolean): boolean {
+  try {
+    return f();
+  } catch {
+    return false;
+  }
+}
+
+/** Load one input into the database as one snapshot. */
+export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promise<void> {
+  if (typeof spec !== 'string') {
+    const { name, bytes } = spec;
+    if (hasMagic(bytes, ZIP_MAGIC)) return loadContainer(db, await openZip(name, { bytes }), env);
+    const loaded = await loadStream(db, name, Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), bytes.byteLength, null, env);
+    if (!loaded) throw notRecognized(name);
+    return;
+  }
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(spec);
+  } catch (e) {
+    throw new InputError(`${spec}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
+  const head = readHead(spec, 4);
+  if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env);
+  const loaded = await loadStream(db, spec, fs.createReadStream(spec, { highWaterMark: 1 << 20 }), stat.size, null, env);
+  if (!loaded) throw notRecognized(spec);
+}
+
+function notRecognized(name: string): InputError {
+  return new InputError(`${name}: not a bugreport, a Perfetto trace or a DMA-BUF capture this tool reads (detected by content)`);
+}
+
+function readHead(file: string, n: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const got = fs.readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function hasMagic(b: Uint8Array, magic: number[]): boolean {
+  return b.length >= magic.length && magic.every((m, i) => b[i] === m);
+}
+
+/**
+ * Sniff a stream and hand it to the importer that recognizes it. With `parent`, the stream
+ * is an entry of a container and becomes a child source; otherwise it is a top-level input
+ * and makes a snapshot. Returns false when no importer recognized it.
+ */
+async function loadStream(
+  db: Db,
+  name: string,
+  stream: Readable,
+  bytes: number,
+  parent: SourceContext | null,
+  env: ImportEnv,
+  forced?: StreamImporter,
+): Promise<boolean> {
+  let chunks: AsyncIterable<Buffer> = guard(stream, name);
+  let peeked = await peek(chunks, SNIFF_BYTES);
+  let compressed = false;
+  if (hasMagic(peeked.head, GZIP_MAGIC)) {
+    compressed = true;
+    const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
+    const source = Readable.from(peeked.chunks);
+    source.on('error', (e) => gunzip.destroy(e));
+    chunks = guard(source.pipe(gunzip), name);
+    peeked = await peek(chunks, SNIFF_BYTES);
+  }
+  const label = path.basename(name);
+  const si = forced ?? sniffStream(peeked.head, name);
+  if (si) {
+    const ctx = parent
+      ? parent.child(name, si.name, { bytes: compressed ? undefined : bytes })
+      : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, compressed ? undefined : bytes);
+    env.progress(`reading ${name} (${si.name})`);
+    await si.importStream(peeked.chunks, ctx, env);
+    return true;
+  }
+  const ti = sniffText(peeked.head.toString('utf8'), name);
+  if (!ti) {
+    await peeked.stop();
+    return false;
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const c of peeked.chunks) {
+    total += c.length;
+    if (total > MAX_TEXT_BYTES) {
+      await peeked.stop();
+      throw new InputError(`${name}: a ${ti.name} capture larger than ${MAX_TEXT_BYTES} bytes is not supported`);
+    }
+    parts.push(c);
+  }
+  const ctx = parent
+    ? parent.child(name, ti.name, { bytes: total })
+    : SourceContext.topLevel(db, name, ti.name, 'capture', label, total);
+  env.progress(`reading ${name} (${ti.name})`);
+  ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
+  return true;
+}
+
+/** Re-throw errors of the byte source (I/O, corrupt deflate) as InputError. */
+async function* guard(stream: AsyncIterable<Buffer>, name: string): AsyncIterable<Buffer> {
+  try {
+    for await (const c of stream) yield c;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${name}: cannot read (${(e as Error).message})`);
+  }
+}
+
+/** Read at least `n` bytes (or all) from `src`; `chunks` then yields everything from the start. */
+async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; chunks: AsyncIterable<Buffer>; stop: () => Promise<void> }> {
+  const it = src[Symbol.asyncIterator]();
+  const buffered: Buffer[] = [];
+  let total = 0;
+  let done = false;
+  while (total < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    buffered.push(r.value);
+    total += r.value.length;
+  }
+  const head = Buffer.concat(buffered);
+  async function* all(): AsyncIterable<Buffer> {
+    yield* buffered;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { head, chunks: all(), stop: async () => void (await it.return?.()) };
+}
+
+/** The bugreport text of a zip or extracted folder: named by main_entry.txt, else `bugreport-*.txt`. */
+async function findMainEntry(c: Container): Promise<ContainerEntry | undefined> {
+  const named = c.entries.find((e) => e.path === 'main_entry.txt');
+  if (named) {
+    const text = (await readAll(await named.open())).toString('utf8').trim();
+    const e = c.entries.find((x) => x.path === text);
+    if (e) return e;
+  }
+  return c.entries.find((e) => /^bugreport-[^/]*\.txt$/.test(e.path)) ?? c.entries.find((e) => /^bugreport[^/]*\.txt$/.test(e.path));
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** A zip or folder: the bugreport text first (it fills the snapshot header), then every other entry by content. */
+async function loadContainer(db: Db, c: Container, env: ImportEnv): Promise<void> {
+  try {
+    const main = await findMainEntry(c);
+    const kind = main ? 'bugreport' : c.kind === 'folder' ? 'folder' : 'capture';
+    const total = c.kind === 'zip' ? fs.existsSync(c.name) ? fs.statSync(c.name).size : undefined : undefined;
+    const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), total);
+    const sep = c.kind === 'zip' ? '!/' : '/';
+    const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
+    if (main) {
+      await loadStream(db, `${c.name}${sep}${main.path}`, await main.open(), main.size, ctx, env, bugreportImporter);
+    }
+    let recognized = 0;
+    let skipped = 0;
+    for (const e of c.entries) {
+      if (e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt') continue;
+      const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env);
+      if (ok) recognized++;
+      else skipped++;
+    }
+    if (!main && recognized === 0) {
+      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads`);
+    }
+    if (skipped > 0) ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads`);
+  } finally {
+    c.close();
+  }
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openTexts, diagnostics } from './helpers.js';
+
+const HEADER = [
+  '========================================================',
+  '== dumpstate: 2026-11-02 14:03:27',
+  '========================================================',
+  '',
+  'Build: UQ1A.240205.004',
+  "Build fingerprint: 'google/oriole/oriole:14/UQ1A.240205.004/11269751:user/release-keys'",
+  'Bootloader: slider-1.2-9152140',
+  'Radio: g5123b-116954-230511-B-10112789',
+  'Network: (unknown)',
+  'Android SDK version: 34',
+  'Kernel: Linux version 5.10.198-android13-4-00050-g12f3388846c3-ab11135868 (build-user@build-host) (Android (8508608) clang) #1 SMP PREEMPT Mon Dec 4 2023',
+  'Command line: console=ttynull',
+  'Uptime: up 0 weeks, 0 days, 2 hours, 5 minutes',
+  'Bugreport format version: 2.0',
+  'Dumpstate info: id=1 pid=4242 dry_run=0 parallel_run=1 args=bugreportd extra_options=',
+  '',
+].join('\n');
+
+test('the dumpstate header fills the snapshot', async () => {
+  const s = await openTexts({ 'x.txt': HEADER + '------ UPTIME (uptime) ------\n up 2:05\n------ 0.002s was the duration of \'UPTIME\' ------\n' });
+  const snap = s.query('SELECT kind, captured_at, build_fingerprint, build_id, kernel_release, android_sdk FROM snapshot')[0];
+  assert.deepEqual(snap, {
+    kind: 'bugreport',
+    captured_at: '2026-11-02T14:03:27',
+    build_fingerprint: 'google/oriole/oriole:14/UQ1A.240205.004/11269751:user/release-keys',
+    build_id: 'UQ1A.240205.004',
+    kernel_release: '5.10.198-android13-4-00050-g12f3388846c3-ab11135868',
+    android_sdk: 34,
+  });
+  s.close();
+});
+
+test('a failed section becomes a diagnostic, not a crash', async () => {
+  const text = HEADER + "------ Dmabuf dump (dmabuf_dump) ------\n*** command 'dmabuf_dump' failed: exit code 1\n ------ 0.010s was the duration of 'Dmabuf dump' ------\n";
+  const s = await openTexts({ 'x.txt': text });
+  const d = diagnostics(s).filter((x) => x.code === 'section_failed');
+  assert.equal(d.length, 1);
+  assert.match(d[0].message, /dmabuf_dump' failed: exit code 1/);
+  s.close();
+});
+
+test('a text that is nothing known is refused with one line', async () => {
+  await assert.rejects(openTexts({ 'x.txt': 'hello world\n' }), (e: Error) => e.name === 'InputError' && !e.message.includes('\n'));
+});

@@ -1,0 +1,57 @@
+// Shared test helpers: load inputs into a real session and compare query results.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open, type Session } from '../src/index.js';
+import { packagePath } from '../src/paths.js';
+
+/** Open a session over texts or bytes given as named inputs (detection by content, as for files). */
+export async function openTexts(files: Record<string, string | Uint8Array>): Promise<Session> {
+  return open(
+    Object.entries(files).map(([name, content]) => ({
+      name,
+      bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content,
+    })),
+  );
+}
+
+/** Rows of a query rendered as CSV lines (header first): the form golden expectations are written in. */
+export function csv(session: Session, sql: string, params?: Record<string, unknown>): string[] {
+  const rows = session.query(sql, params);
+  const cols = session.columns(sql);
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))];
+}
+
+/** Assert a query's rows equal the expected CSV lines (header included). */
+export function assertRows(session: Session, sql: string, expected: string[], params?: Record<string, unknown>): void {
+  assert.deepEqual(csv(session, sql, params), expected);
+}
+
+/** Diagnostics of a session as `severity code` strings, for assertions. */
+export function diagnostics(session: Session): { severity: string; code: string; message: string; line: number | null }[] {
+  return session.query('SELECT severity, code, message, line FROM diagnostic ORDER BY id') as never;
+}
+
+/** A fresh temporary folder, removed when the process exits. */
+export function tempDir(prefix = 'dmabuf-triage-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Absolute path of ../shared beside the package (peer tests, formats). */
+export const sharedDir = path.resolve(packagePath(), '..', 'shared');
+
+/** A seeded pseudo-random generator (mulberry32) for mutation tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
