@@ -1,3 +1,126 @@
-// placeholder replaced below
-export interface Summary { snapshots: unknown[] }
-export function summarize(_s: unknown, _o: { top?: number }): Summary { return { snapshots: [] }; }
+// The triage summary `analyze` prints: for each snapshot, what it is, how much DMA-BUF it
+// holds, who holds it, what looks leaked and what does not add up; then the import
+// diagnostics. Built only from the catalogue analyses, so every number in it can be
+// reproduced with `run` or `query`. Each part is computed on its own: one failing part is
+// reported in `errors` and the others still appear.
+import type { ResultRow } from './db/database.js';
+
+/** The subset of Session this needs (keeps summary free of the session's construction). */
+interface Queryable {
+  query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[];
+  run(analysis: string, params?: Record<string, unknown>): ResultRow[];
+}
+
+export interface SnapshotSummary {
+  snapshot_id: number;
+  label: string;
+  kind: string;
+  captured_at: string | null;
+  build_fingerprint: string | null;
+  kernel_release: string | null;
+  android_sdk: number | null;
+  /** Bytes and number of the merged buffers (NULL bytes when no per-buffer source exists). */
+  total_bytes: number | null;
+  buffers: number;
+  /** Totals as sources printed them (dmabuf_dump, -b, meminfo, bufinfo …). */
+  reported_totals: ResultRow[];
+  /** dumpsys meminfo DMA-BUF lines (`dmabuf_heaps`). */
+  heaps: ResultRow[];
+  exporters: ResultRow[];
+  processes: ResultRow[];
+  leak_suspects: ResultRow[];
+  /** `dmabuf_consistency` rows whose status is not ok. */
+  consistency_findings: ResultRow[];
+  /** Number of consistency checks made. */
+  consistency_checks: number;
+  devices: ResultRow[];
+  /** `dmabuf_trace_summary` rows (traces only). */
+  trace: ResultRow[];
+}
+
+export interface Summary {
+  snapshots: SnapshotSummary[];
+  diagnostics: { total: number; by_severity: Record<string, number>; by_code: ResultRow[] };
+  /** Parts of the summary that could not be computed, with the reason. */
+  errors: string[];
+}
+
+export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
+  const top = opts.top ?? 10;
+  const errors: string[] = [];
+  const part = <T>(what: string, f: () => T, fallback: T): T => {
+    try {
+      return f();
+    } catch (e) {
+      errors.push(`${what}: ${(e as Error).message}`);
+      return fallback;
+    }
+  };
+  const bySnapshot = (analysis: string): Map<number, ResultRow[]> => {
+    const m = new Map<number, ResultRow[]>();
+    for (const r of part(analysis, () => s.run(analysis), [] as ResultRow[])) {
+      const id = Number(r.snapshot_id);
+      if (!m.has(id)) m.set(id, []);
+      m.get(id)!.push(r);
+    }
+    return m;
+  };
+  const exporters = bySnapshot('dmabuf_exporters');
+  const processes = bySnapshot('dmabuf_processes');
+  const leaks = bySnapshot('dmabuf_leak_suspects');
+  const consistency = bySnapshot('dmabuf_consistency');
+  const heaps = bySnapshot('dmabuf_heaps');
+  const devices = bySnapshot('dmabuf_devices');
+  const trace = bySnapshot('dmabuf_trace_summary');
+  const totals = new Map<number, ResultRow>(
+    s.query('SELECT snapshot_id, total_bytes, buffers FROM _dmabuf_snapshot_total').map((r) => [Number(r.snapshot_id), r]),
+  );
+  const reported = new Map<number, ResultRow[]>();
+  for (const r of s.query(
+    `SELECT snapshot_id, origin, total_bytes, buffer_count, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes
+     FROM dmabuf_reported_total WHERE pid IS NULL AND exporter IS NULL ORDER BY snapshot_id, rowid`,
+  )) {
+    const id = Number(r.snapshot_id);
+    if (!reported.has(id)) reported.set(id, []);
+    reported.get(id)!.push(r);
+  }
+
+  const snapshots = s
+    .query('SELECT id, label, kind, captured_at, build_fingerprint, kernel_release, android_sdk FROM snapshot ORDER BY id')
+    .map((r): SnapshotSummary => {
+      const id = Number(r.id);
+      const checks = consistency.get(id) ?? [];
+      return {
+        snapshot_id: id,
+        label: String(r.label ?? ''),
+        kind: String(r.kind),
+        captured_at: r.captured_at as string | null,
+        build_fingerprint: r.build_fingerprint as string | null,
+        kernel_release: r.kernel_release as string | null,
+        android_sdk: r.android_sdk as number | null,
+        total_bytes: (totals.get(id)?.total_bytes as number | null) ?? null,
+        buffers: Number(totals.get(id)?.buffers ?? 0),
+        reported_totals: reported.get(id) ?? [],
+        heaps: heaps.get(id) ?? [],
+        exporters: (exporters.get(id) ?? []).slice(0, top),
+        processes: (processes.get(id) ?? []).slice(0, top),
+        leak_suspects: leaks.get(id) ?? [],
+        consistency_findings: checks.filter((c) => c.status !== 'ok'),
+        consistency_checks: checks.length,
+        devices: (devices.get(id) ?? []).slice(0, top),
+        trace: (trace.get(id) ?? []).slice(0, top + 1),
+      };
+    });
+
+  const byCode = s.query(
+    `SELECT severity, code, count(*) AS count, min(message) AS example FROM diagnostic
+     GROUP BY severity, code ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, count DESC`,
+  );
+  const bySeverity: Record<string, number> = {};
+  for (const r of byCode) bySeverity[String(r.severity)] = (bySeverity[String(r.severity)] ?? 0) + Number(r.count);
+  return {
+    snapshots,
+    diagnostics: { total: byCode.reduce((n, r) => n + Number(r.count), 0), by_severity: bySeverity, by_code: byCode },
+    errors,
+  };
+}

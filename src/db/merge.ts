@@ -14,6 +14,7 @@ interface Observation {
   exporter: string | null;
   name: string | null;
   file_count: number | null;
+  global_list: number;
 }
 
 /** Merge every snapshot not merged yet. Idempotent per snapshot. */
@@ -32,7 +33,7 @@ export function mergeSnapshot(db: Db, snapshotId: number): void {
 
 function mergeBuffers(db: Db, snapshotId: number): void {
   const rows = db.query(
-    `SELECT o.source_id, s.importer, o.line, o.inode, o.size, o.size_exact, o.exporter, o.name, o.file_count
+    `SELECT o.source_id, s.importer, o.line, o.inode, o.size, o.size_exact, o.exporter, o.name, o.file_count, o.global_list
      FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
      WHERE o.snapshot_id = ? ORDER BY o.inode, o.source_id, o.line`,
     [snapshotId],
@@ -61,7 +62,7 @@ function mergeBuffers(db: Db, snapshotId: number): void {
     if (!byInode.has(inode)) byInode.set(inode, []);
     const list = byInode.get(inode)!;
     if (list.length === 0 || list.every((o) => o.size === null && o.exporter === null)) {
-      list.push({ source_id: Number(r.source_id), importer: String(r.importer), line: null, inode, size: null, size_exact: 0, exporter: null, name: null, file_count: null });
+      list.push({ source_id: Number(r.source_id), importer: String(r.importer), line: null, inode, size: null, size_exact: 0, exporter: null, name: null, file_count: null, global_list: 0 });
     }
   }
   for (const [inode, list] of byInode) insertBuffer(db, snapshotId, inode, list);
@@ -90,6 +91,7 @@ function insertBuffer(db: Db, snapshotId: number, inode: number | null, obs: Obs
     exporter: mostCommon(obs.map((o) => o.exporter).filter((x): x is string => x !== null)),
     name: mostCommon(obs.map((o) => o.name).filter((x): x is string => x !== null)),
     file_count: counts.length ? Math.max(...counts) : null,
+    in_global_list: obs.some((o) => o.global_list) ? 1 : 0,
     seen_by: importers.join(','),
     source_count: new Set(obs.map((o) => o.source_id)).size,
   });

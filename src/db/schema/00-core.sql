@@ -99,7 +99,9 @@ CREATE TABLE dmabuf_observation (
   -- Buffer name (DMA_BUF_SET_NAME or the heap's name), when the source gave it.
   name TEXT,
   -- Reference count of the buffer's file as the source printed it (bufinfo count, fdinfo count), when given.
-  file_count INTEGER
+  file_count INTEGER,
+  -- 1 when the source lists every buffer the kernel has (dmabuf_dump -b, sysfs, bufinfo, BPF iterator), 0 when it lists only buffers some process holds or maps.
+  global_list INTEGER NOT NULL DEFAULT 0
 );
 
 -- One row per distinct buffer in a snapshot, all sources merged. Where sources disagree the
@@ -121,6 +123,8 @@ CREATE TABLE dmabuf (
   name TEXT,
   -- Reference count of the buffer's file, when a source printed it.
   file_count INTEGER,
+  -- 1 when a source that lists every buffer of the kernel listed it (see `dmabuf_observation.global_list`).
+  in_global_list INTEGER NOT NULL DEFAULT 0,
   -- Comma-separated importer names of the sources that listed this buffer, in order.
   seen_by TEXT NOT NULL,
   -- Number of sources that listed this buffer.

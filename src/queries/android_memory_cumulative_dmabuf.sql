@@ -1,0 +1,21 @@
+-- @view android_memory_cumulative_dmabuf
+-- @title Running DMA-BUF total per process (Perfetto-compatible)
+-- Perfetto's `android_memory_cumulative_dmabuf` (android.memory.dmabuf module): for each row
+-- of `android_dmabuf_allocs`, the running sum of `buf_size` of its process up to its
+-- timestamp (events at the same timestamp included), or of its thread when the thread's
+-- process is unknown. Columns as Perfetto's, plus `snapshot_id` last.
+-- @column upid Internal id of the responsible process (`process.rowid`); NULL when unknown.
+-- @column process_name Process name, when known.
+-- @column utid Internal id of the responsible thread (`thread.rowid`).
+-- @column thread_name Thread name, when known.
+-- @column ts Event time, ns.
+-- @column value Bytes the process (or thread) had allocated and not freed at `ts`, counting only this trace's events.
+-- @column snapshot_id Snapshot of the trace (not in Perfetto's table).
+CREATE VIEW android_memory_cumulative_dmabuf AS
+SELECT upid, process_name, utid, thread_name, ts,
+       sum(buf_size) OVER (
+         PARTITION BY snapshot_id, CASE WHEN pid IS NULL THEN 't' || tid ELSE 'p' || pid END
+         ORDER BY ts) AS value,
+       snapshot_id
+FROM android_dmabuf_allocs
+ORDER BY snapshot_id, ts;

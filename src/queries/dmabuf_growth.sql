@@ -1,0 +1,27 @@
+-- @analysis dmabuf_growth
+-- @title Growth between snapshots
+-- Over several inputs loaded together: for each exporter and each process, its bytes in the
+-- first and in the last snapshot that hold any DMA-BUF data, and the change. Largest growth first.
+-- @column kind `exporter` or `process`.
+-- @column subject Exporter name, or process name (processes are matched by name, pids change).
+-- @column first_snapshot_id The earliest snapshot (by id, i.e. input order).
+-- @column last_snapshot_id The latest snapshot.
+-- @column first_bytes Bytes in the first snapshot (0 when absent).
+-- @column last_bytes Bytes in the last snapshot (0 when absent).
+-- @column delta_bytes last_bytes − first_bytes.
+CREATE VIEW dmabuf_growth AS
+WITH snaps AS (SELECT min(snapshot_id) AS first_id, max(snapshot_id) AS last_id FROM dmabuf),
+per AS (
+  SELECT 'exporter' AS kind, exporter AS subject, snapshot_id, bytes FROM dmabuf_exporters
+  UNION ALL
+  SELECT 'process', coalesce(process_name, 'pid ' || pid), snapshot_id, sum(rss_bytes) FROM dmabuf_processes GROUP BY 1, 2, 3
+)
+SELECT per.kind, per.subject, s.first_id AS first_snapshot_id, s.last_id AS last_snapshot_id,
+       coalesce(sum(CASE WHEN per.snapshot_id = s.first_id THEN per.bytes END), 0) AS first_bytes,
+       coalesce(sum(CASE WHEN per.snapshot_id = s.last_id THEN per.bytes END), 0) AS last_bytes,
+       coalesce(sum(CASE WHEN per.snapshot_id = s.last_id THEN per.bytes END), 0)
+         - coalesce(sum(CASE WHEN per.snapshot_id = s.first_id THEN per.bytes END), 0) AS delta_bytes
+FROM per CROSS JOIN snaps s
+WHERE s.first_id < s.last_id
+GROUP BY per.kind, per.subject
+ORDER BY delta_bytes DESC, per.kind, per.subject;

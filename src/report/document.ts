@@ -1,0 +1,129 @@
+// The triage summary as a neutral document (headings, key/value facts, tables, notes) that
+// the text, markdown and html renderers each turn into their own form. The headings are the
+// analysis names a user types with `run`.
+import type { Summary, SnapshotSummary } from '../summary.js';
+import type { ResultRow } from '../db/database.js';
+import { bytes, count } from './format.js';
+
+export interface Table {
+  columns: string[];
+  /** How many leading columns are text (left-aligned); the rest are numbers. */
+  textColumns: number;
+  rows: string[][];
+}
+
+export interface Block {
+  heading: string;
+  facts?: [string, string][];
+  table?: Table;
+  notes?: string[];
+}
+
+export interface Document {
+  title: string;
+  blocks: Block[];
+}
+
+export function summaryDocument(s: Summary): Document {
+  const blocks: Block[] = [];
+  for (const snap of s.snapshots) blocks.push(...snapshotBlocks(snap, s.snapshots.length > 1));
+  const d = s.diagnostics;
+  const sev = Object.entries(d.by_severity).map(([k, v]) => `${v} ${k}`).join(', ');
+  blocks.push({
+    heading: 'Import diagnostics',
+    facts: [['total', d.total === 0 ? '0' : `${d.total} (${sev})`]],
+    table: d.by_code.length
+      ? { columns: ['severity', 'code', 'count', 'example'], textColumns: 2, rows: d.by_code.map((r) => [String(r.severity), String(r.code), count(r.count), String(r.example).slice(0, 110)]) }
+      : undefined,
+    notes: d.total ? ['All of them: `query <input> --sql "SELECT * FROM diagnostic"`.'] : undefined,
+  });
+  if (s.errors.length) blocks.push({ heading: 'Parts that could not be computed', notes: s.errors });
+  return { title: 'dmabuf-triage', blocks };
+}
+
+function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
+  const tag = several ? ` [snapshot ${snap.snapshot_id}]` : '';
+  const out: Block[] = [];
+  const facts: [string, string][] = [['input', `${snap.label} (${snap.kind})`]];
+  if (snap.build_fingerprint) facts.push(['device', snap.build_fingerprint]);
+  const sys = [snap.android_sdk ? `SDK ${snap.android_sdk}` : '', snap.kernel_release ? `kernel ${snap.kernel_release}` : ''].filter(Boolean).join(', ');
+  if (sys) facts.push(['system', sys]);
+  if (snap.captured_at) facts.push(['captured', snap.captured_at]);
+  facts.push(['DMA-BUF', snap.total_bytes === null ? 'no per-buffer data' : `${bytes(snap.total_bytes)} in ${count(snap.buffers)} buffers`]);
+  for (const r of snap.reported_totals) facts.push([`reported by ${r.origin}`, reportedText(r)]);
+  out.push({ heading: `Snapshot ${snap.snapshot_id}: ${snap.label}`, facts });
+
+  if (snap.heaps.length) {
+    out.push({ heading: `dmabuf_heaps${tag}`, table: { columns: ['item', 'bytes'], textColumns: 1, rows: snap.heaps.map((r) => [String(r.item), bytes(r.bytes)]) } });
+  }
+  if (snap.exporters.length) {
+    out.push({
+      heading: `dmabuf_exporters${tag}`,
+      table: {
+        columns: ['exporter', 'buffers', 'bytes', 'share', 'largest', 'processes', 'held by none'],
+        textColumns: 1,
+        rows: snap.exporters.map((r) => [String(r.exporter), count(r.buffers), bytes(r.bytes), r.share_pct === null ? '-' : `${r.share_pct}%`, bytes(r.largest_bytes), count(r.processes), bytes(r.unheld_bytes)]),
+      },
+    });
+  }
+  if (snap.processes.length) {
+    out.push({
+      heading: `dmabuf_processes${tag}`,
+      table: {
+        columns: ['pid', 'process', 'buffers', 'rss', 'pss', 'private'],
+        textColumns: 2,
+        rows: snap.processes.map((r) => [String(r.pid), String(r.process_name ?? '?'), count(r.buffers), bytes(r.rss_bytes), bytes(r.pss_bytes), bytes(r.private_bytes)]),
+      },
+    });
+  }
+  if (snap.trace.length) {
+    const cols = Object.keys(snap.trace[0]).filter((c) => c !== 'snapshot_id');
+    out.push({
+      heading: `dmabuf_trace_summary${tag}`,
+      table: { columns: cols, textColumns: cols.filter((c) => typeof snap.trace[0][c] === 'string').length, rows: snap.trace.map((r) => cols.map((c) => (/bytes$/.test(c) ? bytes(r[c]) : r[c] === null ? '-' : String(r[c])))) },
+    });
+  }
+  if (snap.devices.length) {
+    out.push({
+      heading: `dmabuf_devices${tag}`,
+      table: { columns: ['device', 'buffers', 'bytes', 'exporters'], textColumns: 1, rows: snap.devices.map((r) => [String(r.device), count(r.buffers), bytes(r.bytes), String(r.exporters ?? '')]) },
+    });
+  }
+  out.push({
+    heading: `dmabuf_leak_suspects${tag}`,
+    table: snap.leak_suspects.length
+      ? {
+          columns: ['severity', 'kind', 'subject', 'bytes', 'evidence'],
+          textColumns: 3,
+          rows: snap.leak_suspects.map((r) => [String(r.severity).toUpperCase(), String(r.kind), String(r.subject), bytes(r.bytes), String(r.evidence)]),
+        }
+      : undefined,
+    notes: snap.leak_suspects.length ? undefined : ['none found'],
+  });
+  out.push({
+    heading: `dmabuf_consistency${tag}`,
+    facts: [['checks', `${snap.consistency_checks} made, ${snap.consistency_findings.length} not ok`]],
+    table: snap.consistency_findings.length
+      ? {
+          columns: ['status', 'check', 'subject', 'reported', 'computed', 'difference'],
+          textColumns: 3,
+          rows: snap.consistency_findings.map((r) => {
+            const isCount = /count|missing/.test(String(r.check_name)) || r.check_name === 'truncated_capture';
+            const f = isCount ? count : bytes;
+            return [String(r.status), String(r.check_name), String(r.subject), f(r.reported), f(r.computed), f(r.difference)];
+          }),
+        }
+      : undefined,
+  });
+  return out;
+}
+
+function reportedText(r: ResultRow): string {
+  const parts: string[] = [];
+  if (r.total_bytes !== null) parts.push(`total ${bytes(r.total_bytes)}`);
+  if (r.buffer_count !== null) parts.push(`${count(r.buffer_count)} buffers`);
+  if (r.kernel_bytes !== null) parts.push(`kernel ${bytes(r.kernel_bytes)}`);
+  if (r.userspace_rss_bytes !== null) parts.push(`userspace rss ${bytes(r.userspace_rss_bytes)}`);
+  if (r.userspace_pss_bytes !== null) parts.push(`pss ${bytes(r.userspace_pss_bytes)}`);
+  return parts.join(', ');
+}

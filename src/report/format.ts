@@ -1,0 +1,42 @@
+// Small formatting helpers shared by the renderers.
+
+/** 1536 → `1.5 KiB`; null → `-`. */
+export function bytes(n: unknown): string {
+  if (n === null || n === undefined || n === '') return '-';
+  const v = Number(n);
+  if (!Number.isFinite(v)) return String(n);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let x = Math.abs(v);
+  let u = 0;
+  while (x >= 1024 && u < units.length - 1) {
+    x /= 1024;
+    u++;
+  }
+  const s = u === 0 ? String(x) : x >= 100 ? x.toFixed(0) : x.toFixed(1);
+  return `${v < 0 ? '-' : ''}${s} ${units[u]}`;
+}
+
+/** Thousands separators for counts. */
+export function count(n: unknown): string {
+  if (n === null || n === undefined) return '-';
+  return Number(n).toLocaleString('en-US');
+}
+
+/** Plain-text cell: null → empty. */
+export function cell(v: unknown): string {
+  return v === null || v === undefined ? '' : String(v);
+}
+
+/** Align columns: the first `leftCols` columns left, the rest right. */
+export function align(rows: string[][], leftCols = 1, indent = '  '): string[] {
+  if (rows.length === 0) return [];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map(
+    (r) =>
+      indent +
+      r
+        .map((c, i) => (i < leftCols ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+        .join('  ')
+        .trimEnd(),
+  );
+}

@@ -1,0 +1,23 @@
+// The summary document as Markdown (for pasting into a bug).
+import type { Document } from './document.js';
+
+export function renderMarkdown(doc: Document): string {
+  const out: string[] = [`# ${doc.title}`, ''];
+  for (const b of doc.blocks) {
+    out.push(`## ${b.heading}`, '');
+    for (const [k, v] of b.facts ?? []) out.push(`- **${k}**: ${esc(v)}`);
+    if (b.facts?.length) out.push('');
+    if (b.table) {
+      const t = b.table;
+      out.push(`| ${t.columns.join(' | ')} |`, `|${t.columns.map((_, i) => (i < t.textColumns ? ' --- ' : ' ---: ')).join('|')}|`);
+      for (const r of t.rows) out.push(`| ${r.map(esc).join(' | ')} |`);
+      out.push('');
+    }
+    for (const n of b.notes ?? []) out.push(n, '');
+  }
+  return out.join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
