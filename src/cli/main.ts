@@ -201,7 +201,10 @@ function positiveInt(v: string, flag: string): number {
 }
 
 async function shell(s: Session): Promise<void> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'dmabuf> ', terminal: process.stdin.isTTY });
+  // Prompts only for a person at a terminal; piped SQL gets results alone.
+  const interactive = Boolean(process.stdin.isTTY);
+  const rl = readline.createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, prompt: 'dmabuf> ', terminal: interactive });
+  if (interactive) write('SQL ends with ";". .tables, .schema NAME, .analyses, .quit\n');
   let pending = '';
   rl.prompt();
   for await (const line of rl) {

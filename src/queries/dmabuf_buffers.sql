@@ -9,7 +9,7 @@
 -- @column exporter Exporter name.
 -- @column name Buffer name, when known.
 -- @column holder_count Number of processes holding it.
--- @column holders Holders as `name(pid)`, comma-separated; empty when no process holds it.
+-- @column holders Holders as `name(pid)`, comma-separated in pid order; empty when no process holds it.
 -- @column seen_by Importers that listed it.
 CREATE VIEW dmabuf_buffers AS
 WITH ranked AS (
@@ -17,9 +17,10 @@ WITH ranked AS (
   FROM _dmabuf_buffer b
 )
 SELECT r.snapshot_id, r.inode, r.size, r.exporter, r.name, r.holder_count,
-       coalesce((SELECT group_concat(coalesce(p.name, '?') || '(' || h.pid || ')', ', ')
-                 FROM dmabuf_holder h LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
-                 WHERE h.snapshot_id = r.snapshot_id AND h.inode = r.inode), '') AS holders,
+       coalesce((SELECT group_concat(holder, ', ') FROM (
+                   SELECT coalesce(p.name, '?') || '(' || h.pid || ')' AS holder
+                   FROM dmabuf_holder h LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
+                   WHERE h.snapshot_id = r.snapshot_id AND h.inode = r.inode ORDER BY h.pid)), '') AS holders,
        r.seen_by
 FROM ranked r
 WHERE r.rank <= (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_buffers' AND name = 'top')

@@ -1,0 +1,141 @@
+// The command line as a user runs it: a child process, its stdout, stderr and exit code.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import initSqlJs from 'sql.js';
+import { packagePath } from '../src/paths.js';
+import { tempDir } from './helpers.js';
+import { smallScenario } from './fixtures/scenario.js';
+import { bugreportZipBytes } from './fixtures/bugreport.js';
+
+const BIN = packagePath('bin', 'dmabuf-triage.js');
+
+function cli(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+const dir = tempDir();
+const zip = path.join(dir, 'report.zip');
+fs.writeFileSync(zip, bugreportZipBytes(smallScenario(34)));
+
+test('analyze prints the summary a person reads: device, total, exporters, processes, leaks, consistency, diagnostics', () => {
+  const r = cli('analyze', zip);
+  assert.equal(r.code, 0, r.err);
+  for (const want of ['google/oriole/oriole:14', 'SDK 34', '2026-11-02T14:03:27', 'DMA-BUF', '45.0 MiB in 6 buffers', 'dmabuf_exporters', 'dmabuf_processes', 'surfaceflinger', 'dmabuf_leak_suspects', 'HIGH', 'kernel_held', 'dmabuf_consistency', 'Import diagnostics']) {
+    assert.ok(r.out.includes(want), `summary lacks '${want}':\n${r.out}`);
+  }
+  assert.match(r.err, /reading .*report\.zip/);
+});
+
+test('analyze --format json carries the same content as data; --quiet silences progress', () => {
+  const r = cli('analyze', zip, '--format', 'json', '--quiet');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+  const j = JSON.parse(r.out);
+  assert.equal(j.snapshots.length, 1);
+  assert.equal(j.snapshots[0].total_bytes, 47169536);
+  assert.equal(j.snapshots[0].exporters[0].exporter, 'system');
+  assert.equal(j.snapshots[0].leak_suspects[0].kind, 'kernel_held');
+  assert.equal(typeof j.diagnostics.total, 'number');
+});
+
+test('analyze --format markdown and --html write the same summary in those forms', () => {
+  const html = path.join(dir, 'summary.html');
+  const r = cli('analyze', zip, '--format', 'markdown', '--html', html, '-q');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^# dmabuf-triage/m);
+  assert.match(r.out, /^\| exporter \| buffers/m);
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /<h2>dmabuf_leak_suspects<\/h2>/);
+  assert.match(page, /kernel_held/);
+});
+
+test('analyze --fail-on: exit 1 when a leak suspect at or above the severity exists', () => {
+  assert.equal(cli('analyze', zip, '-q', '--fail-on', 'high').code, 1);
+  assert.equal(cli('analyze', zip, '-q', '--fail-on', 'leaks').code, 1);
+  const bad = cli('analyze', zip, '-q', '--fail-on', 'purple');
+  assert.equal(bad.code, 2);
+  assert.equal(bad.err.trim().split('\n').length, 1);
+});
+
+test('query with --param and every row format', () => {
+  const sql = 'SELECT inode, size FROM dmabuf WHERE size >= :min ORDER BY inode';
+  const json = cli('query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'json');
+  assert.equal(json.code, 0, json.err);
+  assert.deepEqual(JSON.parse(json.out), [{ inode: 1001, size: 8294400 }, { inode: 1005, size: 33554432 }]);
+  const csv = cli('query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'csv', '--no-headers');
+  assert.equal(csv.out, '1001,8294400\n1005,33554432\n');
+  const nd = cli('query', zip, '-q', '--sql', sql, '-p', 'min=8000000', '--format', 'ndjson');
+  assert.equal(nd.out, '{"inode":1001,"size":8294400}\n{"inode":1005,"size":33554432}\n');
+  const table = cli('query', zip, '-q', '--sql', sql, '-p', 'min=8000000');
+  assert.match(table.out, /^inode\s+size\n-----\s+----\n\s*1001\s+8294400\n\s*1005\s+33554432\n\(2 rows\)\n$/);
+});
+
+test('run an analysis with a parameter; an unknown analysis or parameter is one line and exit 2', () => {
+  const r = cli('run', 'dmabuf_buffers', zip, '-q', '--param', 'top=1', '--format', 'json');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out).map((x: { inode: number }) => x.inode), [1005]);
+  const u = cli('run', 'dmabuf_nothing', zip, '-q');
+  assert.equal(u.code, 2);
+  assert.match(u.err, /^dmabuf-triage: unknown analysis 'dmabuf_nothing'/);
+  const p = cli('run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1');
+  assert.equal(p.code, 2);
+  assert.match(p.err, /has no parameter 'nope'/);
+});
+
+test('analyses and schema list the catalogue and the documentation', () => {
+  const a = cli('analyses', '--format', 'json');
+  const list = JSON.parse(a.out) as { name: string; params: { name: string }[] }[];
+  assert.ok(list.find((x) => x.name === 'dmabuf_leak_suspects')?.params.some((p) => p.name === 'high_bytes'));
+  const s = cli('schema', 'dmabuf_holder');
+  assert.match(s.out, /^table dmabuf_holder\n/);
+  assert.match(s.out, /fd_refs\s+Number of file descriptors/);
+});
+
+test('export writes a SQLite file other tools open', async () => {
+  const out = path.join(dir, 'db.sqlite');
+  const r = cli('export', zip, '--out', out, '-q');
+  assert.equal(r.code, 0, r.err);
+  const SQL = await initSqlJs();
+  const db = new SQL.Database(fs.readFileSync(out));
+  assert.deepEqual(db.exec('SELECT count(*) FROM dmabuf')[0].values, [[6]]);
+  assert.deepEqual(db.exec("SELECT exporter FROM dmabuf_exporters LIMIT 1")[0].values, [['system']]);
+  assert.ok(Number(db.exec('SELECT count(*) FROM schema_doc')[0].values[0][0]) > 100);
+  db.close();
+});
+
+test('bad inputs: one line on stderr, exit 2', () => {
+  const notZip = path.join(dir, 'bad.zip');
+  fs.writeFileSync(notZip, Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(100, 7)]));
+  const junk = path.join(dir, 'junk.bin');
+  fs.writeFileSync(junk, 'just some words\n');
+  for (const input of [notZip, junk, path.join(dir, 'missing.zip')]) {
+    const r = cli('analyze', input);
+    assert.equal(r.code, 2, input);
+    const lines = r.err.trim().split('\n').filter((l) => !l.startsWith('reading '));
+    assert.equal(lines.length, 1, r.err);
+    assert.match(lines[0], /^dmabuf-triage: /);
+  }
+});
+
+test('shell answers SQL typed on its standard input', () => {
+  const r = spawnSync(process.execPath, [BIN, 'shell', zip, '-q'], { input: '.tables\nSELECT count(*) AS n\nFROM dmabuf;\n.quit\n', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /table dmabuf_holder/);
+  assert.match(r.stdout, /^n\n-\n6\n\(1 row\)$/m);
+});
+
+test('diff names what grew between two captures', () => {
+  const after = smallScenario(34);
+  after.buffers.push({ inode: 3001, size: 4194304, exporter: 'mali' });
+  after.processes[1].holds.push({ inode: 3001, fds: 1, maps: 1 });
+  const z2 = path.join(dir, 'after.zip');
+  fs.writeFileSync(z2, bugreportZipBytes(after));
+  const r = cli('diff', zip, z2, '-q', '--format', 'csv');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^grew,exporter,mali,1048576,5242880,4194304$/m);
+  assert.match(r.out, /^grew,process,surfaceflinger,13537280,17731584,4194304$/m);
+});
