@@ -1,0 +1,316 @@
+// `dmabuf_dump -b`: DMA-BUF per-buffer, per-exporter and total stats (sysfs or BPF iterator
+// data), every Android variant of ../shared/formats.md §2b.
+//
+// Defined by AOSP system/memory/libmeminfo/libdmabufinfo/tools/dmabuf_dump.cpp
+// (DumpDmabufSysfsStats in Android 12–14, DumpDmabufPerBufferStats + RawOutput/CsvOutput of
+// tools/include/dmabuf_output_helper.h in Android 15 and later).
+//
+//   12/13  "%16u |%16u | %16s \n"     header `|             Exporter Name             |`
+//   14     "%16lu |%lu | %16s \n"     (no width on the size)
+//   15+    "%16lu |%16lu | %16s \n"   header `|    Exporter Name                    |`
+//   CSV    `"Dmabuf Inode","Size(bytes)","Exporter Name"` then `%lu,%lu,"%s"` …
+// Exporter stats `%32s | %12u| %lu`, total `Total DMA-BUF count: %u, Total DMA-BUF size(bytes): %lu`.
+// Failure: `Unable to read DMA-BUF sysfs stats from device` (16: `… per-buffer stats …`).
+//
+// Rows: `dmabuf_observation` (exact bytes, exporter) per buffer; `dmabuf_reported_total`
+// origin `dmabuf_dump_b_exporter` per exporter line and `dmabuf_dump_b` for the total line.
+import type { ImportContext, Severity, TextImporter } from './types.js';
+
+/** Most diagnostics one source records before summarizing the rest (a garbage input must not flood the table). */
+const MAX_DIAGS = 200;
+
+/** Integer from a string of decimal digits: a number when exact, else a bigint. */
+export function toInt(digits: string): number | bigint {
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : BigInt(digits);
+}
+
+/** Bytes from a string of decimal kB digits. */
+export function kbToBytes(digits: string): number | bigint {
+  const n = Number(digits) * 1024;
+  return Number.isSafeInteger(n) ? n : BigInt(digits) * 1024n;
+}
+
+/** Lines of a text without their line terminators (LF, CRLF or a lone CR). */
+export function splitLines(text: string): string[] {
+  return text.split(/\r\n|\n|\r/);
+}
+
+/** A diagnostic sink that caps the number of rows one source writes. */
+export class DiagSink {
+  private count = 0;
+  private dropped = 0;
+  constructor(private readonly ctx: ImportContext) {}
+
+  add(severity: Severity, code: string, message: string, line?: number | null): void {
+    if (this.count >= MAX_DIAGS) {
+      this.dropped++;
+      return;
+    }
+    this.count++;
+    try {
+      this.ctx.diag(severity, code, message, line ?? null);
+    } catch {
+      // A diagnostic that cannot be written must not stop the import.
+    }
+  }
+
+  /** Record how many diagnostics were dropped, if any. */
+  finish(): void {
+    if (this.dropped > 0) {
+      try {
+        this.ctx.diag('warning', 'too_many_diagnostics', `${this.dropped} more diagnostics of this source were not recorded`);
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
+
+/** Short, single-line excerpt of an offending line for a diagnostic message. */
+export function excerpt(line: string): string {
+  const t = line.trim();
+  return JSON.stringify(t.length > 160 ? `${t.slice(0, 160)}…` : t);
+}
+
+const SECTION = /DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
+const RAW_BUFFER_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/;
+const RAW_EXPORTER_HEADER = /^\s*Exporter Name\s*\|\s*Total Count\s*\|/;
+const CSV_BUFFER_HEADER = /^"Dmabuf Inode","Size\(bytes\)","Exporter Name"/;
+const CSV_EXPORTER_HEADER = /^"Exporter Name","Total Count","Total Size\(bytes\)"/;
+const CSV_TOTAL_HEADER = /^"Total DMA-BUF count","Total DMA-BUF size\(bytes\)"/;
+const RAW_BUFFER_ROW = /^\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(.*?)\s*\|?\s*$/;
+const CSV_BUFFER_ROW = /^\s*(\d+)\s*,\s*(\d+)\s*,\s*"(.*)"\s*$/;
+const RAW_EXPORTER_ROW = /^\s*(.*?)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|?\s*$/;
+const CSV_EXPORTER_ROW = /^\s*"(.*)"\s*,\s*(\d+)\s*,\s*(\d+)\s*$/;
+const RAW_TOTAL = /Total DMA-BUF count:\s*(\d+)\s*,\s*Total DMA-BUF size\(bytes\):\s*(\d+)/;
+const CSV_TOTAL_ROW = /^\s*(\d+)\s*,\s*(\d+)\s*$/;
+const FAILURE = /^Unable to read DMA-BUF .*stats/;
+const COMMAND_FAILED = /^\*\*\* (command .*(failed|timed out)|Error dumping|.*DUMP TIMEOUT)/;
+const SECTION_MARK = /^------ .* ------$/;
+
+type Mode = 'none' | 'buffers' | 'exporters' | 'total' | 'skipped';
+
+/**
+ * Parse `dmabuf_dump -b` lines `start` (inclusive) to `end` (exclusive). `lineBase` is added to
+ * the index of a line to give its 1-based number within the source. Used by the
+ * `dmabuf_dump_b` importer and by the `dmabuf_dump` importer when a capture holds both outputs.
+ */
+export function parseDmabufDumpBLines(
+  lines: string[],
+  start: number,
+  end: number,
+  lineBase: number,
+  ctx: ImportContext,
+  diags: DiagSink,
+): void {
+  let mode: Mode = 'none';
+  let skippedSection = '';
+  let skippedRows = 0;
+  let sawBuffers = false;
+  let sawExporters = false;
+  let sawTotal = false;
+  let failed = false;
+  let sawSkipped = false;
+  const seen = new Map<string, { size: string; exporter: string }>();
+
+  const flushSkipped = () => {
+    if (skippedRows > 0) {
+      diags.add('info', 'section_skipped', `${skippedRows} rows of the "DMA-BUF ${skippedSection} stats" section were not imported`);
+    }
+    skippedRows = 0;
+  };
+
+  for (let i = start; i < end; i++) {
+    const line = lines[i];
+    const lineNo = i + lineBase;
+    const t = line.trim();
+    if (t === '') continue;
+
+    const sec = SECTION.exec(t);
+    if (sec && /^-+\s*DMA-BUF/.test(t)) {
+      flushSkipped();
+      switch (sec[1]) {
+        case 'per-buffer':
+          mode = 'buffers';
+          sawBuffers = true;
+          break;
+        case 'exporter':
+          mode = 'exporters';
+          sawExporters = true;
+          break;
+        case 'total':
+          mode = 'total';
+          break;
+        default:
+          mode = 'skipped';
+          sawSkipped = true;
+          skippedSection = sec[1];
+      }
+      continue;
+    }
+    if (FAILURE.test(t)) {
+      failed = true;
+      diags.add('warning', 'section_failed', `dmabuf_dump -b could not read the per-buffer stats: ${excerpt(t)}`, lineNo);
+      continue;
+    }
+    if (COMMAND_FAILED.test(t)) {
+      failed = true;
+      diags.add('error', 'section_failed', excerpt(t), lineNo);
+      continue;
+    }
+    if (SECTION_MARK.test(t)) continue;
+    if (RAW_BUFFER_HEADER.test(t) || CSV_BUFFER_HEADER.test(t)) {
+      mode = 'buffers';
+      sawBuffers = true;
+      continue;
+    }
+    if (RAW_EXPORTER_HEADER.test(t) || CSV_EXPORTER_HEADER.test(t)) {
+      mode = 'exporters';
+      sawExporters = true;
+      continue;
+    }
+    if (CSV_TOTAL_HEADER.test(t)) {
+      mode = 'total';
+      continue;
+    }
+    const total = RAW_TOTAL.exec(t);
+    if (total) {
+      sawTotal = true;
+      ctx.insert('dmabuf_reported_total', {
+        origin: 'dmabuf_dump_b',
+        buffer_count: toInt(total[1]),
+        total_bytes: toInt(total[2]),
+        in_kb: 0,
+      });
+      continue;
+    }
+
+    switch (mode) {
+      case 'buffers': {
+        const m = RAW_BUFFER_ROW.exec(line) ?? CSV_BUFFER_ROW.exec(line);
+        if (!m) break;
+        const exporter = m[3].trim();
+        const prev = seen.get(m[1]);
+        if (prev) {
+          if (prev.size !== m[2] || prev.exporter !== exporter) {
+            diags.add('warning', 'value_mismatch', `inode ${m[1]} listed twice with different values: ${excerpt(t)}`, lineNo);
+          } else {
+            diags.add('info', 'duplicate_row', `inode ${m[1]} listed twice`, lineNo);
+          }
+          continue;
+        }
+        seen.set(m[1], { size: m[2], exporter });
+        ctx.insert('dmabuf_observation', {
+          line: lineNo,
+          inode: toInt(m[1]),
+          size: toInt(m[2]),
+          size_exact: 1,
+          exporter: exporter === '' ? null : exporter,
+          // -b lists every buffer the kernel exports (sysfs or BPF iterator data).
+          global_list: 1,
+        });
+        continue;
+      }
+      case 'exporters': {
+        const m = CSV_EXPORTER_ROW.exec(line) ?? RAW_EXPORTER_ROW.exec(line);
+        if (!m || m[1].trim() === '') break;
+        ctx.insert('dmabuf_reported_total', {
+          origin: 'dmabuf_dump_b_exporter',
+          exporter: m[1].trim(),
+          buffer_count: toInt(m[2]),
+          total_bytes: toInt(m[3]),
+          in_kb: 0,
+        });
+        continue;
+      }
+      case 'total': {
+        const m = CSV_TOTAL_ROW.exec(line);
+        if (!m) break;
+        sawTotal = true;
+        ctx.insert('dmabuf_reported_total', {
+          origin: 'dmabuf_dump_b',
+          buffer_count: toInt(m[1]),
+          total_bytes: toInt(m[2]),
+          in_kb: 0,
+        });
+        continue;
+      }
+      case 'skipped':
+        skippedRows++;
+        continue;
+      case 'none': {
+        // Rows before any header (a capture cut at its top): per-buffer rows are unambiguous.
+        const m = RAW_BUFFER_ROW.exec(line);
+        if (m && /^\s*\d+\s*\|\s*\d+\s*\|/.test(line)) {
+          diags.add('info', 'missing_header', 'per-buffer rows before any section header: read as per-buffer stats', lineNo);
+          mode = 'buffers';
+          sawBuffers = true;
+          i--; // parse this line again in buffers mode
+          continue;
+        }
+        break;
+      }
+    }
+    diags.add('warning', 'malformed_row', `unrecognized line in dmabuf_dump -b output: ${excerpt(t)}`, lineNo);
+  }
+  flushSkipped();
+
+  if (!failed && (sawBuffers || sawExporters) && !sawTotal) {
+    diags.add('warning', 'truncated', 'dmabuf_dump -b output ends before its "DMA-BUF total stats" line: the buffer list may be incomplete');
+  } else if (!failed && !sawBuffers && !sawExporters && !sawTotal && !sawSkipped) {
+    diags.add('info', 'empty_section', 'no dmabuf_dump -b data found');
+  }
+}
+
+export const dmabufDumpBImporter: TextImporter = {
+  name: 'dmabuf_dump_b',
+  description: 'dmabuf_dump -b: DMA-BUF per-buffer, per-exporter and total stats (Android 12+, raw and CSV)',
+
+  sniff(head: string): boolean {
+    if (looksLikePerProcessDump(head)) return false;
+    return (
+      /-{5,}\s*DMA-BUF (per-buffer|exporter|total) stats/.test(head) ||
+      /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/m.test(head) ||
+      /^"Dmabuf Inode","Size\(bytes\)","Exporter Name"/m.test(head) ||
+      /^Total DMA-BUF count: \d+, Total DMA-BUF size\(bytes\): \d+/m.test(head) ||
+      /^Unable to read DMA-BUF (sysfs|per-buffer) stats from device\s*$/.test(head.trim())
+    );
+  },
+
+  importText(text: string, ctx: ImportContext): void {
+    const diags = new DiagSink(ctx);
+    try {
+      const lines = splitLines(text);
+      parseDmabufDumpBLines(lines, 0, lines.length, 1, ctx, diags);
+    } catch (e) {
+      diags.add('error', 'importer_failed', `dmabuf_dump_b importer stopped: ${(e as Error)?.message ?? String(e)}`);
+    }
+    diags.finish();
+  },
+};
+
+/**
+ * Where the `dmabuf_dump -b` output starting at line `start` ends (exclusive): after the line
+ * with the total count (raw or CSV) that follows the "DMA-BUF total stats" title, else at the
+ * end of the text.
+ */
+export function endOfDmabufDumpB(lines: string[], start: number): number {
+  let inTotal = false;
+  for (let i = start; i < lines.length; i++) {
+    const t = lines[i].trim();
+    if (/DMA-BUF total stats/.test(t)) inTotal = true;
+    else if (RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t))) return i + 1;
+  }
+  return lines.length;
+}
+
+/** True when a text holds dmabuf_dump's default per-process table (used to keep the two sniffers apart). */
+export function looksLikePerProcessDump(head: string): boolean {
+  return (
+    /^\s*Name\s+Rss\s+Pss\s+nr_procs\b/m.test(head) ||
+    /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"/m.test(head) ||
+    /^\s*dmabuf total:\s*\d+\s*kB\s+kernel_rss:/m.test(head) ||
+    /^\s*PROCESS TOTAL\s+\d+\s*kB\s+\d+\s*kB/m.test(head)
+  );
+}

@@ -1,0 +1,262 @@
+// dmabuf_dump -b (formats.md §2b): golden tables per Android variant through the real
+// `open()`, the failure line, tolerance, sniffing, mutation, and the merge with the
+// per-process table (exact byte sizes win over kB).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openTexts, csv, diagnostics, rng } from './helpers.js';
+import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import { renderDmabufDump, renderDmabufDumpB, type DmabufDumpBVariant } from './fixtures/dmabuf-dump.js';
+import { Db } from '../src/db/database.js';
+import { SourceContext } from '../src/importers/context.js';
+import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
+import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
+import { meminfoImporter } from '../src/importers/meminfo.js';
+
+const VARIANTS: DmabufDumpBVariant[] = ['a12', 'a13', 'a14', 'a15', 'csv'];
+
+/** smallScenario plus a buffer whose size is not a whole kB. */
+function scenario(): Scenario {
+  const s = smallScenario();
+  s.buffers.push({ inode: 1007, size: 1000000, exporter: 'system', name: 'frame buffer, cam0' });
+  s.processes.find((p) => p.pid === 987)!.holds.push({ inode: 1007, fds: 1, maps: 1 });
+  return s;
+}
+
+const OBS_SQL = 'SELECT inode, size, size_exact, exporter, name FROM dmabuf_observation ORDER BY inode';
+const EXPORTER_SQL =
+  "SELECT exporter, buffer_count, total_bytes, in_kb FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump_b_exporter' ORDER BY exporter";
+const TOTAL_SQL = "SELECT buffer_count, total_bytes, in_kb FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump_b'";
+
+// Golden tables, by hand from scenario(): exact bytes, exporter, no names (-b does not print them).
+const GOLDEN_OBS = [
+  'inode,size,size_exact,exporter,name',
+  '1001,8294400,1,system,',
+  '1002,4194304,1,"qcom,system",',
+  '1003,1048576,1,mali,',
+  '1004,65536,1,system,',
+  '1005,33554432,1,system,',
+  '1006,12288,1,"qcom,system",',
+  '1007,1000000,1,system,',
+];
+const GOLDEN_EXPORTERS = [
+  'exporter,buffer_count,total_bytes,in_kb',
+  'mali,1,1048576,0',
+  '"qcom,system",2,4206592,0',
+  'system,4,42914368,0',
+];
+const GOLDEN_TOTAL = ['buffer_count,total_bytes,in_kb', '7,48169536,0'];
+
+async function importDirect(text: string): Promise<Db> {
+  const db = await Db.create();
+  const ctx = SourceContext.topLevel(db, 'capture.txt', dmabufDumpBImporter.name, 'capture', 'capture.txt');
+  dmabufDumpBImporter.importText(text, ctx);
+  return db;
+}
+
+function asSession(db: Db) {
+  return { query: db.query.bind(db), columns: db.queryColumns.bind(db) } as never;
+}
+
+function bugreportWith(sections: [title: string, command: string, body: string][]): string {
+  let out = [
+    '========================================================',
+    '== dumpstate: 2026-11-02 14:03:27',
+    '========================================================',
+    '',
+    'Build: UQ1A.240205.004',
+    'Android SDK version: 34',
+    '',
+  ].join('\n');
+  for (const [title, command, body] of sections) {
+    out += `------ ${title} (${command}) ------\n`;
+    out += body.endsWith('\n ') ? body : body.endsWith('\n') ? body : body + '\n';
+    out += `------ 0.031s was the duration of '${title}' ------\n`;
+  }
+  return out;
+}
+
+for (const v of VARIANTS) {
+  test(`dmabuf_dump -b ${v}: golden tables`, async () => {
+    const s = await openTexts({ 'capture.txt': renderDmabufDumpB(scenario(), v) });
+    assert.deepEqual(csv(s, OBS_SQL), GOLDEN_OBS);
+    assert.deepEqual(csv(s, EXPORTER_SQL), GOLDEN_EXPORTERS);
+    assert.deepEqual(csv(s, TOTAL_SQL), GOLDEN_TOTAL);
+    assert.deepEqual(diagnostics(s), []);
+    assert.deepEqual(s.query('SELECT DISTINCT importer FROM source'), [{ importer: 'dmabuf_dump_b' }]);
+    s.close();
+  });
+
+  test(`dmabuf_dump -b ${v}: rows agree with the scenario's truth`, async () => {
+    const sc = scenario();
+    const s = await openTexts({ 'capture.txt': renderDmabufDumpB(sc, v) });
+    const got = s.query('SELECT inode, size, exporter FROM dmabuf ORDER BY inode');
+    assert.deepEqual(
+      got,
+      [...sc.buffers].sort((a, b) => a.inode - b.inode).map((b) => ({ inode: b.inode, size: b.size, exporter: b.exporter })),
+    );
+    const sum = sc.buffers.reduce((a, b) => a + b.size, 0);
+    assert.equal(s.query("SELECT total_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump_b'")[0].total_bytes, sum);
+    s.close();
+  });
+
+  test(`dmabuf_dump -b ${v}: recognized by content under a neutral name, and by no other importer`, () => {
+    const head = renderDmabufDumpB(scenario(), v);
+    assert.equal(dmabufDumpBImporter.sniff(head, 'x.txt'), true);
+    assert.equal(dmabufDumpImporter.sniff(head, 'x.txt'), false);
+    assert.equal(meminfoImporter.sniff(head, 'x.txt'), false);
+  });
+}
+
+test('dmabuf_dump -b: the renderer prints the exact printf layout of each version', () => {
+  const row = (v: DmabufDumpBVariant) => renderDmabufDumpB(scenario(), v).split('\n').find((l) => /\b1001\b/.test(l));
+  assert.equal(row('a13'), '            1001 |         8294400 |           system ');
+  assert.equal(row('a14'), '            1001 |8294400 |           system ');
+  assert.equal(row('csv'), '1001,8294400,"system"');
+  const a14 = renderDmabufDumpB(scenario(), 'a14');
+  const a15 = renderDmabufDumpB(scenario(), 'a15');
+  assert.ok(a14.includes('\n----------------------- DMA-BUF total stats --------------------------\n'));
+  assert.ok(a15.includes('\n----------------------- DMA-BUF total stats -----------------------\n'));
+  assert.ok(a14.includes('    Dmabuf Inode |     Size(bytes) |             Exporter Name             |\n'));
+  assert.ok(a15.includes('    Dmabuf Inode |     Size(bytes) |    Exporter Name                    |\n'));
+  assert.ok(a15.includes('                     qcom,system |            2| 4206592\n'));
+});
+
+test('dmabuf_dump -b: the sysfs failure line becomes a diagnostic', async () => {
+  const text = renderDmabufDumpB(scenario(), 'a13', { fail: true });
+  const s = await openTexts({ 'capture.txt': text });
+  assert.deepEqual(
+    diagnostics(s).map((d) => `${d.severity} ${d.code} ${d.line}`),
+    ['warning section_failed 1'],
+  );
+  assert.equal(s.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
+  s.close();
+  // Android 16 words it differently.
+  const db = await importDirect('Unable to read DMA-BUF per-buffer stats from device\n');
+  assert.deepEqual(db.query('SELECT code FROM diagnostic'), [{ code: 'section_failed' }]);
+  db.close();
+});
+
+test('dmabuf_dump -b: tabs, CRLF and stripped trailing spaces change nothing', async () => {
+  for (const v of ['a13', 'a14', 'a15', 'csv'] as const) {
+    const text = renderDmabufDumpB(scenario(), v);
+    for (const t of [text.replace(/ {2,}/g, '\t'), text.replace(/\n/g, '\r\n'), text.replace(/[ \t]+$/gm, '')]) {
+      const db = await importDirect(t);
+      assert.deepEqual(csv(asSession(db), OBS_SQL), GOLDEN_OBS, v);
+      assert.deepEqual(csv(asSession(db), EXPORTER_SQL), GOLDEN_EXPORTERS, v);
+      assert.deepEqual(csv(asSession(db), TOTAL_SQL), GOLDEN_TOTAL, v);
+      assert.deepEqual(db.query('SELECT code FROM diagnostic'), []);
+      db.close();
+    }
+  }
+});
+
+test('dmabuf_dump -b: a list cut short is kept and flagged', async () => {
+  const lines = renderDmabufDumpB(scenario(), 'a15').split('\n');
+  const cut = lines.findIndex((l) => /\b1004\b/.test(l));
+  const db = await importDirect(lines.slice(0, cut).join('\n'));
+  assert.deepEqual(
+    db.query('SELECT inode FROM dmabuf_observation ORDER BY inode').map((r) => r.inode),
+    [1001, 1002, 1003],
+  );
+  assert.deepEqual(db.query('SELECT severity, code FROM diagnostic'), [{ severity: 'warning', code: 'truncated' }]);
+  db.close();
+});
+
+test('dmabuf_dump -b: a malformed row becomes a diagnostic and the rest is kept', async () => {
+  const lines = renderDmabufDumpB(scenario(), 'a15').split('\n');
+  const bad = lines.findIndex((l) => /\b1003\b/.test(l));
+  lines[bad] = '            1003 |         1O48576 |             mali ';
+  const s = await openTexts({ 'capture.txt': lines.join('\n') });
+  assert.deepEqual(
+    diagnostics(s).map((d) => `${d.severity} ${d.code} ${d.line}`),
+    [`warning malformed_row ${bad + 1}`],
+  );
+  assert.deepEqual(csv(s, OBS_SQL), GOLDEN_OBS.filter((r) => !r.startsWith('1003,')));
+  assert.deepEqual(csv(s, EXPORTER_SQL), GOLDEN_EXPORTERS);
+  assert.deepEqual(csv(s, TOTAL_SQL), GOLDEN_TOTAL);
+  s.close();
+});
+
+test('dmabuf_dump -b: early Android 12 attachment and per-device sections are skipped with a note', async () => {
+  const text =
+    renderDmabufDumpB(scenario(), 'a12') +
+    '\n\n----------------------- DMA-BUF attachment stats -----------------------\n' +
+    '    Dmabuf Inode |        Device Name |  Map Count |\n' +
+    '            1001 |   soc:qcom,cam-isp |          1 |\n' +
+    '\n\n----------------------- DMA-BUF per-device stats -----------------------\n' +
+    '         Device Name | Total Size(bytes) |\n' +
+    '    soc:qcom,cam-isp |           8294400 |\n';
+  const db = await importDirect(text);
+  assert.deepEqual(csv(asSession(db), OBS_SQL), GOLDEN_OBS);
+  assert.deepEqual(
+    db.query('SELECT severity, code FROM diagnostic ORDER BY id'),
+    [
+      { severity: 'info', code: 'section_skipped' },
+      { severity: 'info', code: 'section_skipped' },
+    ],
+  );
+  db.close();
+});
+
+test('dmabuf_dump -b and the per-process table merge: exact bytes and exporters win', async () => {
+  const sc = scenario();
+  const text = bugreportWith([
+    ['Dmabuf dump', 'dmabuf_dump', renderDmabufDump(sc, 'a14')],
+    ['Dmabuf per-buffer/per-exporter/per-device stats', 'dmabuf_dump -b', renderDmabufDumpB(sc, 'a14')],
+  ]);
+  const s = await openTexts({ 'bugreport.txt': text });
+  assert.deepEqual(csv(s, 'SELECT inode, size, size_exact, exporter, name, seen_by FROM dmabuf ORDER BY inode'), [
+    'inode,size,size_exact,exporter,name,seen_by',
+    '1001,8294400,1,system,CAMERA,"dmabuf_dump,dmabuf_dump_b"',
+    '1002,4194304,1,"qcom,system",,"dmabuf_dump,dmabuf_dump_b"',
+    '1003,1048576,1,mali,,"dmabuf_dump,dmabuf_dump_b"',
+    '1004,65536,1,system,,"dmabuf_dump,dmabuf_dump_b"',
+    '1005,33554432,1,system,,dmabuf_dump_b',
+    '1006,12288,1,"qcom,system",,"dmabuf_dump,dmabuf_dump_b"',
+    '1007,1000000,1,system,"frame buffer, cam0","dmabuf_dump,dmabuf_dump_b"',
+  ]);
+  assert.deepEqual(diagnostics(s).filter((d) => d.severity !== 'info'), []);
+  s.close();
+});
+
+test('dmabuf_dump: a capture holding both the per-process tables and -b output reads both', async () => {
+  const sc = scenario();
+  const s = await openTexts({ 'both.txt': renderDmabufDump(sc, 'a16') + '\n' + renderDmabufDumpB(sc, 'a15') });
+  assert.deepEqual(s.query('SELECT DISTINCT importer FROM source'), [{ importer: 'dmabuf_dump' }]);
+  assert.deepEqual(csv(s, EXPORTER_SQL), GOLDEN_EXPORTERS);
+  assert.deepEqual(csv(s, TOTAL_SQL), GOLDEN_TOTAL);
+  assert.equal(s.query('SELECT count(*) AS n FROM dmabuf WHERE size_exact = 1')[0].n, 7);
+  assert.deepEqual(diagnostics(s), []);
+  s.close();
+});
+
+test('dmabuf_dump: a capture with -b output first and the per-process tables after reads both', async () => {
+  const sc = scenario();
+  const s = await openTexts({ 'both.txt': renderDmabufDumpB(sc, 'csv') + renderDmabufDump(sc, 'csv16') });
+  assert.deepEqual(s.query('SELECT DISTINCT importer FROM source'), [{ importer: 'dmabuf_dump' }]);
+  assert.deepEqual(csv(s, TOTAL_SQL), GOLDEN_TOTAL);
+  assert.equal(s.query('SELECT count(*) AS n FROM dmabuf_holder_observation')[0].n, 8);
+  assert.equal(s.query("SELECT count(*) AS n FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump'")[0].n, 1);
+  assert.deepEqual(diagnostics(s), []);
+  s.close();
+});
+
+test('dmabuf_dump -b: random line deletions and byte flips never throw', async () => {
+  const next = rng(4242);
+  const bases = VARIANTS.map((v) => renderDmabufDumpB(scenario(), v));
+  const db = await Db.create();
+  for (let iter = 0; iter < 300; iter++) {
+    const lines = bases[iter % bases.length].split('\n');
+    const deletions = Math.floor(next() * 4);
+    for (let d = 0; d < deletions && lines.length > 1; d++) lines.splice(Math.floor(next() * lines.length), 1);
+    const chars = [...lines.join('\n')];
+    const flips = Math.floor(next() * 6);
+    for (let f = 0; f < flips; f++) chars[Math.floor(next() * chars.length)] = String.fromCharCode(Math.floor(next() * 128));
+    const text = chars.join('');
+    const ctx = SourceContext.topLevel(db, `m${iter}.txt`, 'dmabuf_dump_b', 'capture', `m${iter}`);
+    assert.doesNotThrow(() => dmabufDumpBImporter.importText(text, ctx), `iteration ${iter}`);
+    assert.doesNotThrow(() => dmabufDumpBImporter.sniff(text, 'x'));
+  }
+  assert.equal(db.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'importer_failed'")[0].n, 0);
+  db.close();
+});
