@@ -47,3 +47,12 @@ test('a failed section becomes a diagnostic, not a crash', async () => {
 test('a text that is nothing known is refused with one line', async () => {
   await assert.rejects(openTexts({ 'x.txt': 'hello world\n' }), (e: Error) => e.name === 'InputError' && !e.message.includes('\n'));
 });
+
+test('a capture saved as UTF-16 with a byte order mark reads like the UTF-8 one', async () => {
+  const text = HEADER + "------ Dmabuf dump (dmabuf_dump) ------\n*** command 'dmabuf_dump' failed: exit code 1\n";
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const s = await openTexts({ 'x.txt': utf16 });
+  assert.equal(s.query('SELECT android_sdk FROM snapshot')[0].android_sdk, 34);
+  assert.equal(diagnostics(s).filter((d) => d.code === 'section_failed').length, 1);
+  s.close();
+});

@@ -119,6 +119,12 @@ async function loadStream(
     chunks = guard(source.pipe(gunzip), name);
     peeked = await peek(chunks, SNIFF_BYTES);
   }
+  const bom = textEncodingBom(peeked.head);
+  if (bom) {
+    // A capture saved by a Windows shell (UTF-16) or an editor (UTF-8 BOM): re-encode as plain UTF-8.
+    chunks = toUtf8(peeked.chunks, bom);
+    peeked = await peek(chunks, SNIFF_BYTES);
+  }
   const label = path.basename(name);
   const si = forced ?? sniffStream(peeked.head, name);
   if (si) {
@@ -150,6 +156,21 @@ async function loadStream(
   env.progress(`reading ${name} (${ti.name})`);
   ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
   return true;
+}
+
+function textEncodingBom(head: Buffer): 'utf-16le' | 'utf-16be' | 'utf-8' | undefined {
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf-16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf-16be';
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'utf-8';
+  return undefined;
+}
+
+/** Decode text in `encoding` (its byte order mark dropped) and yield it as UTF-8 bytes. */
+async function* toUtf8(chunks: AsyncIterable<Buffer>, encoding: 'utf-16le' | 'utf-16be' | 'utf-8'): AsyncIterable<Buffer> {
+  const decoder = new TextDecoder(encoding);
+  for await (const c of chunks) yield Buffer.from(decoder.decode(c, { stream: true }), 'utf8');
+  const rest = decoder.decode();
+  if (rest) yield Buffer.from(rest, 'utf8');
 }
 
 /** Re-throw errors of the byte source (I/O, corrupt deflate) as InputError. */
