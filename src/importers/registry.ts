@@ -5,10 +5,23 @@ import { bugreport } from './bugreport.js';
 import { dmabufDumpImporter } from './dmabuf-dump.js';
 import { dmabufDumpBImporter } from './dmabuf-dump-b.js';
 import { meminfoImporter } from './meminfo.js';
+import { bufinfoImporter } from './kernel/bufinfo.js';
+import { dmabufDumpAImporter } from './kernel/dmabuf-dump-a.js';
+import { sysfsImporter } from './kernel/sysfs.js';
+import { fdinfoImporter } from './kernel/fdinfo.js';
+import { fdLinksImporter } from './kernel/fd-links.js';
+import { mapsImporter } from './kernel/maps.js';
+import { dumpsysGpuImporter } from './kernel/dumpsys-gpu.js';
+import { grallocImporter } from './kernel/gralloc.js';
+import { bpfIterImporter } from './kernel/bpf-iter.js';
+import { perfetto } from './perfetto/index.js';
+import { systraceText } from './systrace-text.js';
 
 /** Importers for inputs that can be hundreds of megabytes, streamed: tried first. */
 export const streamImporters: StreamImporter[] = [
   bugreport,
+  perfetto,
+  systraceText,
 ];
 
 /** Importers for text small enough to hold whole: captures, bugreport sections. */
@@ -16,4 +29,14 @@ export const textImporters: TextImporter[] = [
   dmabufDumpImporter,
   dmabufDumpBImporter,
   meminfoImporter,
+  bufinfoImporter,
+  dmabufDumpAImporter,
+  sysfsImporter,
+  fdinfoImporter,
+  fdLinksImporter,
+  mapsImporter,
+  dumpsysGpuImporter,
+  grallocImporter,
+  // Last: four lines of numbers and names is the loosest shape.
+  bpfIterImporter,
 ];

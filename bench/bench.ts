@@ -1,0 +1,357 @@
+// `npm run bench`: speed and memory of `analyze` against floors measured in the same run.
+//
+//  1. A generated bugreport zip holding ~300 MB of text (issue 2). Floor: open the zip with
+//     yauzl and inflate the main entry to nowhere. Measured: `analyze <zip> --format json`
+//     as a child process. Targets: analyze ≤ 1.5 × floor, peak RSS < 300 MB.
+//  2. A 1 GB synthetic Perfetto trace and a zlib-compressed variant (issue 3), written by
+//     bench/trace.ts. Floors: reading the file; reading it and inflating its
+//     compressed_packets. Targets: ≤ 3 × (uncompressed), ≤ 1.5 × (compressed), RSS < 300 MB.
+//
+// Inputs are generated into bench/out/ (gitignored) and reused when present. Peak RSS of
+// the child comes from getrusage via a preloaded probe (bench/rss-probe.ts), so the CLI
+// needs no support for it. It reports; it never fails on a missed target (exit 0).
+//
+// Options: --size-mb N (both inputs N MB, a quick run), --bugreport-mb N, --trace-mb N,
+// --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs), --out DIR.
+// Env: DMABUF_BENCH_SIZE_MB=N as --size-mb.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import zlib from 'node:zlib';
+import yauzl from 'yauzl';
+import { randomScenario } from '../test/fixtures/generate-scenario.js';
+import { writeBugreportZip } from '../test/fixtures/bugreport.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+const root = path.resolve(here, '..', '..');
+const bin = path.join(root, 'bin', 'dmabuf-triage.js');
+const probe = pathToFileURL(path.join(here, 'rss-probe.js')).href;
+const MB = 1e6;
+/** Bump when the generators change so stale inputs in bench/out are not reused. */
+const INPUT_VERSION = 1;
+
+interface Args {
+  bugreportMb: number;
+  traceMb: number;
+  skipBugreport: boolean;
+  skipTrace: boolean;
+  repeat: number;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const env = Number(process.env.DMABUF_BENCH_SIZE_MB);
+  const a: Args = {
+    bugreportMb: env > 0 ? env : 300,
+    traceMb: env > 0 ? env : 1000,
+    skipBugreport: false,
+    skipTrace: false,
+    repeat: 1,
+    out: path.join(root, 'bench', 'out'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!(v > 0)) throw new Error(`${k} needs a positive number`);
+      return v;
+    };
+    if (k === '--size-mb') a.bugreportMb = a.traceMb = num();
+    else if (k === '--bugreport-mb') a.bugreportMb = num();
+    else if (k === '--trace-mb') a.traceMb = num();
+    else if (k === '--skip-bugreport') a.skipBugreport = true;
+    else if (k === '--skip-trace') a.skipTrace = true;
+    else if (k === '--repeat') a.repeat = Math.floor(num());
+    else if (k === '--out') a.out = path.resolve(argv[++i]);
+    else if (k === '--help' || k === '-h') {
+      console.log('usage: npm run bench -- [--size-mb N] [--bugreport-mb N] [--trace-mb N] [--skip-bugreport] [--skip-trace] [--repeat N] [--out DIR]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${k}`);
+  }
+  return a;
+}
+
+const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** Write `file` with `make(tmp)` unless it already exists; a partial file never takes its name. */
+async function ensure(file: string, what: string, make: (tmp: string) => Promise<unknown>): Promise<void> {
+  if (fs.existsSync(file)) {
+    log(`reusing ${path.relative(root, file)}`);
+    return;
+  }
+  log(`generating ${what} → ${path.relative(root, file)}`);
+  const t = performance.now();
+  const tmp = `${file}.tmp`;
+  await make(tmp);
+  fs.renameSync(tmp, file);
+  log(`  done in ${secs(performance.now() - t)} (${(fs.statSync(file).size / MB).toFixed(1)} MB)`);
+}
+
+async function best<T extends { ms: number }>(n: number, f: () => Promise<T>): Promise<T> {
+  let b: T | undefined;
+  for (let i = 0; i < n; i++) {
+    const r = await f();
+    if (!b || r.ms < b.ms) b = r;
+  }
+  return b!;
+}
+
+// ---- floors ---------------------------------------------------------------------------
+
+/** Open the zip and inflate its main entry (the largest .txt) to nowhere. */
+function inflateFloor(zipPath: string): Promise<{ ms: number; bytes: number }> {
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    yauzl.open(zipPath, { lazyEntries: true, autoClose: false }, (err, zip) => {
+      if (err || !zip) return reject(err);
+      let main: yauzl.Entry | undefined;
+      zip.on('entry', (e: yauzl.Entry) => {
+        if (/\.txt$/.test(e.fileName) && (!main || e.uncompressedSize > main.uncompressedSize)) main = e;
+        zip.readEntry();
+      });
+      zip.on('error', reject);
+      zip.on('end', () => {
+        if (!main) return reject(new Error('no .txt entry'));
+        zip.openReadStream(main, (err2, stream) => {
+          if (err2 || !stream) return reject(err2);
+          let bytes = 0;
+          stream.on('data', (c: Buffer) => (bytes += c.length));
+          stream.on('error', reject);
+          stream.on('end', () => {
+            zip.close();
+            resolve({ ms: performance.now() - t, bytes });
+          });
+        });
+      });
+      zip.readEntry();
+    });
+  });
+}
+
+/** Read the file front to back in 1 MiB chunks. */
+async function readFloor(file: string): Promise<{ ms: number; bytes: number }> {
+  const t = performance.now();
+  let bytes = 0;
+  for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) bytes += (c as Buffer).length;
+  return { ms: performance.now() - t, bytes };
+}
+
+/**
+ * Read a trace, frame its top-level packets (`Trace.packet` = field 1) and inflate every
+ * `compressed_packets` (TracePacket field 50) with zlib: the least any reader of a
+ * compressed trace must do.
+ */
+async function inflateTraceFloor(file: string): Promise<{ ms: number; bytes: number; inflated: number }> {
+  const t = performance.now();
+  let bytes = 0;
+  let inflated = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  const varint = (b: Buffer, p: number): [number, number] => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (p >= b.length) return [-1, p];
+      const x = b[p++];
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) return [v, p];
+      mul *= 128;
+    }
+  };
+  const packet = (b: Buffer, start: number, end: number) => {
+    let p = start;
+    while (p < end) {
+      const [tag, p1] = varint(b, p);
+      const wt = tag & 7;
+      const field = Math.floor(tag / 8);
+      if (wt === 2) {
+        const [len, p2] = varint(b, p1);
+        if (field === 50) inflated += zlib.inflateSync(b.subarray(p2, p2 + len)).length;
+        p = p2 + len;
+      } else if (wt === 0) p = varint(b, p1)[1];
+      else if (wt === 1) p = p1 + 8;
+      else if (wt === 5) p = p1 + 4;
+      else return;
+    }
+  };
+  for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const chunk = c as Buffer;
+    bytes += chunk.length;
+    const b = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    let p = 0;
+    for (;;) {
+      const [tag, p1] = varint(b, p);
+      if (tag < 0) break;
+      const [len, p2] = varint(b, p1);
+      if (len < 0 || p2 + len > b.length) break;
+      if (tag === 0x0a) packet(b, p2, p2 + len);
+      p = p2 + len;
+    }
+    carry = Buffer.from(b.subarray(p));
+  }
+  return { ms: performance.now() - t, bytes, inflated };
+}
+
+// ---- the measured child ---------------------------------------------------------------
+
+interface Run {
+  ms: number;
+  code: number | null;
+  rssKb: number | undefined;
+  stdoutBytes: number;
+  stderrTail: string;
+}
+
+function analyze(input: string): Promise<Run> {
+  const rssFile = path.join(path.dirname(input), `.rss-${process.pid}-${Date.now()}`);
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', probe, bin, 'analyze', input, '--format', 'json'], {
+      env: { ...process.env, DMABUF_BENCH_RSS_FILE: rssFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdoutBytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdoutBytes += c.length));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-4000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - t;
+      let rssKb: number | undefined;
+      try {
+        rssKb = Number(fs.readFileSync(rssFile, 'utf8'));
+        fs.rmSync(rssFile);
+      } catch {
+        rssKb = undefined;
+      }
+      resolve({ ms, code, rssKb, stdoutBytes, stderrTail: stderr.trim().split('\n').slice(-1)[0] ?? '' });
+    });
+  });
+}
+
+// ---- report ---------------------------------------------------------------------------
+
+interface Row {
+  name: string;
+  inputMb: number;
+  /** What MB/s is computed over (file bytes, or text bytes for the bugreport). */
+  throughputMb: number;
+  floorMs: number;
+  floorWhat: string;
+  run: Run;
+  target: number;
+}
+
+function table(rows: Row[]): string {
+  const head = ['benchmark', 'input', 'floor', 'analyze', 'MB/s', 'ratio', 'target', 'peak RSS', 'target', 'status'];
+  const body = rows.map((r) => {
+    const ok = r.run.code === 0;
+    const ratio = r.run.ms / r.floorMs;
+    const rssMb = r.run.rssKb !== undefined ? (r.run.rssKb * 1024) / MB : undefined;
+    const meets = ok && ratio <= r.target && rssMb !== undefined && rssMb < 300;
+    return [
+      r.name,
+      `${r.inputMb.toFixed(1)} MB`,
+      `${secs(r.floorMs)} (${r.floorWhat})`,
+      secs(r.run.ms),
+      ok ? ((r.throughputMb / r.run.ms) * 1000).toFixed(1) : '-',
+      ratio.toFixed(2),
+      `≤ ${r.target}`,
+      rssMb !== undefined ? `${rssMb.toFixed(0)} MB` : 'n/a',
+      '< 300 MB',
+      ok ? (meets ? 'meets targets' : 'MISSES target') : `FAILED (exit ${r.run.code}): ${r.run.stderrTail}`,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+// ---- main -----------------------------------------------------------------------------
+
+type TraceWriter = (file: string, targetBytes: number, opts: { compressed: boolean }) => Promise<{ dmaHeapEvents: number }>;
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(bin)) throw new Error(`${bin} not found`);
+  fs.mkdirSync(args.out, { recursive: true });
+  const rows: Row[] = [];
+  log(`node ${process.version}, ${process.platform}/${process.arch}`);
+
+  if (!args.skipBugreport) {
+    const file = path.join(args.out, `bugreport-v${INPUT_VERSION}-${args.bugreportMb}mb.zip`);
+    await ensure(file, `a bugreport zip with ${args.bugreportMb} MB of text`, (tmp) =>
+      writeBugreportZip(tmp, randomScenario({ seed: 300, processes: 400, buffers: 4000, leak: 'camera', sdk: 35, platform: 'qcom' }), {
+        textBytes: args.bugreportMb * MB,
+        seed: 300,
+      }),
+    );
+    log('floor: inflating the main entry');
+    const f1 = await inflateFloor(file);
+    log(`analyze ${path.relative(root, file)}`);
+    const run = await best(args.repeat, () => analyze(file));
+    const f2 = await inflateFloor(file);
+    const floor = f1.ms < f2.ms ? f1 : f2;
+    rows.push({
+      name: `bugreport zip (${(floor.bytes / MB).toFixed(0)} MB text)`,
+      inputMb: fs.statSync(file).size / MB,
+      throughputMb: floor.bytes / MB,
+      floorMs: floor.ms,
+      floorWhat: 'inflate',
+      run,
+      target: 1.5,
+    });
+  }
+
+  if (!args.skipTrace) {
+    let writeSyntheticTrace: TraceWriter | undefined;
+    try {
+      const spec = './trace.js';
+      ({ writeSyntheticTrace } = (await import(spec)) as { writeSyntheticTrace: TraceWriter });
+    } catch (e) {
+      log(`trace benchmark skipped: bench/trace.ts not available (${(e as Error).message})`);
+    }
+    if (writeSyntheticTrace) {
+      for (const compressed of [false, true]) {
+        const file = path.join(args.out, `trace-v${INPUT_VERSION}-${args.traceMb}mb${compressed ? '-zlib' : ''}.pftrace`);
+        await ensure(file, `a ${args.traceMb} MB ${compressed ? 'zlib-compressed ' : ''}trace`, async (tmp) => {
+          const r = await writeSyntheticTrace!(tmp, args.traceMb * MB, { compressed });
+          log(`  ${r.dmaHeapEvents} dma_heap_stat events`);
+        });
+        log(`floor: ${compressed ? 'reading and inflating' : 'reading'} ${path.basename(file)}`);
+        const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
+        const f1 = await floorOf();
+        log(`analyze ${path.relative(root, file)}`);
+        const run = await best(args.repeat, () => analyze(file));
+        const f2 = await floorOf();
+        const floor = f1.ms < f2.ms ? f1 : f2;
+        const inputMb = fs.statSync(file).size / MB;
+        rows.push({
+          name: compressed ? `trace, zlib packets (${(floor.inflated / MB).toFixed(0)} MB inflated)` : 'trace, uncompressed',
+          inputMb,
+          throughputMb: inputMb,
+          floorMs: floor.ms,
+          floorWhat: compressed ? 'read+inflate' : 'read',
+          run,
+          target: compressed ? 1.5 : 3,
+        });
+      }
+    }
+  }
+
+  console.log('');
+  console.log(table(rows));
+  console.log('');
+  console.log('ratio = analyze wall time / floor (same run; floor = best of two, before and after).');
+  console.log('analyze runs as a child: `node bin/dmabuf-triage.js analyze <input> --format json`, node start-up included;');
+  console.log('peak RSS = the child\'s getrusage maxrss. MB = 10^6 bytes. MB/s over the text (bugreport) or file (trace) bytes.');
+}
+
+main().catch((e) => {
+  // A crash of the benchmark itself (not a missed target) is an error.
+  console.error(`bench: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

@@ -1,0 +1,151 @@
+// Output of the BPF dmabuf iterator (Linux 6.16+, `iter/dmabuf`; Android 16's program and the
+// kernel selftest tools/testing/selftests/bpf/progs/dmabuf_iter.c print
+// "%lu\n%llu\n%s\n%s\n": inode, size in bytes, name (empty line when unnamed; newlines in
+// names become spaces; the name is read into a 32-byte buffer, so at most 31 characters),
+// exporter). See ../shared/formats.md §3e. The first posted version of that selftest
+// printed one line per buffer, "ino:%lu size:%llu name:%s exp_name:%s\n": read too.
+// Rows: one `dmabuf_observation` per buffer (exact size, exporter, name; global_list 1).
+// An empty exporter line is an error of the producer: the buffer is kept with no exporter
+// and a `empty_exporter` diagnostic. A last record cut short is kept when its inode line is
+// whole (size only when its line is whole too) and flagged `truncated`. Before the fix
+// "bpf: Fix truncated dmabuf iterator reads", output longer than a page stopped silently at
+// a record boundary: that cannot be seen here, only against another source's total
+// (`dmabuf_consistency`).
+import type { ImportContext, TextImporter } from '../types.js';
+import { guarded, splitLines, toInt } from './common.js';
+
+const NUM = /^\d+$/;
+const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;
+// An exporter is a driver or heap name (`system`, `qcom,system`, `mali`, `i915`, `virtio-gpu`).
+const EXPORTER = /^[A-Za-z_][\w.,:+\- ]*$/;
+
+function isRecord(l: string[], i: number): boolean {
+  return (
+    i + 3 < l.length &&
+    NUM.test(l[i].trim()) &&
+    NUM.test(l[i + 1].trim()) &&
+    Number(l[i].trim()) > 0 &&
+    (EXPORTER.test(l[i + 3].trim()) || l[i + 3].trim() === '')
+  );
+}
+
+export const bpfIterImporter: TextImporter = {
+  name: 'bpf_dmabuf_iter',
+  description: 'BPF dmabuf iterator output (4 lines per buffer: inode, size, name, exporter)',
+
+  sniff(head: string): boolean {
+    const oneLine = head.split(/\r?\n/, 64).filter((l) => l.trim() !== '');
+    if (oneLine.length > 0 && oneLine.slice(0, -1).every((l) => ONE_LINE.test(l)) && ONE_LINE.test(oneLine[0])) return true;
+    const lines = head.replace(/\r/g, '').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    // The head may end inside a record: judge whole records only.
+    const whole = Math.floor(lines.length / 4);
+    if (whole < 1) return false;
+    const n = Math.min(whole, 64);
+    let named = 0;
+    for (let r = 0; r < n; r++) {
+      const i = r * 4;
+      if (!NUM.test(lines[i]) || !NUM.test(lines[i + 1])) return false;
+      if (Number(lines[i]) <= 0) return false;
+      const exp = lines[i + 3];
+      // The exporter is a name, never a number; empty only as a producer error.
+      if (exp === '') continue;
+      if (!EXPORTER.test(exp)) return false;
+      named++;
+    }
+    // Inodes of one capture are distinct.
+    const inodes = new Set<string>();
+    for (let r = 0; r < n; r++) inodes.add(lines[r * 4]);
+    return named > 0 && named * 2 >= n && inodes.size === n;
+  },
+
+  importText(text: string, ctx: ImportContext): void {
+    guarded(ctx, 'bpf_dmabuf_iter', (c) => importBpfIter(text, c));
+  },
+};
+
+function importBpfIter(text: string, ctx: ImportContext): void {
+  const { lines, complete } = splitLines(text);
+  const first = lines.find((l) => l.trim() !== '');
+  if (first !== undefined && ONE_LINE.test(first)) return importOneLine(lines, complete, ctx);
+  // Lines known whole: all but a last line not followed by a newline.
+  const wholeCount = complete ? lines.length : lines.length - 1;
+  let lastNonBlank = lines.length - 1;
+  while (lastNonBlank >= 0 && lines[lastNonBlank].trim() === '') lastNonBlank--;
+  let i = 0;
+  while (i < lines.length) {
+    if (i + 3 < wholeCount && isRecord(lines, i)) {
+      const exporter = lines[i + 3].trim();
+      const name = lines[i + 2].trim();
+      if (exporter === '') ctx.diag('warning', 'empty_exporter', `buffer ${lines[i].trim()} has an empty exporter line`, i + 4);
+      ctx.insert('dmabuf_observation', {
+        line: i + 1,
+        inode: toInt(lines[i])!,
+        size: toInt(lines[i + 1])!,
+        size_exact: 1,
+        exporter: exporter === '' ? null : exporter,
+        name: name === '' ? null : name,
+        file_count: null,
+        global_list: 1,
+      });
+      i += 4;
+      continue;
+    }
+    if (i > lastNonBlank) break;
+    const rest = lines.length - i;
+    if (rest < 4 || i + 3 >= wholeCount) {
+      // The last record, cut short.
+      if (i < wholeCount && NUM.test(lines[i].trim()) && Number(lines[i].trim()) > 0) {
+        const sizeWhole = i + 1 < wholeCount && NUM.test(lines[i + 1].trim());
+        const nameWhole = i + 2 < wholeCount;
+        ctx.insert('dmabuf_observation', {
+          line: i + 1,
+          inode: toInt(lines[i])!,
+          size: sizeWhole ? toInt(lines[i + 1])! : null,
+          size_exact: 1,
+          exporter: null,
+          name: nameWhole && lines[i + 2].trim() !== '' ? lines[i + 2].trim() : null,
+          file_count: null,
+          global_list: 1,
+        });
+        ctx.diag('warning', 'truncated', `BPF iterator output ends inside the record of buffer ${lines[i].trim()}: kept with what it has`, i + 1);
+      } else {
+        ctx.diag('warning', 'truncated', `BPF iterator output ends inside a record (line ${i + 1}): ${JSON.stringify(lines.slice(i).join('\n'))}`, i + 1);
+      }
+      break;
+    }
+    // Out of step (a lost or extra line): skip to the next line that starts a record.
+    let j = i + 1;
+    while (j < lines.length && !(j + 3 < wholeCount && isRecord(lines, j))) j++;
+    if (j >= lines.length) {
+      ctx.diag('warning', 'malformed_row', `BPF iterator output out of step from line ${i + 1} to its end`, i + 1);
+      break;
+    }
+    ctx.diag('warning', 'malformed_row', `BPF iterator output out of step: lines ${i + 1}–${j} skipped`, i + 1);
+    i = j;
+  }
+}
+
+/** The one-line-per-buffer format of the first selftest: `ino:%lu size:%llu name:%s exp_name:%s`. */
+function importOneLine(lines: string[], complete: boolean, ctx: ImportContext): void {
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === '') continue;
+    const m = ONE_LINE.exec(lines[i]);
+    const cut = i === lines.length - 1 && !complete;
+    if (!m || cut) {
+      ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a BPF iterator line: ${JSON.stringify(lines[i].trim().slice(0, 160))}`, i + 1);
+      continue;
+    }
+    if (m[4] === '') ctx.diag('warning', 'empty_exporter', `buffer ${m[1]} has an empty exporter`, i + 1);
+    ctx.insert('dmabuf_observation', {
+      line: i + 1,
+      inode: toInt(m[1])!,
+      size: toInt(m[2])!,
+      size_exact: 1,
+      exporter: m[4] === '' ? null : m[4],
+      name: m[3] === '' ? null : m[3],
+      file_count: null,
+      global_list: 1,
+    });
+  }
+}

@@ -1,0 +1,252 @@
+// debugfs `/sys/kernel/debug/dma_buf/bufinfo` (drivers/dma-buf/dma-buf.c, dma_buf_debug_show):
+//   Linux 6.x (v6.0 dma-buf.c): header `size flags mode count exp_name ino name`, rows
+//     "%08zu\t%08x\t%08x\t%08ld\t%s\t%08lu\t%s\n" (name or `<none>`), fence lines
+//     "\t%s fence:%s %s seq %llu %ssignalled\n" (dma_resv_describe).
+//   Linux 5.3–5.19: header without `name`, rows end with the name or nothing; fence lines
+//     "\tExclusive fence: %s %s %ssignalled\n" / "\tShared fence: …" (some 5.x: read/write).
+//   Before 5.3 (v4.19 dma-buf.c): header `size flags mode count exp_name`, rows
+//     "%08zu\t%08x\t%08x\t%08ld\t%s\n" — no inode, no name.
+//   Every version: "\tAttached Devices:\n", "\t%s\n" per device, "Total %d devices attached\n\n",
+//   and at the end "\nTotal %d objects, %zu bytes\n".
+// See ../shared/formats.md §3d. Tabs may have become spaces (copy/paste, a terminal): the
+// columns are then found by shape (the inode is the first zero-padded decimal of 8+ digits
+// after the exporter). A capture cut short (no totals line, a last row cut) is kept and
+// flagged with a `truncated` diagnostic. The listing may sit inside other text
+// (dumpstate_board.txt): lines outside a `Dma-buf Objects:` block are ignored.
+// Rows: `dmabuf_observation` per buffer (exact size, exporter, inode — NULL before 5.3 —,
+// name unless `<none>` or empty, file count, global_list 1); `dmabuf_attachment` per attached
+// device with `buffer_line` = the buffer's row line (links buffers without an inode); the
+// totals line → `dmabuf_reported_total` origin `bufinfo` (bytes and object count).
+import type { ImportContext, TextImporter } from '../types.js';
+import { guarded, splitLines, toInt } from './common.js';
+
+type Variant = '6x' | '5x' | 'pre5.3' | 'unknown';
+
+const OBJECTS = /^\s*Dma-buf Objects:\s*$/;
+const HEADER = /^\s*size\s+flags\s+mode\s+count\s+exp_name(\s+ino)?(\s+name)?\s*$/;
+const TOTAL_OBJECTS = /^\s*Total\s+(\d+)\s+objects,\s*(\d+)\s+bytes\s*$/;
+const TOTAL_DEVICES = /^\s*Total\s+(\d+)\s+devices\s+attached\s*$/;
+const ATTACHED = /^\s*Attached Devices:\s*$/;
+const FENCE = /^\s*(?:\w+\s+)?fence:|^\s*(?:Exclusive|Shared)\s+fence\b/i;
+// size, flags, mode, count, then the rest.
+const ROW_HEAD = /^\s*(\d+)\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+)\s+(-?\d+)\s+(\S.*?)\s*$/;
+// Within the rest: exporter (may hold spaces once tabs are gone), inode (%08lu), name.
+const REST_WITH_INODE = /^(.+?)\s+(\d{8,})(?:\s+(.*?))?\s*$/;
+
+interface Row {
+  line: number;
+  size: number | bigint;
+  count: number | bigint | undefined;
+  exporter: string;
+  inode: number | bigint | null;
+  name: string | null;
+  /** False when the row ends right after the inode digits (the capture may have cut them). */
+  inodeComplete: boolean;
+}
+
+function cleanName(n: string | undefined | null): string | null {
+  if (n === undefined || n === null) return null;
+  const t = n.trim();
+  return t === '' || t === '<none>' ? null : t;
+}
+
+/** Parse one buffer row for the variant the header announced; undefined when the line is not a (complete) row. */
+function parseRow(raw: string, variant: Variant, lineNo: number): Row | undefined {
+  // Exact parse when the kernel's tabs survived.
+  if (!raw.startsWith('\t') && raw.includes('\t')) {
+    const f = raw.split('\t');
+    if (
+      f.length >= 5 &&
+      /^\d+$/.test(f[0].trim()) &&
+      /^[0-9a-fA-F]+$/.test(f[1].trim()) &&
+      /^[0-9a-fA-F]+$/.test(f[2].trim()) &&
+      /^-?\d+$/.test(f[3].trim()) &&
+      f[4].trim() !== ''
+    ) {
+      const base = { line: lineNo, size: toInt(f[0])!, count: toInt(f[3]), exporter: f[4].trim() };
+      if (variant === 'pre5.3') {
+        if (f.length === 5 || f.slice(5).every((x) => x.trim() === '')) return { ...base, inode: null, name: null, inodeComplete: true };
+      } else if (f.length >= 6 && /^\d+$/.test(f[5].trim())) {
+        return { ...base, inode: toInt(f[5])!, name: cleanName(f.slice(6).join('\t')), inodeComplete: f.length >= 7 };
+      } else if (variant === 'unknown' && f.length === 5) {
+        return { ...base, inode: null, name: null, inodeComplete: true };
+      }
+      // Mixed tabs and spaces: fall through to the shape parse.
+    }
+  }
+  const m = ROW_HEAD.exec(raw);
+  if (!m) return undefined;
+  const base = { line: lineNo, size: toInt(m[1])!, count: toInt(m[4]) };
+  const rest = m[5];
+  if (variant !== 'pre5.3') {
+    const r = REST_WITH_INODE.exec(rest);
+    if (r) {
+      const inodeComplete = (r[3] !== undefined && r[3] !== '') || /\s$/.test(raw);
+      return { ...base, exporter: r[1].trim(), inode: toInt(r[2])!, name: cleanName(r[3]), inodeComplete };
+    }
+    if (variant !== 'unknown') return undefined;
+  }
+  return { ...base, exporter: rest.trim(), inode: null, name: null, inodeComplete: true };
+}
+
+export const bufinfoImporter: TextImporter = {
+  name: 'bufinfo',
+  description: 'debugfs dma_buf/bufinfo (Linux 4.x, 5.x and 6.x layouts): buffers, attached devices and the total line',
+
+  sniff(head: string): boolean {
+    return /^[ \t]*Dma-buf Objects:[ \t]*\r?$/m.test(head) || /^[ \t]*size\s+flags\s+mode\s+count\s+exp_name\b/m.test(head);
+  },
+
+  importText(text: string, ctx: ImportContext): void {
+    guarded(ctx, 'bufinfo', (c) => importBufinfo(text, c));
+  },
+};
+
+function importBufinfo(text: string, ctx: ImportContext): void {
+  const { lines, complete } = splitLines(text);
+  let inTable = false;
+  let sawTable = false;
+  let variant: Variant = 'unknown';
+  let current: Row | undefined;
+  let inDevices = false;
+  let devices: string[] = [];
+  let blockRows = 0;
+  let blockBytes = 0n;
+  let blockStart = 0;
+  let lastRowLine = 0;
+
+  const flushDevices = (declared: number | undefined, lineNo: number) => {
+    if (current) {
+      for (const d of devices) ctx.insert('dmabuf_attachment', { inode: current.inode, buffer_line: current.line, device: d });
+      if (declared !== undefined && declared !== devices.length) {
+        ctx.diag('warning', 'count_mismatch', `buffer on line ${current.line} lists ${devices.length} attached devices but says ${declared}`, lineNo);
+      }
+    }
+    devices = [];
+    inDevices = false;
+  };
+
+  const emit = (r: Row) => {
+    ctx.insert('dmabuf_observation', {
+      line: r.line,
+      inode: r.inode,
+      size: r.size,
+      size_exact: 1,
+      exporter: r.exporter,
+      name: r.name,
+      file_count: r.count,
+      global_list: 1,
+    });
+    blockRows++;
+    blockBytes += BigInt(r.size);
+    current = r;
+    lastRowLine = r.line;
+  };
+
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    const lineNo = i + 1;
+    const isLast = i === lines.length - 1;
+
+    if (OBJECTS.test(raw)) {
+      if (inTable) ctx.diag('warning', 'truncated', 'a bufinfo listing ends without its `Total N objects` line before another begins', lineNo);
+      if (inDevices) flushDevices(undefined, lineNo);
+      inTable = true;
+      sawTable = true;
+      variant = 'unknown';
+      current = undefined;
+      blockRows = 0;
+      blockBytes = 0n;
+      blockStart = lineNo;
+      continue;
+    }
+    const h = HEADER.exec(raw);
+    if (h) {
+      variant = h[1] ? (h[2] ? '6x' : '5x') : 'pre5.3';
+      if (!inTable) {
+        inTable = true;
+        sawTable = true;
+        current = undefined;
+        blockRows = 0;
+        blockBytes = 0n;
+        blockStart = lineNo;
+      }
+      continue;
+    }
+    if (!inTable) continue;
+
+    const tot = TOTAL_OBJECTS.exec(raw);
+    if (tot) {
+      if (inDevices) flushDevices(undefined, lineNo);
+      const n = Number(tot[1]);
+      const bytes = toInt(tot[2]);
+      ctx.insert('dmabuf_reported_total', { origin: 'bufinfo', total_bytes: bytes, buffer_count: n, in_kb: 0 });
+      if (n !== blockRows) {
+        ctx.diag('warning', 'count_mismatch', `bufinfo says ${n} objects but lists ${blockRows}`, lineNo);
+      } else if (bytes !== undefined && BigInt(bytes) !== blockBytes) {
+        ctx.diag('warning', 'count_mismatch', `bufinfo says ${tot[2]} bytes but its rows sum to ${blockBytes}`, lineNo);
+      }
+      inTable = false;
+      current = undefined;
+      continue;
+    }
+    const td = TOTAL_DEVICES.exec(raw);
+    if (td) {
+      flushDevices(Number(td[1]), lineNo);
+      continue;
+    }
+    if (ATTACHED.test(raw)) {
+      if (inDevices) flushDevices(undefined, lineNo);
+      inDevices = true;
+      devices = [];
+      continue;
+    }
+    if (raw.trim() === '') continue;
+    if (inDevices) {
+      // The device list ends with `Total N devices attached`; a line shaped like a row means that line was lost.
+      const r = /^\S/.test(raw) ? parseRow(raw, variant, lineNo) : undefined;
+      if (r && !(isLast && !complete)) {
+        flushDevices(undefined, lineNo);
+        ctx.diag('warning', 'malformed_row', 'attached device list without its `Total N devices attached` line', lineNo);
+        emit(r);
+      } else if (!(isLast && !complete)) {
+        devices.push(raw.trim());
+      } else {
+        ctx.diag('warning', 'truncated', `bufinfo capture ends inside an attached device name: ${JSON.stringify(raw.trim())}`, lineNo);
+      }
+      continue;
+    }
+    if (FENCE.test(raw)) continue;
+    const r = parseRow(raw, variant, lineNo);
+    if (r) {
+      if (isLast && !complete) {
+        // The last row may have lost characters: an inode with nothing after it may have lost digits.
+        if (r.inode !== null && !r.inodeComplete) {
+          ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${JSON.stringify(raw)}`, lineNo);
+          continue;
+        }
+        ctx.diag('warning', 'truncated', `bufinfo capture ends without a newline; its last row may be cut: ${JSON.stringify(raw)}`, lineNo);
+      }
+      emit(r);
+      continue;
+    }
+    if (/^\s*\d/.test(raw)) {
+      if (isLast) ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${JSON.stringify(raw)}`, lineNo);
+      else ctx.diag('warning', 'malformed_row', `not a bufinfo row: ${JSON.stringify(raw)}`, lineNo);
+      continue;
+    }
+    // Anything else inside the table (a vendor line, a stray message) is ignored.
+  }
+
+  if (inDevices) flushDevices(undefined, lines.length);
+  if (inTable) {
+    ctx.diag(
+      'warning',
+      'truncated',
+      `bufinfo listing (from line ${blockStart}) ends without its \`Total N objects, M bytes\` line: the capture was cut short after ${blockRows} buffers` +
+        (lastRowLine ? ` (last row on line ${lastRowLine})` : ''),
+      lines.length || null,
+    );
+  }
+  if (!sawTable) ctx.diag('warning', 'no_data', 'no `Dma-buf Objects:` listing found');
+}

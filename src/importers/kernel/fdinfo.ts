@@ -1,0 +1,159 @@
+// `/proc/<pid>/fdinfo/<fd>` captures (fs/proc/fd.c seq_show: "pos:\t%lli\nflags:\t0%o\n
+// mnt_id:\t%i\nino:\t%lu\n"; drivers/dma-buf/dma-buf.c dma_buf_show_fdinfo: "size:\t%zu\n
+// count:\t%ld\nexp_name:\t%s\n" and "name:\t%s\n" when the buffer is named). A file is a
+// DMA-BUF when it has `exp_name:`; other fdinfo entries are skipped silently.
+// Shapes accepted (../shared/formats.md §3a):
+//   - `head`/`tail` of several files: `==> /proc/1234/fdinfo/12 <==` before each;
+//   - a path and a colon on its own line (`/proc/1234/fdinfo/12:`), or the bare path
+//     (`for f in /proc/*/fdinfo/*; do echo $f; cat $f; done`);
+//   - `grep -r . /proc/1234/fdinfo` (`/proc/1234/fdinfo/12:exp_name:\tsystem` on every line);
+//   - one pulled file whose pid and fd come from its path (`…/proc/<pid>/fdinfo/<fd>`);
+//   - several files concatenated without headers (a new `pos:` starts a new entry).
+// Rows: one `dmabuf_observation` per inode (first entry wins), one
+// `dmabuf_holder_observation` per (pid, inode) with `fd_refs` = the number of distinct fds
+// of the pid that refer to the inode, `map_refs` NULL (fdinfo says nothing of mappings).
+// Also `dmabuf_fd` (30-kernel.sql): one row per DMA-BUF fd, so fds pulled as separate files
+// (one source each, so one fd each) can still be counted per process across sources.
+import type { ImportContext, TextImporter } from '../types.js';
+import { guarded, headerPath, intKey, procPath, splitLines, toInt } from './common.js';
+
+interface Entry {
+  pid: number | null;
+  fd: number | null;
+  line: number;
+  fields: Map<string, string>;
+}
+
+const KEY_LINE = /^([a-z_][a-z0-9_-]*):\s?(.*)$/i;
+const GREP_LINE = /^(\S*?\/fdinfo\/\d+):([a-z_][a-z0-9_-]*):\s?(.*)$/i;
+
+function pathIds(path: string): { pid: number | null; fd: number | null } {
+  const p = procPath(path);
+  if (!p || !p.rest.startsWith('fdinfo')) return { pid: null, fd: null };
+  const fd = /fdinfo\/(\d+)/.exec(p.rest);
+  return { pid: p.pid, fd: fd ? Number(fd[1]) : null };
+}
+
+export const fdinfoImporter: TextImporter = {
+  name: 'fdinfo',
+  description: '/proc/<pid>/fdinfo/<fd> captures (head/tail, path headers, loops, grep -r, pulled files): DMA-BUF fds per process',
+
+  sniff(head: string, path: string): boolean {
+    if (/^==>\s*\S*\/fdinfo\/\d+\s*<==/m.test(head)) return true;
+    if (/^\S*\/fdinfo\/\d+:(?:pos|flags|exp_name):/m.test(head)) return true;
+    const hasExp = /^exp_name:[ \t]/m.test(head);
+    const generic = /^pos:[ \t]*-?\d+\s*$/m.test(head) && /^flags:[ \t]*\d+\s*$/m.test(head);
+    if (hasExp && (generic || /^count:[ \t]*-?\d+\s*$/m.test(head))) return true;
+    // A pulled fdinfo file of another kind of fd: ours to skip, not an unknown file.
+    if (generic && /(?:^|\/)\d+\/fdinfo\/\d+$/.test(path) && /^pos:/.test(head.trimStart())) return true;
+    return false;
+  },
+
+  importText(text: string, ctx: ImportContext): void {
+    guarded(ctx, 'fdinfo', (c) => importFdinfo(text, c));
+  },
+};
+
+function importFdinfo(text: string, ctx: ImportContext): void {
+  const { lines } = splitLines(text);
+  const entries: Entry[] = [];
+  const fromPath = pathIds(ctx.path);
+  let cur: Entry | undefined;
+  let sawHeader = false;
+
+  const start = (pid: number | null, fd: number | null, line: number) => {
+    cur = { pid, fd, line, fields: new Map() };
+    entries.push(cur);
+  };
+
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    const lineNo = i + 1;
+    const g = GREP_LINE.exec(raw.trim());
+    if (g) {
+      const ids = pathIds(g[1]);
+      if (!cur || cur.pid !== ids.pid || cur.fd !== ids.fd || (g[2] === 'pos' && cur.fields.has('pos'))) {
+        start(ids.pid, ids.fd, lineNo);
+      }
+      sawHeader = true;
+      cur!.fields.set(g[2], g[3]);
+      continue;
+    }
+    const hp = headerPath(raw);
+    if (hp !== undefined) {
+      const ids = pathIds(hp);
+      if (ids.fd !== null || /\/fdinfo\//.test(hp)) {
+        start(ids.pid, ids.fd, lineNo);
+        sawHeader = true;
+        continue;
+      }
+      // A header for some other file (a loop over several kinds): close the entry.
+      cur = undefined;
+      continue;
+    }
+    const kv = KEY_LINE.exec(raw.trim());
+    if (!kv) continue; // blank lines, `cat: …: No such file or directory`, prompts
+    const key = kv[1];
+    if (!cur || (key === 'pos' && cur.fields.has('pos'))) {
+      // Content without a header: a single pulled file, or files concatenated with `cat`.
+      start(sawHeader ? null : fromPath.pid, sawHeader ? null : fromPath.fd, lineNo);
+    }
+    if (!cur!.fields.has(key)) cur!.fields.set(key, kv[2]);
+  }
+
+  // One observation per inode, fds counted per (pid, inode), distinct fds only.
+  const seenInode = new Set<string>();
+  const holders = new Map<string, { pid: number; inode: number | bigint; line: number; fds: Set<string> }>();
+  let withoutInode = 0;
+  let withoutPid = 0;
+  for (const e of entries) {
+    const exp = e.fields.get('exp_name');
+    if (exp === undefined) continue; // not a DMA-BUF
+    const inode = toInt(e.fields.get('ino'));
+    if (inode === undefined) {
+      withoutInode++;
+      continue;
+    }
+    const k = intKey(inode);
+    const name = e.fields.get('name')?.trim();
+    if (!seenInode.has(k)) {
+      seenInode.add(k);
+      const exporter = exp.trim();
+      ctx.insert('dmabuf_observation', {
+        line: e.line,
+        inode,
+        size: toInt(e.fields.get('size')),
+        size_exact: 1,
+        exporter: exporter === '' ? null : exporter,
+        name: name ? name : null,
+        file_count: toInt(e.fields.get('count')),
+        global_list: 0,
+      });
+    }
+    ctx.insert('dmabuf_fd', { line: e.line, pid: e.pid, fd: e.fd, inode, name: name ? name : null });
+    if (e.pid === null) {
+      withoutPid++;
+      continue;
+    }
+    const hk = `${e.pid}/${k}`;
+    let h = holders.get(hk);
+    if (!h) {
+      h = { pid: e.pid, inode, line: e.line, fds: new Set() };
+      holders.set(hk, h);
+    }
+    h.fds.add(e.fd === null ? `line${e.line}` : String(e.fd));
+  }
+  for (const h of holders.values()) {
+    ctx.insert('dmabuf_holder_observation', { line: h.line, inode: h.inode, pid: h.pid, fd_refs: h.fds.size, map_refs: null });
+  }
+  if (withoutInode > 0) {
+    ctx.diag(
+      'warning',
+      'no_inode',
+      `${withoutInode} DMA-BUF fdinfo entries have no \`ino:\` line (kernel before 5.12?): they cannot be matched to a buffer and were skipped`,
+    );
+  }
+  if (withoutPid > 0) {
+    ctx.diag('warning', 'no_pid', `${withoutPid} DMA-BUF fdinfo entries name no /proc/<pid>/fdinfo/<fd> path: buffers kept, holders unknown`);
+  }
+}

@@ -1,0 +1,594 @@
+// Decodes Perfetto `TracePacket`s into trace-table rows. Field numbers: ../shared/formats.md
+// §6 and proto/perfetto_trimmed.proto (upstream: google/perfetto protos/perfetto/trace/).
+//
+// The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a hand-rolled
+// wire reader (wire.ts): each FtraceEvent's timestamp, pid and event-field tag are read, and
+// the event body is decoded only for the few events we store; every other event, and each
+// bundle's `compact_sched`, is skipped by its length without being materialized. Rare packets
+// (process tree, process stats, sys stats, GPU totals, generic events) are decoded with
+// protobufjs against the trimmed schema.
+import zlib from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
+import type { ImportContext } from '../types.js';
+import { Cursor, parseHeader, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
+import { longValue, perfettoTypes } from './proto.js';
+import type { TraceSink } from './sink.js';
+
+// TracePacket fields.
+const P_FTRACE_EVENTS = 1;
+const P_PROCESS_TREE = 2;
+const P_SYS_STATS = 7;
+const P_TIMESTAMP = 8;
+const P_PROCESS_STATS = 9;
+const P_COMPRESSED = 50;
+const P_GPU_MEM_TOTAL = 71;
+const P_ZSTD_COMPRESSED = 133;
+// FtraceEventBundle fields.
+const B_EVENT = 2;
+const B_LOST_EVENTS = 3;
+// FtraceEvent fields.
+const E_TIMESTAMP = 1;
+const E_PID = 2;
+const E_BINDER_TRANSACTION = 50;
+const E_BINDER_RECEIVED = 51;
+const E_ION_HEAP_SHRINK = 314;
+const E_ION_HEAP_GROW = 315;
+const E_GENERIC = 327;
+const E_ION_STAT = 335;
+const E_GPU_MEM_TOTAL = 340;
+const E_DMA_HEAP_STAT = 351;
+const E_DMABUF_RSS_STAT = 579;
+/** First byte of an FtraceEventBundle.event field, of FtraceEvent.timestamp, of FtraceEvent.pid. */
+const EVENT_TAG = (B_EVENT << 3) | WT_LEN;
+const TS_TAG = (E_TIMESTAMP << 3) | WT_VARINT;
+const PID_TAG = (E_PID << 3) | WT_VARINT;
+/** FtraceEvent payload fields we decode (1 = ours), indexed by field number. */
+const OUR_EVENTS = new Uint8Array(1024);
+for (const f of [
+  E_DMA_HEAP_STAT,
+  E_DMABUF_RSS_STAT,
+  E_ION_HEAP_GROW,
+  E_ION_HEAP_SHRINK,
+  E_ION_STAT,
+  E_GPU_MEM_TOTAL,
+  E_BINDER_TRANSACTION,
+  E_BINDER_RECEIVED,
+  E_GENERIC,
+]) OUR_EVENTS[f] = 1;
+// sys_stats MeminfoCounters we keep.
+const MEMINFO_KEYS: Record<number, string> = { 34: 'GPU', 37: 'ION_HEAP', 38: 'ION_HEAP_POOL' };
+
+/** Largest decompressed size accepted for one compressed packet. */
+const MAX_INFLATED = 256 * 1024 * 1024;
+/** Malformed packets reported one by one before the rest are only counted. */
+const MAX_PACKET_DIAGS = 10;
+
+/**
+ * zlib options for one compressed packet: output buffers large enough for the usual ratio, so
+ * that node does not inflate in 16 KiB pieces and concatenate them.
+ */
+function inflateOptions(bytes: Uint8Array): zlib.ZlibOptions {
+  const guess = Math.min(16 * 1024 * 1024, Math.max(64 * 1024, bytes.length * 4));
+  return { maxOutputLength: MAX_INFLATED, chunkSize: guess };
+}
+
+/** Thrown inside the decoder for a malformed packet; caught per packet. */
+class Malformed extends Error {}
+
+/** A packet waiting for earlier compressed packets, or a compressed packet being inflated. */
+type Queued = { buf: Uint8Array; start: number; end: number; offset: number } | { inflating: Promise<Uint8Array | Error>; bytes: Uint8Array };
+
+export class PerfettoDecoder {
+  /** Inflate zlib-compressed packets in the background (the caller then calls drain()). */
+  background = false;
+  private readonly queue: Queued[] = [];
+  private readonly cur = new Cursor(new Uint8Array(0));
+  private readonly ctx: ImportContext;
+  private malformedPackets = 0;
+  private readonly hdr = { tag: 0, value: 0 };
+
+  constructor(private readonly sink: TraceSink) {
+    this.ctx = sink.ctx;
+  }
+
+  /**
+   * A top-level TracePacket at `buf[start..end)` (from the framer). Decoded now, unless
+   * zlib-compressed packets are still being inflated in the background: then it waits its
+   * turn in the queue, so that packets are always decoded in trace order.
+   */
+  packet(buf: Uint8Array, start: number, end: number, offset: number): void {
+    if (this.queue.length > 0) {
+      this.queue.push({ buf, start, end, offset });
+      return;
+    }
+    this.decodeNow(buf, start, end, offset, false);
+  }
+
+  /** Decode one TracePacket now; never throws on bad content. */
+  private decodeNow(buf: Uint8Array, start: number, end: number, offset: number, nested: boolean): void {
+    this.sink.packets++;
+    try {
+      this.decodePacket(buf, start, end, nested);
+    } catch (e) {
+      this.malformedPackets++;
+      if (this.malformedPackets <= MAX_PACKET_DIAGS) {
+        this.ctx.diag(
+          'warning',
+          'malformed_packet',
+          `packet at byte ${offset}${nested ? ' (inside a compressed packet)' : ''} (${end - start} bytes) skipped: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Wait until at most `limit` queued items remain, decoding them in order. zlib-compressed
+   * packets are inflated on the thread pool while earlier ones are decoded, which hides most
+   * of the decoding behind the inflating.
+   */
+  async drain(limit: number): Promise<void> {
+    while (this.queue.length > limit) {
+      const item = this.queue[0];
+      if ('inflating' in item) {
+        const out = await item.inflating;
+        this.queue.shift();
+        if (out instanceof Error) this.decompressFailed('zlib', item.bytes, out);
+        else this.innerPackets(out);
+      } else {
+        this.queue.shift();
+        this.decodeNow(item.buf, item.start, item.end, item.offset, false);
+      }
+    }
+  }
+
+  /** Report packets that were only counted. */
+  finish(): void {
+    if (this.malformedPackets > MAX_PACKET_DIAGS) {
+      this.ctx.diag('warning', 'malformed_packet', `${this.malformedPackets - MAX_PACKET_DIAGS} more malformed packets skipped`);
+    }
+  }
+
+  private decodePacket(buf: Uint8Array, start: number, end: number, nested: boolean): void {
+    const c = this.cur;
+    c.reset(buf, start);
+    let ts: Int64 | null = null;
+    // Rare payloads are decoded after the loop, once the packet timestamp (field 8, which
+    // serializers write after the payload) is known.
+    let rare: number[] | null = null;
+    while (c.pos < end) {
+      const tag = c.u32();
+      const field = tag >>> 3;
+      const wt = tag & 7;
+      if (wt === WT_LEN) {
+        const len = c.u32();
+        const s = c.pos;
+        const e = s + len;
+        if (e > end || c.bad) throw new Malformed(`field ${field} runs past the packet end`);
+        if (field === P_FTRACE_EVENTS) {
+          this.bundle(buf, s, e);
+        } else if (
+          field === P_PROCESS_TREE ||
+          field === P_PROCESS_STATS ||
+          field === P_SYS_STATS ||
+          field === P_GPU_MEM_TOTAL ||
+          field === P_COMPRESSED ||
+          field === P_ZSTD_COMPRESSED
+        ) {
+          (rare ??= []).push(field, s, e);
+        }
+        c.reset(buf, e);
+      } else if (field === P_TIMESTAMP && wt === WT_VARINT) {
+        ts = c.u64();
+      } else if (!c.skip(wt)) {
+        throw new Malformed(`impossible wire type ${wt} for field ${field}`);
+      }
+      if (c.bad || c.pos > end) throw new Malformed('truncated field');
+    }
+    if (ts !== null) this.sink.noteTs(ts);
+    if (rare) {
+      for (let i = 0; i < rare.length; i += 3) this.rarePacket(rare[i], buf, rare[i + 1], rare[i + 2], ts, nested);
+    }
+  }
+
+  private rarePacket(field: number, buf: Uint8Array, s: number, e: number, ts: Int64 | null, nested: boolean): void {
+    const bytes = buf.subarray(s, e);
+    const T = perfettoTypes();
+    switch (field) {
+      case P_PROCESS_TREE: {
+        const tree = T.ProcessTree.decode(bytes) as unknown as {
+          processes?: { pid?: number; ppid?: number; cmdline?: string[]; uid?: number }[];
+          threads?: { tid?: number; name?: string; tgid?: number }[];
+        };
+        for (const p of tree.processes ?? []) {
+          if (!has(p, 'pid')) continue;
+          const cmd = (p.cmdline ?? []).filter((x) => x !== '');
+          this.sink.process(p.pid!, {
+            name: cmd[0] ?? null,
+            cmdline: cmd.length ? cmd.join(' ') : null,
+            ppid: has(p, 'ppid') ? p.ppid! : null,
+            uid: has(p, 'uid') ? p.uid! : null,
+          });
+        }
+        for (const t of tree.threads ?? []) {
+          if (!has(t, 'tid')) continue;
+          this.sink.thread(t.tid!, has(t, 'tgid') && t.tgid ? t.tgid : null, has(t, 'name') ? t.name : null);
+        }
+        return;
+      }
+      case P_PROCESS_STATS: {
+        if (ts === null) return;
+        const stats = T.ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
+        for (const p of stats.processes ?? []) {
+          // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
+          if (!has(p, 'pid') || !has(p, 'dmabufRssKb')) continue;
+          const kb = longValue(p.dmabufRssKb);
+          if (kb !== null) this.sink.rssPolled(ts, p.pid!, mul1024(kb));
+        }
+        return;
+      }
+      case P_SYS_STATS: {
+        if (ts === null) return;
+        const stats = T.SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
+        for (const m of stats.meminfo ?? []) {
+          if (!has(m, 'key') || !has(m, 'value')) continue;
+          const name = MEMINFO_KEYS[m.key!];
+          const kb = longValue(m.value);
+          if (name && kb !== null) this.sink.meminfo(ts, name, mul1024(kb));
+        }
+        return;
+      }
+      case P_GPU_MEM_TOTAL: {
+        if (ts === null) return;
+        const g = T.GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
+        if (!has(g, 'size')) return;
+        const size = longValue(g.size);
+        if (size !== null) this.sink.gpuMemTotal(ts, has(g, 'gpuId') ? g.gpuId! : null, has(g, 'pid') ? g.pid! : 0, size, 'gpu_mem_total_event');
+        return;
+      }
+      case P_COMPRESSED:
+      case P_ZSTD_COMPRESSED: {
+        this.sink.compressedPackets++;
+        if (nested) throw new Malformed('compressed packets nested inside compressed packets');
+        if (field === P_COMPRESSED && this.background) {
+          // Inflate on the thread pool; decoded by drain() in trace order.
+          const inflating = new Promise<Uint8Array | Error>((resolve) =>
+            zlib.inflate(bytes, inflateOptions(bytes), (err, out) => resolve(err ?? out)),
+          );
+          this.queue.push({ inflating, bytes });
+          return;
+        }
+        let inflated: Uint8Array;
+        try {
+          inflated = field === P_COMPRESSED ? zlib.inflateSync(bytes, inflateOptions(bytes)) : zstdDecompress(bytes);
+        } catch (err) {
+          this.decompressFailed(field === P_COMPRESSED ? 'zlib' : 'zstd', bytes, err as Error);
+          return;
+        }
+        this.innerPackets(inflated);
+        return;
+      }
+    }
+  }
+
+  private decompressFailed(kind: string, bytes: Uint8Array, err: Error): void {
+    this.ctx.diag('error', 'decompress_failed', `${kind} compressed packets (${bytes.length} bytes) could not be decompressed: ${err.message}`);
+  }
+
+  /** The packets of a decompressed `Trace` (complete in memory). */
+  private innerPackets(buf: Uint8Array): void {
+    let pos = 0;
+    const end = buf.length;
+    const h = this.hdr;
+    while (pos < end) {
+      const n = parseHeader(buf, pos, end, h);
+      if (n < 0) {
+        this.ctx.diag('warning', 'malformed_packet', `compressed packets end inside a packet header at byte ${pos} of ${end}`);
+        return;
+      }
+      const wt = h.tag & 7;
+      pos += n;
+      if (wt === WT_LEN) {
+        if (pos + h.value > end) {
+          this.ctx.diag('warning', 'malformed_packet', `a packet inside compressed packets runs past their end (byte ${pos}, ${h.value} bytes)`);
+          return;
+        }
+        if (h.tag >>> 3 === 1) this.decodeNow(buf, pos, pos + h.value, pos, true);
+        pos += h.value;
+      } else if (wt === 1) pos += 8;
+      else if (wt === 5) pos += 4;
+      else if (wt !== WT_VARINT) {
+        this.ctx.diag('warning', 'malformed_packet', `impossible wire type ${wt} inside compressed packets at byte ${pos}`);
+        return;
+      }
+    }
+  }
+
+  /**
+   * An FtraceEventBundle: the hot path. Events are read with local variables and inlined
+   * varint decoding; only the timestamp, the pid and the tag of the event's payload are
+   * looked at, and the payload is skipped by its length unless it is one of ours.
+   */
+  private bundle(buf: Uint8Array, start: number, end: number): void {
+    const c = this.cur;
+    let p = start;
+    let events = 0;
+    let firstTsAt = -1;
+    let lastTsAt = -1;
+    while (p < end) {
+      if (buf[p] === EVENT_TAG) {
+        // Event length: a varint, nearly always 1 or 2 bytes.
+        const lenAt = p + 1;
+        let b = buf[lenAt];
+        let len = b & 0x7f;
+        p = lenAt + 1;
+        if (b >= 0x80) {
+          b = buf[p++];
+          len |= (b & 0x7f) << 7;
+          if (b >= 0x80) {
+            c.reset(buf, lenAt);
+            len = c.u32();
+            p = c.pos;
+          }
+        }
+        const e = p + len;
+        if (e > end) throw new Malformed('ftrace event runs past its bundle');
+        // FtraceEvent fields. The timestamp and pid varints are only located here (their
+        // bytes skipped); they are decoded for our events and for the bundle's first and
+        // last events (a bundle holds one CPU's events in time order: they bound it).
+        let tsAt = -1;
+        let pidAt = -1;
+        let kind = 0;
+        let ks = 0;
+        let ke = 0;
+        while (p < e) {
+          const t = buf[p++];
+          if (t === TS_TAG) {
+            tsAt = p;
+            while (buf[p++] >= 0x80);
+          } else if (t === PID_TAG) {
+            pidAt = p;
+            while (buf[p++] >= 0x80);
+          } else {
+            // Any other field: full tag, then skip (or locate) its value.
+            let tag = t;
+            if (t >= 0x80) {
+              b = buf[p++];
+              tag = (t & 0x7f) | ((b & 0x7f) << 7);
+              if (b >= 0x80) {
+                c.reset(buf, p - 2);
+                tag = c.u32();
+                p = c.pos;
+              }
+            }
+            const wt = tag & 7;
+            if (wt === WT_LEN) {
+              b = buf[p++];
+              let l = b & 0x7f;
+              if (b >= 0x80) {
+                b = buf[p++];
+                l |= (b & 0x7f) << 7;
+                if (b >= 0x80) {
+                  c.reset(buf, p - 2);
+                  l = c.u32();
+                  p = c.pos;
+                }
+              }
+              const f = tag >>> 3;
+              if (OUR_EVENTS[f] === 1) {
+                kind = f;
+                ks = p;
+                ke = p + l;
+              }
+              p += l;
+            } else {
+              c.reset(buf, p);
+              if (!c.skip(wt) || c.bad) throw new Malformed(`impossible wire type ${wt} in an ftrace event`);
+              p = c.pos;
+            }
+          }
+        }
+        if (p !== e) throw new Malformed('ftrace event field runs past the event');
+        if (events === 0) firstTsAt = tsAt;
+        lastTsAt = tsAt;
+        events++;
+        if (kind !== 0) {
+          let ts: Int64 = 0;
+          if (tsAt >= 0) {
+            c.reset(buf, tsAt);
+            ts = c.u64();
+          }
+          let pid = 0;
+          if (pidAt >= 0) {
+            c.reset(buf, pidAt);
+            pid = c.u32();
+          }
+          this.ourEvent(kind, buf, ks, ke, ts, pid);
+        }
+        continue;
+      }
+      // Other bundle fields: cpu, lost_events, compact_sched (skipped whole), ftrace_clock…
+      c.reset(buf, p);
+      const tag = c.u32();
+      const wt = tag & 7;
+      if (tag === ((B_LOST_EVENTS << 3) | WT_VARINT)) {
+        if (c.u32() !== 0) this.sink.lostEventBundles++;
+      } else if (!c.skip(wt)) {
+        throw new Malformed(`impossible wire type ${wt} in an ftrace bundle`);
+      }
+      if (c.bad || c.pos > end) throw new Malformed('truncated ftrace bundle field');
+      p = c.pos;
+    }
+    this.sink.ftraceEvents += events;
+    if (firstTsAt >= 0) {
+      c.reset(buf, firstTsAt);
+      this.sink.noteTs(c.u64());
+    }
+    if (lastTsAt >= 0 && lastTsAt !== firstTsAt) {
+      c.reset(buf, lastTsAt);
+      this.sink.noteTs(c.u64());
+    }
+  }
+
+  /** Decode one of the events we store (not the hot path). */
+  private ourEvent(kind: number, buf: Uint8Array, s: number, e: number, ts: Int64, tid: number): void {
+    const sink = this.sink;
+    if (kind === E_GENERIC) {
+      this.generic(buf.subarray(s, e), ts, tid);
+      return;
+    }
+    const f = readFields(this.cur, buf, s, e);
+    const v = new FieldValues(buf);
+    const u64Of = (p: RawField) => v.u64(p);
+    const i64Of = (p: RawField) => v.i64(p);
+    const i32Of = (p: RawField) => v.i32(p);
+    switch (kind) {
+      case E_DMA_HEAP_STAT:
+        // inode=1 uint64, len=2 int64, total_allocated=3 uint64
+        sink.dmaHeap(ts, tid, u64Of(f[1]), i64Of(f[2]), f[3] === undefined ? null : u64Of(f[3]));
+        return;
+      case E_DMABUF_RSS_STAT:
+        // rss=1 uint64, rss_delta=2 int64, i_ino=3 uint64
+        sink.rssEvent(ts, tid, u64Of(f[1]), f[2] === undefined ? null : i64Of(f[2]), f[3] === undefined ? null : u64Of(f[3]));
+        return;
+      case E_ION_HEAP_GROW:
+      case E_ION_HEAP_SHRINK: {
+        // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change)
+        const len = u64Of(f[2]);
+        const delta = kind === E_ION_HEAP_GROW ? len : negate(len);
+        const reported = f[3] === undefined ? 0 : i64Of(f[3]);
+        const heap = f[1] instanceof Uint8Array ? DECODER.decode(f[1]) : null;
+        sink.ion(ts, tid, kind === E_ION_HEAP_GROW ? 'ion_heap_grow' : 'ion_heap_shrink', heap, null, delta, add(reported, delta), f[3] === undefined ? null : reported);
+        return;
+      }
+      case E_ION_STAT: {
+        // buffer_id=1 uint32, len=2 int64, total_allocated=3 uint64
+        const total = f[3] === undefined ? null : u64Of(f[3]);
+        sink.ion(ts, tid, 'ion_stat', null, f[1] === undefined ? null : toNumber(u64Of(f[1])), i64Of(f[2]), total, total);
+        return;
+      }
+      case E_GPU_MEM_TOTAL:
+        // gpu_id=1 uint32, pid=2 uint32, size=3 uint64
+        sink.gpuMemTotal(ts, f[1] === undefined ? null : toNumber(u64Of(f[1])), f[2] === undefined ? 0 : toNumber(u64Of(f[2])), u64Of(f[3]), 'gpu_mem_total');
+        return;
+      case E_BINDER_TRANSACTION: {
+        // debug_id=1, target_node=2, to_proc=3, to_thread=4, reply=5 (int32), code=6, flags=7 (uint32)
+        if (f[1] === undefined) return;
+        sink.binderTransaction(
+          ts,
+          tid,
+          i32Of(f[1]),
+          f[5] === undefined ? 0 : i32Of(f[5]) !== 0 ? 1 : 0,
+          f[7] === undefined ? 0 : toNumber(u64Of(f[7])),
+          f[3] === undefined ? null : i32Of(f[3]),
+          f[4] === undefined ? null : i32Of(f[4]),
+        );
+        return;
+      }
+      case E_BINDER_RECEIVED:
+        if (f[1] === undefined) return;
+        sink.binderReceived(ts, tid, i32Of(f[1]));
+        return;
+    }
+  }
+
+  /** A `generic` ftrace event: the DMA-BUF events an older traced had no typed proto for. */
+  private generic(bytes: Uint8Array, ts: Int64, tid: number): void {
+    const g = perfettoTypes().GenericFtraceEvent.decode(bytes) as unknown as {
+      eventName?: string;
+      field?: { name?: string; strValue?: string; intValue?: unknown; uintValue?: unknown }[];
+    };
+    const name = g.eventName ?? '';
+    if (name !== 'dma_heap_stat' && name !== 'dmabuf_rss_stat') return;
+    const v = new Map<string, Int64>();
+    for (const fld of g.field ?? []) {
+      if (!fld.name) continue;
+      const x = has(fld, 'intValue') ? longValue(fld.intValue) : has(fld, 'uintValue') ? longValue(fld.uintValue) : null;
+      if (x !== null) v.set(fld.name, x);
+    }
+    if (name === 'dma_heap_stat') {
+      const len = v.get('len');
+      if (len === undefined) return;
+      this.sink.dmaHeap(ts, tid, v.get('inode') ?? 0, len, v.get('total_allocated') ?? null);
+    } else {
+      const rss = v.get('rss');
+      if (rss === undefined) return;
+      this.sink.rssEvent(ts, tid, rss, v.get('rss_delta') ?? null, v.get('i_ino') ?? null);
+    }
+  }
+}
+
+const DECODER = new TextDecoder();
+
+/** Whether a protobufjs-decoded message carries a field (defaults live on the prototype). */
+function has(msg: object, field: string): boolean {
+  return Object.prototype.hasOwnProperty.call(msg, field);
+}
+
+/** Fields 1..7 of a small event message: a varint as the position of its first byte, a length-delimited field as its bytes. */
+type RawField = number | Uint8Array | undefined;
+
+/** Locate fields 1..7 of a small event message at `buf[s..e)`; values are decoded on demand with the right signedness. */
+function readFields(c: Cursor, buf: Uint8Array, s: number, e: number): RawField[] {
+  const out: RawField[] = [];
+  c.reset(buf, s);
+  while (c.pos < e) {
+    const tag = c.u32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (wt === WT_VARINT && field >= 1 && field <= 7) {
+      out[field] = c.pos;
+      c.skip(WT_VARINT);
+    } else if (wt === WT_LEN && field >= 1 && field <= 7) {
+      const len = c.u32();
+      out[field] = buf.subarray(c.pos, c.pos + len);
+      c.pos += len;
+    } else if (!c.skip(wt)) {
+      throw new Malformed(`impossible wire type ${wt} in an event`);
+    }
+    if (c.bad || c.pos > e) throw new Malformed('event field runs past the event');
+  }
+  return out;
+}
+
+/** Decodes varints located by readFields in one buffer. */
+class FieldValues {
+  private readonly c: Cursor;
+  constructor(buf: Uint8Array) {
+    this.c = new Cursor(buf);
+  }
+  u64(p: RawField): Int64 {
+    if (typeof p !== 'number') return 0;
+    this.c.pos = p;
+    return this.c.u64();
+  }
+  i64(p: RawField): Int64 {
+    if (typeof p !== 'number') return 0;
+    this.c.pos = p;
+    return this.c.i64();
+  }
+  i32(p: RawField): number {
+    if (typeof p !== 'number') return 0;
+    this.c.pos = p;
+    return this.c.i32();
+  }
+}
+
+function negate(v: Int64): Int64 {
+  return typeof v === 'number' ? -v : -v;
+}
+
+function add(a: Int64, b: Int64): Int64 {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a + b;
+    if (Number.isSafeInteger(r)) return r;
+  }
+  return BigInt(a) + BigInt(b);
+}
+
+function mul1024(v: number | bigint): Int64 {
+  if (typeof v === 'number') {
+    const r = v * 1024;
+    return Number.isSafeInteger(r) ? r : BigInt(v) * 1024n;
+  }
+  return v * 1024n;
+}

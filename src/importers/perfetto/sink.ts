@@ -1,0 +1,272 @@
+// Where trace events go: rows of the trace tables (src/db/schema/20-trace.sql), threads and
+// processes, the trace's time bounds. Shared by the `perfetto` and `systrace_text` importers.
+//
+// An ftrace event names a thread (the kernel pid of the task). Its process comes from the
+// trace's process tree (threads → tgid, processes → their main thread) or the TGID column
+// of a text capture, which may arrive after the event: rows whose thread is not known yet
+// wait in a bounded buffer and are written when the import ends, with the process known then.
+//
+// Rows are written in batches: when the import context offers `insertMany` (one multi-row
+// INSERT per batch, several times faster than row by row in sql.js) it is used, else rows go
+// one by one through `insert`.
+import type { ImportContext, Row } from '../types.js';
+import type { Int64 } from './wire.js';
+
+/** Rows waiting for their thread's process, at most this many (then written with what is known). */
+const MAX_PENDING = 100_000;
+/** Rows per batch handed to the database. */
+const BATCH_ROWS = 500;
+
+type Value = string | number | bigint | null;
+
+/** An optional bulk insert of the import context: `rows` are value arrays in `columns` order. */
+type InsertMany = (table: string, columns: readonly string[], rows: readonly (readonly Value[])[]) => void;
+
+/** Rows of one table waiting to be written. */
+class Batch {
+  rows: Value[][] = [];
+  /** Index of the `pid` column (filled from the thread's process), or -1. */
+  readonly pidIndex: number;
+
+  constructor(
+    readonly table: string,
+    readonly columns: readonly string[],
+  ) {
+    this.pidIndex = columns.indexOf('pid');
+  }
+}
+
+interface Pending {
+  batch: Batch;
+  values: Value[];
+  tid: number;
+}
+
+const COLUMNS = {
+  dma_heap_event: ['snapshot_id', 'source_id', 'ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'],
+  dmabuf_rss_sample: ['snapshot_id', 'source_id', 'ts', 'pid', 'rss_bytes', 'origin', 'tid', 'rss_delta', 'inode'],
+  ion_heap_event: ['snapshot_id', 'source_id', 'ts', 'origin', 'heap_name', 'buffer_id', 'size_delta', 'heap_total', 'reported_total', 'tid', 'pid'],
+  gpu_mem_total_sample: ['snapshot_id', 'source_id', 'ts', 'gpu_id', 'pid', 'size_bytes', 'origin'],
+  trace_meminfo_sample: ['snapshot_id', 'source_id', 'ts', 'counter', 'value_bytes'],
+  binder_event: ['snapshot_id', 'source_id', 'ts', 'tid', 'kind', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
+} as const;
+
+interface ProcInfo {
+  name: string | null;
+  cmdline: string | null;
+  ppid: number | null;
+  uid: number | null;
+}
+
+export type TraceFormat = 'perfetto' | 'systrace_text';
+
+export class TraceSink {
+  /** tid → tgid, from process trees and text TGID columns. */
+  private readonly tgid = new Map<number, number>();
+  private readonly threadNames = new Map<number, string>();
+  private readonly processes = new Map<number, ProcInfo>();
+  /** Threads that emitted a stored event. */
+  private readonly seenTids = new Set<number>();
+  private pending: Pending[] = [];
+  private pendingOverflow = false;
+
+  startTs: Int64 | null = null;
+  endTs: Int64 | null = null;
+  packets = 0;
+  ftraceEvents = 0;
+  storedEvents = 0;
+  compressedPackets = 0;
+  lostEventBundles = 0;
+  private readonly snapshotId: number;
+  private readonly sourceId: number;
+
+  constructor(
+    readonly ctx: ImportContext,
+    private readonly format: TraceFormat,
+  ) {
+    this.snapshotId = ctx.snapshotId;
+    this.sourceId = ctx.sourceId;
+  }
+
+  /** Extend the trace bounds with a timestamp. */
+  noteTs(ts: Int64): void {
+    if (this.endTs === null || ts > this.endTs) this.endTs = ts;
+    if (this.startTs === null || ts < this.startTs) this.startTs = ts;
+  }
+
+  // ---- threads and processes --------------------------------------------------------
+
+  /** A thread and (when known) its process, with its name when known. */
+  thread(tid: number, tgid: number | null, name?: string | null): void {
+    if (tgid !== null && tgid >= 0) this.tgid.set(tid, tgid);
+    if (name) this.threadNames.set(tid, name);
+  }
+
+  /** A process of a process tree (or a text capture's main thread). Later non-empty values win. */
+  process(pid: number, info: Partial<ProcInfo>): void {
+    const p = this.processes.get(pid) ?? { name: null, cmdline: null, ppid: null, uid: null };
+    if (info.name) p.name = info.name;
+    if (info.cmdline) p.cmdline = info.cmdline;
+    if (info.ppid !== undefined && info.ppid !== null) p.ppid = info.ppid;
+    if (info.uid !== undefined && info.uid !== null) p.uid = info.uid;
+    this.processes.set(pid, p);
+  }
+
+  /** Process of a thread, if known now. */
+  pidOf(tid: number): number | undefined {
+    const g = this.tgid.get(tid);
+    if (g !== undefined) return g;
+    return this.processes.has(tid) ? tid : undefined;
+  }
+
+  // ---- rows ---------------------------------------------------------------------------
+
+  private readonly batches = {
+    dma: new Batch('dma_heap_event', COLUMNS.dma_heap_event),
+    rss: new Batch('dmabuf_rss_sample', COLUMNS.dmabuf_rss_sample),
+    ion: new Batch('ion_heap_event', COLUMNS.ion_heap_event),
+    gpu: new Batch('gpu_mem_total_sample', COLUMNS.gpu_mem_total_sample),
+    meminfo: new Batch('trace_meminfo_sample', COLUMNS.trace_meminfo_sample),
+    binder: new Batch('binder_event', COLUMNS.binder_event),
+  };
+
+  private add(batch: Batch, values: Value[]): void {
+    this.storedEvents++;
+    batch.rows.push(values);
+    if (batch.rows.length >= BATCH_ROWS) this.flush(batch);
+  }
+
+  /** Add a row whose `pid` is the process of thread `tid` (deferred while unknown). */
+  private addForThread(batch: Batch, values: Value[], tid: number): void {
+    this.seenTids.add(tid);
+    const pid = this.pidOf(tid);
+    if (pid !== undefined || this.pendingOverflow) {
+      values[batch.pidIndex] = pid ?? null;
+      this.add(batch, values);
+      return;
+    }
+    this.storedEvents++;
+    this.pending.push({ batch, values, tid });
+    if (this.pending.length >= MAX_PENDING) {
+      // Too many threads without a process yet: write what is known and stop deferring.
+      this.pendingOverflow = true;
+      this.flushPending();
+    }
+  }
+
+  private flush(batch: Batch): void {
+    const rows = batch.rows;
+    if (rows.length === 0) return;
+    batch.rows = [];
+    const many = (this.ctx as ImportContext & { insertMany?: InsertMany }).insertMany;
+    if (typeof many === 'function') {
+      many.call(this.ctx, batch.table, batch.columns, rows);
+      return;
+    }
+    const cols = batch.columns;
+    for (const values of rows) {
+      const row: Row = {};
+      for (let i = 0; i < cols.length; i++) row[cols[i]] = values[i];
+      this.ctx.insert(batch.table, row);
+    }
+  }
+
+  private flushPending(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) {
+      p.values[p.batch.pidIndex] = this.pidOf(p.tid) ?? null;
+      p.batch.rows.push(p.values);
+      if (p.batch.rows.length >= BATCH_ROWS) this.flush(p.batch);
+    }
+  }
+
+  dmaHeap(ts: Int64, tid: number, inode: Int64, len: Int64, total: Int64 | null): void {
+    this.addForThread(this.batches.dma, [this.snapshotId, this.sourceId, ts, inode, len, total, tid, null], tid);
+  }
+
+  /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */
+  rssEvent(ts: Int64, tid: number, rss: Int64, delta: Int64 | null, inode: Int64 | null): void {
+    this.addForThread(this.batches.rss, [this.snapshotId, this.sourceId, ts, null, rss, 'dmabuf_rss_stat', tid, delta, inode], tid);
+  }
+
+  /** A `process_stats` sample of a process's DMA-BUF RSS. */
+  rssPolled(ts: Int64, pid: number, rssBytes: Int64): void {
+    this.add(this.batches.rss, [this.snapshotId, this.sourceId, ts, pid, rssBytes, 'process_stats', null, null, null]);
+  }
+
+  ion(
+    ts: Int64,
+    tid: number,
+    origin: 'ion_heap_grow' | 'ion_heap_shrink' | 'ion_stat',
+    heapName: string | null,
+    bufferId: number | null,
+    delta: Int64,
+    total: Int64 | null,
+    reported: Int64 | null,
+  ): void {
+    this.addForThread(
+      this.batches.ion,
+      [this.snapshotId, this.sourceId, ts, origin, heapName, bufferId, delta, total, reported, tid, null],
+      tid,
+    );
+  }
+
+  gpuMemTotal(ts: Int64, gpuId: number | null, pid: number, size: Int64, origin: 'gpu_mem_total' | 'gpu_mem_total_event'): void {
+    this.add(this.batches.gpu, [this.snapshotId, this.sourceId, ts, gpuId, pid, size, origin]);
+  }
+
+  meminfo(ts: Int64, counter: string, bytes: Int64): void {
+    this.add(this.batches.meminfo, [this.snapshotId, this.sourceId, ts, counter, bytes]);
+  }
+
+  binderTransaction(ts: Int64, tid: number, debugId: number, reply: number, flags: number, toProc: number | null, toThread: number | null): void {
+    this.seenTids.add(tid);
+    this.add(this.batches.binder, [this.snapshotId, this.sourceId, ts, tid, 'transaction', debugId, reply, flags, toProc, toThread]);
+  }
+
+  binderReceived(ts: Int64, tid: number, debugId: number): void {
+    this.seenTids.add(tid);
+    this.add(this.batches.binder, [this.snapshotId, this.sourceId, ts, tid, 'received', debugId, null, null, null, null]);
+  }
+
+  /** Write deferred rows, threads, processes and the trace_info row. */
+  finish(): void {
+    this.flushPending();
+    for (const b of Object.values(this.batches)) this.flush(b);
+    for (const [pid, p] of this.processes) {
+      this.ctx.process(pid, { name: p.name, cmdline: p.cmdline, ppid: p.ppid, uid: p.uid });
+    }
+    // Processes known only as some thread's tgid.
+    for (const pid of new Set(this.tgid.values())) {
+      if (!this.processes.has(pid)) this.ctx.process(pid, {});
+    }
+    // Threads: those the trace described, and those that emitted a stored event.
+    const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids]);
+    for (const tid of [...tids].sort((a, b) => a - b)) {
+      this.ctx.thread(tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? null);
+    }
+    this.ctx.insert('trace_info', {
+      snapshot_id: this.snapshotId,
+      source_id: this.sourceId,
+      format: this.format,
+      start_ts: this.startTs,
+      end_ts: this.endTs,
+      packets: this.packets,
+      ftrace_events: this.ftraceEvents,
+      stored_events: this.storedEvents,
+      compressed_packets: this.compressedPackets,
+      lost_event_bundles: this.lostEventBundles,
+    });
+    if (this.lostEventBundles > 0) {
+      this.ctx.diag(
+        'warning',
+        'trace_lost_events',
+        `${this.lostEventBundles} ftrace bundles report lost events (the kernel ring buffer overran): allocations and frees may be missing`,
+      );
+    }
+    if (this.storedEvents === 0) {
+      this.ctx.diag('info', 'no_dmabuf_events', 'the trace holds no DMA-BUF, ION, GPU memory or binder event this tool reads');
+    }
+  }
+}

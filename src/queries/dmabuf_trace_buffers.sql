@@ -1,0 +1,33 @@
+-- @view dmabuf_trace_buffers
+-- @title DMA-BUF heap buffers of a trace, allocation to free
+-- One row per allocation in `android_dmabuf_allocs`: the buffer's lifetime within the trace
+-- and who is responsible for it (after gralloc re-attribution). The lifetime ends at the
+-- next event on the same inode when that event is a free. This is the data of Perfetto's
+-- `mem.dma_buffer` track (one slice per buffer, from allocation to free, named
+-- `<size / 1024> kB`).
+-- @column snapshot_id Snapshot of the trace.
+-- @column inode Inode of the buffer.
+-- @column size Bytes allocated.
+-- @column alloc_ts Allocation time, ns.
+-- @column free_ts Free time, ns; NULL when the trace has no free for this allocation.
+-- @column dur free_ts − alloc_ts; NULL when not freed in the trace.
+-- @column end_kind `freed`, `outstanding` (no later event on the inode: still allocated at the end of the trace) or `reallocated` (the next event on the inode is another allocation: the free is missing from the trace).
+-- @column tid Thread responsible for the allocation.
+-- @column pid Process responsible for the allocation; NULL when unknown.
+-- @column process_name Name of that process, when known.
+CREATE VIEW dmabuf_trace_buffers AS
+WITH ev AS (
+  SELECT a.*,
+         lead(a.ts) OVER w AS next_ts,
+         lead(a.buf_size) OVER w AS next_size
+  FROM android_dmabuf_allocs a
+  WINDOW w AS (PARTITION BY a.snapshot_id, a.inode ORDER BY a.ts)
+)
+SELECT snapshot_id, inode, buf_size AS size, ts AS alloc_ts,
+       CASE WHEN next_size <= 0 THEN next_ts END AS free_ts,
+       CASE WHEN next_size <= 0 THEN next_ts - ts END AS dur,
+       CASE WHEN next_ts IS NULL THEN 'outstanding' WHEN next_size <= 0 THEN 'freed' ELSE 'reallocated' END AS end_kind,
+       tid, pid, process_name
+FROM ev
+WHERE buf_size > 0
+ORDER BY snapshot_id, alloc_ts;

@@ -1,0 +1,199 @@
+// debugfs bufinfo (formats.md §3d): golden tables for the 6.x, 5.10 and pre-5.3 layouts through
+// the real `open()`, tabs turned to spaces, CRLF, captures cut short, a bufinfo inside
+// dumpstate_board.txt of a bugreport zip, and hand-typed excerpts of public captures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openTexts, assertRows, csv, diagnostics } from './helpers.js';
+import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import { renderBufinfo, expandTabs, fileCountOf, csvLines, type BufinfoVariant } from './fixtures/kernel.js';
+import { bugreportZipBytes, renderSection } from './fixtures/bugreport.js';
+
+const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY line';
+const ATT = 'SELECT inode, device, buffer_line IS NOT NULL AS has_line FROM dmabuf_attachment ORDER BY rowid';
+const TOTAL = "SELECT origin, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total";
+
+/** smallScenario plus a buffer whose name holds spaces and a comma. */
+function scenario(): Scenario {
+  const s = smallScenario();
+  s.buffers.push({ inode: 123456789, size: 1000000, exporter: 'system', name: 'frame buffer, cam0', attachments: ['soc:qcom,cam-ife'] });
+  s.processes[0].holds.push({ inode: 123456789, fds: 1, maps: 1 });
+  return s;
+}
+
+function expectedObs(s: Scenario, variant: BufinfoVariant): string[] {
+  return csvLines(
+    ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+    s.buffers.map((b) => [variant === 'pre5.3' ? null : b.inode, b.size, 1, b.exporter, variant === 'pre5.3' ? null : (b.name ?? null), fileCountOf(s, b.inode), 1]),
+  );
+}
+
+function expectedAtt(s: Scenario, variant: BufinfoVariant): string[] {
+  return csvLines(
+    ['inode', 'device', 'has_line'],
+    s.buffers.flatMap((b) => (b.attachments ?? []).map((d) => [variant === 'pre5.3' ? null : b.inode, d, 1])),
+  );
+}
+
+function expectedTotal(s: Scenario): string[] {
+  return csvLines(['origin', 'total_bytes', 'buffer_count', 'in_kb'], [['bufinfo', s.buffers.reduce((a, b) => a + b.size, 0), s.buffers.length, 0]]);
+}
+
+const VARIANTS: BufinfoVariant[] = ['6x', '5.10', 'pre5.3'];
+
+for (const v of VARIANTS) {
+  test(`bufinfo ${v}: golden tables from the scenario`, async () => {
+    const s = scenario();
+    const session = await openTexts({ 'capture.txt': renderBufinfo(s, v) });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bufinfo']);
+    assertRows(session, OBS, expectedObs(s, v));
+    assertRows(session, ATT, expectedAtt(s, v));
+    assertRows(session, TOTAL, expectedTotal(s));
+    assert.deepEqual(diagnostics(session), []);
+    // Merged: one buffer per row, attachments linked to their buffer (by inode, or by line before 5.3).
+    assert.equal(session.query('SELECT count(*) AS n FROM dmabuf')[0].n, s.buffers.length);
+    assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_attachment WHERE dmabuf_id IS NULL')[0].n, 0);
+    const dev = session.query(
+      "SELECT d.size FROM dmabuf_attachment a JOIN dmabuf d ON d.id = a.dmabuf_id WHERE a.device = 'soc:qcom,cam-ife'",
+    );
+    assert.deepEqual(dev.map((r) => r.size), [1000000]);
+  });
+
+  test(`bufinfo ${v}: tabs turned to spaces read the same`, async () => {
+    const s = scenario();
+    const text = expandTabs(renderBufinfo(s, v));
+    assert.ok(!text.includes('\t'));
+    const session = await openTexts({ 'capture.txt': text });
+    assertRows(session, OBS, expectedObs(s, v));
+    assertRows(session, ATT, expectedAtt(s, v));
+    assertRows(session, TOTAL, expectedTotal(s));
+    assert.deepEqual(diagnostics(session), []);
+  });
+
+  test(`bufinfo ${v}: CRLF line ends read the same`, async () => {
+    const s = scenario();
+    const session = await openTexts({ 'capture.txt': renderBufinfo(s, v).replace(/\n/g, '\r\n') });
+    assertRows(session, OBS, expectedObs(s, v));
+    assertRows(session, ATT, expectedAtt(s, v));
+    assert.deepEqual(diagnostics(session), []);
+  });
+}
+
+test('bufinfo: a single space between columns (tabs squeezed) still finds exporter and inode', async () => {
+  const s = scenario();
+  const text = renderBufinfo(s, '6x').replace(/\t/g, ' ');
+  const session = await openTexts({ 'capture.txt': text });
+  assertRows(session, OBS, expectedObs(s, '6x'));
+});
+
+test('bufinfo: a capture cut after a row keeps the rows and says truncated', async () => {
+  const s = scenario();
+  const full = renderBufinfo(s, '6x');
+  // Cut right after the third buffer's row line (inode 1003).
+  const at = full.indexOf('\n', full.indexOf('\t00001003\t')) + 1;
+  const session = await openTexts({ 'capture.txt': full.slice(0, at) });
+  assertRows(session, 'SELECT inode FROM dmabuf_observation ORDER BY line', ['inode', '1001', '1002', '1003']);
+  assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_reported_total')[0].n, 0);
+  const d = diagnostics(session);
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['warning truncated']);
+  assert.match(d[0].message, /cut short after 3 buffers/);
+});
+
+test('bufinfo: a row cut inside its inode is dropped; one cut inside its name is kept', async () => {
+  const s = scenario();
+  const full = renderBufinfo(s, '6x');
+  const row = full.indexOf('\t00001004\t');
+  // Cut inside the inode digits of 1004: the row cannot be trusted.
+  let session = await openTexts({ 'capture.txt': full.slice(0, row + 6) });
+  assertRows(session, 'SELECT inode FROM dmabuf_observation ORDER BY line', ['inode', '1001', '1002', '1003']);
+  assert.deepEqual(diagnostics(session).map((x) => x.code), ['truncated', 'truncated']);
+  // Cut inside the name of 1001 (`CAM`): kept, flagged.
+  const r1 = full.indexOf('\tCAMERA\n');
+  session = await openTexts({ 'capture.txt': full.slice(0, r1 + 4) });
+  assertRows(session, 'SELECT inode, name FROM dmabuf_observation', ['inode,name', '1001,CAM']);
+  assert.ok(diagnostics(session).every((x) => x.code === 'truncated'));
+  assert.ok(diagnostics(session).length >= 2);
+});
+
+test('bufinfo: totals that disagree with the rows are flagged', async () => {
+  const s = scenario();
+  const text = renderBufinfo(s, '5.10').replace(/Total 7 objects, \d+ bytes/, 'Total 9 objects, 1 bytes');
+  const session = await openTexts({ 'capture.txt': text });
+  assertRows(session, TOTAL, ['origin,total_bytes,buffer_count,in_kb', 'bufinfo,1,9,0']);
+  assert.deepEqual(diagnostics(session).map((x) => x.code), ['count_mismatch']);
+});
+
+test('bufinfo in dumpstate_board.txt of a bugreport zip: bare, and as a section', async () => {
+  const s = scenario();
+  const byBufinfo =
+    "SELECT o.inode, o.size FROM dmabuf_observation o JOIN source s ON s.id = o.source_id WHERE s.importer = 'bufinfo' ORDER BY o.line";
+  const boards = [
+    // Vendor text around a bare bufinfo dump: the file goes to the bufinfo importer whole.
+    `vendor dump start\nsome vendor line | 0x1\n${renderBufinfo(s, '6x')}\nvendor dump end\n`,
+    // dumpstate's section shape: the section whose title names dma_buf is sniffed.
+    renderSection('INTERRUPTS', '/proc/interrupts', '  1:  0  0  GICv3  25 Level  vgic\n') +
+      renderSection('DMA-BUF BUFINFO', 'cat /sys/kernel/debug/dma_buf/bufinfo', renderBufinfo(s, '6x')),
+  ];
+  for (const board of boards) {
+    const zip = bugreportZipBytes(s, { fsEntries: false, extraEntries: { 'dumpstate_board.txt': board } });
+    const session = await openTexts({ 'bugreport.zip': zip });
+    assertRows(session, byBufinfo, csvLines(['inode', 'size'], s.buffers.map((b) => [b.inode, b.size])));
+    // Every buffer is seen by bufinfo (and the report's own dmabuf_dump sections see the held ones).
+    assert.equal(session.query("SELECT count(*) AS n FROM dmabuf WHERE seen_by LIKE '%bufinfo%'")[0].n, s.buffers.length);
+    assert.equal(session.query('SELECT count(*) AS n FROM dmabuf')[0].n, s.buffers.length);
+  }
+});
+
+// Hand-typed excerpts in the shape of public captures (kernel 4.14 and 5.4 devices; values changed).
+test('bufinfo: excerpt of a 4.14 capture (no inode column, ion exporter, Exclusive fence)', async () => {
+  const text = [
+    '',
+    'Dma-buf Objects:',
+    'size    \tflags   \tmode    \tcount   \texp_name',
+    '00004096\t00000002\t00000007\t00000003\tion',
+    '\tExclusive fence: msm_gpu kgsl-3d0 signalled',
+    '\tAttached Devices:',
+    '\tkgsl-3d0',
+    'Total 1 devices attached',
+    '',
+    '08355840\t00000002\t00000007\t00000002\tion',
+    '\tAttached Devices:',
+    'Total 0 devices attached',
+    '',
+    '',
+    'Total 2 objects, 8359936 bytes',
+    '',
+  ].join('\n');
+  const session = await openTexts({ 'bufinfo.txt': text });
+  assertRows(session, 'SELECT inode, size, exporter, file_count FROM dmabuf_observation ORDER BY line', [
+    'inode,size,exporter,file_count',
+    ',4096,ion,3',
+    ',8355840,ion,2',
+  ]);
+  assertRows(session, 'SELECT device FROM dmabuf_attachment', ['device', 'kgsl-3d0']);
+  assert.equal(session.query('SELECT count(*) AS n FROM dmabuf')[0].n, 2);
+});
+
+test('bufinfo: excerpt of a 5.4 capture pasted from a terminal (spaces), with an empty name', async () => {
+  const text = [
+    'Dma-buf Objects:',
+    'size            flags           mode            count           exp_name        ino',
+    '00032768        00000002        00080005        00000002        qcom,system     00046881        ',
+    '        Attached Devices:',
+    '        ae00000.qcom,mdss_mdp',
+    'Total 1 devices attached',
+    '',
+    '00131072        00000002        00080005        00000001        qcom,qseecom    00046002        qseecom',
+    '        Attached Devices:',
+    'Total 0 devices attached',
+    '',
+    'Total 2 objects, 163840 bytes',
+  ].join('\n');
+  const session = await openTexts({ 'paste.txt': text });
+  assertRows(session, 'SELECT inode, size, exporter, name FROM dmabuf_observation ORDER BY line', [
+    'inode,size,exporter,name',
+    '46881,32768,"qcom,system",',
+    '46002,131072,"qcom,qseecom",qseecom',
+  ]);
+  assertRows(session, 'SELECT inode, device FROM dmabuf_attachment', ['inode,device', '46881,"ae00000.qcom,mdss_mdp"']);
+  assert.deepEqual(diagnostics(session), []); // no newline after the totals line: its numbers agree with the rows
+});

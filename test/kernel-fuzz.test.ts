@@ -1,0 +1,145 @@
+// Mutation tests for every kernel/graphics parser: rendered captures with random line
+// deletions, duplications and swaps, truncations, byte flips and junk insertions. No
+// exception may escape `sniff` or `importText`, and none may be swallowed either: the
+// `importer_failed` diagnostic (an exception caught by the importer's guard) must never appear.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Db } from '../src/db/database.js';
+import { SourceContext } from '../src/importers/context.js';
+import type { TextImporter } from '../src/importers/types.js';
+import { bufinfoImporter } from '../src/importers/kernel/bufinfo.js';
+import { fdinfoImporter } from '../src/importers/kernel/fdinfo.js';
+import { fdLinksImporter } from '../src/importers/kernel/fd-links.js';
+import { mapsImporter } from '../src/importers/kernel/maps.js';
+import { sysfsImporter } from '../src/importers/kernel/sysfs.js';
+import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';
+import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
+import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
+import { grallocImporter } from '../src/importers/kernel/gralloc.js';
+import { rng, openTexts } from './helpers.js';
+import { InputError } from '../src/errors.js';
+import { smallScenario } from './fixtures/scenario.js';
+import * as k from './fixtures/kernel.js';
+
+const s = smallScenario();
+s.buffers.push({ inode: 98765432101, size: 1000000, exporter: 'qcom,system', name: 'a name, with | odd: chars' });
+s.processes[2].holds.push({ inode: 98765432101, fds: 2, maps: 3 });
+
+const CASES: [TextImporter, string, string, string][] = [
+  [bufinfoImporter, 'bufinfo 6x', k.renderBufinfo(s, '6x'), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo 5.10', k.renderBufinfo(s, '5.10'), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo pre5.3 spaces', k.expandTabs(k.renderBufinfo(s, 'pre5.3')), 'capture.txt'],
+  [fdinfoImporter, 'fdinfo head', k.renderFdinfo(s, 'head'), 'capture.txt'],
+  [fdinfoImporter, 'fdinfo loop', k.renderFdinfo(s, 'loop'), 'capture.txt'],
+  [fdinfoImporter, 'fdinfo file', k.renderFdinfoFile(s, 1001), 'proc/1234/fdinfo/10'],
+  [fdLinksImporter, 'fd links', k.renderFdLinks(s), 'capture.txt'],
+  [mapsImporter, 'maps', k.renderMaps(s), 'capture.txt'],
+  [mapsImporter, 'maps file', k.renderMapsOf(s, 987), 'proc/987/maps'],
+  [sysfsImporter, 'sysfs early', k.renderSysfsGrep(s, 'early'), 'capture.txt'],
+  [sysfsImporter, 'sysfs file', '8294400\n', 'sys/kernel/dmabuf/buffers/1001/size'],
+  [bpfIterImporter, 'bpf iterator', k.renderBpfIter(s), 'capture.txt'],
+  [dmabufDumpAImporter, 'dmabuf_dump -a a11', k.renderDmabufDumpA(s, 'a11'), 'capture.txt'],
+  [dmabufDumpAImporter, 'dmabuf_dump -a a15', k.renderDmabufDumpA(s, 'a15'), 'capture.txt'],
+  [dmabufDumpAImporter, 'dmabuf_dump -a csv', k.renderDmabufDumpA(s, 'csv'), 'capture.txt'],
+  [dumpsysGpuImporter, 'dumpsys gpu', k.renderDumpsysGpu({ ...k.gpuSnapshotOf(s), imported: true }), 'capture.txt'],
+  [grallocImporter, 'gralloc', k.renderGralloc(k.grallocRowsOf(s)), 'capture.txt'],
+  [grallocImporter, 'gralloc legacy', k.renderGralloc(k.grallocRowsOf(s), 'legacy'), 'capture.txt'],
+];
+
+const JUNK = ['\t', ' ', '\n', '\r', '|', ':', '0', '9', '-', '(', ')', '"', ',', '/', 'x', '\u0000', '\u00ff', '😀', '==> ', '<==', 'refs'];
+
+function mutate(text: string, r: () => number): string {
+  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
+  let t = text;
+  const rounds = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < rounds; i++) {
+    const lines = t.split('\n');
+    const at = Math.floor(r() * lines.length);
+    switch (Math.floor(r() * 7)) {
+      case 0: // delete a line
+        lines.splice(at, 1);
+        t = lines.join('\n');
+        break;
+      case 1: // duplicate a line
+        lines.splice(at, 0, lines[at] ?? '');
+        t = lines.join('\n');
+        break;
+      case 2: {
+        // swap two lines
+        const b = Math.floor(r() * lines.length);
+        [lines[at], lines[b]] = [lines[b], lines[at]];
+        t = lines.join('\n');
+        break;
+      }
+      case 3: // truncate
+        t = t.slice(0, Math.floor(r() * t.length));
+        break;
+      case 4: {
+        // flip bytes
+        const chars = [...t];
+        for (let n = 0; n < 1 + Math.floor(r() * 8); n++) chars[Math.floor(r() * chars.length)] = pick(JUNK);
+        t = chars.join('');
+        break;
+      }
+      case 5: {
+        // insert junk
+        const p = Math.floor(r() * (t.length + 1));
+        t = t.slice(0, p) + Array.from({ length: 1 + Math.floor(r() * 5) }, () => pick(JUNK)).join('') + t.slice(p);
+        break;
+      }
+      case 6: // huge numbers
+        t = t.replace(/\d+/, '99999999999999999999999');
+        break;
+    }
+  }
+  return t;
+}
+
+for (const [imp, label, text, path] of CASES) {
+  test(`fuzz ${label}: no exception escapes or is swallowed`, async () => {
+    const db = await Db.create();
+    const r = rng(label.length * 7919 + text.length);
+    for (let i = 0; i < 150; i++) {
+      const m = mutate(text, r);
+      const ctx = SourceContext.topLevel(db, path, imp.name, 'capture', path);
+      assert.doesNotThrow(() => imp.sniff(m, path));
+      assert.doesNotThrow(() => imp.importText(m, ctx), `mutation ${i}: ${JSON.stringify(m.slice(0, 200))}`);
+    }
+    const failed = db.query("SELECT message FROM diagnostic WHERE code = 'importer_failed'");
+    assert.deepEqual(failed, []);
+    db.close();
+  });
+}
+
+test('fuzz: the unmutated captures import without any importer_failed and every importer handles empty and binary input', async () => {
+  const db = await Db.create();
+  const seen = new Set<TextImporter>();
+  for (const [imp, , text, path] of CASES) {
+    const ctx = SourceContext.topLevel(db, path, imp.name, 'capture', path);
+    imp.importText(text, ctx);
+    if (seen.has(imp)) continue;
+    seen.add(imp);
+    for (const odd of ['', '\n', '\r\n\r\n', '\u0000\u0001\u0002binary\u00ff', 'x'.repeat(100000)]) {
+      imp.importText(odd, SourceContext.topLevel(db, path, imp.name, 'capture', path));
+      imp.sniff(odd, path);
+    }
+  }
+  assert.deepEqual(db.query("SELECT message FROM diagnostic WHERE code = 'importer_failed'"), []);
+  db.close();
+});
+
+test('fuzz through open(): mutated captures load and merge, or are refused as unrecognized', async () => {
+  const r = rng(4242);
+  for (const [, label, text, path] of CASES) {
+    for (let i = 0; i < 12; i++) {
+      const m = mutate(text, r);
+      try {
+        const session = await openTexts({ [path]: m });
+        assert.deepEqual(session.query("SELECT message FROM diagnostic WHERE code = 'importer_failed'"), [], label);
+        session.close();
+      } catch (e) {
+        assert.ok(e instanceof InputError, `${label} mutation ${i}: ${(e as Error).stack}`);
+      }
+    }
+  }
+});

@@ -1,0 +1,227 @@
+// /proc captures (formats.md §3a, §3b): fdinfo in its capture shapes, fd link listings and
+// maps, golden tables from the scenario through the real `open()`, tolerance, and a pulled
+// /proc + /sys tree opened as a folder.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { openTexts, assertRows, csv, diagnostics, tempDir } from './helpers.js';
+import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import {
+  renderFdinfo,
+  renderFdinfoFile,
+  renderFdLinks,
+  renderMaps,
+  renderMapsOf,
+  renderProcFiles,
+  renderSysfsFiles,
+  fdTable,
+  fileCountOf,
+  holdsOf,
+  csvLines,
+  expandTabs,
+  type FdinfoStyle,
+} from './fixtures/kernel.js';
+
+const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
+const HOLDERS = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
+
+function fdObs(s: Scenario): string[] {
+  const inodes = [...new Set(fdTable(s).map((e) => e.inode))].sort((a, b) => a - b);
+  return csvLines(
+    ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+    inodes.map((i) => {
+      const b = s.buffers.find((x) => x.inode === i)!;
+      return [i, b.size, 1, b.exporter, b.name ?? null, fileCountOf(s, i), 0];
+    }),
+  );
+}
+
+function fdHolders(s: Scenario): string[] {
+  return csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).filter((h) => h.fds > 0).map((h) => [h.pid, h.inode, h.fds, null]));
+}
+
+function fdRows(s: Scenario, withInode: boolean): string[] {
+  return csvLines(
+    ['pid', 'fd', 'inode', 'name'],
+    fdTable(s).map((e) => [e.pid, e.fd, withInode ? e.inode : null, s.buffers.find((b) => b.inode === e.inode)!.name ?? null]),
+  );
+}
+
+const STYLES: FdinfoStyle[] = ['head', 'path-colon', 'loop'];
+
+for (const style of STYLES) {
+  test(`fdinfo ${style}: golden tables from the scenario`, async () => {
+    const s = smallScenario();
+    const session = await openTexts({ 'capture.txt': renderFdinfo(s, style) });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'fdinfo']);
+    assertRows(session, OBS, fdObs(s));
+    assertRows(session, HOLDERS, fdHolders(s));
+    assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY rowid', fdRows(s, true));
+    assert.deepEqual(diagnostics(session), []);
+    // Merged holders: the same counts.
+    assertRows(session, 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder ORDER BY inode, pid', fdHolders(s));
+  });
+
+  test(`fdinfo ${style}: CRLF and spaces for tabs read the same`, async () => {
+    const s = smallScenario();
+    const session = await openTexts({ 'capture.txt': expandTabs(renderFdinfo(s, style)).replace(/\n/g, '\r\n') });
+    assertRows(session, OBS, fdObs(s));
+    assertRows(session, HOLDERS, fdHolders(s));
+  });
+}
+
+test('fdinfo: grep -r . /proc/<pid>/fdinfo output (path prefix on every line)', async () => {
+  const s = smallScenario();
+  let text = '';
+  for (const e of fdTable(s)) {
+    for (const l of renderFdinfoFile(s, e.inode).trimEnd().split('\n')) text += `/proc/${e.pid}/fdinfo/${e.fd}:${l}\n`;
+  }
+  const session = await openTexts({ 'grep.txt': text });
+  assertRows(session, OBS, fdObs(s));
+  assertRows(session, HOLDERS, fdHolders(s));
+});
+
+test('fdinfo: one pulled file takes pid and fd from its path; with no path, no holder', async () => {
+  const s = smallScenario();
+  const session = await openTexts({ '/tmp/pull/proc/1234/fdinfo/12': renderFdinfoFile(s, 1004) });
+  assertRows(session, HOLDERS, ['pid,inode,fd_refs,map_refs', '1234,1004,1,']);
+  assertRows(session, 'SELECT pid, fd, inode FROM dmabuf_fd', ['pid,fd,inode', '1234,12,1004']);
+  const anon = await openTexts({ 'fdinfo.txt': renderFdinfoFile(s, 1004) });
+  assertRows(anon, 'SELECT inode, size FROM dmabuf_observation', ['inode,size', '1004,65536']);
+  assertRows(anon, HOLDERS, ['pid,inode,fd_refs,map_refs']);
+  assert.deepEqual(diagnostics(anon).map((d) => d.code), ['no_pid']);
+});
+
+test('fdinfo: entries without ino (old kernels) are skipped with a warning; non-DMA-BUF fds silently', async () => {
+  const text = '==> /proc/5/fdinfo/7 <==\npos:\t0\nflags:\t02\nmnt_id:\t9\nsize:\t4096\ncount:\t1\nexp_name:\tion\n\n==> /proc/5/fdinfo/8 <==\npos:\t0\nflags:\t02\nmnt_id:\t9\nino:\t55\n';
+  const session = await openTexts({ 'x.txt': text });
+  assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
+  assert.deepEqual(diagnostics(session).map((d) => d.code), ['no_inode']);
+});
+
+test('fd links: ls -l /proc/*/fd → dmabuf_fd rows without inode, no holders, one info', async () => {
+  const s = smallScenario();
+  const session = await openTexts({ 'links.txt': renderFdLinks(s) });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'fd_links']);
+  assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY rowid', fdRows(s, false));
+  assertRows(session, HOLDERS, ['pid,inode,fd_refs,map_refs']);
+  const d = diagnostics(session);
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['info fd_links_without_inode']);
+  assert.match(d[0].message, new RegExp(`^${fdTable(s).length} DMA-BUF fd links of ${new Set(fdTable(s).map((e) => e.pid)).size} processes`));
+});
+
+test('fd links: -i inode column, full paths, GNU date and anon_inode:dmabuf', async () => {
+  const text = [
+    '  48213 lrwx------ 1 root root 64 Nov  2 14:03 /proc/77/fd/5 -> /dmabuf:',
+    '  48214 lrwx------ 1 root root 64 Nov  2 14:03 /proc/77/fd/6 -> /dmabuf:qcom,system',
+    '  48215 lrwx------ 1 root root 64 Nov  2 14:03 /proc/77/fd/7 -> anon_inode:dmabuf',
+    '  48216 lrwx------ 1 root root 64 Nov  2 14:03 /proc/77/fd/8 -> socket:[1234]',
+  ].join('\n');
+  const session = await openTexts({ 'l.txt': text });
+  assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY fd', ['pid,fd,inode,name', '77,5,,', '77,6,,"qcom,system"', '77,7,,']);
+});
+
+test('maps: golden tables from the scenario (head-style headers)', async () => {
+  const s = smallScenario();
+  const session = await openTexts({ 'maps.txt': renderMaps(s) });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'maps']);
+  const mapped = holdsOf(s).filter((h) => h.maps > 0);
+  const inodes = [...new Set(mapped.map((h) => h.inode))].sort((a, b) => a - b);
+  assertRows(
+    session,
+    OBS,
+    csvLines(
+      ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+      inodes.map((i) => [i, null, 1, null, s.buffers.find((b) => b.inode === i)!.name ?? null, null, 0]),
+    ),
+  );
+  assertRows(session, HOLDERS, csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], mapped.map((h) => [h.pid, h.inode, null, h.maps])));
+  assertRows(
+    session,
+    'SELECT pid, inode, vma_bytes, page_offset, perms FROM dmabuf_mapping ORDER BY inode, pid',
+    csvLines(
+      ['pid', 'inode', 'vma_bytes', 'page_offset', 'perms'],
+      mapped.flatMap((h) => Array.from({ length: h.maps }, () => [h.pid, h.inode, Math.ceil(s.buffers.find((b) => b.inode === h.inode)!.size / 4096) * 4096, 0, 'rw-s'])),
+    ),
+  );
+  assert.deepEqual(diagnostics(session), []);
+});
+
+test('maps: grep /dmabuf /proc/*/maps prefixes, a pulled file, anon_inode:dmabuf', async () => {
+  const s = smallScenario();
+  const grep = renderMapsOf(s, 2345)
+    .split('\n')
+    .filter((l) => l.includes('/dmabuf:'))
+    .map((l) => `/proc/2345/maps:${l}`)
+    .join('\n');
+  const mappedBy = (pid: number) =>
+    csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).filter((h) => h.pid === pid && h.maps > 0).map((h) => [pid, h.inode, null, h.maps]));
+  let session = await openTexts({ 'g.txt': grep + '\n' });
+  assertRows(session, HOLDERS, mappedBy(2345));
+  assert.equal(mappedBy(2345).length, 2);
+  session = await openTexts({ 'pulled/proc/987/maps': renderMapsOf(s, 987) });
+  assertRows(session, HOLDERS, mappedBy(987));
+  const old = '7f0a000000-7f0a100000 rw-s 00000000 00:0a 7261   anon_inode:dmabuf\n7f0b000000-7f0b100000 rw-s 00000000 00:0a 7261   anon_inode:dmabuf\n';
+  session = await openTexts({ 'proc/44/maps': old });
+  assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_holder_observation')[0].n, 0);
+  const d = diagnostics(session);
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['info anon_inode_dmabuf']);
+  assert.match(d[0].message, /^2 anon_inode:dmabuf mappings/);
+});
+
+test('fdinfo + maps of one capture: fd and mapping counts merge per holder', async () => {
+  const s = smallScenario();
+  // Two captures of the same moment are two snapshots; a folder makes them one.
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'fdinfo.txt'), renderFdinfo(s, 'head'));
+  fs.writeFileSync(path.join(dir, 'maps.txt'), renderMaps(s));
+  const folder = await open(dir);
+  assertRows(
+    folder,
+    'SELECT pid, inode, fd_refs, map_refs, seen_by FROM dmabuf_holder ORDER BY inode, pid',
+    csvLines(
+      ['pid', 'inode', 'fd_refs', 'map_refs', 'seen_by'],
+      holdsOf(s).map((h) => [h.pid, h.inode, h.fds || null, h.maps || null, [h.fds ? 'fdinfo' : '', h.maps ? 'maps' : ''].filter(Boolean).join(',')]),
+    ),
+  );
+});
+
+test('folder input: a pulled /proc and /sys tree', async () => {
+  const s = smallScenario();
+  const dir = tempDir();
+  const files = { ...renderProcFiles(s), ...renderSysfsFiles(s, 'current') };
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  const session = await open(dir);
+  // Every file was read by the importer of its kind.
+  const byImporter = session.query('SELECT importer, count(*) AS n FROM source WHERE parent_id IS NOT NULL GROUP BY importer ORDER BY importer');
+  const fdFiles = fdTable(s).length + s.processes.length; // + one eventfd per process
+  assert.deepEqual(byImporter, [
+    { importer: 'fdinfo', n: fdFiles },
+    { importer: 'maps', n: s.processes.length },
+    { importer: 'sysfs_dmabuf', n: 2 * s.buffers.length },
+  ]);
+  // One buffer per inode, sizes and exporters from sysfs, names from fdinfo/maps.
+  assertRows(
+    session,
+    'SELECT inode, size, size_exact, exporter, name, in_global_list FROM dmabuf ORDER BY inode',
+    csvLines(
+      ['inode', 'size', 'size_exact', 'exporter', 'name', 'in_global_list'],
+      s.buffers.map((b) => {
+        const named = holdsOf(s).some((h) => h.inode === b.inode && (h.fds > 0 || h.maps > 0));
+        return [b.inode, b.size, 1, b.exporter, named ? (b.name ?? null) : null, 1];
+      }),
+    ),
+  );
+  // fds counted across one-file-per-fd sources (1234 holds 1004 twice).
+  assertRows(
+    session,
+    'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder ORDER BY inode, pid',
+    csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).map((h) => [h.pid, h.inode, h.fds || null, h.maps || null])),
+  );
+  assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
+});

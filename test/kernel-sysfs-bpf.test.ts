@@ -1,0 +1,145 @@
+// sysfs DMA-BUF stats (formats.md §3c) and the BPF dmabuf iterator (§3e): golden tables from
+// the scenario through the real `open()`, the early attachments layout, pulled files,
+// captures cut short, an empty exporter, and a BPF capture cut at a page (found only by
+// comparing with another source's total).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { openTexts, assertRows, csv, diagnostics, tempDir } from './helpers.js';
+import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import { renderSysfsGrep, renderSysfsFiles, renderBpfIter, csvLines, type SysfsLayout } from './fixtures/kernel.js';
+import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
+
+const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
+const ATT = 'SELECT inode, device, map_count FROM dmabuf_attachment ORDER BY inode, device';
+
+function sysObs(s: Scenario): string[] {
+  return csvLines(
+    ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+    [...s.buffers].sort((a, b) => a.inode - b.inode).map((b) => [b.inode, b.size, 1, b.exporter, null, null, 1]),
+  );
+}
+
+function attRows(s: Scenario, layout: SysfsLayout): [number, string][] {
+  const rows = layout === 'early' ? s.buffers.flatMap((b) => (b.attachments ?? []).map((d): [number, string] => [b.inode, d])) : [];
+  return rows.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+}
+
+function sysAtt(s: Scenario, layout: SysfsLayout): string[] {
+  return csvLines(['inode', 'device', 'map_count'], attRows(s, layout).map(([i, d]) => [i, d, 1]));
+}
+
+for (const layout of ['current', 'early'] as SysfsLayout[]) {
+  test(`sysfs grep -r (${layout} layout): golden tables`, async () => {
+    const s = smallScenario();
+    const session = await openTexts({ 'sysfs.txt': renderSysfsGrep(s, layout) });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'sysfs_dmabuf']);
+    assertRows(session, OBS, sysObs(s));
+    assertRows(session, ATT, sysAtt(s, layout));
+    assert.deepEqual(diagnostics(session), []);
+  });
+
+  test(`sysfs pulled folder (${layout} layout): golden tables`, async () => {
+    const s = smallScenario();
+    const dir = tempDir();
+    for (const [rel, content] of Object.entries(renderSysfsFiles(s, layout))) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), content);
+    }
+    const session = await open(dir);
+    assertRows(
+      session,
+      'SELECT inode, size, size_exact, exporter, in_global_list, seen_by FROM dmabuf ORDER BY inode',
+      csvLines(
+        ['inode', 'size', 'size_exact', 'exporter', 'in_global_list', 'seen_by'],
+        [...s.buffers].sort((a, b) => a.inode - b.inode).map((b) => [b.inode, b.size, 1, b.exporter, 1, 'sysfs_dmabuf']),
+      ),
+    );
+    // Early layout: the device file names the attachment; map_counter, a file of its own, cannot be joined to it.
+    assertRows(
+      session,
+      'SELECT inode, device FROM dmabuf_attachment ORDER BY inode, device',
+      csvLines(['inode', 'device'], attRows(s, layout)),
+    );
+    assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
+  });
+}
+
+test('sysfs: relative paths (grep -r . . inside the folder), grep -R into the device, a cut last value', async () => {
+  const text = [
+    './1001/exporter_name:system',
+    './1001/size:8294400',
+    './1001/attachments/0/map_counter:2',
+    './1001/attachments/0/device/uevent:OF_NAME=gpu',
+    './1002/exporter_name:qcom,system',
+    './1002/size:41943',
+  ].join('\n');
+  const session = await openTexts({ 'sysfs.txt': text });
+  assertRows(session, OBS, [
+    'inode,size,size_exact,exporter,name,file_count,global_list',
+    '1001,8294400,1,system,,,1',
+    '1002,,1,"qcom,system",,,1',
+  ]);
+  assertRows(session, ATT, ['inode,device,map_count']);
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning truncated', 'info attachment_device_unknown']);
+});
+
+test('BPF iterator: golden tables, then the same with CRLF', async () => {
+  const s = smallScenario();
+  s.buffers.push({ inode: 1007, size: 4096, exporter: 'system', name: 'name with spaces' });
+  const expected = csvLines(
+    ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+    s.buffers.map((b) => [b.inode, b.size, 1, b.exporter, b.name ?? null, null, 1]),
+  );
+  for (const text of [renderBpfIter(s), renderBpfIter(s).replace(/\n/g, '\r\n')]) {
+    const session = await openTexts({ 'iter.txt': text });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bpf_dmabuf_iter']);
+    assertRows(session, OBS, expected);
+    assert.deepEqual(diagnostics(session), []);
+  }
+});
+
+test('BPF iterator: an empty exporter line is a diagnostic, the buffer is kept', async () => {
+  const text = '1001\n8294400\nCAMERA\nsystem\n1002\n4096\n\n\n1003\n1048576\n\nmali\n';
+  const session = await openTexts({ 'iter.txt': text });
+  assertRows(session, 'SELECT inode, size, exporter FROM dmabuf_observation ORDER BY line', ['inode,size,exporter', '1001,8294400,system', '1002,4096,', '1003,1048576,mali']);
+  assert.deepEqual(diagnostics(session).map((d) => `${d.code} ${d.line}`), ['empty_exporter 8']);
+});
+
+test('BPF iterator: a last record cut short is kept with what is whole and flagged', async () => {
+  const s = smallScenario();
+  const full = renderBpfIter(s);
+  // Cut inside the size line of the last buffer: inode whole, size not.
+  const cut = full.slice(0, full.lastIndexOf('12288') + 3);
+  const session = await openTexts({ 'iter.txt': cut });
+  const rows = session.query('SELECT inode, size, exporter FROM dmabuf_observation ORDER BY line');
+  assert.equal(rows.length, s.buffers.length);
+  assert.deepEqual(rows[rows.length - 1], { inode: 1006, size: null, exporter: null });
+  assert.deepEqual(diagnostics(session).map((d) => d.code), ['truncated']);
+  // Cut inside the last inode: that record is dropped.
+  const cut2 = full.slice(0, full.lastIndexOf('1006') + 2);
+  const s2 = await openTexts({ 'iter.txt': cut2 });
+  assert.equal(s2.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, s.buffers.length - 1);
+  assert.deepEqual(diagnostics(s2).map((d) => d.code), ['truncated']);
+});
+
+test('BPF iterator cut at a record boundary: visible only against the -b total of the same snapshot', async () => {
+  const s = smallScenario();
+  const records = renderBpfIter(s).split('\n');
+  const firstTwo = records.slice(0, 8).join('\n') + '\n';
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'iter.txt'), firstTwo);
+  fs.writeFileSync(path.join(dir, 'dmabuf_dump_b.txt'), renderDmabufDumpB(s, 'a15'));
+  const session = await open(dir);
+  // Nothing in the iterator's own text says it was cut…
+  assert.equal(session.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'truncated'")[0].n, 0);
+  // …but its observations hold far fewer bytes than the -b total the consistency analysis compares with.
+  const bpf = session.query(
+    "SELECT count(*) AS n, sum(o.size) AS bytes FROM dmabuf_observation o JOIN source s ON s.id = o.source_id WHERE s.importer = 'bpf_dmabuf_iter'",
+  )[0];
+  const total = session.query("SELECT total_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump_b'")[0];
+  assert.equal(bpf.n, 2);
+  assert.ok(Number(bpf.bytes) < Number(total.total_bytes) / 2);
+});

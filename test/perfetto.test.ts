@@ -1,0 +1,534 @@
+// The `perfetto` importer: traces are built with protobufjs from our trimmed schema
+// (proto/perfetto_trimmed.proto); hand-written bytes appear only to corrupt a trace.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { decompress as zstdDecompress } from 'fzstd';
+import { open, InputError, type Session } from '../src/index.js';
+import { Db } from '../src/db/database.js';
+import { SourceContext } from '../src/importers/context.js';
+import { makeEnv } from '../src/input/load.js';
+import { perfetto, looksLikePerfettoTrace } from '../src/importers/perfetto/index.js';
+import { perfettoTypes } from '../src/importers/perfetto/proto.js';
+import { writeSyntheticTrace } from '../bench/trace.js';
+import { bugreportZipBytes } from './fixtures/bugreport.js';
+import { smallScenario } from './fixtures/scenario.js';
+import { sharedDir, tempDir } from './helpers.js';
+
+// ---- building traces --------------------------------------------------------------------
+
+type Packet = Record<string, unknown>;
+
+/** One serialized `Trace.packet` field per packet (their concatenation is a trace). */
+function packetBytes(p: Packet): Uint8Array {
+  const T = perfettoTypes();
+  return T.Trace.encode(T.Trace.fromObject({ packet: [p] })).finish();
+}
+
+function trace(packets: Packet[]): Uint8Array {
+  return concat(packets.map(packetBytes));
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+}
+
+function ftrace(cpu: number, events: Packet[]): Packet {
+  return { ftraceEvents: { cpu, event: events } };
+}
+
+function dma(ts: number, pid: number, inode: number, len: number, total: number): Packet {
+  return { timestamp: ts, pid, dmaHeapStat: { inode, len, totalAllocated: total } };
+}
+
+function sched(ts: number, pid: number): Packet {
+  return { timestamp: ts, pid, schedSwitch: { prevComm: 'a', prevPid: pid, prevPrio: 120, prevState: 1, nextComm: 'b', nextPid: pid + 1, nextPrio: 120 } };
+}
+
+/**
+ * A zstd frame (RFC 8878) holding `data` in raw (stored) blocks: enough to exercise the
+ * `zstd_compressed_packets` path without a zstd compressor.
+ */
+function zstdRawFrame(data: Uint8Array): Uint8Array {
+  const parts: number[] = [0x28, 0xb5, 0x2f, 0xfd];
+  // Frame header descriptor: 4-byte content size, single segment, no checksum, no dictionary.
+  parts.push(0xa0, data.length & 0xff, (data.length >>> 8) & 0xff, (data.length >>> 16) & 0xff, (data.length >>> 24) & 0xff);
+  const out: Uint8Array[] = [new Uint8Array(parts)];
+  const MAX = 128 * 1024;
+  for (let off = 0; off < data.length || off === 0; off += MAX) {
+    const block = data.subarray(off, Math.min(off + MAX, data.length));
+    const last = off + MAX >= data.length ? 1 : 0;
+    const header = (block.length << 3) | (0 << 1) | last; // Raw_Block
+    out.push(new Uint8Array([header & 0xff, (header >>> 8) & 0xff, (header >>> 16) & 0xff]), block);
+    if (data.length === 0) break;
+  }
+  return concat(out);
+}
+
+/** Rows of every trace table and of thread/process, in a stable order, as JSON. */
+function tables(s: { query(sql: string): Record<string, unknown>[] }): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of ['dma_heap_event', 'dmabuf_rss_sample', 'ion_heap_event', 'gpu_mem_total_sample', 'trace_meminfo_sample', 'binder_event', 'thread', 'process', 'trace_info']) {
+    const order = t === 'thread' ? 'tid' : t === 'process' ? 'pid' : t === 'trace_info' ? 'rowid' : 'ts, rowid';
+    out[t] = s.query(`SELECT * FROM ${t} ORDER BY ${order}`);
+  }
+  out.diagnostic = s.query('SELECT severity, code, message FROM diagnostic ORDER BY id');
+  return out;
+}
+
+/** Import `bytes` into a fresh database through the real context, with chunks of `size` bytes. */
+async function importChunked(bytes: Uint8Array, size: number): Promise<Db> {
+  const db = await Db.create();
+  db.begin();
+  const ctx = SourceContext.topLevel(db, 'trace.bin', 'perfetto', 'trace', 'trace.bin', bytes.length);
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size);
+  }
+  await perfetto.importStream(chunks(), ctx, makeEnv(() => {}));
+  db.commit();
+  return db;
+}
+
+async function load(bytes: Uint8Array, name = 'capture.dat'): Promise<Session> {
+  return open({ name, bytes });
+}
+
+function diags(s: Session): { severity: string; code: string }[] {
+  return s.query('SELECT severity, code FROM diagnostic ORDER BY id') as never;
+}
+
+// A trace using most of what the importer reads: late process tree, compressed packets, a
+// packet larger than the small chunk sizes, every stored event kind.
+function richTrace(): Uint8Array {
+  const many: Packet[] = [];
+  for (let i = 0; i < 300; i++) many.push(sched(10_000 + i, 101 + (i % 3)));
+  many.push(dma(10_400, 101, 900, 8192, 1_008_192));
+  const inner = trace([
+    ftrace(2, [dma(20_000, 102, 901, 4096, 1_012_288), { timestamp: 20_001, pid: 102, dmabufRssStat: { rss: 12288, rssDelta: 4096, iIno: 901 } }]),
+  ]);
+  const zInner = trace([ftrace(3, [dma(30_000, 101, 900, -8192, 1_004_096)])]);
+  return trace([
+    ftrace(0, [dma(1_000, 101, 700, 4096, 1_004_096), sched(1_001, 555), dma(1_002, 555, 701, 65536, 1_069_632)]),
+    ftrace(1, many),
+    { compressedPackets: zlib.deflateSync(inner) },
+    { zstdCompressedPackets: zstdRawFrame(zInner) },
+    ftrace(0, [
+      { timestamp: 40_000, pid: 101, ionHeapGrow: { heapName: 'system', len: 4096, totalAllocated: 8192 } },
+      { timestamp: 40_001, pid: 101, ionHeapShrink: { heapName: 'system', len: 4096, totalAllocated: 12288 } },
+      { timestamp: 40_002, pid: 102, ionStat: { bufferId: 5, len: 1000, totalAllocated: 3000 } },
+      { timestamp: 40_003, pid: 102, gpuMemTotal: { gpuId: 0, pid: 100, size: 777 } },
+      { timestamp: 40_004, pid: 101, binderTransaction: { debugId: 42, targetNode: 1, toProc: 200, toThread: 0, reply: 0, code: 3, flags: 16 } },
+      { timestamp: 40_005, pid: 201, binderTransactionReceived: { debugId: 42 } },
+    ]),
+    { timestamp: 50_000, processStats: { processes: [{ pid: 100, dmabufRssKb: 12 }, { pid: 200 }] } },
+    { timestamp: 50_001, sysStats: { meminfo: [{ key: 37, value: 100 }, { key: 38, value: 50 }, { key: 34, value: 20 }, { key: 1, value: 99999 }] } },
+    { timestamp: 50_002, gpuMemTotalEvent: { gpuId: 0, pid: 0, size: 123456 } },
+    // The process tree comes last: rows before it still get their process.
+    {
+      timestamp: 60_000,
+      processTree: {
+        processes: [
+          { pid: 100, ppid: 1, uid: 10001, cmdline: ['com.example.app', '--flag'] },
+          { pid: 200, ppid: 1, cmdline: ['/system/bin/surfaceflinger'] },
+        ],
+        threads: [
+          { tid: 101, tgid: 100, name: 'RenderThread' },
+          { tid: 102, tgid: 100, name: 'GLThread' },
+          { tid: 201, tgid: 200, name: 'binder:200_1' },
+        ],
+      },
+    },
+  ]);
+}
+
+// ---- tests ------------------------------------------------------------------------------
+
+test('a trace is detected by content under a neutral name and its events land in the tables', async () => {
+  const s = await load(richTrace(), 'capture.dat');
+  try {
+    assert.deepEqual(s.query('SELECT importer FROM source'), [{ importer: 'perfetto' }]);
+    assert.deepEqual(s.query('SELECT kind, label FROM snapshot'), [{ kind: 'trace', label: 'capture.dat' }]);
+    assert.deepEqual(diags(s), []);
+    assert.deepEqual(s.query('SELECT ts, inode, size_delta, heap_total, tid, pid FROM dma_heap_event ORDER BY ts'), [
+      { ts: 1000, inode: 700, size_delta: 4096, heap_total: 1004096, tid: 101, pid: 100 },
+      { ts: 1002, inode: 701, size_delta: 65536, heap_total: 1069632, tid: 555, pid: null },
+      { ts: 10400, inode: 900, size_delta: 8192, heap_total: 1008192, tid: 101, pid: 100 },
+      { ts: 20000, inode: 901, size_delta: 4096, heap_total: 1012288, tid: 102, pid: 100 },
+      { ts: 30000, inode: 900, size_delta: -8192, heap_total: 1004096, tid: 101, pid: 100 },
+    ]);
+    assert.deepEqual(s.query('SELECT ts, pid, rss_bytes, origin, tid, rss_delta, inode FROM dmabuf_rss_sample ORDER BY ts'), [
+      { ts: 20001, pid: 100, rss_bytes: 12288, origin: 'dmabuf_rss_stat', tid: 102, rss_delta: 4096, inode: 901 },
+      { ts: 50000, pid: 100, rss_bytes: 12 * 1024, origin: 'process_stats', tid: null, rss_delta: null, inode: null },
+    ]);
+    assert.deepEqual(s.query('SELECT ts, origin, heap_name, buffer_id, size_delta, heap_total, reported_total, tid, pid FROM ion_heap_event ORDER BY ts'), [
+      { ts: 40000, origin: 'ion_heap_grow', heap_name: 'system', buffer_id: null, size_delta: 4096, heap_total: 12288, reported_total: 8192, tid: 101, pid: 100 },
+      { ts: 40001, origin: 'ion_heap_shrink', heap_name: 'system', buffer_id: null, size_delta: -4096, heap_total: 8192, reported_total: 12288, tid: 101, pid: 100 },
+      { ts: 40002, origin: 'ion_stat', heap_name: null, buffer_id: 5, size_delta: 1000, heap_total: 3000, reported_total: 3000, tid: 102, pid: 100 },
+    ]);
+    assert.deepEqual(s.query('SELECT ts, gpu_id, pid, size_bytes, origin FROM gpu_mem_total_sample ORDER BY ts'), [
+      { ts: 40003, gpu_id: 0, pid: 100, size_bytes: 777, origin: 'gpu_mem_total' },
+      { ts: 50002, gpu_id: 0, pid: 0, size_bytes: 123456, origin: 'gpu_mem_total_event' },
+    ]);
+    assert.deepEqual(s.query('SELECT ts, counter, value_bytes FROM trace_meminfo_sample ORDER BY counter'), [
+      { ts: 50001, counter: 'GPU', value_bytes: 20 * 1024 },
+      { ts: 50001, counter: 'ION_HEAP', value_bytes: 100 * 1024 },
+      { ts: 50001, counter: 'ION_HEAP_POOL', value_bytes: 50 * 1024 },
+    ]);
+    assert.deepEqual(s.query('SELECT ts, tid, kind, debug_id, reply, flags, to_proc, to_thread FROM binder_event ORDER BY ts'), [
+      { ts: 40004, tid: 101, kind: 'transaction', debug_id: 42, reply: 0, flags: 16, to_proc: 200, to_thread: 0 },
+      { ts: 40005, tid: 201, kind: 'received', debug_id: 42, reply: null, flags: null, to_proc: null, to_thread: null },
+    ]);
+    assert.deepEqual(s.query('SELECT pid, name, cmdline, ppid, uid FROM process ORDER BY pid'), [
+      { pid: 100, name: 'com.example.app', cmdline: 'com.example.app --flag', ppid: 1, uid: 10001 },
+      { pid: 200, name: '/system/bin/surfaceflinger', cmdline: '/system/bin/surfaceflinger', ppid: 1, uid: null },
+    ]);
+    assert.deepEqual(s.query('SELECT tid, pid, name FROM thread ORDER BY tid'), [
+      { tid: 101, pid: 100, name: 'RenderThread' },
+      { tid: 102, pid: 100, name: 'GLThread' },
+      { tid: 201, pid: 200, name: 'binder:200_1' },
+      { tid: 555, pid: null, name: null },
+    ]);
+    const [info] = s.query('SELECT format, start_ts, end_ts, ftrace_events, compressed_packets, stored_events FROM trace_info');
+    assert.deepEqual(info, { format: 'perfetto', start_ts: 1000, end_ts: 60000, ftrace_events: 3 + 301 + 2 + 1 + 6, compressed_packets: 2, stored_events: 5 + 2 + 3 + 2 + 3 + 2 });
+  } finally {
+    s.close();
+  }
+});
+
+test('chunk boundaries do not matter: 1-, 7- and 4096-byte chunks give the same tables as one chunk', async () => {
+  const bytes = richTrace();
+  const whole = await importChunked(bytes, bytes.length);
+  const expected = tables(whole);
+  whole.close();
+  assert.ok((expected.dma_heap_event as unknown[]).length === 5);
+  for (const size of [1, 7, 4096]) {
+    const db = await importChunked(bytes, size);
+    assert.deepEqual(tables(db), expected, `chunks of ${size} bytes`);
+    db.close();
+  }
+  // And the same as a real load through open().
+  const s = await load(bytes);
+  assert.deepEqual(tables(s), expected);
+  s.close();
+});
+
+test('FtraceEvent.pid is a thread: mapped to its process through the process tree, wherever the tree is', async () => {
+  const tree = {
+    processTree: {
+      processes: [{ pid: 300, cmdline: ['com.example.camera'] }],
+      threads: [{ tid: 301, tgid: 300, name: 'CameraThread' }],
+    },
+  };
+  const events = ftrace(0, [dma(10, 301, 1, 4096, 4096), dma(11, 300, 2, 4096, 8192), dma(12, 999, 3, 4096, 12288)]);
+  for (const order of [[tree, events], [events, tree]]) {
+    const s = await load(trace(order));
+    assert.deepEqual(s.query('SELECT tid, pid FROM dma_heap_event ORDER BY ts'), [
+      { tid: 301, pid: 300 },
+      { tid: 300, pid: 300 },
+      { tid: 999, pid: null },
+    ]);
+    assert.deepEqual(s.query('SELECT tid, pid, process_name FROM android_dmabuf_allocs ORDER BY ts'), [
+      { tid: 301, pid: 300, process_name: 'com.example.camera' },
+      { tid: 300, pid: 300, process_name: 'com.example.camera' },
+      { tid: 999, pid: null, process_name: null },
+    ]);
+    s.close();
+  }
+});
+
+test('zlib- and zstd-compressed packets decode like plain ones', async () => {
+  const inner = [ftrace(0, [dma(5, 10, 1, 4096, 4096), dma(6, 10, 1, -4096, 0)]), { processTree: { processes: [{ pid: 10, cmdline: ['p'] }] } }];
+  const plain = await load(trace(inner));
+  const want = tables(plain);
+  plain.close();
+  for (const wrapped of [{ compressedPackets: zlib.deflateSync(trace(inner)) }, { zstdCompressedPackets: zstdRawFrame(trace(inner)) }]) {
+    const s = await load(trace([wrapped]));
+    const got = tables(s);
+    assert.equal((got.trace_info[0] as { compressed_packets: number }).compressed_packets, 1);
+    for (const t of ['dma_heap_event', 'thread', 'process']) assert.deepEqual(got[t], want[t], t);
+    assert.deepEqual(got.diagnostic, []);
+    s.close();
+  }
+});
+
+test('a real zstd-compressed frame decodes (fzstd)', async () => {
+  // 64 allocations and frees: inode 3 + i/2, alternately +4096 and -4096 bytes.
+  const events: Packet[] = [];
+  for (let i = 0; i < 64; i++) events.push(dma(1000 + i, 20, 3 + (i >> 1), i % 2 ? -4096 : 4096, i % 2 ? 0 : 4096));
+  const inner = trace([ftrace(0, events)]);
+  // `zstd -19` of `inner` (compressed blocks and an XXH64 checksum), made once with the zstd tool.
+  const frame = Buffer.from(
+    'KLUv/WRoBA0HABQKCuUKCuIKCAASEAjoBxAU+hUICAMQgCAYgCASFwjpD+D/ARjqBOsE7AXtBe4G7wbwB/EH8gjzCPQJ9Qn2CvcK+Av5C/oM+wz8Df0N/g7/DoAID4EID4IQgxCEEYURhhKHEogTiROKFIsUjBWNFY4WjxaQF5EXkhiTGJQZlRmWGpcamBuZG5ocmxycHZ0dnh6fHqAfoR+iIKMgpCGlIaYipyKAgKgR4Fv/O+BZDhAQQrwAo9IDTgYGBQYFAwMDg4GBgcHAwMCgIMtVqOrWycDAwGBgZGCFrUtA6QIgWFdWAc0LgYc=',
+    'base64',
+  );
+  assert.ok(frame.length < inner.length / 4, 'really compressed');
+  assert.deepEqual(Buffer.from(zstdDecompress(frame)), Buffer.from(inner), 'the frame holds this trace');
+  const s = await load(trace([{ zstdCompressedPackets: frame }]));
+  assert.deepEqual(
+    s.query('SELECT ts, inode, size_delta, tid FROM dma_heap_event ORDER BY ts'),
+    events.map((e) => {
+      const d = e.dmaHeapStat as { inode: number; len: number };
+      return { ts: e.timestamp, inode: d.inode, size_delta: d.len, tid: 20 };
+    }),
+  );
+  assert.deepEqual(diags(s), []);
+  s.close();
+});
+
+test('a gzip-wrapped trace file is read (the input layer gunzips)', async () => {
+  const bytes = richTrace();
+  const plain = await load(bytes);
+  const want = tables(plain);
+  plain.close();
+  const s = await load(zlib.gzipSync(bytes), 'trace.perfetto-trace.gz');
+  assert.equal(s.query('SELECT importer FROM source')[0].importer, 'perfetto');
+  const got = tables(s);
+  assert.deepEqual(got.dma_heap_event, want.dma_heap_event);
+  assert.deepEqual(got.thread, want.thread);
+  s.close();
+});
+
+test('a trace cut in the middle of a packet keeps every complete packet and says so', async () => {
+  const first = packetBytes(ftrace(0, [dma(1, 10, 1, 4096, 4096)]));
+  const second = packetBytes(ftrace(0, [dma(2, 10, 2, 4096, 8192)]));
+  const third = packetBytes(ftrace(0, [dma(3, 10, 3, 4096, 12288), dma(4, 10, 4, 4096, 16384)]));
+  const whole = concat([first, second, third]);
+  const s = await load(whole.subarray(0, first.length + second.length + Math.floor(third.length / 2)));
+  assert.deepEqual(s.query('SELECT inode FROM dma_heap_event ORDER BY ts'), [{ inode: 1 }, { inode: 2 }]);
+  assert.deepEqual(diags(s), [{ severity: 'warning', code: 'truncated' }]);
+  s.close();
+  // Cut inside the length varint of the packet header.
+  const big = packetBytes(ftrace(0, Array.from({ length: 40 }, (_, i) => sched(10 + i, 5))));
+  assert.ok(big[1] >= 0x80, 'a two-byte length');
+  const s2 = await load(concat([first, big.subarray(0, 2)]));
+  assert.deepEqual(s2.query('SELECT inode FROM dma_heap_event'), [{ inode: 1 }]);
+  assert.deepEqual(diags(s2), [{ severity: 'warning', code: 'truncated' }]);
+  s2.close();
+});
+
+test('an impossible length or wire type is a diagnostic, not an exception', async () => {
+  const good = packetBytes(ftrace(0, [dma(1, 10, 1, 4096, 4096)]));
+  const cases: [string, number[], string][] = [
+    ['a 4 GiB packet length', [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3], 'corrupt_trace'],
+    ['wire type 7 at the top level', [0x0f, 0x01, 0x02], 'corrupt_trace'],
+    ['wire type 3 (group) at the top level', [0x0b, 0x01], 'corrupt_trace'],
+    ['field number 0', [0x02, 0x01, 0x00], 'corrupt_trace'],
+    ['a varint longer than 10 bytes', [0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], 'corrupt_trace'],
+  ];
+  const earlier = packetBytes(ftrace(1, [sched(0, 3)]));
+  for (const [what, tail, code] of cases) {
+    const s = await load(concat([earlier, good, new Uint8Array(tail), good]));
+    assert.deepEqual(s.query('SELECT inode FROM dma_heap_event'), [{ inode: 1 }], what);
+    const d = diags(s);
+    assert.ok(d.some((x) => x.code === code && x.severity === 'error'), `${what}: ${JSON.stringify(d)}`);
+    s.close();
+  }
+  // Corruption inside a packet: that packet is skipped, the others kept.
+  const badInside = new Uint8Array([0x0a, 0x04, 0x0a, 0x02, 0x12, 0x7f]); // an event whose length runs past its bundle
+  const badWire = new Uint8Array([0x0a, 0x02, 0x0f, 0x00]); // wire type 7 inside a packet
+  const s = await load(concat([good, badInside, badWire, packetBytes(ftrace(0, [dma(2, 10, 2, 4096, 8192)]))]));
+  assert.deepEqual(s.query('SELECT inode FROM dma_heap_event ORDER BY inode'), [{ inode: 1 }, { inode: 2 }]);
+  assert.deepEqual(diags(s), [
+    { severity: 'warning', code: 'malformed_packet' },
+    { severity: 'warning', code: 'malformed_packet' },
+  ]);
+  s.close();
+  // A compressed packet that is not zlib data.
+  const s3 = await load(concat([good, packetBytes({ compressedPackets: new Uint8Array([1, 2, 3, 4, 5]) })]));
+  assert.deepEqual(s3.query('SELECT inode FROM dma_heap_event'), [{ inode: 1 }]);
+  assert.deepEqual(diags(s3), [{ severity: 'error', code: 'decompress_failed' }]);
+  s3.close();
+});
+
+test('random mutations of a trace never throw out of the importer', async () => {
+  const base = richTrace();
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  for (let i = 0; i < 40; i++) {
+    const b = Uint8Array.from(base);
+    for (let k = 0; k < 1 + Math.floor(rand() * 8); k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+    const db = await importChunked(b, 1 + Math.floor(rand() * 300));
+    const [info] = db.query('SELECT count(*) AS n FROM trace_info');
+    assert.equal(info.n, 1, 'the import finished');
+    db.close();
+  }
+});
+
+test('a file that is not a trace is refused by sniffing; open() rejects it', async () => {
+  const text = new TextEncoder().encode('\n\nHello, this is a text file.\nNot a trace.\n');
+  assert.equal(perfetto.sniffBytes(text, 'x.pftrace'), false);
+  assert.equal(looksLikePerfettoTrace(new Uint8Array([0x0a])), false);
+  let seed = 7;
+  const random = Uint8Array.from({ length: 4096 }, () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24));
+  random[0] = 0x0a; // even starting like a packet
+  assert.equal(perfetto.sniffBytes(random, 'trace.pftrace'), false);
+  await assert.rejects(load(random, 'trace.pftrace'), InputError);
+  // A real trace's head is accepted, also when the first packet is longer than the head.
+  const big = trace([ftrace(0, Array.from({ length: 5000 }, (_, i) => sched(i, 7)))]);
+  assert.ok(big.length > 64 * 1024);
+  assert.equal(perfetto.sniffBytes(big.subarray(0, 64 * 1024), 'noname'), true);
+  const peers = path.join(sharedDir, 'peer-tests', 'perfetto');
+  for (const dir of fs.readdirSync(peers)) {
+    const pb = fs.readFileSync(path.join(peers, dir, 'trace.pb'));
+    assert.equal(perfetto.sniffBytes(pb, 'trace.pb'), true, dir);
+  }
+});
+
+test('gralloc allocations are charged to the binder client; frees follow the allocation; unknown frees are dropped', async () => {
+  const allocator = '/vendor/bin/hw/android.hardware.graphics.allocator-V2-service';
+  const s = await load(
+    trace([
+      {
+        processTree: {
+          processes: [
+            { pid: 500, cmdline: [allocator] },
+            { pid: 700, cmdline: ['com.example.game'] },
+          ],
+          threads: [
+            { tid: 501, tgid: 500, name: 'binder:500_1' },
+            { tid: 701, tgid: 700, name: 'RenderThread' },
+            { tid: 702, tgid: 700, name: 'GLThread' },
+          ],
+        },
+      },
+      ftrace(0, [
+        // 701 asks the allocator for a buffer (synchronous transaction).
+        { timestamp: 100, pid: 701, binderTransaction: { debugId: 10, targetNode: 5, toProc: 500, toThread: 0, reply: 0, code: 1, flags: 0 } },
+        { timestamp: 110, pid: 501, binderTransactionReceived: { debugId: 10 } },
+        dma(120, 501, 9, 1 << 20, 1 << 20),
+        { timestamp: 130, pid: 501, binderTransaction: { debugId: 11, targetNode: 0, toProc: 700, toThread: 701, reply: 1, code: 0, flags: 0 } },
+        { timestamp: 140, pid: 701, binderTransactionReceived: { debugId: 11 } },
+        // The allocator allocates on its own (no transaction being served).
+        dma(200, 501, 10, 4096, (1 << 20) + 4096),
+        // A one-way transaction does not make a span.
+        { timestamp: 300, pid: 702, binderTransaction: { debugId: 12, targetNode: 5, toProc: 500, toThread: 0, reply: 0, code: 2, flags: 1 } },
+        { timestamp: 310, pid: 501, binderTransactionReceived: { debugId: 12 } },
+        dma(320, 501, 11, 8192, (1 << 20) + 12288),
+        // The buffer is freed by another thread: charged to whoever the allocation was charged to.
+        dma(400, 702, 9, -(1 << 20), 12288),
+        // A free of a buffer allocated before the trace: dropped.
+        dma(500, 702, 77, -65536, 12288 - 65536),
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, buf_size, inode, tid, thread_name, pid, process_name FROM android_dmabuf_allocs'), [
+    { ts: 120, buf_size: 1 << 20, inode: 9, tid: 701, thread_name: 'RenderThread', pid: 700, process_name: 'com.example.game' },
+    { ts: 200, buf_size: 4096, inode: 10, tid: 501, thread_name: 'binder:500_1', pid: 500, process_name: allocator },
+    { ts: 320, buf_size: 8192, inode: 11, tid: 501, thread_name: 'binder:500_1', pid: 500, process_name: allocator },
+    { ts: 400, buf_size: -(1 << 20), inode: 9, tid: 701, thread_name: 'RenderThread', pid: 700, process_name: 'com.example.game' },
+  ]);
+  assert.deepEqual(s.query('SELECT process_name, ts, value FROM android_memory_cumulative_dmabuf'), [
+    { process_name: 'com.example.game', ts: 120, value: 1 << 20 },
+    { process_name: allocator, ts: 200, value: 4096 },
+    { process_name: allocator, ts: 320, value: 12288 },
+    { process_name: 'com.example.game', ts: 400, value: 0 },
+  ]);
+  // The summary: the allocator holds two buffers at the end; the game none; 64 KiB of frees dropped.
+  const rows = s.run('dmabuf_trace_summary');
+  const t = rows.find((r) => r.scope === 'trace')!;
+  assert.equal(t.allocated_bytes, (1 << 20) + 4096 + 8192);
+  assert.equal(t.freed_bytes, 1 << 20);
+  assert.equal(t.outstanding_bytes, 12288);
+  assert.equal(t.dropped_free_bytes, 65536);
+  assert.equal(t.peak_outstanding_bytes, (1 << 20) + 12288);
+  assert.equal(t.trace_end_ts, 500);
+  const procs = rows.filter((r) => r.scope === 'process').map((r) => [r.pid, r.outstanding_bytes, r.peak_outstanding_bytes, r.net_delta_bytes]);
+  assert.deepEqual(procs, [
+    [500, 12288, 12288, 12288],
+    [700, 0, 1 << 20, 0],
+  ]);
+  s.close();
+});
+
+test('leak suspects: allocations outstanding at the end per process, and DMA-BUF RSS growth above the threshold', async () => {
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 40, cmdline: ['com.example.leaky'] }, { pid: 50, cmdline: ['com.example.tidy'] }], threads: [{ tid: 41, tgid: 40 }] } },
+    ftrace(0, [
+      dma(10, 41, 1, 30 << 20, 30 << 20),
+      dma(11, 40, 2, 2 << 20, 32 << 20),
+      dma(12, 50, 3, 5 << 20, 37 << 20),
+      dma(13, 50, 3, -(5 << 20), 32 << 20),
+      dma(14, 50, 4, 4096, (32 << 20) + 4096),
+    ]),
+    { timestamp: 1000, processStats: { processes: [{ pid: 40, dmabufRssKb: 1024 }, { pid: 50, dmabufRssKb: 4096 }] } },
+    { timestamp: 2000, processStats: { processes: [{ pid: 40, dmabufRssKb: 60 * 1024 }, { pid: 50, dmabufRssKb: 4096 + 1024 }] } },
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(
+    s.query('SELECT kind, subject, bytes, severity FROM _dmabuf_leak_suspects_trace'),
+    [
+      { kind: 'unfreed_in_trace', subject: 'com.example.leaky (40)', bytes: 32 << 20, severity: 'medium' },
+      { kind: 'unfreed_in_trace', subject: 'com.example.tidy (50)', bytes: 4096, severity: 'info' },
+      { kind: 'rss_growth', subject: 'com.example.leaky (40)', bytes: 59 << 20, severity: 'medium' },
+    ],
+  );
+  // Through the catalogue analysis, which grades and unions them.
+  const all = s.run('dmabuf_leak_suspects');
+  assert.ok(all.some((r) => r.kind === 'rss_growth' && r.subject === 'com.example.leaky (40)'));
+  assert.ok(all.some((r) => r.kind === 'unfreed_in_trace' && r.bytes === 32 << 20));
+  // A higher threshold silences the growth finding.
+  const strict = s.run('dmabuf_leak_suspects', { rss_growth_min_bytes: 100 << 20 });
+  assert.ok(!strict.some((r) => r.kind === 'rss_growth'));
+  s.close();
+});
+
+test('generic ftrace events named dma_heap_stat / dmabuf_rss_stat are read', async () => {
+  const field = (name: string, v: number) => ({ name, [v < 0 ? 'intValue' : 'uintValue']: v });
+  const s = await load(
+    trace([
+      ftrace(0, [
+        { timestamp: 5, pid: 9, generic: { eventName: 'dma_heap_stat', field: [field('inode', 44), { name: 'len', intValue: -4096 }, field('total_allocated', 0)] } },
+        { timestamp: 6, pid: 9, generic: { eventName: 'dmabuf_rss_stat', field: [field('rss', 8192), { name: 'rss_delta', intValue: 4096 }, field('i_ino', 44)] } },
+        { timestamp: 7, pid: 9, generic: { eventName: 'something_else', field: [field('len', 1)] } },
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, inode, size_delta, heap_total FROM dma_heap_event'), [{ ts: 5, inode: 44, size_delta: -4096, heap_total: 0 }]);
+  assert.deepEqual(s.query('SELECT ts, rss_bytes, rss_delta, inode, origin FROM dmabuf_rss_sample'), [{ ts: 6, rss_bytes: 8192, rss_delta: 4096, inode: 44, origin: 'dmabuf_rss_stat' }]);
+  s.close();
+});
+
+test('64-bit values beyond 2^53 stay exact', async () => {
+  const big = 2n ** 60n + 3n;
+  const s = await load(trace([ftrace(0, [{ timestamp: big.toString(), pid: 1, dmaHeapStat: { inode: (2n ** 55n + 1n).toString(), len: -4096, totalAllocated: 0 } }])]));
+  assert.deepEqual(s.query('SELECT CAST(ts AS TEXT) AS ts, CAST(inode AS TEXT) AS inode, size_delta FROM dma_heap_event'), [
+    { ts: big.toString(), inode: (2n ** 55n + 1n).toString(), size_delta: -4096 },
+  ]);
+  s.close();
+});
+
+test('the trace inside a bugreport zip is read into the bugreport snapshot', async () => {
+  const pf = trace([{ processTree: { processes: [{ pid: 60, cmdline: ['com.example.app'] }] } }, ftrace(0, [dma(1, 60, 5, 4096, 4096)])]);
+  const zip = bugreportZipBytes(smallScenario(34), { extraEntries: { 'FS/data/misc/perfetto-traces/bugreport/systrace.pftrace': pf } });
+  const s = await load(zip, 'bugreport.zip');
+  try {
+    const src = s.query("SELECT s.importer, n.kind FROM source s JOIN snapshot n ON n.id = s.snapshot_id WHERE s.path LIKE '%systrace.pftrace'");
+    assert.deepEqual(src, [{ importer: 'perfetto', kind: 'bugreport' }]);
+    assert.deepEqual(s.query('SELECT inode, pid FROM dma_heap_event'), [{ inode: 5, pid: 60 }]);
+    assert.ok(s.run('dmabuf_trace_summary').some((r) => r.scope === 'process' && r.process_name === 'com.example.app'));
+  } finally {
+    s.close();
+  }
+});
+
+test('the benchmark trace writer makes a real trace of the size asked, plain and compressed', async () => {
+  const dir = tempDir();
+  for (const compressed of [false, true]) {
+    const file = path.join(dir, compressed ? 'bench-z.pftrace' : 'bench.pftrace');
+    const { dmaHeapEvents } = await writeSyntheticTrace(file, 2 * 1024 * 1024, { compressed });
+    const size = fs.statSync(file).size;
+    if (!compressed) assert.ok(size >= 2 * 1024 * 1024 && size < 2.2 * 1024 * 1024, `size ${size}`);
+    else assert.ok(size < 1.5 * 1024 * 1024, `compressed size ${size}`);
+    const s = await open(file);
+    const [info] = s.query('SELECT ftrace_events, compressed_packets, stored_events FROM trace_info');
+    assert.equal(s.query('SELECT count(*) AS n FROM dma_heap_event')[0].n, dmaHeapEvents);
+    assert.equal(info.stored_events, dmaHeapEvents);
+    assert.ok(dmaHeapEvents > 0 && Math.abs(dmaHeapEvents / (info.ftrace_events as number) - 0.01) < 0.002, 'about 1% of the ftrace events');
+    assert.equal((info.compressed_packets as number) > 0, compressed);
+    assert.ok((s.query('SELECT count(*) AS n FROM thread')[0].n as number) > 100);
+    assert.deepEqual(s.query("SELECT code FROM diagnostic WHERE severity != 'info'"), []);
+    s.close();
+  }
+});
