@@ -133,3 +133,16 @@ test('csv helper renders what the golden tests compare', async () => {
   assert.deepEqual(csv(s, "SELECT 1 AS a, 'x,y' AS b, NULL AS c"), ['a,b,c', '1,"x,y",']);
   s.close();
 });
+
+test('dmabuf_consistency checks dmabuf_dump -a per-process totals too', async () => {
+  const { renderDmabufDumpA } = await import('./fixtures/kernel.js');
+  const text = renderDmabufDumpA(smallScenario(34), 'a15');
+  const good = await openTexts({ 'a.txt': text });
+  const rss = good.run('dmabuf_consistency').filter((r) => r.check_name === 'process_rss');
+  assert.deepEqual(rss.map((r) => [r.subject, r.status]), [
+    ['-service-google (1234)', 'ok'],
+    ['ndroid.systemui (2345)', 'ok'],
+    ['surfaceflinger (987)', 'ok'],
+  ]);
+  good.close();
+});

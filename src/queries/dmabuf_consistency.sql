@@ -4,7 +4,7 @@
 -- per-buffer listing beside the others: a row whose status is not `ok` is a finding.
 -- Checks: `total_bytes` / `buffer_count` (a listing's own total line), `exporter_bytes` /
 -- `exporter_count` (dmabuf_dump -b exporter stats), `process_rss` / `process_pss`
--- (dmabuf_dump PROCESS TOTAL), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
+-- (dmabuf_dump PROCESS TOTAL, dmabuf_dump -a per-process totals), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
 -- `global_total` (a total reported by one source beside the buffers every global listing
 -- found; sources are read at different moments, hence `tolerance_pct`), `source_bytes`
 -- (each listing's buffer count and bytes side by side), `source_missing` (buffers other
@@ -69,12 +69,12 @@ checks AS (
   FROM dmabuf_reported_total r WHERE r.exporter IS NOT NULL AND r.buffer_count IS NOT NULL
   UNION ALL
   -- dmabuf_dump PROCESS TOTAL lines.
-  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_rss_bytes, coalesce(sum(h.size), 0),
-         1024 * count(h.inode), 'PROCESS TOTAL Rss beside the sum of the process''s rows'
+  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes), coalesce(sum(h.size), 0),
+         1024 * count(h.inode), r.origin || ' process total beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
-  WHERE r.origin = 'dmabuf_dump_process' AND r.userspace_rss_bytes IS NOT NULL
+  WHERE r.pid IS NOT NULL AND coalesce(r.userspace_rss_bytes, r.total_bytes) IS NOT NULL
   GROUP BY r.rowid
   UNION ALL
   SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(sum(h.reported_pss), 0),
@@ -130,7 +130,7 @@ SELECT l.snapshot_id, 'truncated_capture', l.importer, ref.ref_count, l.n, ref.r
        coalesce(ref.ref_count, '?') || ' buffers (' || coalesce(ref.ref_bytes, '?') || ' bytes): the capture looks cut short'
 FROM listing l
 JOIN (SELECT r.snapshot_id, r.source_id, r.origin, r.buffer_count AS ref_count, r.total_bytes AS ref_bytes
-      FROM dmabuf_reported_total r WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump_process')) ref
+      FROM dmabuf_reported_total r WHERE r.pid IS NULL AND r.exporter IS NULL) ref
   ON ref.snapshot_id = l.snapshot_id AND ref.source_id <> l.source_id
 CROSS JOIN p
 WHERE l.n < p.truncated_ratio * ref.ref_count OR l.bytes < p.truncated_ratio * ref.ref_bytes
