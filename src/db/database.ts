@@ -51,6 +51,8 @@ export class Db {
     db.raw.run('PRAGMA foreign_keys = OFF');
     const schema = packageSqlFiles('src/db/schema');
     const queries = packageSqlFiles('src/queries');
+    // One transaction: SQLite re-reads its schema after each change outside of one.
+    db.begin();
     for (const f of [...schema, ...queries]) {
       for (const s of f.statements) {
         try {
@@ -61,6 +63,7 @@ export class Db {
       }
     }
     db.writeDocs([...schema, ...queries]);
+    db.commit();
     return db;
   }
 
@@ -124,6 +127,11 @@ export class Db {
   /** Insert one row and return its rowid. */
   insertWithId(table: string, row: Row): number {
     this.insert(table, row);
+    return this.lastInsertRowid();
+  }
+
+  /** Rowid of the last row inserted. */
+  lastInsertRowid(): number {
     return Number(this.raw.exec('SELECT last_insert_rowid()')[0].values[0][0]);
   }
 
@@ -143,7 +151,14 @@ export class Db {
     try {
       if (params) st.bind(bindParams(sql, params));
       const rows: ResultRow[] = [];
-      while (st.step()) rows.push(st.getAsObject() as ResultRow);
+      let names: string[] | undefined;
+      while (st.step()) {
+        names ??= st.getColumnNames();
+        const values = st.get();
+        const row: ResultRow = {};
+        for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
+        rows.push(row);
+      }
       return rows;
     } catch (e) {
       throw new UsageError(`SQL error: ${(e as Error).message}`);

@@ -1,7 +1,8 @@
 // Zip archives (bugreport .zip files, zip64 included) read with yauzl: the central
 // directory is read once, entries are inflated as streams on demand.
 import yauzl from 'yauzl';
-import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { Transform, type Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Container, ContainerEntry } from './container.js';
 
@@ -24,10 +25,7 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
         list.push({
           path: entry.fileName,
           size: entry.uncompressedSize,
-          open: () =>
-            new Promise<Readable>((res, rej) =>
-              zip.openReadStream(entry, (err, stream) => (err || !stream ? rej(asInputError(name, entry.fileName, err)) : res(stream))),
-            ),
+          open: () => openEntry(zip, name, entry),
         });
       }
       zip.readEntry();
@@ -41,6 +39,42 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
   });
 
   return { name, kind: 'zip', entries, close: () => zip.close() };
+}
+
+/** Inflate output chunk size: large chunks keep the per-chunk overhead of a 500 MB entry small. */
+const INFLATE_CHUNK = 256 * 1024;
+/** How far (bytes) inflating may run ahead of the importer. */
+const READ_AHEAD = 8 * 1024 * 1024;
+
+/**
+ * An entry's bytes. Deflated entries are inflated here rather than by yauzl, with large
+ * output chunks (yauzl's 16 KiB chunks cost more than the inflating itself on big entries);
+ * the inflated size is checked against the directory's as yauzl would.
+ */
+function openEntry(zip: yauzl.ZipFile, zipName: string, entry: yauzl.Entry): Promise<Readable> {
+  const deflated = entry.compressionMethod === 8;
+  return new Promise<Readable>((resolve, reject) =>
+    zip.openReadStream(entry, (deflated ? { decompress: false } : {}) as yauzl.ZipFileOptions, (err, raw) => {
+      if (err || !raw) return reject(asInputError(zipName, entry.fileName, err));
+      if (!deflated) return resolve(raw);
+      // A deep output buffer lets zlib (on the thread pool) inflate ahead while the importer works.
+      const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions);
+      let seen = 0;
+      const check = new Transform({
+        readableHighWaterMark: READ_AHEAD,
+        transform(chunk: Buffer, _enc, done) {
+          seen += chunk.length;
+          done(null, chunk);
+        },
+        flush(done) {
+          done(seen === entry.uncompressedSize ? null : new Error(`inflated ${seen} bytes where the zip directory says ${entry.uncompressedSize}`));
+        },
+      });
+      raw.on('error', (e) => inflate.destroy(e));
+      inflate.on('error', (e) => check.destroy(e));
+      resolve(raw.pipe(inflate).pipe(check));
+    }),
+  );
 }
 
 function asInputError(zipName: string, entry: string, err: Error | null): InputError {

@@ -28,18 +28,20 @@ p AS (
   SELECT (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_consistency' AND name = 'tolerance_pct') AS tolerance_pct,
          (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_consistency' AND name = 'truncated_ratio') AS truncated_ratio
 ),
-src_rows AS (
+src_rows AS MATERIALIZED (
   SELECT source_id, count(*) AS n, sum(size) AS bytes, count(DISTINCT inode) AS inodes FROM dmabuf_observation GROUP BY source_id
 ),
-glob AS (
+glob AS MATERIALIZED (
   SELECT snapshot_id, count(*) AS n, sum(size) AS bytes FROM dmabuf WHERE in_global_list GROUP BY snapshot_id
 ),
-held AS (
+held AS MATERIALIZED (
   -- Every holder row of a source with the size that source gave the buffer.
-  SELECT h.source_id, h.pid, h.inode, h.reported_pss, (SELECT max(o.size) FROM dmabuf_observation o WHERE o.source_id = h.source_id AND o.inode = h.inode) AS size
+  SELECT h.source_id, h.pid, h.inode, h.reported_pss, o.size
   FROM dmabuf_holder_observation h
+  LEFT JOIN (SELECT source_id, inode, max(size) AS size FROM dmabuf_observation GROUP BY source_id, inode) o
+    ON o.source_id = h.source_id AND o.inode = h.inode
 ),
-listing AS (
+listing AS MATERIALIZED (
   SELECT o.snapshot_id, o.source_id, s.importer, count(*) AS n, sum(o.size) AS bytes
   FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
   WHERE o.global_list GROUP BY o.source_id

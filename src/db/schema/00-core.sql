@@ -267,6 +267,8 @@ CREATE TABLE analysis_param (
 );
 
 CREATE INDEX dmabuf_observation_inode ON dmabuf_observation (snapshot_id, inode);
+CREATE INDEX dmabuf_observation_source ON dmabuf_observation (source_id, inode);
 CREATE INDEX dmabuf_holder_observation_inode ON dmabuf_holder_observation (snapshot_id, inode, pid);
+CREATE INDEX dmabuf_holder_observation_source ON dmabuf_holder_observation (source_id, pid);
 CREATE INDEX dmabuf_inode ON dmabuf (snapshot_id, inode);
 CREATE INDEX dmabuf_holder_pid ON dmabuf_holder (snapshot_id, pid);
