@@ -56,3 +56,31 @@ test('a capture saved as UTF-16 with a byte order mark reads like the UTF-8 one'
   assert.equal(diagnostics(s).filter((d) => d.code === 'section_failed').length, 1);
   s.close();
 });
+
+test('each parsed section is a source with the line range it came from, whatever the chunking', async () => {
+  const body = ['a', 'b', 'c'].join('\n');
+  const text = HEADER + `------ Dmabuf dump (dmabuf_dump) ------\n${body}\n ------ 0.010s was the duration of 'Dmabuf dump' ------\n------ DUMPSYS (/system/bin/dumpsys) ------\n` +
+    '-'.repeat(79) + '\nDUMP OF SERVICE meminfo:\nTotal RAM: 1,000K\n--------- 0.012s was the duration of dumpsys meminfo, ending at: 2026-11-02 14:03:30\n';
+  const headerLines = HEADER.split('\n').length - 1;
+  const expected = [
+    { path: 'x.txt#Dmabuf dump', importer: 'dmabuf_dump', line_start: headerLines + 2, line_end: headerLines + 5 },
+    { path: 'x.txt#DUMPSYS/meminfo', importer: 'meminfo', line_start: headerLines + 9, line_end: headerLines + 10 },
+  ];
+  const s = await openTexts({ 'x.txt': text });
+  assert.deepEqual(s.query('SELECT path, importer, line_start, line_end FROM source WHERE parent_id IS NOT NULL ORDER BY id'), expected);
+  s.close();
+  // The same text fed in 7-byte chunks gives the same sources.
+  const { SourceContext } = await import('../src/importers/context.js');
+  const { Db } = await import('../src/db/database.js');
+  const { bugreport } = await import('../src/importers/bugreport.js');
+  const { makeEnv } = await import('../src/input/load.js');
+  const db = await Db.create();
+  const ctx = SourceContext.topLevel(db, 'x.txt', 'bugreport', 'bugreport', 'x.txt');
+  const bytes = Buffer.from(text);
+  async function* chunks() {
+    for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
+  }
+  await bugreport.importStream(chunks(), ctx, makeEnv(() => {}));
+  assert.deepEqual(db.query('SELECT path, importer, line_start, line_end FROM source WHERE parent_id IS NOT NULL ORDER BY id'), expected);
+  db.close();
+});

@@ -10,9 +10,10 @@
 import type { ImportContext, ImportEnv, StreamImporter, TextImporter } from './types.js';
 
 const SECTION = Buffer.from('------ ');
-const NL_SECTION = Buffer.from('\n------ ');
-const NL_SERVICE = Buffer.from('\nDUMP OF SERVICE ');
 const SERVICE = Buffer.from('DUMP OF SERVICE ');
+const DASH = 0x2d;
+const LETTER_D = 0x44;
+const EMPTY = Buffer.alloc(0);
 /** Largest section body kept for an importer; larger ones are cut with a diagnostic. */
 const MAX_SECTION_BYTES = 256 * 1024 * 1024;
 const HEADER_BYTES = 16 * 1024;
@@ -88,14 +89,20 @@ class SectionScanner {
 
   push(chunk: Buffer): void {
     if (!this.headerDone) this.keepHeader(chunk);
-    const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
-    const lastNl = data.lastIndexOf(10);
+    const lastNl = chunk.lastIndexOf(10);
     if (lastNl < 0) {
-      this.carry = Buffer.from(data);
+      this.carry = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
       return;
     }
-    this.scan(data.subarray(0, lastNl + 1));
-    this.carry = Buffer.from(data.subarray(lastNl + 1));
+    let from = 0;
+    if (this.carry.length) {
+      // Only the line that straddles the chunk boundary is copied.
+      const firstNl = chunk.indexOf(10);
+      this.scan(Buffer.concat([this.carry, chunk.subarray(0, firstNl + 1)]));
+      from = firstNl + 1;
+    }
+    if (from <= lastNl) this.scan(from === 0 && lastNl === chunk.length - 1 ? chunk : chunk.subarray(from, lastNl + 1));
+    this.carry = lastNl + 1 < chunk.length ? Buffer.from(chunk.subarray(lastNl + 1)) : EMPTY;
   }
 
   end(): void {
@@ -134,36 +141,34 @@ class SectionScanner {
     });
   }
 
-  /** Scan a region that starts at a line start and ends with a newline. */
+  /**
+   * Scan a region that starts at a line start and ends with a newline: one pass over its
+   * lines (memchr per line is cheaper than a substring search plus a separate line count),
+   * looking at the first bytes of each line for a section or service header.
+   */
   private scan(buf: Buffer): void {
-    let pos = 0;
-    while (pos < buf.length) {
-      const at = this.nextMarker(buf, pos);
-      if (at < 0) {
-        this.append(buf, pos, buf.length);
-        this.line += countNewlines(buf, pos, buf.length);
-        return;
+    const dumpsys = this.section?.dumpsys ?? false;
+    let segment = 0;
+    let start = 0;
+    while (start < buf.length) {
+      const eol = buf.indexOf(10, start);
+      const c = buf[start];
+      if ((c === DASH && startsWithAt(buf, start, SECTION)) || (dumpsys && c === LETTER_D && startsWithAt(buf, start, SERVICE))) {
+        this.append(buf, segment, start);
+        const lineText = buf.toString('utf8', start, eol).replace(/\r$/, '');
+        this.marker(lineText, buf, start, eol + 1);
+        segment = eol + 1;
+        if ((this.section?.dumpsys ?? false) !== dumpsys) {
+          // Entering or leaving a DUMPSYS section changes what is looked for.
+          this.line++;
+          this.scan(buf.subarray(eol + 1));
+          return;
+        }
       }
-      this.append(buf, pos, at);
-      this.line += countNewlines(buf, pos, at);
-      const eol = buf.indexOf(10, at);
-      const lineText = buf.toString('utf8', at, eol).replace(/\r$/, '');
-      this.marker(lineText, buf, at, eol + 1);
-      this.line += 1;
-      pos = eol + 1;
+      this.line++;
+      start = eol + 1;
     }
-  }
-
-  /** Offset of the next line that starts a section, or a service inside DUMPSYS; -1 if none. */
-  private nextMarker(buf: Buffer, pos: number): number {
-    let a = startsWithAt(buf, pos, SECTION) ? pos : buf.indexOf(NL_SECTION, pos);
-    if (a >= 0 && a !== pos) a += 1;
-    if (!this.section?.dumpsys) return a;
-    let b = startsWithAt(buf, pos, SERVICE) ? pos : buf.indexOf(NL_SERVICE, pos);
-    if (b >= 0 && b !== pos) b += 1;
-    if (a < 0) return b;
-    if (b < 0) return a;
-    return Math.min(a, b);
+    this.append(buf, segment, buf.length);
   }
 
   private marker(lineText: string, buf: Buffer, start: number, end: number): void {
@@ -273,14 +278,4 @@ class SectionScanner {
 
 function startsWithAt(buf: Buffer, pos: number, prefix: Buffer): boolean {
   return buf.length - pos >= prefix.length && buf.compare(prefix, 0, prefix.length, pos, pos + prefix.length) === 0;
-}
-
-function countNewlines(buf: Buffer, start: number, end: number): number {
-  let n = 0;
-  let p = buf.indexOf(10, start);
-  while (p >= 0 && p < end) {
-    n++;
-    p = buf.indexOf(10, p + 1);
-  }
-  return n;
 }
