@@ -12,7 +12,8 @@
 // needs no support for it. It reports; it never fails on a missed target (exit 0).
 //
 // Options: --size-mb N (both inputs N MB, a quick run), --bugreport-mb N, --trace-mb N,
-// --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs), --out DIR.
+// --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs), --timeout S (kill an
+// analyze run after S seconds, default 300, so the whole bench stays within minutes), --out DIR.
 // Env: DMABUF_BENCH_SIZE_MB=N as --size-mb.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +38,8 @@ interface Args {
   skipBugreport: boolean;
   skipTrace: boolean;
   repeat: number;
+  /** Seconds after which an analyze run is killed and reported as timed out. */
+  timeoutS: number;
   out: string;
 }
 
@@ -48,6 +51,7 @@ function parseArgs(argv: string[]): Args {
     skipBugreport: false,
     skipTrace: false,
     repeat: 1,
+    timeoutS: 300,
     out: path.join(root, 'bench', 'out'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -63,9 +67,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--skip-bugreport') a.skipBugreport = true;
     else if (k === '--skip-trace') a.skipTrace = true;
     else if (k === '--repeat') a.repeat = Math.floor(num());
+    else if (k === '--timeout') a.timeoutS = num();
     else if (k === '--out') a.out = path.resolve(argv[++i]);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: npm run bench -- [--size-mb N] [--bugreport-mb N] [--trace-mb N] [--skip-bugreport] [--skip-trace] [--repeat N] [--out DIR]');
+      console.log('usage: npm run bench -- [--size-mb N] [--bugreport-mb N] [--trace-mb N] [--skip-bugreport] [--skip-trace] [--repeat N] [--timeout SECONDS] [--out DIR]');
       process.exit(0);
     } else throw new Error(`unknown option ${k}`);
   }
@@ -198,12 +203,13 @@ async function inflateTraceFloor(file: string): Promise<{ ms: number; bytes: num
 interface Run {
   ms: number;
   code: number | null;
+  timedOut: boolean;
   rssKb: number | undefined;
   stdoutBytes: number;
   stderrTail: string;
 }
 
-function analyze(input: string): Promise<Run> {
+function analyze(input: string, timeoutS: number): Promise<Run> {
   const rssFile = path.join(path.dirname(input), `.rss-${process.pid}-${Date.now()}`);
   const t = performance.now();
   return new Promise((resolve, reject) => {
@@ -213,21 +219,39 @@ function analyze(input: string): Promise<Run> {
     });
     let stdoutBytes = 0;
     let stderr = '';
+    let timedOut = false;
+    // Fallback for a run that is killed (the probe's exit handler never runs): poll the
+    // high-water mark the kernel keeps (/proc/<pid>/status VmHWM, Linux).
+    let polledKb: number | undefined;
+    const poll = setInterval(() => {
+      try {
+        const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) polledKb = Math.max(polledKb ?? 0, Number(m[1]));
+      } catch {
+        // not Linux, or the process is gone
+      }
+    }, 250);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutS * 1000);
     child.stdout.on('data', (c: Buffer) => (stdoutBytes += c.length));
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-4000);
     });
     child.on('error', reject);
     child.on('close', (code) => {
+      clearTimeout(timer);
+      clearInterval(poll);
       const ms = performance.now() - t;
       let rssKb: number | undefined;
       try {
         rssKb = Number(fs.readFileSync(rssFile, 'utf8'));
         fs.rmSync(rssFile);
       } catch {
-        rssKb = undefined;
+        rssKb = polledKb;
       }
-      resolve({ ms, code, rssKb, stdoutBytes, stderrTail: stderr.trim().split('\n').slice(-1)[0] ?? '' });
+      resolve({ ms, code, timedOut, rssKb, stdoutBytes, stderrTail: stderr.trim().split('\n').slice(-1)[0] ?? '' });
     });
   });
 }
@@ -262,7 +286,13 @@ function table(rows: Row[]): string {
       `≤ ${r.target}`,
       rssMb !== undefined ? `${rssMb.toFixed(0)} MB` : 'n/a',
       '< 300 MB',
-      ok ? (meets ? 'meets targets' : 'MISSES target') : `FAILED (exit ${r.run.code}): ${r.run.stderrTail}`,
+      r.run.timedOut
+        ? `TIMED OUT (killed after ${secs(r.run.ms)}; ratio and RSS are lower bounds)`
+        : ok
+          ? meets
+            ? 'meets targets'
+            : 'MISSES target'
+          : `FAILED (exit ${r.run.code}): ${r.run.stderrTail}`,
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -292,7 +322,7 @@ async function main(): Promise<void> {
     log('floor: inflating the main entry');
     const f1 = await inflateFloor(file);
     log(`analyze ${path.relative(root, file)}`);
-    const run = await best(args.repeat, () => analyze(file));
+    const run = await best(args.repeat, () => analyze(file, args.timeoutS));
     const f2 = await inflateFloor(file);
     const floor = f1.ms < f2.ms ? f1 : f2;
     rows.push({
@@ -325,7 +355,7 @@ async function main(): Promise<void> {
         const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
         const f1 = await floorOf();
         log(`analyze ${path.relative(root, file)}`);
-        const run = await best(args.repeat, () => analyze(file));
+        const run = await best(args.repeat, () => analyze(file, args.timeoutS));
         const f2 = await floorOf();
         const floor = f1.ms < f2.ms ? f1 : f2;
         const inputMb = fs.statSync(file).size / MB;

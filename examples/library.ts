@@ -15,21 +15,22 @@ try {
   console.log('DMA-BUF by exporter:');
   console.table(session.run('dmabuf_exporters'));
 
-  // A query of our own: the largest buffers with a given name, and who holds them
-  // (no holder = only the kernel keeps them alive).
+  // A query of our own, with a named parameter: the largest buffers and who holds them.
+  // No holder means only the kernel keeps the buffer alive (a bugreport names such buffers
+  // only by inode, size and exporter).
   const rows = session.query(
-    `SELECT d.inode, d.size, d.exporter,
-            (SELECT group_concat(p.name || ' (' || h.pid || ')', ', ')
+    `SELECT d.inode, d.size, d.exporter, d.name,
+            (SELECT group_concat(coalesce(p.name, '?') || ' (' || h.pid || ')', ', ')
                FROM dmabuf_holder h LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
               WHERE h.snapshot_id = d.snapshot_id AND h.inode = d.inode) AS holders
        FROM dmabuf d
-      WHERE d.name = :name
-      ORDER BY d.size DESC
+      WHERE d.size >= :min_bytes
+      ORDER BY d.size DESC, d.inode
       LIMIT 10`,
-    { name: 'CAMERA' },
+    { min_bytes: 8 * 1024 * 1024 },
   );
-  console.log('Largest CAMERA buffers:');
-  console.table(rows.map((r) => ({ ...r, holders: r.holders ?? '(none: kernel-held)' })));
+  console.log('Largest buffers:');
+  console.table(rows.map((r) => ({ ...r, name: r.name ?? '', holders: r.holders ?? '(none: kernel-held)' })));
 } finally {
   session.close();
 }

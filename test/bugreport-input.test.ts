@@ -250,6 +250,25 @@ test('the main entry is found through main_entry.txt when its name is unusual, a
   b.session.close();
 });
 
+test('bugreports of every Android generation route their DMA-BUF sections (default variants per SDK)', async () => {
+  for (const sdk of [30, 31, 33, 34, 35, 36]) {
+    const s = randomScenario({ seed: 100 + sdk, processes: 25, buffers: 120, leak: 'camera', sdk });
+    const text = renderBugreportText(s);
+    assert.ok(text.includes(sdk <= 30 ? '------ Dmabuf dump (/product/bin/dmabuf_dump) ------' : '------ Dmabuf dump (dmabuf_dump) ------'), `sdk ${sdk}`);
+    assert.equal(text.includes('(dmabuf_dump -b) ------'), sdk >= 31, `sdk ${sdk}: -b section`);
+    const session = await open([{ name: `sdk${sdk}.zip`, bytes: bugreportZipBytes(s) }]);
+    assert.equal(session.query('SELECT android_sdk FROM snapshot')[0].android_sdk, sdk);
+    // Without -b (Android 11) only buffers some process holds are listed.
+    const held = new Set(s.processes.flatMap((p) => p.holds.map((h) => h.inode)));
+    const expected = s.buffers.map((b) => b.inode).filter((i) => sdk >= 31 || held.has(i)).sort((a, b) => a - b);
+    assert.deepEqual(session.query('SELECT inode FROM dmabuf ORDER BY inode').map((r) => r.inode), expected, `sdk ${sdk}`);
+    const holders = s.processes.flatMap((p) => p.holds.map((h) => `${h.inode}:${p.pid}`)).sort();
+    assert.deepEqual(session.query('SELECT inode, pid FROM dmabuf_holder').map((r) => `${r.inode}:${r.pid}`).sort(), holders, `sdk ${sdk}`);
+    assert.equal(session.query('SELECT count(*) AS n FROM meminfo_dmabuf')[0].n, 1, `sdk ${sdk}: meminfo block`);
+    session.close();
+  }
+});
+
 // ---- section failures -----------------------------------------------------------------
 
 test('section failures become diagnostics and the other sections still load', async () => {

@@ -12,10 +12,12 @@
 -- @column value Bytes the process (or thread) had allocated and not freed at `ts`, counting only this trace's events.
 -- @column snapshot_id Snapshot of the trace (not in Perfetto's table).
 CREATE VIEW android_memory_cumulative_dmabuf AS
-SELECT upid, process_name, utid, thread_name, ts,
-       sum(buf_size) OVER (
-         PARTITION BY snapshot_id, CASE WHEN pid IS NULL THEN 't' || tid ELSE 'p' || pid END
-         ORDER BY ts) AS value,
-       snapshot_id
-FROM android_dmabuf_allocs
-ORDER BY snapshot_id, ts;
+SELECT p.rowid AS upid, p.name AS process_name, th.rowid AS utid, th.name AS thread_name, c.ts, c.value, c.snapshot_id
+FROM (
+  SELECT snapshot_id, ts, tid, pid,
+         sum(buf_size) OVER (PARTITION BY snapshot_id, pid IS NULL, coalesce(pid, tid) ORDER BY ts) AS value
+  FROM _dmabuf_charged
+) c
+LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
+LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
+ORDER BY c.snapshot_id, c.ts;

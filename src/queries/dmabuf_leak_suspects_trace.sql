@@ -1,6 +1,7 @@
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
--- end, per responsible process (after gralloc re-attribution; see `dmabuf_trace_buffers`),
+-- end, per responsible process (after gralloc re-attribution; the same buffers as the
+-- `outstanding` ones of `dmabuf_trace_buffers`),
 -- largest first; `rss_growth` — a process whose DMA-BUF RSS (`dmabuf_rss_sample`) is higher at
 -- its last sample of the trace than at its first by more than `rss_growth_min_bytes`.
 -- Severity follows the byte thresholds of `dmabuf_leak_suspects`.
@@ -14,23 +15,39 @@
 -- @column evidence One sentence saying what was seen.
 CREATE VIEW _dmabuf_leak_suspects_trace AS
 WITH
+-- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
+-- returns the bare columns of the row holding max(ts)), charged to its attributed thread.
+last_event AS (
+  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
+  FROM _dmabuf_attributed
+  GROUP BY snapshot_id, inode
+),
+outstanding AS (
+  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid
+  FROM last_event l
+  LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
+  WHERE l.size > 0
+),
 unfreed AS (
-  SELECT b.snapshot_id, 'unfreed_in_trace' AS kind,
-         CASE WHEN b.pid IS NULL THEN 'thread ' || b.tid
-              ELSE coalesce(max(b.process_name), '?') || ' (' || b.pid || ')' END AS subject,
-         sum(b.size) AS bytes,
-         count(*) || ' buffer(s) allocated during the trace (between ts ' || min(b.alloc_ts) || ' and ' || max(b.alloc_ts) ||
-         ') were still allocated at its end (ts ' || coalesce((SELECT max(end_ts) FROM trace_info t WHERE t.snapshot_id = b.snapshot_id), '?') ||
-         '); largest ' || max(b.size) || ' bytes' AS evidence
-  FROM dmabuf_trace_buffers b
-  WHERE b.end_kind = 'outstanding'
-  GROUP BY b.snapshot_id, b.pid, CASE WHEN b.pid IS NULL THEN b.tid END
+  SELECT o.snapshot_id, 'unfreed_in_trace' AS kind,
+         CASE WHEN o.pid IS NULL THEN 'thread ' || o.tid
+              ELSE coalesce(max(p.name), '?') || ' (' || o.pid || ')' END AS subject,
+         sum(o.size) AS bytes,
+         CASE WHEN count(*) = 1
+              THEN '1 buffer (inode ' || max(o.inode) || ', ' || max(o.size) || ' bytes) allocated during the trace at ts ' || min(o.ts) ||
+                   ' was still allocated at its end (ts '
+              ELSE count(*) || ' buffers allocated during the trace between ts ' || min(o.ts) || ' and ' || max(o.ts) ||
+                   ' (largest ' || max(o.size) || ' bytes) were still allocated at its end (ts '
+         END || coalesce((SELECT max(end_ts) FROM trace_info t WHERE t.snapshot_id = o.snapshot_id), '?') || ')' AS evidence
+  FROM outstanding o
+  LEFT JOIN process p ON p.snapshot_id = o.snapshot_id AND p.pid = o.pid
+  GROUP BY o.snapshot_id, o.pid IS NULL, coalesce(o.pid, o.tid)
 ),
 rss AS (
   SELECT s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
-         CASE WHEN s.pid IS NULL THEN 't' || s.tid ELSE 'p' || s.pid END AS who,
-         row_number() OVER (PARTITION BY s.snapshot_id, CASE WHEN s.pid IS NULL THEN 't' || s.tid ELSE 'p' || s.pid END ORDER BY s.ts, s.rowid) AS n_first,
-         row_number() OVER (PARTITION BY s.snapshot_id, CASE WHEN s.pid IS NULL THEN 't' || s.tid ELSE 'p' || s.pid END ORDER BY s.ts DESC, s.rowid DESC) AS n_last
+         s.pid IS NULL AS no_pid, coalesce(s.pid, s.tid) AS who,
+         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts, s.rowid) AS n_first,
+         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts DESC, s.rowid DESC) AS n_last
   FROM dmabuf_rss_sample s
 ),
 growth AS (
@@ -42,7 +59,7 @@ growth AS (
          max(r.rss_bytes) AS peak_bytes,
          group_concat(DISTINCT r.origin) AS origins
   FROM rss r
-  GROUP BY r.snapshot_id, r.who
+  GROUP BY r.snapshot_id, r.no_pid, r.who
 ),
 rss_growth AS (
   SELECT g.snapshot_id, 'rss_growth' AS kind,

@@ -17,17 +17,18 @@
 -- @column process_name Name of that process, when known.
 CREATE VIEW dmabuf_trace_buffers AS
 WITH ev AS (
-  SELECT a.*,
-         lead(a.ts) OVER w AS next_ts,
-         lead(a.buf_size) OVER w AS next_size
-  FROM android_dmabuf_allocs a
-  WINDOW w AS (PARTITION BY a.snapshot_id, a.inode ORDER BY a.ts)
+  SELECT c.*,
+         lead(c.ts) OVER w AS next_ts,
+         lead(c.buf_size) OVER w AS next_size
+  FROM _dmabuf_charged c
+  WINDOW w AS (PARTITION BY c.snapshot_id, c.inode ORDER BY c.ts)
 )
-SELECT snapshot_id, inode, buf_size AS size, ts AS alloc_ts,
-       CASE WHEN next_size <= 0 THEN next_ts END AS free_ts,
-       CASE WHEN next_size <= 0 THEN next_ts - ts END AS dur,
-       CASE WHEN next_ts IS NULL THEN 'outstanding' WHEN next_size <= 0 THEN 'freed' ELSE 'reallocated' END AS end_kind,
-       tid, pid, process_name
+SELECT ev.snapshot_id, ev.inode, ev.buf_size AS size, ev.ts AS alloc_ts,
+       CASE WHEN ev.next_size <= 0 THEN ev.next_ts END AS free_ts,
+       CASE WHEN ev.next_size <= 0 THEN ev.next_ts - ev.ts END AS dur,
+       CASE WHEN ev.next_ts IS NULL THEN 'outstanding' WHEN ev.next_size <= 0 THEN 'freed' ELSE 'reallocated' END AS end_kind,
+       ev.tid, ev.pid, p.name AS process_name
 FROM ev
-WHERE buf_size > 0
-ORDER BY snapshot_id, alloc_ts;
+LEFT JOIN process p ON p.snapshot_id = ev.snapshot_id AND p.pid = ev.pid
+WHERE ev.buf_size > 0
+ORDER BY ev.snapshot_id, ev.ts;

@@ -3,8 +3,9 @@
 -- From the `dma_heap_stat` events of each trace: one `trace` row per snapshot (all
 -- processes, with the statistics of the heaps' total over time) and one `process` row per
 -- responsible process (per thread when its process is unknown), attributed as in
--- `android_dmabuf_allocs` (gralloc allocations charged to their client, frees to the
--- allocator, frees of buffers allocated before the trace left out). Reproduces Perfetto's
+-- `android_dmabuf_allocs` (gralloc allocations charged to their client, a free to whoever
+-- its buffer's allocation was charged to, frees of buffers allocated before the trace left
+-- out). Reproduces Perfetto's
 -- `android_dma_heap` metric: avg/min/max_size_bytes = heap_avg/min/max_bytes,
 -- total_alloc_size_bytes = allocated_bytes and total_delta_bytes = net_delta_bytes of the
 -- `trace` row, process_stats = net_delta_bytes of the `process` rows summed by process_name.
@@ -32,89 +33,101 @@
 -- @column trace_end_ts `trace` row: end of the trace, ns.
 CREATE VIEW dmabuf_trace_summary AS
 WITH
-a AS (
-  SELECT x.*, CASE WHEN x.pid IS NULL THEN 't' || x.tid ELSE 'p' || x.pid END AS who
-  FROM android_dmabuf_allocs x
+-- Each charged event with the running sums of its process (of its thread when the process
+-- is unknown) and of the trace. Narrow rows: names come last.
+ev AS MATERIALIZED (
+  SELECT c.snapshot_id, c.ts, c.buf_size, c.tid, c.pid,
+         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY c.ts) AS run_who,
+         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id ORDER BY c.ts) AS run_all
+  FROM _dmabuf_charged c
 ),
-running AS (
-  SELECT a.*,
-         sum(buf_size) OVER (PARTITION BY snapshot_id, who ORDER BY ts) AS run_who,
-         sum(buf_size) OVER (PARTITION BY snapshot_id ORDER BY ts) AS run_all
-  FROM a
+-- Buffers outstanding at the end (as in `dmabuf_trace_buffers`): the last event on the inode
+-- is an allocation (SQLite returns the bare columns of the row holding max(ts)).
+last_event AS (
+  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
+  FROM _dmabuf_attributed
+  GROUP BY snapshot_id, inode
 ),
 outstanding AS (
-  SELECT snapshot_id, CASE WHEN pid IS NULL THEN 't' || tid ELSE 'p' || pid END AS who,
-         count(*) AS buffers, sum(size) AS bytes
-  FROM dmabuf_trace_buffers
-  WHERE end_kind = 'outstanding'
-  GROUP BY 1, 2
+  SELECT l.snapshot_id, th.pid IS NULL AS no_pid, coalesce(th.pid, l.tid) AS who, count(*) AS buffers, sum(l.size) AS bytes
+  FROM last_event l
+  LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
+  WHERE l.size > 0
+  GROUP BY 1, 2, 3
+),
+per_process AS (
+  SELECT e.snapshot_id, 'process' AS scope, e.pid,
+         CASE WHEN e.pid IS NULL THEN e.tid END AS tid,
+         sum(e.buf_size > 0) AS allocs,
+         sum(e.buf_size <= 0) AS frees,
+         coalesce(sum(CASE WHEN e.buf_size > 0 THEN e.buf_size END), 0) AS allocated_bytes,
+         coalesce(-sum(CASE WHEN e.buf_size <= 0 THEN e.buf_size END), 0) AS freed_bytes,
+         sum(e.buf_size) AS net_delta_bytes,
+         max(e.run_who) AS peak_outstanding_bytes,
+         min(e.ts) AS first_ts, max(e.ts) AS last_ts
+  FROM ev e
+  GROUP BY e.snapshot_id, e.pid IS NULL, coalesce(e.pid, e.tid)
+),
+per_trace AS (
+  SELECT snapshot_id,
+         sum(buf_size > 0) AS allocs,
+         sum(buf_size <= 0) AS frees,
+         coalesce(sum(CASE WHEN buf_size > 0 THEN buf_size END), 0) AS allocated_bytes,
+         coalesce(-sum(CASE WHEN buf_size <= 0 THEN buf_size END), 0) AS freed_bytes,
+         sum(buf_size) AS net_delta_bytes,
+         max(run_all) AS peak_outstanding_bytes
+  FROM ev
+  GROUP BY snapshot_id
 ),
 bounds AS (
   SELECT snapshot_id, max(end_ts) AS end_ts FROM trace_info GROUP BY snapshot_id
 ),
+-- The heaps' total over time: each value lasts until the next event, the last one until the
+-- end of the trace (Perfetto's `mem.dma_heap` counter track).
 heap AS (
-  SELECT e.snapshot_id, e.ts, e.heap_total AS value,
-         coalesce(lead(e.ts) OVER (PARTITION BY e.snapshot_id ORDER BY e.ts, e.rowid),
-                  max(coalesce(b.end_ts, e.ts), e.ts)) - e.ts AS dur,
-         row_number() OVER (PARTITION BY e.snapshot_id ORDER BY e.ts DESC, e.rowid DESC) AS from_end
+  SELECT e.snapshot_id, e.ts, e.size_delta, e.heap_total AS value,
+         coalesce(lead(e.ts) OVER w, max(coalesce(b.end_ts, e.ts), e.ts)) - e.ts AS dur,
+         last_value(e.heap_total) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS end_value
   FROM dma_heap_event e
   LEFT JOIN bounds b ON b.snapshot_id = e.snapshot_id
-  WHERE e.heap_total IS NOT NULL
+  WINDOW w AS (PARTITION BY e.snapshot_id ORDER BY e.ts, e.rowid)
 ),
 heap_stats AS (
   SELECT snapshot_id,
-         sum(CAST(value AS REAL) * dur) / nullif(sum(dur), 0) AS avg_bytes,
-         min(value) AS min_bytes, max(value) AS max_bytes,
-         max(CASE WHEN from_end = 1 THEN value END) AS end_bytes
-  FROM heap GROUP BY snapshot_id
-),
-dropped AS (
-  SELECT e.snapshot_id, -sum(e.size_delta) AS bytes
-  FROM dma_heap_event e
-  WHERE e.size_delta <= 0
-    AND NOT EXISTS (SELECT 1 FROM dma_heap_event p
-                    WHERE p.snapshot_id = e.snapshot_id AND p.inode = e.inode AND p.ts < e.ts)
-  GROUP BY e.snapshot_id
+         sum(CASE WHEN value IS NOT NULL THEN CAST(value AS REAL) * dur END)
+           / nullif(sum(CASE WHEN value IS NOT NULL THEN dur END), 0) AS avg_bytes,
+         min(value) AS min_bytes, max(value) AS max_bytes, max(end_value) AS end_bytes,
+         min(ts) AS first_ts, max(ts) AS last_ts,
+         coalesce(-sum(CASE WHEN size_delta <= 0 THEN size_delta END), 0) AS all_freed_bytes
+  FROM heap
+  GROUP BY snapshot_id
 ),
 trace_rows AS (
-  SELECT s.snapshot_id, 'trace' AS scope, NULL AS pid, NULL AS tid, NULL AS process_name,
-         (SELECT count(*) FROM a WHERE a.snapshot_id = s.snapshot_id AND a.buf_size > 0) AS allocs,
-         (SELECT count(*) FROM a WHERE a.snapshot_id = s.snapshot_id AND a.buf_size <= 0) AS frees,
-         coalesce((SELECT sum(buf_size) FROM a WHERE a.snapshot_id = s.snapshot_id AND a.buf_size > 0), 0) AS allocated_bytes,
-         coalesce((SELECT -sum(buf_size) FROM a WHERE a.snapshot_id = s.snapshot_id AND a.buf_size <= 0), 0) AS freed_bytes,
-         coalesce((SELECT sum(buf_size) FROM a WHERE a.snapshot_id = s.snapshot_id), 0) AS net_delta_bytes,
-         coalesce((SELECT sum(buffers) FROM outstanding o WHERE o.snapshot_id = s.snapshot_id), 0) AS outstanding_buffers,
-         coalesce((SELECT sum(bytes) FROM outstanding o WHERE o.snapshot_id = s.snapshot_id), 0) AS outstanding_bytes,
-         (SELECT max(run_all) FROM running r WHERE r.snapshot_id = s.snapshot_id) AS peak_outstanding_bytes,
-         (SELECT min(ts) FROM dma_heap_event e WHERE e.snapshot_id = s.snapshot_id) AS first_ts,
-         (SELECT max(ts) FROM dma_heap_event e WHERE e.snapshot_id = s.snapshot_id) AS last_ts,
-         coalesce((SELECT bytes FROM dropped d WHERE d.snapshot_id = s.snapshot_id), 0) AS dropped_free_bytes,
+  SELECT h.snapshot_id, 'trace' AS scope, NULL AS pid, NULL AS tid, NULL AS process_name,
+         coalesce(t.allocs, 0) AS allocs, coalesce(t.frees, 0) AS frees,
+         coalesce(t.allocated_bytes, 0) AS allocated_bytes, coalesce(t.freed_bytes, 0) AS freed_bytes,
+         coalesce(t.net_delta_bytes, 0) AS net_delta_bytes,
+         coalesce((SELECT sum(buffers) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_buffers,
+         coalesce((SELECT sum(bytes) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_bytes,
+         -- every free is either charged (in android_dmabuf_allocs) or dropped
+         t.peak_outstanding_bytes, h.first_ts, h.last_ts, h.all_freed_bytes - coalesce(t.freed_bytes, 0) AS dropped_free_bytes,
          h.avg_bytes AS heap_avg_bytes, h.min_bytes AS heap_min_bytes, h.max_bytes AS heap_max_bytes,
-         h.end_bytes AS heap_end_bytes,
-         (SELECT end_ts FROM bounds b WHERE b.snapshot_id = s.snapshot_id) AS trace_end_ts,
+         h.end_bytes AS heap_end_bytes, b.end_ts AS trace_end_ts,
          0 AS sort_group, 0 AS sort_bytes
-  FROM (SELECT DISTINCT snapshot_id FROM dma_heap_event) s
-  LEFT JOIN heap_stats h ON h.snapshot_id = s.snapshot_id
+  FROM heap_stats h
+  LEFT JOIN per_trace t ON t.snapshot_id = h.snapshot_id
+  LEFT JOIN bounds b ON b.snapshot_id = h.snapshot_id
 ),
 process_rows AS (
-  SELECT r.snapshot_id, 'process' AS scope, max(r.pid) AS pid,
-         CASE WHEN max(r.pid) IS NULL THEN max(r.tid) END AS tid,
-         max(r.process_name) AS process_name,
-         sum(r.buf_size > 0) AS allocs,
-         sum(r.buf_size <= 0) AS frees,
-         coalesce(sum(CASE WHEN r.buf_size > 0 THEN r.buf_size END), 0) AS allocated_bytes,
-         coalesce(-sum(CASE WHEN r.buf_size <= 0 THEN r.buf_size END), 0) AS freed_bytes,
-         sum(r.buf_size) AS net_delta_bytes,
-         coalesce(o.buffers, 0) AS outstanding_buffers,
-         coalesce(o.bytes, 0) AS outstanding_bytes,
-         max(r.run_who) AS peak_outstanding_bytes,
-         min(r.ts) AS first_ts, max(r.ts) AS last_ts,
-         NULL AS dropped_free_bytes, NULL AS heap_avg_bytes, NULL AS heap_min_bytes,
-         NULL AS heap_max_bytes, NULL AS heap_end_bytes, NULL AS trace_end_ts,
+  SELECT r.snapshot_id, r.scope, r.pid, r.tid, p.name AS process_name, r.allocs, r.frees, r.allocated_bytes, r.freed_bytes,
+         r.net_delta_bytes, coalesce(o.buffers, 0) AS outstanding_buffers, coalesce(o.bytes, 0) AS outstanding_bytes,
+         r.peak_outstanding_bytes, r.first_ts, r.last_ts,
+         NULL AS dropped_free_bytes, NULL AS heap_avg_bytes, NULL AS heap_min_bytes, NULL AS heap_max_bytes,
+         NULL AS heap_end_bytes, NULL AS trace_end_ts,
          1 AS sort_group, coalesce(o.bytes, 0) AS sort_bytes
-  FROM running r
-  LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.who = r.who
-  GROUP BY r.snapshot_id, r.who
+  FROM per_process r
+  LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.no_pid = (r.pid IS NULL) AND o.who = coalesce(r.pid, r.tid)
+  LEFT JOIN process p ON p.snapshot_id = r.snapshot_id AND p.pid = r.pid
 )
 SELECT snapshot_id, scope, pid, tid, process_name, allocs, frees, allocated_bytes, freed_bytes,
        net_delta_bytes, outstanding_buffers, outstanding_bytes, peak_outstanding_bytes, first_ts,

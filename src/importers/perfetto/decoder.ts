@@ -304,9 +304,10 @@ export class PerfettoDecoder {
   }
 
   /**
-   * An FtraceEventBundle: the hot path. Events are read with local variables and inlined
-   * varint decoding; only the timestamp, the pid and the tag of the event's payload are
-   * looked at, and the payload is skipped by its length unless it is one of ours.
+   * An FtraceEventBundle: the hot path. Events are walked with local variables and inlined
+   * varint reads; per event only the tag of its payload field is decoded (the timestamp and
+   * pid varints are located, not decoded), and the payload is skipped by its length unless it
+   * is one of ours. `compact_sched` and any other bundle field are skipped whole.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
     const c = this.cur;

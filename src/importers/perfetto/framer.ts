@@ -111,7 +111,8 @@ export class PacketFramer {
           this.onPacket(chunk, pos, pos + len, at);
           return pos + len;
         }
-        this.pkt = new Uint8Array(len);
+        // A Buffer like the chunks, so that the decoder sees one kind of array.
+        this.pkt = Buffer.allocUnsafe(len);
         this.pkt.set(chunk.subarray(pos, n), 0);
         this.pktFill = n - pos;
         this.pktOffset = at;

@@ -137,11 +137,25 @@ export const perfetto: StreamImporter = {
     let bytes = 0;
     let nextProgress = PROGRESS_EVERY;
     try {
-      for await (const chunk of chunks) {
+      // The next chunk is asked for before this one is decoded, so that reading it overlaps
+      // with decoding.
+      const it = chunks[Symbol.asyncIterator]();
+      let next = it.next();
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        const chunk = r.value;
         bytes += chunk.length;
+        next = it.next();
+        next.catch(() => undefined); // a failed read is handled when awaited, not as unhandled
         framer.push(chunk);
         await decoder.drain(MAX_INFLATING);
-        if (framer.stopped) break;
+        if (framer.stopped) {
+          // Stop reading: settle the read already asked for, then close the source.
+          await next.catch(() => undefined);
+          await it.return?.();
+          break;
+        }
         if (bytes >= nextProgress) {
           env.progress(`${ctx.path}: ${Math.round(bytes / (1024 * 1024))} MB read`);
           nextProgress += PROGRESS_EVERY;
