@@ -212,22 +212,6 @@ test('chunk boundaries do not matter: 1-, 7- and 4096-byte chunks give the same 
   const s = await load(bytes);
   assert.deepEqual(tables(s), expected);
   s.close();
-  // And the same when the context offers a bulk insert (rows as value arrays in column order).
-  const db = await Db.create();
-  db.begin();
-  const ctx = SourceContext.topLevel(db, 'trace.bin', 'perfetto', 'trace', 'trace.bin', bytes.length);
-  let bulkRows = 0;
-  const bulk = Object.assign(Object.create(ctx) as SourceContext, {
-    insertMany(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]) {
-      bulkRows += rows.length;
-      for (const r of rows) ctx.insert(table, Object.fromEntries(columns.map((c, i) => [c, r[i]])) as never);
-    },
-  });
-  await perfetto.importStream((async function* () { yield bytes; })(), bulk, makeEnv(() => {}));
-  db.commit();
-  assert.deepEqual(tables(db), expected);
-  assert.equal(bulkRows, 17, 'every stored event went through insertMany');
-  db.close();
 });
 
 test('FtraceEvent.pid is a thread: mapped to its process through the process tree, wherever the tree is', async () => {

@@ -124,6 +124,37 @@ export class Db {
     st.run(keys.map((k) => toSqlValue(row[k])));
   }
 
+  /**
+   * Insert many rows of the same columns: one multi-row INSERT per 100 rows (several times
+   * faster than row by row in sql.js). `rows` are value arrays in `columns` order.
+   */
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
+    if (rows.length === 0) return;
+    const cols = this.columns(table);
+    for (const c of columns) if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
+    const per = Math.max(1, Math.min(MANY_ROWS, Math.floor(MAX_VARIABLES / columns.length)));
+    let i = 0;
+    for (; i + per <= rows.length; i += per) {
+      const values: SqlValue[] = [];
+      for (let r = i; r < i + per; r++) for (const v of rows[r]) values.push(toSqlValue(v));
+      this.manyStatement(table, columns, per).run(values);
+    }
+    for (; i < rows.length; i++) this.manyStatement(table, columns, 1).run(rows[i].map(toSqlValue));
+  }
+
+  private manyStatement(table: string, columns: readonly string[], n: number): Statement {
+    const key = `${table}\u0000${n}\u0000${columns.join('\u0000')}`;
+    let st = this.inserts.get(key);
+    if (!st) {
+      const one = `(${columns.map(() => '?').join(', ')})`;
+      st = this.raw.prepare(
+        `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`,
+      );
+      this.inserts.set(key, st);
+    }
+    return st;
+  }
+
   /** Insert one row and return its rowid. */
   insertWithId(table: string, row: Row): number {
     this.insert(table, row);
@@ -226,6 +257,10 @@ export class Db {
     this.inserts.clear();
   }
 }
+
+/** Rows per multi-row INSERT, and the bound-parameter limit of the SQLite build. */
+const MANY_ROWS = 100;
+const MAX_VARIABLES = 32766;
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

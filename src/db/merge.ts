@@ -1,6 +1,6 @@
 // Builds the merged tables from what the importers observed: one `dmabuf` row per
 // (snapshot, inode) whatever the number of sources, one `dmabuf_holder` row per
-// (snapshot, inode, pid). Where sources disagree the most exact value wins (a byte size over
+// (snapshot, inode, pid), and the charge of every trace allocation (`dma_heap_charge`). Where sources disagree the most exact value wins (a byte size over
 // a kB size; among equals, the value most sources gave) and a `merge_conflict` diagnostic
 // names the sources and their values. Set-based SQL: a bugreport has thousands of buffers.
 import type { Db } from './database.js';
@@ -19,6 +19,12 @@ export function mergeSnapshot(db: Db, snapshotId: number): void {
         SELECT d.id FROM dmabuf d WHERE d.snapshot_id = dmabuf_attachment.snapshot_id AND d.inode = dmabuf_attachment.inode)
       WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
     recordConflicts(db, id);
+    // Trace attribution (a window over every event) is computed once here, not by every view.
+    db.exec(`DELETE FROM dma_heap_charge WHERE snapshot_id = ${id};
+             INSERT INTO dma_heap_charge (snapshot_id, event_id, ts, buf_size, inode, tid, pid)
+             SELECT snapshot_id, event_id, ts, buf_size, inode, tid, pid FROM _dmabuf_charged
+             WHERE snapshot_id = ${id} AND EXISTS (SELECT 1 FROM dma_heap_event WHERE snapshot_id = ${id})
+             ORDER BY ts, event_id;`);
   });
 }
 

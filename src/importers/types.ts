@@ -31,6 +31,8 @@ export interface ImportContext {
   readonly path: string;
   /** Insert one row into a table of the schema; `snapshot_id` and `source_id` are filled in when the table has them and the row does not. */
   insert(table: string, row: Row): void;
+  /** Insert many rows of the same columns (value arrays in `columns` order); `snapshot_id` and `source_id` are filled in as for `insert`. */
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void;
   /** Record a recoverable problem; `line` is 1-based within this source. */
   diag(severity: Severity, code: string, message: string, line?: number | null): void;
   /** Record (or improve) what is known of a process: a longer name or a cmdline wins. */

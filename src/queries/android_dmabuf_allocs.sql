@@ -43,12 +43,12 @@ FROM dma_heap_event e
 LEFT JOIN gralloc_thread g ON g.snapshot_id = e.snapshot_id AND g.tid = e.tid;
 
 -- @view _dmabuf_charged
--- @title DMA-BUF heap events with the thread and process they are charged to (narrow)
--- The rows of `android_dmabuf_allocs` without names or internal ids, unordered: what the
--- trace views compute on (sorting narrow rows is much cheaper than sorting named ones).
+-- @title DMA-BUF heap events with the thread and process they are charged to (the rules)
 -- An allocation is charged to its `attr_tid`; a free to the `attr_tid` of the latest strictly
--- earlier event on its inode; a free with none is dropped.
+-- earlier event on its inode; a free with none is dropped. Computed once per trace into the
+-- table `dma_heap_charge`, which the trace views read.
 -- @column snapshot_id Snapshot of the trace.
+-- @column event_id Row id of the event in `dma_heap_event`.
 -- @column ts Event time, ns.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column inode Inode of the buffer.
@@ -56,7 +56,7 @@ LEFT JOIN gralloc_thread g ON g.snapshot_id = e.snapshot_id AND g.tid = e.tid;
 -- @column pid Process of that thread; NULL when unknown.
 CREATE VIEW _dmabuf_charged AS
 WITH charged AS (
-  SELECT snapshot_id, ts, inode, buf_size,
+  SELECT snapshot_id, seq, ts, inode, buf_size,
          CASE WHEN buf_size > 0 THEN attr_tid
               ELSE last_value(attr_tid) OVER (
                      PARTITION BY snapshot_id, inode ORDER BY ts
@@ -64,7 +64,7 @@ WITH charged AS (
          END AS tid
   FROM _dmabuf_attributed
 )
-SELECT c.snapshot_id, c.ts, c.buf_size, c.inode, c.tid, th.pid
+SELECT c.snapshot_id, c.seq AS event_id, c.ts, c.buf_size, c.inode, c.tid, th.pid
 FROM charged c
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 WHERE c.tid IS NOT NULL;
@@ -96,7 +96,7 @@ WHERE c.tid IS NOT NULL;
 CREATE VIEW android_dmabuf_allocs AS
 SELECT c.ts, c.buf_size, c.inode, th.rowid AS utid, c.tid, th.name AS thread_name,
        p.rowid AS upid, c.pid, p.name AS process_name, c.snapshot_id
-FROM _dmabuf_charged c
+FROM dma_heap_charge c
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, c.ts;

@@ -16,7 +16,7 @@ SELECT p.rowid AS upid, p.name AS process_name, th.rowid AS utid, th.name AS thr
 FROM (
   SELECT snapshot_id, ts, tid, pid,
          sum(buf_size) OVER (PARTITION BY snapshot_id, pid IS NULL, coalesce(pid, tid) ORDER BY ts) AS value
-  FROM _dmabuf_charged
+  FROM dma_heap_charge
 ) c
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid

@@ -20,7 +20,7 @@ WITH ev AS (
   SELECT c.*,
          lead(c.ts) OVER w AS next_ts,
          lead(c.buf_size) OVER w AS next_size
-  FROM _dmabuf_charged c
+  FROM dma_heap_charge c
   WINDOW w AS (PARTITION BY c.snapshot_id, c.inode ORDER BY c.ts)
 )
 SELECT ev.snapshot_id, ev.inode, ev.buf_size AS size, ev.ts AS alloc_ts,

@@ -37,9 +37,9 @@ WITH
 -- is unknown) and of the trace. Narrow rows: names come last.
 ev AS MATERIALIZED (
   SELECT c.snapshot_id, c.ts, c.buf_size, c.tid, c.pid,
-         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY c.ts) AS run_who,
-         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id ORDER BY c.ts) AS run_all
-  FROM _dmabuf_charged c
+         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY c.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
+         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id ORDER BY c.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_all
+  FROM dma_heap_charge c
 ),
 -- Buffers outstanding at the end (as in `dmabuf_trace_buffers`): the last event on the inode
 -- is an allocation (SQLite returns the bare columns of the row holding max(ts)).

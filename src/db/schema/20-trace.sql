@@ -51,6 +51,27 @@ CREATE TABLE dma_heap_event (
   pid INTEGER
 );
 
+-- One row per `dma_heap_stat` event charged to a thread, computed once when a trace is loaded
+-- from the rules of the `_dmabuf_charged` view (gralloc allocations charged to their binder
+-- client, a free to whoever the latest strictly earlier event on its inode was charged to; a
+-- free with no earlier event has no row). The trace analyses read this table.
+CREATE TABLE dma_heap_charge (
+  -- Snapshot of the trace.
+  snapshot_id INTEGER NOT NULL,
+  -- Row id of the event in `dma_heap_event`.
+  event_id INTEGER NOT NULL,
+  -- Event time, ns.
+  ts INTEGER NOT NULL,
+  -- Bytes allocated (> 0) or freed (< 0).
+  buf_size INTEGER NOT NULL,
+  -- Inode of the buffer.
+  inode INTEGER,
+  -- Thread the event is charged to.
+  tid INTEGER NOT NULL,
+  -- Process of that thread; NULL when unknown.
+  pid INTEGER
+);
+
 -- One row per sample of a process's DMA-BUF RSS (bytes of DMA-BUFs the process maps):
 -- the `dmabuf_rss_stat` ftrace event, or `process_stats` polling (`dmabuf_rss_kb`).
 CREATE TABLE dmabuf_rss_sample (

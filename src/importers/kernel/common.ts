@@ -87,6 +87,7 @@ export function guarded(ctx: ImportContext, importer: string, body: (ctx: Import
     sourceId: ctx.sourceId,
     path: ctx.path,
     insert: (table, row) => ctx.insert(table, row),
+    insertMany: (table, columns, rows) => ctx.insertMany(table, columns, rows),
     diag: (severity, code, message, line) => {
       if (count >= MAX_DIAGS) {
         dropped++;
