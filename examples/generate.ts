@@ -1,11 +1,14 @@
 // Writes examples/bugreport-example.zip: a realistic generated bugreport (Android 15, a few
 // hundred processes, a few thousand buffers, a camera-style leak: large CAMERA buffers no
-// process holds and others the camera provider keeps only through a mapping).
+// process holds and others the camera provider keeps only through a mapping), carrying a
+// Perfetto trace of its last 20 seconds in which the camera provider allocates the leaked
+// buffers and its DMA-BUF RSS grows.
 // Deterministic: the same code writes the same bytes. Run with `npm run examples`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomScenario } from '../test/fixtures/generate-scenario.js';
 import { writeBugreportZip } from '../test/fixtures/bugreport.js';
+import { scenarioTrace } from '../test/fixtures/trace.js';
 
 /** Options of the example; change them and re-run `npm run examples` to regenerate. */
 export const EXAMPLE = {
@@ -25,7 +28,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export async function writeExample(out = path.join(root, 'examples', 'bugreport-example.zip')) {
   const { seed, processes, buffers, leak, sdk, platform, textBytes } = EXAMPLE;
   const scenario = randomScenario({ seed, processes, buffers, leak, sdk, platform });
-  const r = await writeBugreportZip(out, scenario, { textBytes, seed });
+  const trace = scenarioTrace(scenario, { seed });
+  const r = await writeBugreportZip(out, scenario, {
+    textBytes,
+    seed,
+    extraEntries: { 'FS/data/misc/perfetto-traces/bugreport/systrace.pftrace': trace.bytes },
+  });
   return { ...r, scenario };
 }
 

@@ -77,10 +77,23 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
     });
   }
   if (snap.trace.length) {
-    const cols = Object.keys(snap.trace[0]).filter((c) => c !== 'snapshot_id');
+    const whole = snap.trace.find((r) => r.scope === 'trace');
+    const procs = snap.trace.filter((r) => r.scope === 'process');
     out.push({
       heading: `dmabuf_trace_summary${tag}`,
-      table: { columns: cols, textColumns: cols.filter((c) => typeof snap.trace[0][c] === 'string').length, rows: snap.trace.map((r) => cols.map((c) => (/bytes$/.test(c) ? bytes(r[c]) : r[c] === null ? '-' : String(r[c])))) },
+      facts: whole
+        ? [
+            ['heaps total', `avg ${bytes(whole.heap_avg_bytes)}, min ${bytes(whole.heap_min_bytes)}, max ${bytes(whole.heap_max_bytes)}, at end ${bytes(whole.heap_end_bytes)}`],
+            ['during the trace', `${count(whole.allocs)} allocations (${bytes(whole.allocated_bytes)}), ${count(whole.frees)} frees (${bytes(whole.freed_bytes)}), ${bytes(whole.outstanding_bytes)} still allocated at the end`],
+          ]
+        : undefined,
+      table: procs.length
+        ? {
+            columns: ['pid', 'process', 'allocated', 'freed', 'outstanding', 'peak'],
+            textColumns: 2,
+            rows: procs.map((r) => [String(r.pid ?? `tid ${r.tid}`), String(r.process_name ?? '?'), bytes(r.allocated_bytes), bytes(r.freed_bytes), bytes(r.outstanding_bytes), bytes(r.peak_outstanding_bytes)]),
+          }
+        : undefined,
     });
   }
   if (snap.devices.length) {
