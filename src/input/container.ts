@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 export interface ContainerEntry {
   /** Path inside the container, `/`-separated (e.g. `FS/proc/meminfo`). */
   path: string;
-  /** Uncompressed size in bytes. */
+  /** Uncompressed size in bytes (what `open()` must yield; the reader checks it). */
   size: number;
   /** A fresh stream of the entry's bytes. */
   open(): Promise<Readable>;

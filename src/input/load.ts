@@ -106,9 +106,9 @@ async function loadStream(
   bytes: number,
   parent: SourceContext | null,
   env: ImportEnv,
-  forced?: StreamImporter,
+  opts: { forced?: StreamImporter; checkSize?: boolean } = {},
 ): Promise<boolean> {
-  let chunks: AsyncIterable<Buffer> = guard(stream, name);
+  let chunks: AsyncIterable<Buffer> = guard(stream, name, opts.checkSize ? bytes : undefined);
   let peeked = await peek(chunks, SNIFF_BYTES);
   let compressed = false;
   if (hasMagic(peeked.head, GZIP_MAGIC)) {
@@ -126,7 +126,7 @@ async function loadStream(
     peeked = await peek(chunks, SNIFF_BYTES);
   }
   const label = path.basename(name);
-  const si = forced ?? sniffStream(peeked.head, name);
+  const si = opts.forced ?? sniffStream(peeked.head, name);
   if (si) {
     const ctx = parent
       ? parent.child(name, si.name, { bytes: compressed ? undefined : bytes })
@@ -173,13 +173,23 @@ async function* toUtf8(chunks: AsyncIterable<Buffer>, encoding: 'utf-16le' | 'ut
   if (rest) yield Buffer.from(rest, 'utf8');
 }
 
-/** Re-throw errors of the byte source (I/O, corrupt deflate) as InputError. */
-async function* guard(stream: AsyncIterable<Buffer>, name: string): AsyncIterable<Buffer> {
+/**
+ * Re-throw errors of the byte source (I/O, corrupt deflate) as InputError, and check that it
+ * yields exactly `expected` bytes when that is known (a zip entry's directory size).
+ */
+async function* guard(stream: AsyncIterable<Buffer>, name: string, expected?: number): AsyncIterable<Buffer> {
+  let seen = 0;
   try {
-    for await (const c of stream) yield c;
+    for await (const c of stream) {
+      seen += c.length;
+      yield c;
+    }
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(`${name}: cannot read (${(e as Error).message})`);
+  }
+  if (expected !== undefined && seen !== expected) {
+    throw new InputError(`${name}: read ${seen} bytes where the archive says ${expected}`);
   }
 }
 
@@ -238,13 +248,13 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv): Promise<void
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
     if (main) {
-      await loadStream(db, `${c.name}${sep}${main.path}`, await main.open(), main.size, ctx, env, bugreportImporter);
+      await loadStream(db, `${c.name}${sep}${main.path}`, await main.open(), main.size, ctx, env, { forced: bugreportImporter, checkSize: c.kind === 'zip' });
     }
     let recognized = 0;
     let skipped = 0;
     for (const e of c.entries) {
       if (e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt') continue;
-      const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env);
+      const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env, { checkSize: c.kind === 'zip' });
       if (ok) recognized++;
       else skipped++;
     }

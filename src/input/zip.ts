@@ -2,7 +2,7 @@
 // directory is read once, entries are inflated as streams on demand.
 import yauzl from 'yauzl';
 import zlib from 'node:zlib';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Container, ContainerEntry } from './container.js';
 
@@ -48,8 +48,8 @@ const READ_AHEAD = 8 * 1024 * 1024;
 
 /**
  * An entry's bytes. Deflated entries are inflated here rather than by yauzl, with large
- * output chunks (yauzl's 16 KiB chunks cost more than the inflating itself on big entries);
- * the inflated size is checked against the directory's as yauzl would.
+ * output chunks (yauzl's 16 KiB chunks cost more than the inflating itself on big entries).
+ * The reader checks the inflated size against the directory's (`ContainerEntry.size`).
  */
 function openEntry(zip: yauzl.ZipFile, zipName: string, entry: yauzl.Entry): Promise<Readable> {
   const deflated = entry.compressionMethod === 8;
@@ -59,20 +59,8 @@ function openEntry(zip: yauzl.ZipFile, zipName: string, entry: yauzl.Entry): Pro
       if (!deflated) return resolve(raw);
       // A deep output buffer lets zlib (on the thread pool) inflate ahead while the importer works.
       const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions);
-      let seen = 0;
-      const check = new Transform({
-        readableHighWaterMark: READ_AHEAD,
-        transform(chunk: Buffer, _enc, done) {
-          seen += chunk.length;
-          done(null, chunk);
-        },
-        flush(done) {
-          done(seen === entry.uncompressedSize ? null : new Error(`inflated ${seen} bytes where the zip directory says ${entry.uncompressedSize}`));
-        },
-      });
       raw.on('error', (e) => inflate.destroy(e));
-      inflate.on('error', (e) => check.destroy(e));
-      resolve(raw.pipe(inflate).pipe(check));
+      resolve(raw.pipe(inflate));
     }),
   );
 }
