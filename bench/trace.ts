@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
+import { Rng } from '../test/fixtures/generate-scenario.js';
 
 const WT_VARINT = 0;
 const WT_LEN = 2;
@@ -21,17 +22,6 @@ const EVENTS_PER_BUNDLE = 256;
 /** Switches in each bundle's compact_sched block. */
 const COMPACT_SWITCHES = 192;
 const CPUS = 8;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Field numbers, read from the trimmed schema so the generator and the importer agree. */
 function fieldIds() {
@@ -111,7 +101,8 @@ function makeProcesses(rand: () => number): Proc[] {
 export async function writeSyntheticTrace(path: string, targetBytes: number, opts: { compressed: boolean }): Promise<{ dmaHeapEvents: number }> {
   const F = fieldIds();
   const T = perfettoTypes();
-  const rand = mulberry32(0x5eed);
+  const seeded = new Rng(0x5eed);
+  const rand = () => seeded.next();
   const procs = makeProcesses(rand);
   const threads = procs.flatMap((p) => p.threads.map((t) => ({ ...t, pid: p.pid })));
   const fd = fs.openSync(path, 'w');

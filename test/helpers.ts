@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open, type Session } from '../src/index.js';
 import { packagePath } from '../src/paths.js';
+import { Rng } from './fixtures/generate-scenario.js';
 
 /** Open a session over texts or bytes given as named inputs (detection by content, as for files). */
 export async function openTexts(files: Record<string, string | Uint8Array>): Promise<Session> {
@@ -44,14 +45,8 @@ export function tempDir(prefix = 'dmabuf-triage-test-'): string {
 /** Absolute path of ../shared beside the package (peer tests, formats). */
 export const sharedDir = path.resolve(packagePath(), '..', 'shared');
 
-/** A seeded pseudo-random generator (mulberry32) for mutation tests. */
+/** A seeded pseudo-random generator in [0, 1) for mutation tests (the fixtures' Rng). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
