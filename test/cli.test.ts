@@ -139,3 +139,9 @@ test('diff names what grew between two captures', () => {
   assert.match(r.out, /^grew,exporter,mali,1048576,5242880,4194304$/m);
   assert.match(r.out, /^grew,process,surfaceflinger,13537280,17731584,4194304$/m);
 });
+
+test('diff of a capture with itself lists nothing', () => {
+  const r = cli('diff', zip, zip, '-q', '--format', 'csv', '--no-headers');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '');
+});

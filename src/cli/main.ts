@@ -177,15 +177,15 @@ export function buildProgram(): Command {
     rowOptions(
       program
         .command('diff')
-        .description('what grew, shrank, appeared and disappeared between two captures (dmabuf_growth)')
+        .description('what grew, shrank, appeared and disappeared between two captures (dmabuf_growth, unchanged rows left out)')
         .argument('<before>', 'the earlier capture')
         .argument('<after>', 'the later capture'),
     ),
   ).action(async (before: string, after: string, o: RowOptions) => {
     const s = await load([before, after], o.quiet);
-    const rows = s.run('dmabuf_growth', o.param).map((r) => ({
+    const rows = s.run('dmabuf_growth', o.param).filter((r) => Number(r.delta_bytes) !== 0 || Number(r.first_bytes) === 0 || Number(r.last_bytes) === 0).map((r) => ({
       ...r,
-      change: Number(r.first_bytes) === 0 ? 'appeared' : Number(r.last_bytes) === 0 ? 'disappeared' : Number(r.delta_bytes) > 0 ? 'grew' : Number(r.delta_bytes) < 0 ? 'shrank' : 'same',
+      change: Number(r.first_bytes) === 0 ? 'appeared' : Number(r.last_bytes) === 0 ? 'disappeared' : Number(r.delta_bytes) > 0 ? 'grew' : 'shrank',
     }));
     write(renderRows(rows, ['change', 'kind', 'subject', 'first_bytes', 'last_bytes', 'delta_bytes'], o.format, { headers: o.headers }));
     s.close();
