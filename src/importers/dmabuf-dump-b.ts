@@ -14,64 +14,8 @@
 //
 // Rows: `dmabuf_observation` (exact bytes, exporter) per buffer; `dmabuf_reported_total`
 // origin `dmabuf_dump_b_exporter` per exporter line and `dmabuf_dump_b` for the total line.
-import type { ImportContext, Severity, TextImporter } from './types.js';
-
-/** Most diagnostics one source records before summarizing the rest (a garbage input must not flood the table). */
-const MAX_DIAGS = 200;
-
-/** Integer from a string of decimal digits: a number when exact, else a bigint. */
-export function toInt(digits: string): number | bigint {
-  const n = Number(digits);
-  return Number.isSafeInteger(n) ? n : BigInt(digits);
-}
-
-/** Bytes from a string of decimal kB digits. */
-export function kbToBytes(digits: string): number | bigint {
-  const n = Number(digits) * 1024;
-  return Number.isSafeInteger(n) ? n : BigInt(digits) * 1024n;
-}
-
-/** Lines of a text without their line terminators (LF, CRLF or a lone CR). */
-export function splitLines(text: string): string[] {
-  return text.split(/\r\n|\n|\r/);
-}
-
-/** A diagnostic sink that caps the number of rows one source writes. */
-export class DiagSink {
-  private count = 0;
-  private dropped = 0;
-  constructor(private readonly ctx: ImportContext) {}
-
-  add(severity: Severity, code: string, message: string, line?: number | null): void {
-    if (this.count >= MAX_DIAGS) {
-      this.dropped++;
-      return;
-    }
-    this.count++;
-    try {
-      this.ctx.diag(severity, code, message, line ?? null);
-    } catch {
-      // A diagnostic that cannot be written must not stop the import.
-    }
-  }
-
-  /** Record how many diagnostics were dropped, if any. */
-  finish(): void {
-    if (this.dropped > 0) {
-      try {
-        this.ctx.diag('warning', 'too_many_diagnostics', `${this.dropped} more diagnostics of this source were not recorded`);
-      } catch {
-        // ignore
-      }
-    }
-  }
-}
-
-/** Short, single-line excerpt of an offending line for a diagnostic message. */
-export function excerpt(line: string): string {
-  const t = line.trim();
-  return JSON.stringify(t.length > 160 ? `${t.slice(0, 160)}…` : t);
-}
+import type { ImportContext, TextImporter } from './types.js';
+import { excerpt, guarded, splitLines, toInt } from './common.js';
 
 const SECTION = /DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
 const RAW_BUFFER_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/;
@@ -94,7 +38,8 @@ type Mode = 'none' | 'buffers' | 'exporters' | 'total' | 'skipped';
 /**
  * Parse `dmabuf_dump -b` lines `start` (inclusive) to `end` (exclusive). `lineBase` is added to
  * the index of a line to give its 1-based number within the source. Used by the
- * `dmabuf_dump_b` importer and by the `dmabuf_dump` importer when a capture holds both outputs.
+ * `dmabuf_dump_b` importer and by the `dmabuf_dump` importer when a capture holds both outputs;
+ * `ctx` is the capped context that importer's `guarded` body received.
  */
 export function parseDmabufDumpBLines(
   lines: string[],
@@ -102,7 +47,6 @@ export function parseDmabufDumpBLines(
   end: number,
   lineBase: number,
   ctx: ImportContext,
-  diags: DiagSink,
 ): void {
   let mode: Mode = 'none';
   let skippedSection = '';
@@ -114,9 +58,20 @@ export function parseDmabufDumpBLines(
   let sawSkipped = false;
   const seen = new Map<string, { size: string; exporter: string }>();
 
+  /** The total line (raw, or the row under the CSV total header). */
+  const addTotal = (count: string, bytes: string) => {
+    sawTotal = true;
+    ctx.insert('dmabuf_reported_total', {
+      origin: 'dmabuf_dump_b',
+      buffer_count: toInt(count),
+      total_bytes: toInt(bytes),
+      in_kb: 0,
+    });
+  };
+
   const flushSkipped = () => {
     if (skippedRows > 0) {
-      diags.add('info', 'section_skipped', `${skippedRows} rows of the "DMA-BUF ${skippedSection} stats" section were not imported`);
+      ctx.diag('info', 'section_skipped', `${skippedRows} rows of the "DMA-BUF ${skippedSection} stats" section were not imported`);
     }
     skippedRows = 0;
   };
@@ -151,12 +106,12 @@ export function parseDmabufDumpBLines(
     }
     if (FAILURE.test(t)) {
       failed = true;
-      diags.add('warning', 'section_failed', `dmabuf_dump -b could not read the per-buffer stats: ${excerpt(t)}`, lineNo);
+      ctx.diag('warning', 'section_failed', `dmabuf_dump -b could not read the per-buffer stats: ${excerpt(t)}`, lineNo);
       continue;
     }
     if (COMMAND_FAILED.test(t)) {
       failed = true;
-      diags.add('error', 'section_failed', excerpt(t), lineNo);
+      ctx.diag('error', 'section_failed', excerpt(t), lineNo);
       continue;
     }
     if (SECTION_MARK.test(t)) continue;
@@ -176,13 +131,7 @@ export function parseDmabufDumpBLines(
     }
     const total = RAW_TOTAL.exec(t);
     if (total) {
-      sawTotal = true;
-      ctx.insert('dmabuf_reported_total', {
-        origin: 'dmabuf_dump_b',
-        buffer_count: toInt(total[1]),
-        total_bytes: toInt(total[2]),
-        in_kb: 0,
-      });
+      addTotal(total[1], total[2]);
       continue;
     }
 
@@ -194,9 +143,9 @@ export function parseDmabufDumpBLines(
         const prev = seen.get(m[1]);
         if (prev) {
           if (prev.size !== m[2] || prev.exporter !== exporter) {
-            diags.add('warning', 'value_mismatch', `inode ${m[1]} listed twice with different values: ${excerpt(t)}`, lineNo);
+            ctx.diag('warning', 'value_mismatch', `inode ${m[1]} listed twice with different values: ${excerpt(t)}`, lineNo);
           } else {
-            diags.add('info', 'duplicate_row', `inode ${m[1]} listed twice`, lineNo);
+            ctx.diag('info', 'duplicate_row', `inode ${m[1]} listed twice`, lineNo);
           }
           continue;
         }
@@ -227,13 +176,7 @@ export function parseDmabufDumpBLines(
       case 'total': {
         const m = CSV_TOTAL_ROW.exec(line);
         if (!m) break;
-        sawTotal = true;
-        ctx.insert('dmabuf_reported_total', {
-          origin: 'dmabuf_dump_b',
-          buffer_count: toInt(m[1]),
-          total_bytes: toInt(m[2]),
-          in_kb: 0,
-        });
+        addTotal(m[1], m[2]);
         continue;
       }
       case 'skipped':
@@ -243,7 +186,7 @@ export function parseDmabufDumpBLines(
         // Rows before any header (a capture cut at its top): per-buffer rows are unambiguous.
         const m = RAW_BUFFER_ROW.exec(line);
         if (m && /^\s*\d+\s*\|\s*\d+\s*\|/.test(line)) {
-          diags.add('info', 'missing_header', 'per-buffer rows before any section header: read as per-buffer stats', lineNo);
+          ctx.diag('info', 'missing_header', 'per-buffer rows before any section header: read as per-buffer stats', lineNo);
           mode = 'buffers';
           sawBuffers = true;
           i--; // parse this line again in buffers mode
@@ -252,14 +195,14 @@ export function parseDmabufDumpBLines(
         break;
       }
     }
-    diags.add('warning', 'malformed_row', `unrecognized line in dmabuf_dump -b output: ${excerpt(t)}`, lineNo);
+    ctx.diag('warning', 'malformed_row', `unrecognized line in dmabuf_dump -b output: ${excerpt(t)}`, lineNo);
   }
   flushSkipped();
 
   if (!failed && (sawBuffers || sawExporters) && !sawTotal) {
-    diags.add('warning', 'truncated', 'dmabuf_dump -b output ends before its "DMA-BUF total stats" line: the buffer list may be incomplete');
+    ctx.diag('warning', 'truncated', 'dmabuf_dump -b output ends before its "DMA-BUF total stats" line: the buffer list may be incomplete');
   } else if (!failed && !sawBuffers && !sawExporters && !sawTotal && !sawSkipped) {
-    diags.add('info', 'empty_section', 'no dmabuf_dump -b data found');
+    ctx.diag('info', 'empty_section', 'no dmabuf_dump -b data found');
   }
 }
 
@@ -279,14 +222,10 @@ export const dmabufDumpBImporter: TextImporter = {
   },
 
   importText(text: string, ctx: ImportContext): void {
-    const diags = new DiagSink(ctx);
-    try {
-      const lines = splitLines(text);
-      parseDmabufDumpBLines(lines, 0, lines.length, 1, ctx, diags);
-    } catch (e) {
-      diags.add('error', 'importer_failed', `dmabuf_dump_b importer stopped: ${(e as Error)?.message ?? String(e)}`);
-    }
-    diags.finish();
+    guarded(ctx, 'dmabuf_dump_b importer stopped', (c) => {
+      const { lines } = splitLines(text);
+      parseDmabufDumpBLines(lines, 0, lines.length, 1, c);
+    });
   },
 };
 

@@ -22,16 +22,8 @@
 // `dmabuf_holder_observation` per (inode, pid) with the printed Pss, `process` names, and
 // `dmabuf_reported_total` (`dmabuf_dump_process` per PROCESS TOTAL, `dmabuf_dump` for the totals).
 import type { ImportContext, TextImporter } from './types.js';
-import {
-  DiagSink,
-  endOfDmabufDumpB,
-  excerpt,
-  kbToBytes,
-  looksLikePerProcessDump,
-  parseDmabufDumpBLines,
-  splitLines,
-  toInt,
-} from './dmabuf-dump-b.js';
+import { excerpt, guarded, kbToBytes, splitLines, toInt } from './common.js';
+import { endOfDmabufDumpB, looksLikePerProcessDump, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
 
 const HEADER_RAW = /^\s*Name\s+Rss\s+Pss\s+nr_procs\b(.*)$/;
 const HEADER_CSV = /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"(.*)$/;
@@ -69,8 +61,8 @@ interface Columns {
   csv: boolean;
 }
 
-function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): void {
-  const lines = splitLines(text);
+function importDmabufDump(text: string, ctx: ImportContext): void {
+  const { lines } = splitLines(text);
   let cols: Columns | null = null;
   let proc: OpenProcess | null = null;
   let pending: 'process_total' | 'totals' | null = null;
@@ -81,7 +73,7 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
 
   const closeProcess = (why: string) => {
     if (proc && !proc.hasTotal) {
-      diags.add(
+      ctx.diag(
         'warning',
         'truncated',
         `process table of pid ${proc.pid} cut short (${why}): ${proc.rows} rows kept, no PROCESS TOTAL line`,
@@ -108,15 +100,15 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
         name: bufName,
       });
     } else if (prev.size !== rssKb || prev.name !== bufName || (exporter !== null && prev.exporter !== exporter)) {
-      diags.add('warning', 'value_mismatch', `inode ${inode} printed with different values under another process: ${excerpt(lines[lineNo - 1])}`, lineNo);
+      ctx.diag('warning', 'value_mismatch', `inode ${inode} printed with different values under another process: ${excerpt(lines[lineNo - 1])}`, lineNo);
     }
     if (!proc) {
-      diags.add('warning', 'orphan_row', `buffer row outside any process table (holder unknown): ${excerpt(lines[lineNo - 1])}`, lineNo);
+      ctx.diag('warning', 'orphan_row', `buffer row outside any process table (holder unknown): ${excerpt(lines[lineNo - 1])}`, lineNo);
       return;
     }
     proc.rows++;
     if (proc.inodes.has(inode)) {
-      diags.add('warning', 'duplicate_row', `inode ${inode} listed twice for pid ${proc.pid}`, lineNo);
+      ctx.diag('warning', 'duplicate_row', `inode ${inode} listed twice for pid ${proc.pid}`, lineNo);
       return;
     }
     proc.inodes.add(inode);
@@ -130,13 +122,40 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
     });
   };
 
+  /** A PROCESS TOTAL (raw line or CSV block) of the open process table; false when none is open. */
+  const addProcessTotal = (rssKb: string, pssKb: string): boolean => {
+    if (!proc) return false;
+    proc.hasTotal = true;
+    ctx.insert('dmabuf_reported_total', {
+      origin: 'dmabuf_dump_process',
+      pid: proc.pid,
+      userspace_rss_bytes: kbToBytes(rssKb),
+      userspace_pss_bytes: kbToBytes(pssKb),
+      in_kb: 1,
+    });
+    return true;
+  };
+
+  /** The final totals (raw `dmabuf total:` line or CSV TOTALS block): groups 1–4 of `m` are total, kernel_rss, userspace_rss and userspace_pss in kB. */
+  const addTotals = (m: RegExpExecArray) => {
+    sawFinal = true;
+    ctx.insert('dmabuf_reported_total', {
+      origin: 'dmabuf_dump',
+      total_bytes: kbToBytes(m[1]),
+      kernel_bytes: kbToBytes(m[2]),
+      userspace_rss_bytes: kbToBytes(m[3]),
+      userspace_pss_bytes: kbToBytes(m[4]),
+      in_kb: 1,
+    });
+  };
+
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const lineNo = i + 1;
     const t = line.trim();
     if (t === '') continue;
     if (t.length > 4096) {
-      diags.add('warning', 'malformed_row', `line of ${t.length} characters ignored: ${excerpt(t)}`, lineNo);
+      ctx.diag('warning', 'malformed_row', `line of ${t.length} characters ignored: ${excerpt(t)}`, lineNo);
       continue;
     }
 
@@ -145,16 +164,7 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
       if (/^"Rss total\(kB\)"/.test(t)) continue;
       const m = CSV_PAIR.exec(t);
       if (m) {
-        if (proc) {
-          proc.hasTotal = true;
-          ctx.insert('dmabuf_reported_total', {
-            origin: 'dmabuf_dump_process',
-            pid: proc.pid,
-            userspace_rss_bytes: kbToBytes(m[1]),
-            userspace_pss_bytes: kbToBytes(m[2]),
-            in_kb: 1,
-          });
-        }
+        addProcessTotal(m[1], m[2]);
         pending = null;
         continue;
       }
@@ -163,15 +173,7 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
       if (/^"dmabuf total \(kB\)"/.test(t)) continue;
       const m = CSV_QUAD.exec(t);
       if (m) {
-        sawFinal = true;
-        ctx.insert('dmabuf_reported_total', {
-          origin: 'dmabuf_dump',
-          total_bytes: kbToBytes(m[1]),
-          kernel_bytes: kbToBytes(m[2]),
-          userspace_rss_bytes: kbToBytes(m[3]),
-          userspace_pss_bytes: kbToBytes(m[4]),
-          in_kb: 1,
-        });
+        addTotals(m);
         pending = null;
         continue;
       }
@@ -181,16 +183,8 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
     const fin = FINAL.exec(t);
     if (fin) {
       closeProcess('the totals line follows');
-      sawFinal = true;
       sawAnything = true;
-      ctx.insert('dmabuf_reported_total', {
-        origin: 'dmabuf_dump',
-        total_bytes: kbToBytes(fin[1]),
-        kernel_bytes: kbToBytes(fin[2]),
-        userspace_rss_bytes: kbToBytes(fin[3]),
-        userspace_pss_bytes: kbToBytes(fin[4]),
-        in_kb: 1,
-      });
+      addTotals(fin);
       continue;
     }
     if (t === 'TOTALS') {
@@ -204,29 +198,29 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
       continue;
     }
     if (/^Warning:/.test(t)) {
-      diags.add('warning', 'dmabuf_dump_warning', `dmabuf_dump: ${excerpt(t)} (kernel_rss may be 0 or understated)`, lineNo);
+      ctx.diag('warning', 'dmabuf_dump_warning', `dmabuf_dump: ${excerpt(t)} (kernel_rss may be 0 or understated)`, lineNo);
       continue;
     }
     if (/^dmabuf info not found/.test(t)) {
       sawAnything = true;
       sawFinal = true;
-      diags.add('info', 'no_data', 'dmabuf_dump found no DMA-BUF (no process holds one, or it could not read /proc)', lineNo);
+      ctx.diag('info', 'no_data', 'dmabuf_dump found no DMA-BUF (no process holds one, or it could not read /proc)', lineNo);
       continue;
     }
     if (/^debugfs entry for dmabuf not available/.test(t)) {
-      diags.add('info', 'debugfs_fallback', 'dmabuf_dump read /proc/<pid>/fdinfo instead of debugfs: buffers no process holds are not listed, kernel_rss is 0', lineNo);
+      ctx.diag('info', 'debugfs_fallback', 'dmabuf_dump read /proc/<pid>/fdinfo instead of debugfs: buffers no process holds are not listed, kernel_rss is 0', lineNo);
       continue;
     }
     if (B_SECTION.test(t)) {
       // A capture holding `dmabuf_dump -b` output after the per-process tables.
       closeProcess('dmabuf_dump -b output follows');
       const end = endOfDmabufDumpB(lines, i);
-      parseDmabufDumpBLines(lines, i, end, 1, ctx, diags);
+      parseDmabufDumpBLines(lines, i, end, 1, ctx);
       i = end - 1;
       continue;
     }
     if (COMMAND_FAILED.test(t)) {
-      diags.add('error', 'section_failed', excerpt(t), lineNo);
+      ctx.diag('error', 'section_failed', excerpt(t), lineNo);
       continue;
     }
     if (SECTION_MARK.test(t)) continue;
@@ -236,24 +230,13 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
     if (hr || hc) {
       const rest = (hr ?? hc)![1];
       cols = { inode: /Inode/.test(rest), exporter: /Exporter/.test(rest), csv: !!hc };
-      if (!proc) diags.add('warning', 'orphan_row', 'table header without a process line before it', lineNo);
+      if (!proc) ctx.diag('warning', 'orphan_row', 'table header without a process line before it', lineNo);
       continue;
     }
 
     const pt = PROCESS_TOTAL_RAW.exec(t);
     if (pt) {
-      if (proc) {
-        proc.hasTotal = true;
-        ctx.insert('dmabuf_reported_total', {
-          origin: 'dmabuf_dump_process',
-          pid: proc.pid,
-          userspace_rss_bytes: kbToBytes(pt[1]),
-          userspace_pss_bytes: kbToBytes(pt[2]),
-          in_kb: 1,
-        });
-      } else {
-        diags.add('warning', 'orphan_row', 'PROCESS TOTAL line outside any process table', lineNo);
-      }
+      if (!addProcessTotal(pt[1], pt[2])) ctx.diag('warning', 'orphan_row', 'PROCESS TOTAL line outside any process table', lineNo);
       continue;
     }
     if (PROCESS_TOTAL_CSV.test(t)) {
@@ -294,7 +277,7 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
       if (m) {
         sawAnything = true;
         if (m[6] !== undefined && cols && !cols.exporter) {
-          diags.add('info', 'unexpected_column', `row has text after the inode although the header has no Exporter column: ${excerpt(t)}`, lineNo);
+          ctx.diag('info', 'unexpected_column', `row has text after the inode although the header has no Exporter column: ${excerpt(t)}`, lineNo);
         }
         addRow(lineNo, m[1].trim(), m[2], m[3], m[5], m[6]);
         continue;
@@ -307,7 +290,7 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
       const comm = p[1].trim();
       const pid = Number(p[2]);
       if (!Number.isSafeInteger(pid)) {
-        diags.add('warning', 'malformed_row', `process line with an invalid pid: ${excerpt(t)}`, lineNo);
+        ctx.diag('warning', 'malformed_row', `process line with an invalid pid: ${excerpt(t)}`, lineNo);
         continue;
       }
       sawAnything = true;
@@ -317,24 +300,24 @@ function importDmabufDump(text: string, ctx: ImportContext, diags: DiagSink): vo
     }
 
     if (TOOL_ERROR.test(t)) {
-      diags.add('warning', 'tool_error', `dmabuf_dump: ${excerpt(t)}`, lineNo);
+      ctx.diag('warning', 'tool_error', `dmabuf_dump: ${excerpt(t)}`, lineNo);
       continue;
     }
-    diags.add('warning', 'malformed_row', `unrecognized line in dmabuf_dump output: ${excerpt(t)}`, lineNo);
+    ctx.diag('warning', 'malformed_row', `unrecognized line in dmabuf_dump output: ${excerpt(t)}`, lineNo);
   }
 
   if (proc) closeProcess('end of text');
   if (noInodeRows > 0) {
-    diags.add(
+    ctx.diag(
       'info',
       'no_inode_column',
       `${noInodeRows} buffer rows without an Inode column (Android 10 dmabuf_dump): only the totals were imported`,
     );
   }
   if (!sawAnything) {
-    diags.add('info', 'empty_section', 'no dmabuf_dump data found');
+    ctx.diag('info', 'empty_section', 'no dmabuf_dump data found');
   } else if (!sawFinal) {
-    diags.add('warning', 'truncated', 'dmabuf_dump output ends before its "dmabuf total" line: later processes may be missing');
+    ctx.diag('warning', 'truncated', 'dmabuf_dump output ends before its "dmabuf total" line: later processes may be missing');
   }
 }
 
@@ -347,12 +330,6 @@ export const dmabufDumpImporter: TextImporter = {
   },
 
   importText(text: string, ctx: ImportContext): void {
-    const diags = new DiagSink(ctx);
-    try {
-      importDmabufDump(text, ctx, diags);
-    } catch (e) {
-      diags.add('error', 'importer_failed', `dmabuf_dump importer stopped: ${(e as Error)?.message ?? String(e)}`);
-    }
-    diags.finish();
+    guarded(ctx, 'dmabuf_dump importer stopped', (c) => importDmabufDump(text, c));
   },
 };

@@ -15,7 +15,7 @@
 // looks for these lines anywhere in it. Rows: `meminfo_dmabuf` per block, and a
 // `dmabuf_reported_total` (origin `meminfo`) for the `DMA-BUF:` total.
 import type { ImportContext, TextImporter } from './types.js';
-import { DiagSink, excerpt, splitLines } from './dmabuf-dump-b.js';
+import { excerpt, guarded, kbToBytes, splitLines } from './common.js';
 
 /** A `%,9dK` number: optional sign, digits with US grouping commas. */
 const K = '(-?\\d[\\d,]*)\\s*K';
@@ -52,15 +52,11 @@ type Block = Partial<Record<Field, number | bigint>> & { line?: number };
 
 /** Bytes from a `%,dK` number (commas removed, kB × 1024). */
 function kBytes(s: string | undefined): number | bigint | undefined {
-  if (s === undefined) return undefined;
-  const digits = s.replace(/,/g, '');
-  if (!/^-?\d+$/.test(digits)) return undefined;
-  const n = Number(digits) * 1024;
-  return Number.isSafeInteger(n) ? n : BigInt(digits) * 1024n;
+  return s === undefined ? undefined : kbToBytes(s.replace(/,/g, ''));
 }
 
-function importMeminfo(text: string, ctx: ImportContext, diags: DiagSink): void {
-  const lines = splitLines(text);
+function importMeminfo(text: string, ctx: ImportContext): void {
+  const { lines } = splitLines(text);
   let block: Block = {};
   let blocks = 0;
 
@@ -78,13 +74,13 @@ function importMeminfo(text: string, ctx: ImportContext, diags: DiagSink): void 
   const set = (values: [Field, string | undefined][], lineNo: number, label: string) => {
     const present = values.filter(([, v]) => v !== undefined);
     if (present.some(([f]) => block[f] !== undefined)) {
-      diags.add('info', 'repeated_block', `a second "${label}" line: read as a new meminfo block`, lineNo);
+      ctx.diag('info', 'repeated_block', `a second "${label}" line: read as a new meminfo block`, lineNo);
       flush();
     }
     for (const [f, v] of present) {
       const b = kBytes(v);
       if (b === undefined) {
-        diags.add('warning', 'malformed_row', `unreadable number in "${label}" line: ${excerpt(lines[lineNo - 1])}`, lineNo);
+        ctx.diag('warning', 'malformed_row', `unreadable number in "${label}" line: ${excerpt(lines[lineNo - 1])}`, lineNo);
         continue;
       }
       block[f] = b;
@@ -140,16 +136,16 @@ function importMeminfo(text: string, ctx: ImportContext, diags: DiagSink): void 
         'ION',
       );
     } else {
-      diags.add('warning', 'malformed_row', `unreadable meminfo line: ${excerpt(line)}`, lineNo);
+      ctx.diag('warning', 'malformed_row', `unreadable meminfo line: ${excerpt(line)}`, lineNo);
     }
   }
   flush();
 
   if (blocks === 0) {
     if (/DUMP TIMEOUT|\*\*\* command .*(failed|timed out)/.test(text)) {
-      diags.add('error', 'section_failed', 'dumpsys meminfo did not finish: no DMA-BUF block');
+      ctx.diag('error', 'section_failed', 'dumpsys meminfo did not finish: no DMA-BUF block');
     } else {
-      diags.add('info', 'no_dmabuf_block', 'no DMA-BUF / ION / GPU lines in the meminfo dump (truncated dump, or a build that does not print them)');
+      ctx.diag('info', 'no_dmabuf_block', 'no DMA-BUF / ION / GPU lines in the meminfo dump (truncated dump, or a build that does not print them)');
     }
   }
 }
@@ -169,12 +165,6 @@ export const meminfoImporter: TextImporter = {
   },
 
   importText(text: string, ctx: ImportContext): void {
-    const diags = new DiagSink(ctx);
-    try {
-      importMeminfo(text, ctx, diags);
-    } catch (e) {
-      diags.add('error', 'importer_failed', `meminfo importer stopped: ${(e as Error)?.message ?? String(e)}`);
-    }
-    diags.finish();
+    guarded(ctx, 'meminfo importer stopped', (c) => importMeminfo(text, c));
   },
 };

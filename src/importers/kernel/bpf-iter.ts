@@ -12,7 +12,7 @@
 // a record boundary: that cannot be seen here, only against another source's total
 // (`dmabuf_consistency`).
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
 
 const NUM = /^\d+$/;
 const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;

@@ -18,7 +18,7 @@
 // device with `buffer_line` = the buffer's row line (links buffers without an inode); the
 // totals line → `dmabuf_reported_total` origin `bufinfo` (bytes and object count).
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
 
 type Variant = '6x' | '5x' | 'pre5.3' | 'unknown';
 

@@ -22,7 +22,7 @@
 // listed buffers' kB; no count is printed) and one `dmabuf_dump_a_process` total per
 // process column. Process names (comm, possibly the tail of a longer name) go to `process`.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
 
 const RAW_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\s*\|\s*(?:(Fd Ref Counts)\s*\|\s*Map Ref Counts|Ref Counts)\s*\|(.*)$/;
 const CSV_HEADER = /^\s*"Dmabuf Inode","Size\(kB\)","Fd Ref Counts","Map Ref Counts"/;

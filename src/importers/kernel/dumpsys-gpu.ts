@@ -8,7 +8,7 @@
 // and GpuStats dumps; everything else is ignored. See ../shared/formats.md §5.
 // Rows: `gpu_memory_total` (30-kernel.sql), one per GPU and process, pid NULL for the global total.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
 
 const SNAPSHOT = /^\s*Memory snapshot for GPU\s+(\d+):\s*$/;
 const GLOBAL = /^\s*Global total:\s*(\d+|N\/A)(?:,\s*imported:\s*(\d+|N\/A))?\s*$/;

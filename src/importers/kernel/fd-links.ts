@@ -12,7 +12,8 @@
 // each process hold, under which names" — and no holder observation; one `info`
 // diagnostic (`fd_links_without_inode`) per source says so.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, headerPath, plural, procPath, splitLines } from './common.js';
+import { guarded, splitLines } from '../common.js';
+import { headerPath, plural, procPath } from './common.js';
 
 // [inode] l<perms> links owner group size date time NAME -> TARGET
 const LINK = /^\s*(?:\d+\s+)?l[-rwxsStT]{9}[.+@]?\s+\d+\s+.*?\s(\S+)\s+->\s+(.*?)\s*$/;

@@ -15,7 +15,8 @@
 // Also `dmabuf_fd` (30-kernel.sql): one row per DMA-BUF fd, so fds pulled as separate files
 // (one source each, so one fd each) can still be counted per process across sources.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, headerPath, intKey, procPath, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
+import { headerPath, intKey, procPath } from './common.js';
 
 interface Entry {
   pid: number | null;

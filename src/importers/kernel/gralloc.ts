@@ -12,7 +12,7 @@
 // See ../shared/formats.md §5. Rows: `gralloc_buffer` per row and `gralloc_allocator_total`
 // for the footer (30-kernel.sql). Sizes are KiB with two decimals, stored as rounded bytes.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines } from './common.js';
+import { guarded, splitLines } from '../common.js';
 
 const START = /^\s*(?:GraphicBufferAllocator buffers|Allocated buffers):\s*$/;
 const TOTAL = /^\s*Total allocated (?:by GraphicBufferAllocator )?\(estimated?\):\s*([\d.]+)\s*KB\s*$/;

@@ -10,7 +10,8 @@
 // `dmabuf_mapping` row per vma (30-kernel.sql) with the vma's own size.
 // Old kernels' `anon_inode:dmabuf` vmas share one inode: one `info` diagnostic, no rows.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, headerPath, intKey, plural, procPath, splitLines, toInt } from './common.js';
+import { guarded, splitLines, toInt } from '../common.js';
+import { headerPath, intKey, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
 const GREP_PREFIX = /^(\S*?\/\d+\/(?:task\/\d+\/)?s?maps):(.*)$/;

@@ -1,0 +1,97 @@
+// Plumbing shared by the text importers (dmabuf_dump, dmabuf_dump -b, meminfo and the
+// kernel-capture importers of ./kernel/): the never-throw wrapper with capped diagnostics,
+// line splitting that survives CRLF, a BOM and a missing final newline, safe integer and kB
+// conversion, and the excerpt of an offending line quoted in a diagnostic.
+import type { ImportContext } from './types.js';
+
+/** Most diagnostics one source records before summarizing the rest (garbage input must not flood the table). */
+export const MAX_DIAGS = 200;
+
+/**
+ * Run an importer body so that no exception escapes: a bug or an impossible input becomes an
+ * `error` diagnostic `importer_failed` whose message is `<label>: <exception message>`. The
+ * body gets a context whose diagnostics are capped at MAX_DIAGS (a diagnostic that cannot be
+ * written is dropped silently); the number dropped is recorded at the end as one
+ * `too_many_diagnostics` warning.
+ */
+export function guarded(ctx: ImportContext, label: string, body: (ctx: ImportContext) => void): void {
+  let count = 0;
+  let dropped = 0;
+  const diag: ImportContext['diag'] = (severity, code, message, line) => {
+    if (count >= MAX_DIAGS) {
+      dropped++;
+      return;
+    }
+    count++;
+    try {
+      ctx.diag(severity, code, message, line);
+    } catch {
+      // A diagnostic that cannot be written must not stop the import.
+    }
+  };
+  // Every other member is ctx's own, reached through the prototype, so a member added to
+  // ImportContext later is forwarded without being listed here (its methods run with `this`
+  // = capped, which reads every field of ctx).
+  const capped: ImportContext = Object.assign(Object.create(ctx) as ImportContext, { diag });
+  try {
+    body(capped);
+  } catch (e) {
+    try {
+      ctx.diag('error', 'importer_failed', `${label}: ${(e as Error)?.message ?? String(e)}`);
+    } catch {
+      // The context itself failed; nothing more can be recorded.
+    }
+  } finally {
+    if (dropped > 0) {
+      try {
+        ctx.diag('warning', 'too_many_diagnostics', `${dropped} more diagnostics of this source were not recorded`);
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
+
+/** The lines of a text (CR, LF or CRLF), without a BOM; `complete` is false when the text did not end with a newline (its last line may be cut). */
+export interface SplitText {
+  lines: string[];
+  complete: boolean;
+}
+
+export function splitLines(text: string): SplitText {
+  let t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const complete = t.length === 0 || t.endsWith('\n') || t.endsWith('\r');
+  t = t.replace(/\r\n?/g, '\n');
+  const lines = t.split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '' && complete) lines.pop();
+  return { lines, complete };
+}
+
+/** A decimal integer (leading zeros allowed) as a number, or a bigint when it exceeds 2^53; undefined when `s` is not one. */
+export function toInt(s: string | undefined): number | bigint | undefined {
+  if (s === undefined) return undefined;
+  const t = s.trim();
+  if (!/^-?\d+$/.test(t)) return undefined;
+  const n = Number(t);
+  if (Number.isSafeInteger(n)) return n;
+  try {
+    return BigInt(t);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes from a decimal kB integer (kB × 1024, a bigint when it exceeds 2^53); undefined when `s` is not one. */
+export function kbToBytes(s: string | undefined): number | bigint | undefined {
+  const kb = toInt(s);
+  if (kb === undefined) return undefined;
+  if (typeof kb === 'bigint') return kb * 1024n;
+  const n = kb * 1024;
+  return Number.isSafeInteger(n) ? n : BigInt(kb) * 1024n;
+}
+
+/** Short, single-line excerpt of an offending line for a diagnostic message (trimmed, at most 160 characters, quoted). */
+export function excerpt(line: string): string {
+  const t = line.trim();
+  return JSON.stringify(t.length > 160 ? `${t.slice(0, 160)}…` : t);
+}
