@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // The dmabuf-triage command (compiled by `npm run build` into dist/).
-import { main } from '../dist/src/cli/main.js';
+import v8 from 'node:v8';
+
+// A CLI run is short: V8's optimizing compile of the SQLite wasm module (sql.js) costs more
+// than it saves, and on a 2-core machine it competes with inflating the input. Baseline
+// compilation only, for this process (the library leaves the host's settings alone).
+v8.setFlagsFromString('--liftoff-only');
+const { main } = await import('../dist/src/cli/main.js');
 
 process.exitCode = await main(process.argv.slice(2));
