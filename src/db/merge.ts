@@ -4,6 +4,7 @@
 // a kB size; among equals, the value most sources gave) and a `merge_conflict` diagnostic
 // names the sources and their values. Set-based SQL: a bugreport has thousands of buffers.
 import type { Db } from './database.js';
+import { chargeTrace } from '../importers/perfetto/charge.js';
 
 /** (Re)build the merged rows of one snapshot. Idempotent. */
 export function mergeSnapshot(db: Db, snapshotId: number): void {
@@ -19,12 +20,9 @@ export function mergeSnapshot(db: Db, snapshotId: number): void {
         SELECT d.id FROM dmabuf d WHERE d.snapshot_id = dmabuf_attachment.snapshot_id AND d.inode = dmabuf_attachment.inode)
       WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
     recordConflicts(db, id);
-    // Trace attribution (a window over every event) is computed once here, not by every view.
-    db.exec(`DELETE FROM dma_heap_charge WHERE snapshot_id = ${id};
-             INSERT INTO dma_heap_charge (snapshot_id, event_id, ts, buf_size, inode, tid, pid)
-             SELECT snapshot_id, event_id, ts, buf_size, inode, tid, pid FROM _dmabuf_charged
-             WHERE snapshot_id = ${id} AND EXISTS (SELECT 1 FROM dma_heap_event WHERE snapshot_id = ${id})
-             ORDER BY ts, event_id;`);
+    // Trace attribution, running sums and totals (ordered passes over every event) are computed
+    // once here, into dma_heap_charge and dma_heap_totals, not by every view.
+    chargeTrace(db, id);
   });
 }
 

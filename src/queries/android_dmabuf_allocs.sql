@@ -1,7 +1,40 @@
+-- @view _dmabuf_gralloc_served
+-- @title Binder transactions served by a gralloc allocator thread (spans)
+-- One row per synchronous binder transaction (not one-way, not a reply) received by a thread
+-- of the gralloc allocator service (process name or cmdline matching
+-- `/vendor/bin/hw/android.hardware.graphics.allocator*` or `/vendor/bin/hw/*gralloc.allocator*`):
+-- the span from its `binder_transaction_received` to the thread's next reply, and the client
+-- thread that sent it. Allocations the server thread makes inside a span are charged to the
+-- client (rules: see `android_dmabuf_allocs`).
+-- @column snapshot_id Snapshot of the trace.
+-- @column server_tid Gralloc allocator thread serving the transaction.
+-- @column client_tid Thread that sent the transaction.
+-- @column start_ts Arrival of the transaction (`binder_transaction_received`), ns.
+-- @column end_ts The server thread's next reply at or after start_ts, ns; NULL when the trace has none (the span then covers nothing).
+CREATE VIEW _dmabuf_gralloc_served AS
+WITH gralloc_thread AS MATERIALIZED (
+  SELECT th.snapshot_id, th.tid
+  FROM thread th
+  JOIN process p ON p.snapshot_id = th.snapshot_id AND p.pid = th.pid
+  WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
+     OR p.name GLOB '/vendor/bin/hw/*gralloc.allocator*'
+     OR p.cmdline GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
+     OR p.cmdline GLOB '/vendor/bin/hw/*gralloc.allocator*'
+)
+SELECT r.snapshot_id, r.tid AS server_tid, t.tid AS client_tid, r.ts AS start_ts,
+       (SELECT min(x.ts) FROM binder_event x
+        WHERE x.snapshot_id = r.snapshot_id AND x.tid = r.tid AND x.ts >= r.ts
+          AND x.kind = 'transaction' AND x.reply = 1) AS end_ts
+FROM gralloc_thread g
+JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kind = 'received'
+JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
+                   AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0;
+
 -- @view _dmabuf_attributed
 -- @title DMA-BUF heap events with the gralloc re-attribution applied (narrow)
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by
--- a gralloc allocator thread while serving a synchronous binder transaction, else the thread
+-- a gralloc allocator thread while serving a synchronous binder transaction (the innermost
+-- span of `_dmabuf_gralloc_served`, i.e. the latest started, when spans nest), else the thread
 -- that emitted it (rules: see `android_dmabuf_allocs`). Unordered, no names.
 -- @column seq `dma_heap_event.rowid` (trace order among events with the same timestamp).
 -- @column snapshot_id Snapshot of the trace.
@@ -12,41 +45,25 @@
 -- @column attr_tid Thread the event is attributed to.
 CREATE VIEW _dmabuf_attributed AS
 WITH
-gralloc_thread AS MATERIALIZED (
-  SELECT th.snapshot_id, th.tid
-  FROM thread th
-  JOIN process p ON p.snapshot_id = th.snapshot_id AND p.pid = th.pid
-  WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
-     OR p.name GLOB '/vendor/bin/hw/*gralloc.allocator*'
-     OR p.cmdline GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
-     OR p.cmdline GLOB '/vendor/bin/hw/*gralloc.allocator*'
-),
--- Synchronous transactions a gralloc thread served: from their arrival to its next reply.
-served AS MATERIALIZED (
-  SELECT r.snapshot_id, r.tid AS server_tid, t.tid AS client_tid, r.ts AS start_ts,
-         (SELECT min(x.ts) FROM binder_event x
-          WHERE x.snapshot_id = r.snapshot_id AND x.tid = r.tid AND x.ts >= r.ts
-            AND x.kind = 'transaction' AND x.reply = 1) AS end_ts
-  FROM gralloc_thread g
-  JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kind = 'received'
-  JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
-                     AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0
-)
+served AS MATERIALIZED (SELECT * FROM _dmabuf_gralloc_served),
+server AS MATERIALIZED (SELECT DISTINCT snapshot_id, server_tid FROM served)
 SELECT e.rowid AS seq, e.snapshot_id, e.ts, e.inode, e.size_delta AS buf_size, e.tid,
-       CASE WHEN g.tid IS NULL THEN e.tid
+       CASE WHEN g.server_tid IS NULL THEN e.tid
             ELSE coalesce((SELECT s.client_tid FROM served s
                            WHERE s.snapshot_id = e.snapshot_id AND s.server_tid = e.tid
                              AND e.ts BETWEEN s.start_ts AND s.end_ts
                            ORDER BY s.start_ts DESC LIMIT 1), e.tid)
        END AS attr_tid
 FROM dma_heap_event e
-LEFT JOIN gralloc_thread g ON g.snapshot_id = e.snapshot_id AND g.tid = e.tid;
+LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid;
 
 -- @view _dmabuf_charged
--- @title DMA-BUF heap events with the thread and process they are charged to (the rules)
+-- @title DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL)
 -- An allocation is charged to its `attr_tid`; a free to the `attr_tid` of the latest strictly
--- earlier event on its inode; a free with none is dropped. Computed once per trace into the
--- table `dma_heap_charge`, which the trace views read.
+-- earlier event on its inode; a free with none is dropped. The rows of `dma_heap_charge` (with
+-- their event's ts, size and inode), which the trace views read: that table is filled once per
+-- trace by an ordered pass in JavaScript that applies these rules (src/importers/perfetto/charge.ts),
+-- or from this view for a trace too large for that pass or with values beyond 2^53.
 -- @column snapshot_id Snapshot of the trace.
 -- @column event_id Row id of the event in `dma_heap_event`.
 -- @column ts Event time, ns.
@@ -54,6 +71,8 @@ LEFT JOIN gralloc_thread g ON g.snapshot_id = e.snapshot_id AND g.tid = e.tid;
 -- @column inode Inode of the buffer.
 -- @column tid Thread the event is charged to.
 -- @column pid Process of that thread; NULL when unknown.
+-- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) up to ts, events at the same ts included.
+-- @column next_event_id event_id of the next charged event on the same inode (ts, event_id order); NULL when none.
 CREATE VIEW _dmabuf_charged AS
 WITH charged AS (
   SELECT snapshot_id, seq, ts, inode, buf_size,
@@ -63,11 +82,17 @@ WITH charged AS (
                      RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
          END AS tid
   FROM _dmabuf_attributed
+),
+with_pid AS (
+  SELECT c.snapshot_id, c.seq, c.ts, c.buf_size, c.inode, c.tid, th.pid
+  FROM charged c
+  LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
+  WHERE c.tid IS NOT NULL
 )
-SELECT c.snapshot_id, c.seq AS event_id, c.ts, c.buf_size, c.inode, c.tid, th.pid
-FROM charged c
-LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
-WHERE c.tid IS NOT NULL;
+SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
+       sum(buf_size) OVER (PARTITION BY snapshot_id, pid IS NULL, coalesce(pid, tid) ORDER BY ts) AS cumulative_bytes,
+       lead(seq) OVER (PARTITION BY snapshot_id, inode ORDER BY ts, seq) AS next_event_id
+FROM with_pid;
 
 -- @view android_dmabuf_allocs
 -- @title DMA-BUF heap allocations and frees, attributed (Perfetto-compatible)
@@ -94,9 +119,10 @@ WHERE c.tid IS NOT NULL;
 -- @column process_name Process name, when known.
 -- @column snapshot_id Snapshot of the trace (not in Perfetto's table).
 CREATE VIEW android_dmabuf_allocs AS
-SELECT c.ts, c.buf_size, c.inode, th.rowid AS utid, c.tid, th.name AS thread_name,
+SELECT e.ts, e.size_delta AS buf_size, e.inode, th.rowid AS utid, c.tid, th.name AS thread_name,
        p.rowid AS upid, c.pid, p.name AS process_name, c.snapshot_id
 FROM dma_heap_charge c
+JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
-ORDER BY c.snapshot_id, c.ts;
+ORDER BY c.snapshot_id, e.ts, c.event_id;

@@ -3,7 +3,8 @@
 -- Perfetto's `android_memory_cumulative_dmabuf` (android.memory.dmabuf module): for each row
 -- of `android_dmabuf_allocs`, the running sum of `buf_size` of its process up to its
 -- timestamp (events at the same timestamp included), or of its thread when the thread's
--- process is unknown. Columns as Perfetto's, plus `snapshot_id` last.
+-- process is unknown (`dma_heap_charge.cumulative_bytes`, computed when the trace is loaded).
+-- Columns as Perfetto's, plus `snapshot_id` last.
 -- @column upid Internal id of the responsible process (`process.rowid`); NULL when unknown.
 -- @column process_name Process name, when known.
 -- @column utid Internal id of the responsible thread (`thread.rowid`).
@@ -12,12 +13,9 @@
 -- @column value Bytes the process (or thread) had allocated and not freed at `ts`, counting only this trace's events.
 -- @column snapshot_id Snapshot of the trace (not in Perfetto's table).
 CREATE VIEW android_memory_cumulative_dmabuf AS
-SELECT p.rowid AS upid, p.name AS process_name, th.rowid AS utid, th.name AS thread_name, c.ts, c.value, c.snapshot_id
-FROM (
-  SELECT snapshot_id, ts, tid, pid,
-         sum(buf_size) OVER (PARTITION BY snapshot_id, pid IS NULL, coalesce(pid, tid) ORDER BY ts) AS value
-  FROM dma_heap_charge
-) c
+SELECT p.rowid AS upid, p.name AS process_name, th.rowid AS utid, th.name AS thread_name, e.ts, c.cumulative_bytes AS value, c.snapshot_id
+FROM dma_heap_charge c
+JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
-ORDER BY c.snapshot_id, c.ts;
+ORDER BY c.snapshot_id, e.ts, c.event_id;

@@ -15,33 +15,22 @@
 -- @column evidence One sentence saying what was seen.
 CREATE VIEW _dmabuf_leak_suspects_trace AS
 WITH
--- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
--- returns the bare columns of the row holding max(ts)), charged to its attributed thread.
-last_event AS (
-  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
-  FROM _dmabuf_attributed
-  GROUP BY snapshot_id, inode
-),
-outstanding AS (
-  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid
-  FROM last_event l
-  LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
-  WHERE l.size > 0
-),
+-- Buffers outstanding at the end (the last event on the inode is an allocation), per
+-- responsible process: computed when the trace is loaded (`dma_heap_totals`).
 unfreed AS (
-  SELECT o.snapshot_id, 'unfreed_in_trace' AS kind,
-         CASE WHEN o.pid IS NULL THEN 'thread ' || o.tid
-              ELSE coalesce(max(p.name), '?') || ' (' || o.pid || ')' END AS subject,
-         sum(o.size) AS bytes,
-         CASE WHEN count(*) = 1
-              THEN '1 buffer (inode ' || max(o.inode) || ', ' || max(o.size) || ' bytes) allocated during the trace at ts ' || min(o.ts) ||
+  SELECT t.snapshot_id, 'unfreed_in_trace' AS kind,
+         CASE WHEN t.pid IS NULL THEN 'thread ' || t.tid
+              ELSE coalesce(p.name, '?') || ' (' || t.pid || ')' END AS subject,
+         t.outstanding_bytes AS bytes,
+         CASE WHEN t.outstanding_buffers = 1
+              THEN '1 buffer (inode ' || t.outstanding_max_inode || ', ' || t.outstanding_max_bytes || ' bytes) allocated during the trace at ts ' || t.outstanding_first_ts ||
                    ' was still allocated at its end (ts '
-              ELSE count(*) || ' buffers allocated during the trace between ts ' || min(o.ts) || ' and ' || max(o.ts) ||
-                   ' (largest ' || max(o.size) || ' bytes) were still allocated at its end (ts '
-         END || coalesce((SELECT max(end_ts) FROM trace_info t WHERE t.snapshot_id = o.snapshot_id), '?') || ')' AS evidence
-  FROM outstanding o
-  LEFT JOIN process p ON p.snapshot_id = o.snapshot_id AND p.pid = o.pid
-  GROUP BY o.snapshot_id, o.pid IS NULL, coalesce(o.pid, o.tid)
+              ELSE t.outstanding_buffers || ' buffers allocated during the trace between ts ' || t.outstanding_first_ts || ' and ' || t.outstanding_last_ts ||
+                   ' (largest ' || t.outstanding_max_bytes || ' bytes) were still allocated at its end (ts '
+         END || coalesce((SELECT max(end_ts) FROM trace_info ti WHERE ti.snapshot_id = t.snapshot_id), '?') || ')' AS evidence
+  FROM dma_heap_totals t
+  LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid
+  WHERE t.scope = 'process' AND t.outstanding_buffers > 0
 ),
 rss AS (
   SELECT s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,

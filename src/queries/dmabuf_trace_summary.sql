@@ -9,7 +9,8 @@
 -- `android_dma_heap` metric: avg/min/max_size_bytes = heap_avg/min/max_bytes,
 -- total_alloc_size_bytes = allocated_bytes and total_delta_bytes = net_delta_bytes of the
 -- `trace` row, process_stats = net_delta_bytes of the `process` rows summed by process_name.
--- Processes with the most memory outstanding at the end of the trace come first.
+-- Processes with the most memory outstanding at the end of the trace come first. The numbers
+-- are computed once when the trace is loaded (table `dma_heap_totals`).
 -- @column snapshot_id Snapshot of the trace.
 -- @column scope `trace` (the whole trace) or `process`.
 -- @column pid Responsible process; NULL for the `trace` row and for a thread whose process is unknown.
@@ -32,31 +33,74 @@
 -- @column heap_end_bytes `trace` row: heaps' total after the last event.
 -- @column trace_end_ts `trace` row: end of the trace, ns.
 CREATE VIEW dmabuf_trace_summary AS
+SELECT t.snapshot_id, t.scope, t.pid, t.tid, p.name AS process_name, t.allocs, t.frees, t.allocated_bytes,
+       t.freed_bytes, t.net_delta_bytes, t.outstanding_buffers, t.outstanding_bytes, t.peak_outstanding_bytes,
+       t.first_ts, t.last_ts, t.dropped_free_bytes, t.heap_avg_bytes, t.heap_min_bytes, t.heap_max_bytes,
+       t.heap_end_bytes, t.trace_end_ts
+FROM dma_heap_totals t
+LEFT JOIN process p ON t.scope = 'process' AND p.snapshot_id = t.snapshot_id AND p.pid = t.pid
+ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN t.outstanding_bytes ELSE 0 END DESC,
+         t.allocated_bytes DESC, t.pid, t.tid;
+
+-- @view _dmabuf_trace_totals
+-- @title The rows of `dma_heap_totals`, computed in SQL
+-- What the ordered pass of src/importers/perfetto/charge.ts writes to `dma_heap_totals`, stated
+-- with window functions over `dma_heap_charge` (which must be filled first), `_dmabuf_attributed`
+-- and `dma_heap_event`; used instead of that pass for a trace too large for it or with values
+-- beyond 2^53. One `trace` row per snapshot with `dma_heap_stat` events, one `process` row per
+-- responsible process (per thread when its process is unknown).
+-- @column snapshot_id Snapshot of the trace.
+-- @column scope `trace` or `process`.
+-- @column pid Responsible process; NULL for the `trace` row and for a thread whose process is unknown.
+-- @column tid Responsible thread, for a `process` row whose process is unknown; else NULL.
+-- @column allocs Number of charged allocations.
+-- @column frees Number of charged frees.
+-- @column allocated_bytes Bytes allocated.
+-- @column freed_bytes Bytes freed (positive).
+-- @column net_delta_bytes allocated_bytes − freed_bytes.
+-- @column outstanding_buffers Buffers whose last event is an allocation, charged here.
+-- @column outstanding_bytes Bytes of those buffers.
+-- @column outstanding_max_bytes Largest of those buffers; NULL when none.
+-- @column outstanding_max_inode Largest inode among them; NULL when none.
+-- @column outstanding_first_ts Earliest allocation among them, ns; NULL when none.
+-- @column outstanding_last_ts Latest allocation among them, ns; NULL when none.
+-- @column peak_outstanding_bytes Highest running sum of buf_size in (ts, event_id) order.
+-- @column first_ts First event, ns.
+-- @column last_ts Last event, ns.
+-- @column dropped_free_bytes `trace` row: bytes of frees not charged.
+-- @column heap_avg_bytes `trace` row: time-weighted average of the heaps' total.
+-- @column heap_min_bytes `trace` row: smallest heaps' total.
+-- @column heap_max_bytes `trace` row: largest heaps' total.
+-- @column heap_end_bytes `trace` row: heaps' total after the last event.
+-- @column trace_end_ts `trace` row: end of the trace, ns.
+CREATE VIEW _dmabuf_trace_totals AS
 WITH
 -- Each charged event with the running sums of its process (of its thread when the process
--- is unknown) and of the trace. Narrow rows: names come last.
+-- is unknown) and of the trace.
 ev AS MATERIALIZED (
-  SELECT c.snapshot_id, c.ts, c.buf_size, c.tid, c.pid,
-         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY c.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
-         sum(c.buf_size) OVER (PARTITION BY c.snapshot_id ORDER BY c.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_all
+  SELECT c.snapshot_id, e.ts, e.size_delta AS buf_size, c.tid, c.pid,
+         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
+         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_all
   FROM dma_heap_charge c
+  JOIN dma_heap_event e ON e.rowid = c.event_id
 ),
--- Buffers outstanding at the end (as in `dmabuf_trace_buffers`): the last event on the inode
--- is an allocation (SQLite returns the bare columns of the row holding max(ts)).
+-- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
+-- returns the bare columns of the first row, in event order, holding max(ts)).
 last_event AS (
   SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
   FROM _dmabuf_attributed
   GROUP BY snapshot_id, inode
 ),
 outstanding AS (
-  SELECT l.snapshot_id, th.pid IS NULL AS no_pid, coalesce(th.pid, l.tid) AS who, count(*) AS buffers, sum(l.size) AS bytes
+  SELECT l.snapshot_id, th.pid IS NULL AS no_pid, coalesce(th.pid, l.tid) AS who, count(*) AS buffers, sum(l.size) AS bytes,
+         max(l.size) AS max_bytes, max(l.inode) AS max_inode, min(l.ts) AS first_ts, max(l.ts) AS last_ts
   FROM last_event l
   LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
   WHERE l.size > 0
   GROUP BY 1, 2, 3
 ),
 per_process AS (
-  SELECT e.snapshot_id, 'process' AS scope, e.pid,
+  SELECT e.snapshot_id, e.pid IS NULL AS no_pid, coalesce(e.pid, e.tid) AS who, e.pid,
          CASE WHEN e.pid IS NULL THEN e.tid END AS tid,
          sum(e.buf_size > 0) AS allocs,
          sum(e.buf_size <= 0) AS frees,
@@ -101,37 +145,27 @@ heap_stats AS (
          coalesce(-sum(CASE WHEN size_delta <= 0 THEN size_delta END), 0) AS all_freed_bytes
   FROM heap
   GROUP BY snapshot_id
-),
-trace_rows AS (
-  SELECT h.snapshot_id, 'trace' AS scope, NULL AS pid, NULL AS tid, NULL AS process_name,
-         coalesce(t.allocs, 0) AS allocs, coalesce(t.frees, 0) AS frees,
-         coalesce(t.allocated_bytes, 0) AS allocated_bytes, coalesce(t.freed_bytes, 0) AS freed_bytes,
-         coalesce(t.net_delta_bytes, 0) AS net_delta_bytes,
-         coalesce((SELECT sum(buffers) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_buffers,
-         coalesce((SELECT sum(bytes) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_bytes,
-         -- every free is either charged (in android_dmabuf_allocs) or dropped
-         t.peak_outstanding_bytes, h.first_ts, h.last_ts, h.all_freed_bytes - coalesce(t.freed_bytes, 0) AS dropped_free_bytes,
-         h.avg_bytes AS heap_avg_bytes, h.min_bytes AS heap_min_bytes, h.max_bytes AS heap_max_bytes,
-         h.end_bytes AS heap_end_bytes, b.end_ts AS trace_end_ts,
-         0 AS sort_group, 0 AS sort_bytes
-  FROM heap_stats h
-  LEFT JOIN per_trace t ON t.snapshot_id = h.snapshot_id
-  LEFT JOIN bounds b ON b.snapshot_id = h.snapshot_id
-),
-process_rows AS (
-  SELECT r.snapshot_id, r.scope, r.pid, r.tid, p.name AS process_name, r.allocs, r.frees, r.allocated_bytes, r.freed_bytes,
-         r.net_delta_bytes, coalesce(o.buffers, 0) AS outstanding_buffers, coalesce(o.bytes, 0) AS outstanding_bytes,
-         r.peak_outstanding_bytes, r.first_ts, r.last_ts,
-         NULL AS dropped_free_bytes, NULL AS heap_avg_bytes, NULL AS heap_min_bytes, NULL AS heap_max_bytes,
-         NULL AS heap_end_bytes, NULL AS trace_end_ts,
-         1 AS sort_group, coalesce(o.bytes, 0) AS sort_bytes
-  FROM per_process r
-  LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.no_pid = (r.pid IS NULL) AND o.who = coalesce(r.pid, r.tid)
-  LEFT JOIN process p ON p.snapshot_id = r.snapshot_id AND p.pid = r.pid
 )
-SELECT snapshot_id, scope, pid, tid, process_name, allocs, frees, allocated_bytes, freed_bytes,
-       net_delta_bytes, outstanding_buffers, outstanding_bytes, peak_outstanding_bytes, first_ts,
-       last_ts, dropped_free_bytes, heap_avg_bytes, heap_min_bytes, heap_max_bytes, heap_end_bytes,
-       trace_end_ts
-FROM (SELECT * FROM trace_rows UNION ALL SELECT * FROM process_rows)
-ORDER BY snapshot_id, sort_group, sort_bytes DESC, allocated_bytes DESC, pid, tid;
+SELECT h.snapshot_id, 'trace' AS scope, NULL AS pid, NULL AS tid,
+       coalesce(t.allocs, 0) AS allocs, coalesce(t.frees, 0) AS frees,
+       coalesce(t.allocated_bytes, 0) AS allocated_bytes, coalesce(t.freed_bytes, 0) AS freed_bytes,
+       coalesce(t.net_delta_bytes, 0) AS net_delta_bytes,
+       coalesce((SELECT sum(buffers) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_buffers,
+       coalesce((SELECT sum(bytes) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id), 0) AS outstanding_bytes,
+       (SELECT max(max_bytes) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id) AS outstanding_max_bytes,
+       (SELECT max(max_inode) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id) AS outstanding_max_inode,
+       (SELECT min(first_ts) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id) AS outstanding_first_ts,
+       (SELECT max(last_ts) FROM outstanding o WHERE o.snapshot_id = h.snapshot_id) AS outstanding_last_ts,
+       -- every free is either charged (in android_dmabuf_allocs) or dropped
+       t.peak_outstanding_bytes, h.first_ts, h.last_ts, h.all_freed_bytes - coalesce(t.freed_bytes, 0) AS dropped_free_bytes,
+       h.avg_bytes AS heap_avg_bytes, h.min_bytes AS heap_min_bytes, h.max_bytes AS heap_max_bytes,
+       h.end_bytes AS heap_end_bytes, b.end_ts AS trace_end_ts
+FROM heap_stats h
+LEFT JOIN per_trace t ON t.snapshot_id = h.snapshot_id
+LEFT JOIN bounds b ON b.snapshot_id = h.snapshot_id
+UNION ALL
+SELECT r.snapshot_id, 'process', r.pid, r.tid, r.allocs, r.frees, r.allocated_bytes, r.freed_bytes, r.net_delta_bytes,
+       coalesce(o.buffers, 0), coalesce(o.bytes, 0), o.max_bytes, o.max_inode, o.first_ts, o.last_ts,
+       r.peak_outstanding_bytes, r.first_ts, r.last_ts, NULL, NULL, NULL, NULL, NULL, NULL
+FROM per_process r
+LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.no_pid = r.no_pid AND o.who = r.who;

@@ -52,24 +52,81 @@ CREATE TABLE dma_heap_event (
 );
 
 -- One row per `dma_heap_stat` event charged to a thread, computed once when a trace is loaded
--- from the rules of the `_dmabuf_charged` view (gralloc allocations charged to their binder
--- client, a free to whoever the latest strictly earlier event on its inode was charged to; a
--- free with no earlier event has no row). The trace analyses read this table.
+-- (src/importers/perfetto/charge.ts, in one ordered pass; the view `_dmabuf_charged` states the
+-- same rules in SQL and fills the table instead for a trace too large to hold in memory or with
+-- values beyond 2^53): gralloc allocations charged to their binder client, a free to whoever the
+-- latest strictly earlier event on its inode was charged to; a free with no earlier event has no
+-- row. The event's time, size and inode are those of its `dma_heap_event` row (joined on
+-- `event_id`). The trace views read this table.
 CREATE TABLE dma_heap_charge (
+  -- Row id of the event in `dma_heap_event` (the key of this table).
+  event_id INTEGER PRIMARY KEY,
   -- Snapshot of the trace.
   snapshot_id INTEGER NOT NULL,
-  -- Row id of the event in `dma_heap_event`.
-  event_id INTEGER NOT NULL,
-  -- Event time, ns.
-  ts INTEGER NOT NULL,
-  -- Bytes allocated (> 0) or freed (< 0).
-  buf_size INTEGER NOT NULL,
-  -- Inode of the buffer.
-  inode INTEGER,
   -- Thread the event is charged to.
   tid INTEGER NOT NULL,
   -- Process of that thread; NULL when unknown.
-  pid INTEGER
+  pid INTEGER,
+  -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
+  cumulative_bytes INTEGER NOT NULL,
+  -- `event_id` of the next charged event on the same inode (in ts, event_id order); NULL when there is none.
+  next_event_id INTEGER
+);
+
+-- The totals `dmabuf_trace_summary` reports, computed with `dma_heap_charge` (same pass, or the
+-- view `_dmabuf_trace_totals`): per snapshot with `dma_heap_stat` events, one `trace` row
+-- (all processes, and the statistics of the heaps' total over time) and one `process` row per
+-- responsible process (per thread when its process is unknown), with the buffers still
+-- allocated at the end of the trace (the `unfreed_in_trace` leak findings read them).
+CREATE TABLE dma_heap_totals (
+  -- Snapshot of the trace.
+  snapshot_id INTEGER NOT NULL,
+  -- `trace` (the whole trace) or `process`.
+  scope TEXT NOT NULL,
+  -- Responsible process; NULL for the `trace` row and for a thread whose process is unknown.
+  pid INTEGER,
+  -- Responsible thread, for a `process` row whose process is unknown; else NULL.
+  tid INTEGER,
+  -- Number of charged allocations (size > 0).
+  allocs INTEGER NOT NULL,
+  -- Number of charged frees (size <= 0).
+  frees INTEGER NOT NULL,
+  -- Bytes allocated (charged allocations).
+  allocated_bytes INTEGER NOT NULL,
+  -- Bytes freed (charged frees, positive).
+  freed_bytes INTEGER NOT NULL,
+  -- allocated_bytes − freed_bytes.
+  net_delta_bytes INTEGER NOT NULL,
+  -- Buffers whose last event in the trace (the first in event order among those at its latest ts) is an allocation, charged here.
+  outstanding_buffers INTEGER NOT NULL,
+  -- Bytes of those buffers.
+  outstanding_bytes INTEGER NOT NULL,
+  -- Largest of those buffers, bytes; NULL when none.
+  outstanding_max_bytes INTEGER,
+  -- Largest inode among those buffers (their inode when there is one); NULL when none.
+  outstanding_max_inode INTEGER,
+  -- Earliest allocation time of those buffers, ns; NULL when none.
+  outstanding_first_ts INTEGER,
+  -- Latest allocation time of those buffers, ns; NULL when none.
+  outstanding_last_ts INTEGER,
+  -- Highest running sum of the sizes of the charged events in (ts, event_id) order; NULL for a `trace` row without charged events.
+  peak_outstanding_bytes INTEGER,
+  -- First event, ns (`trace` row: of all `dma_heap_event` rows, charged or not).
+  first_ts INTEGER,
+  -- Last event, ns (same rule).
+  last_ts INTEGER,
+  -- `trace` row: bytes freed by frees that were not charged (buffers with no earlier event in the trace); NULL for `process` rows.
+  dropped_free_bytes INTEGER,
+  -- `trace` row: time-weighted average of the heaps' total (`heap_total`), each value lasting until the next event (in ts, event order), the last until the end of the trace; NULL for `process` rows.
+  heap_avg_bytes REAL,
+  -- `trace` row: smallest heaps' total.
+  heap_min_bytes INTEGER,
+  -- `trace` row: largest heaps' total.
+  heap_max_bytes INTEGER,
+  -- `trace` row: heaps' total after the last event.
+  heap_end_bytes INTEGER,
+  -- `trace` row: end of the trace (latest `trace_info.end_ts` of the snapshot), ns.
+  trace_end_ts INTEGER
 );
 
 -- One row per sample of a process's DMA-BUF RSS (bytes of DMA-BUFs the process maps):

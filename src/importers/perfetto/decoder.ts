@@ -86,6 +86,7 @@ export class PerfettoDecoder {
   private readonly ctx: ImportContext;
   private malformedPackets = 0;
   private readonly hdr = { tag: 0, value: 0 };
+  private readonly fields = new EventFields();
 
   constructor(private readonly sink: TraceSink) {
     this.ctx = sink.ctx;
@@ -437,57 +438,54 @@ export class PerfettoDecoder {
       this.generic(buf.subarray(s, e), ts, tid);
       return;
     }
-    const f = readFields(this.cur, buf, s, e);
-    const v = new FieldValues(buf);
-    const u64Of = (p: RawField) => v.u64(p);
-    const i64Of = (p: RawField) => v.i64(p);
-    const i32Of = (p: RawField) => v.i32(p);
+    const f = this.fields;
+    f.read(buf, s, e);
     switch (kind) {
       case E_DMA_HEAP_STAT:
         // inode=1 uint64, len=2 int64, total_allocated=3 uint64
-        sink.dmaHeap(ts, tid, u64Of(f[1]), i64Of(f[2]), f[3] === undefined ? null : u64Of(f[3]));
+        sink.dmaHeap(ts, tid, f.u64(1), f.i64(2), f.has(3) ? f.u64(3) : null);
         return;
       case E_DMABUF_RSS_STAT:
         // rss=1 uint64, rss_delta=2 int64, i_ino=3 uint64
-        sink.rssEvent(ts, tid, u64Of(f[1]), f[2] === undefined ? null : i64Of(f[2]), f[3] === undefined ? null : u64Of(f[3]));
+        sink.rssEvent(ts, tid, f.u64(1), f.has(2) ? f.i64(2) : null, f.has(3) ? f.u64(3) : null);
         return;
       case E_ION_HEAP_GROW:
       case E_ION_HEAP_SHRINK: {
         // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change)
-        const len = u64Of(f[2]);
+        const len = f.u64(2);
         const delta = kind === E_ION_HEAP_GROW ? len : negate(len);
-        const reported = f[3] === undefined ? 0 : i64Of(f[3]);
-        const heap = f[1] instanceof Uint8Array ? DECODER.decode(f[1]) : null;
-        sink.ion(ts, tid, kind === E_ION_HEAP_GROW ? 'ion_heap_grow' : 'ion_heap_shrink', heap, null, delta, add(reported, delta), f[3] === undefined ? null : reported);
+        const reported = f.has(3) ? f.i64(3) : 0;
+        const heap = f.string(1);
+        sink.ion(ts, tid, kind === E_ION_HEAP_GROW ? 'ion_heap_grow' : 'ion_heap_shrink', heap, null, delta, add(reported, delta), f.has(3) ? reported : null);
         return;
       }
       case E_ION_STAT: {
         // buffer_id=1 uint32, len=2 int64, total_allocated=3 uint64
-        const total = f[3] === undefined ? null : u64Of(f[3]);
-        sink.ion(ts, tid, 'ion_stat', null, f[1] === undefined ? null : toNumber(u64Of(f[1])), i64Of(f[2]), total, total);
+        const total = f.has(3) ? f.u64(3) : null;
+        sink.ion(ts, tid, 'ion_stat', null, f.has(1) ? toNumber(f.u64(1)) : null, f.i64(2), total, total);
         return;
       }
       case E_GPU_MEM_TOTAL:
         // gpu_id=1 uint32, pid=2 uint32, size=3 uint64
-        sink.gpuMemTotal(ts, f[1] === undefined ? null : toNumber(u64Of(f[1])), f[2] === undefined ? 0 : toNumber(u64Of(f[2])), u64Of(f[3]), 'gpu_mem_total');
+        sink.gpuMemTotal(ts, f.has(1) ? toNumber(f.u64(1)) : null, f.has(2) ? toNumber(f.u64(2)) : 0, f.u64(3), 'gpu_mem_total');
         return;
       case E_BINDER_TRANSACTION: {
         // debug_id=1, target_node=2, to_proc=3, to_thread=4, reply=5 (int32), code=6, flags=7 (uint32)
-        if (f[1] === undefined) return;
+        if (!f.has(1)) return;
         sink.binderTransaction(
           ts,
           tid,
-          i32Of(f[1]),
-          f[5] === undefined ? 0 : i32Of(f[5]) !== 0 ? 1 : 0,
-          f[7] === undefined ? 0 : toNumber(u64Of(f[7])),
-          f[3] === undefined ? null : i32Of(f[3]),
-          f[4] === undefined ? null : i32Of(f[4]),
+          f.i32(1),
+          f.has(5) && f.i32(5) !== 0 ? 1 : 0,
+          f.has(7) ? toNumber(f.u64(7)) : 0,
+          f.has(3) ? f.i32(3) : null,
+          f.has(4) ? f.i32(4) : null,
         );
         return;
       }
       case E_BINDER_RECEIVED:
-        if (f[1] === undefined) return;
-        sink.binderReceived(ts, tid, i32Of(f[1]));
+        if (!f.has(1)) return;
+        sink.binderReceived(ts, tid, f.i32(1));
         return;
     }
   }
@@ -525,52 +523,73 @@ function has(msg: object, field: string): boolean {
   return Object.prototype.hasOwnProperty.call(msg, field);
 }
 
-/** Fields 1..7 of a small event message: a varint as the position of its first byte, a length-delimited field as its bytes. */
-type RawField = number | Uint8Array | undefined;
+const F_VARINT = 1;
+const F_BYTES = 2;
 
-/** Locate fields 1..7 of a small event message at `buf[s..e)`; values are decoded on demand with the right signedness. */
-function readFields(c: Cursor, buf: Uint8Array, s: number, e: number): RawField[] {
-  const out: RawField[] = [];
-  c.reset(buf, s);
-  while (c.pos < e) {
-    const tag = c.u32();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (wt === WT_VARINT && field >= 1 && field <= 7) {
-      out[field] = c.pos;
-      c.skip(WT_VARINT);
-    } else if (wt === WT_LEN && field >= 1 && field <= 7) {
-      const len = c.u32();
-      out[field] = buf.subarray(c.pos, c.pos + len);
-      c.pos += len;
-    } else if (!c.skip(wt)) {
-      throw new Malformed(`impossible wire type ${wt} in an event`);
+/**
+ * Fields 1..7 of a small event message, located (a varint by the position of its first byte, a
+ * length-delimited field by its bounds) and decoded on demand with the right signedness. One
+ * instance is reused for every event: nothing is allocated per event.
+ */
+class EventFields {
+  private readonly kind = new Uint8Array(8);
+  private readonly start = new Int32Array(8);
+  private readonly end = new Int32Array(8);
+  private readonly c = new Cursor(new Uint8Array(0));
+
+  /** Locate the fields of the message at `buf[s..e)`. */
+  read(buf: Uint8Array, s: number, e: number): void {
+    const c = this.c;
+    this.kind.fill(0);
+    c.reset(buf, s);
+    while (c.pos < e) {
+      const tag = c.u32();
+      const field = tag >>> 3;
+      const wt = tag & 7;
+      if (wt === WT_VARINT && field >= 1 && field <= 7) {
+        this.kind[field] = F_VARINT;
+        this.start[field] = c.pos;
+        c.skip(WT_VARINT);
+      } else if (wt === WT_LEN && field >= 1 && field <= 7) {
+        const len = c.u32();
+        this.kind[field] = F_BYTES;
+        this.start[field] = c.pos;
+        this.end[field] = c.pos + len;
+        c.pos += len;
+      } else if (!c.skip(wt)) {
+        throw new Malformed(`impossible wire type ${wt} in an event`);
+      }
+      if (c.bad || c.pos > e) throw new Malformed('event field runs past the event');
     }
-    if (c.bad || c.pos > e) throw new Malformed('event field runs past the event');
   }
-  return out;
-}
 
-/** Decodes varints located by readFields in one buffer. */
-class FieldValues {
-  private readonly c: Cursor;
-  constructor(buf: Uint8Array) {
-    this.c = new Cursor(buf);
+  has(f: number): boolean {
+    return this.kind[f] !== 0;
   }
-  u64(p: RawField): Int64 {
-    if (typeof p !== 'number') return 0;
-    this.c.pos = p;
+
+  /** An unsigned varint field; 0 when absent or not a varint. */
+  u64(f: number): Int64 {
+    if (this.kind[f] !== F_VARINT) return 0;
+    this.c.pos = this.start[f];
     return this.c.u64();
   }
-  i64(p: RawField): Int64 {
-    if (typeof p !== 'number') return 0;
-    this.c.pos = p;
+
+  i64(f: number): Int64 {
+    if (this.kind[f] !== F_VARINT) return 0;
+    this.c.pos = this.start[f];
     return this.c.i64();
   }
-  i32(p: RawField): number {
-    if (typeof p !== 'number') return 0;
-    this.c.pos = p;
+
+  i32(f: number): number {
+    if (this.kind[f] !== F_VARINT) return 0;
+    this.c.pos = this.start[f];
     return this.c.i32();
+  }
+
+  /** A length-delimited field as UTF-8 text; null when absent or not length-delimited. */
+  string(f: number): string | null {
+    if (this.kind[f] !== F_BYTES) return null;
+    return DECODER.decode(this.c.buf.subarray(this.start[f], this.end[f]));
   }
 }
 

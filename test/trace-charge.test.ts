@@ -1,0 +1,47 @@
+// The in-memory pass that charges trace events (src/importers/perfetto/charge.ts) must give
+// exactly what the SQL views that state the rules give (its fallback for huge traces).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { Db } from '../src/db/database.js';
+import { chargeTrace } from '../src/importers/perfetto/charge.js';
+import { packagePath } from '../src/paths.js';
+import { sharedDir } from './helpers.js';
+import { smallScenario } from './fixtures/scenario.js';
+import { scenarioTrace } from './fixtures/trace.js';
+
+function tables(db: Db): unknown {
+  return {
+    charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
+    totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid'),
+  };
+}
+
+async function bothWays(name: string, bytes: Uint8Array): Promise<void> {
+  const s = await open({ name, bytes });
+  const db = await Db.fromBytes(s.exportSqlite());
+  s.close();
+  const ids = db.query('SELECT DISTINCT snapshot_id AS id FROM dma_heap_event').map((r) => Number(r.id));
+  const methods = ids.map((id) => chargeTrace(db, id));
+  const pass = tables(db);
+  for (const id of ids) assert.equal(chargeTrace(db, id, { maxPassEvents: 0 }), 'sql');
+  assert.deepEqual(tables(db), pass, `${name}: the pass and the SQL rules differ`);
+  db.close();
+  if (ids.length) assert.ok(methods.every((m) => m === 'pass' || m === 'sql'));
+}
+
+test('charges: the in-memory pass equals the SQL rules on every peer trace', async () => {
+  const dir = path.join(sharedDir, 'peer-tests', 'perfetto');
+  const cases = fs.readdirSync(dir).flatMap((c) =>
+    fs.readdirSync(path.join(dir, c)).filter((f) => f.endsWith('.pb')).map((f) => path.join(dir, c, f)),
+  );
+  assert.ok(cases.length >= 10);
+  for (const file of cases) await bothWays(file, fs.readFileSync(file));
+});
+
+test('charges: the in-memory pass equals the SQL rules on the example and on a generated trace', async () => {
+  await bothWays('example.zip', fs.readFileSync(packagePath('examples', 'bugreport-example.zip')));
+  await bothWays('trace.pftrace', scenarioTrace(smallScenario(34), { churn: 300, seed: 11 }).bytes);
+});
