@@ -8,6 +8,7 @@
 // kept only when the section is routed to an importer. Everything else is skipped without
 // being decoded. Also used for `dumpstate_board.txt`, which uses the same section format.
 import type { ImportContext, ImportEnv, StreamImporter, TextImporter } from './types.js';
+import { headText } from './common.js';
 
 const SECTION = Buffer.from('------ ');
 const SERVICE = Buffer.from('DUMP OF SERVICE ');
@@ -56,7 +57,7 @@ export const bugreport: StreamImporter = {
   snapshotKind: 'bugreport',
 
   sniffBytes(head: Uint8Array): boolean {
-    const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 64 * 1024)).toString('latin1');
+    const text = headText(head);
     if (/^== dumpstate: \d{4}-\d\d-\d\d/m.test(text)) return true;
     // dumpstate_board.txt and cut-down reports: at least one section header of dumpstate's shape.
     return /^------ [^-\r\n].* ------\r?$/m.test(text);

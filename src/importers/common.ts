@@ -95,3 +95,8 @@ export function excerpt(line: string): string {
   const t = line.trim();
   return JSON.stringify(t.length > 160 ? `${t.slice(0, 160)}…` : t);
 }
+
+/** The first 64 KiB of a stream's head as text, for a streaming importer's sniff (latin1: any byte decodes). */
+export function headText(head: Uint8Array): string {
+  return Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 64 * 1024)).toString('latin1');
+}

@@ -14,6 +14,7 @@
 import type { ImportContext, ImportEnv, StreamImporter } from './types.js';
 import { TraceSink } from './perfetto/sink.js';
 import type { Int64 } from './perfetto/wire.js';
+import { headText } from './common.js';
 
 /** An ftrace text line: comm, tid, tgid (optional column), cpu, seconds, fraction, event, payload. */
 const LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*([\d-]+)\s*\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?(\d+)\.(\d+):\s+([\w.-]+):\s?(.*)$/;
@@ -182,7 +183,7 @@ export const systraceText: StreamImporter = {
   snapshotKind: 'trace',
 
   sniffBytes(head: Uint8Array): boolean {
-    const text = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 64 * 1024)).toString('latin1');
+    const text = headText(head);
     return looksLikeFtraceText(text);
   },
 
