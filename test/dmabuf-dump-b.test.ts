@@ -3,7 +3,8 @@
 // per-process table (exact byte sizes win over kB).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, csv, diagnostics, rng } from './helpers.js';
+import { openTexts, csv, diagnostics } from './helpers.js';
+import { fuzzImporter } from './fuzz.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderDmabufDump, renderDmabufDumpB, type DmabufDumpBVariant } from './fixtures/dmabuf-dump.js';
 import { Db } from '../src/db/database.js';
@@ -242,21 +243,5 @@ test('dmabuf_dump: a capture with -b output first and the per-process tables aft
 });
 
 test('dmabuf_dump -b: random line deletions and byte flips never throw', async () => {
-  const next = rng(4242);
-  const bases = VARIANTS.map((v) => renderDmabufDumpB(scenario(), v));
-  const db = await Db.create();
-  for (let iter = 0; iter < 300; iter++) {
-    const lines = bases[iter % bases.length].split('\n');
-    const deletions = Math.floor(next() * 4);
-    for (let d = 0; d < deletions && lines.length > 1; d++) lines.splice(Math.floor(next() * lines.length), 1);
-    const chars = [...lines.join('\n')];
-    const flips = Math.floor(next() * 6);
-    for (let f = 0; f < flips; f++) chars[Math.floor(next() * chars.length)] = String.fromCharCode(Math.floor(next() * 128));
-    const text = chars.join('');
-    const ctx = SourceContext.topLevel(db, `m${iter}.txt`, 'dmabuf_dump_b', 'capture', `m${iter}`);
-    assert.doesNotThrow(() => dmabufDumpBImporter.importText(text, ctx), `iteration ${iter}`);
-    assert.doesNotThrow(() => dmabufDumpBImporter.sniff(text, 'x'));
-  }
-  assert.equal(db.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'importer_failed'")[0].n, 0);
-  db.close();
+  await fuzzImporter(dmabufDumpBImporter, VARIANTS.map((v) => renderDmabufDumpB(scenario(), v)), { seed: 4242, iterations: 300 });
 });

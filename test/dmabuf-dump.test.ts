@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTexts, csv, diagnostics, rng } from './helpers.js';
+import { fuzzImporter } from './fuzz.js';
 import { smallScenario, commOf, type Scenario } from './fixtures/scenario.js';
 import { renderDmabufDump, type DmabufDumpVariant } from './fixtures/dmabuf-dump.js';
 import { Db } from '../src/db/database.js';
@@ -375,26 +376,7 @@ test('dmabuf_dump: CSV rows whose name holds quotes and commas are read from the
 test('dmabuf_dump: random line deletions and byte flips never throw', async () => {
   const next = rng(20261102);
   const bases = VARIANTS.map((v) => renderDmabufDump(scenario(), v));
-  const db = await Db.create();
-  for (let iter = 0; iter < 300; iter++) {
-    const base = bases[iter % bases.length];
-    let lines = base.split('\n');
-    const deletions = Math.floor(next() * 4);
-    for (let d = 0; d < deletions && lines.length > 1; d++) lines.splice(Math.floor(next() * lines.length), 1);
-    const chars = [...lines.join('\n')];
-    const flips = Math.floor(next() * 6);
-    for (let f = 0; f < flips; f++) {
-      const at = Math.floor(next() * chars.length);
-      chars[at] = String.fromCharCode(Math.floor(next() * 128));
-    }
-    const text = chars.join('');
-    const ctx = SourceContext.topLevel(db, `m${iter}.txt`, 'dmabuf_dump', 'capture', `m${iter}`);
-    assert.doesNotThrow(() => dmabufDumpImporter.importText(text, ctx), `iteration ${iter}`);
-    assert.doesNotThrow(() => dmabufDumpImporter.sniff(text, 'x'));
-  }
-  // The importer never recorded its own failure: every problem was a row-level diagnostic.
-  assert.equal(db.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'importer_failed'")[0].n, 0);
-  db.close();
+  await fuzzImporter(dmabufDumpImporter, bases, { seed: 20261102, iterations: 300 });
   // Through the real open(), inside a bugreport (routing by section title, whatever the content).
   for (let iter = 0; iter < 20; iter++) {
     const lines = bases[iter % bases.length].split('\n');

@@ -17,6 +17,7 @@ import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
 import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { rng, openTexts } from './helpers.js';
+import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
@@ -46,68 +47,9 @@ const CASES: [TextImporter, string, string, string][] = [
   [grallocImporter, 'gralloc legacy', k.renderGralloc(k.grallocRowsOf(s), 'legacy'), 'capture.txt'],
 ];
 
-const JUNK = ['\t', ' ', '\n', '\r', '|', ':', '0', '9', '-', '(', ')', '"', ',', '/', 'x', '\u0000', '\u00ff', '😀', '==> ', '<==', 'refs'];
-
-function mutate(text: string, r: () => number): string {
-  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
-  let t = text;
-  const rounds = 1 + Math.floor(r() * 4);
-  for (let i = 0; i < rounds; i++) {
-    const lines = t.split('\n');
-    const at = Math.floor(r() * lines.length);
-    switch (Math.floor(r() * 7)) {
-      case 0: // delete a line
-        lines.splice(at, 1);
-        t = lines.join('\n');
-        break;
-      case 1: // duplicate a line
-        lines.splice(at, 0, lines[at] ?? '');
-        t = lines.join('\n');
-        break;
-      case 2: {
-        // swap two lines
-        const b = Math.floor(r() * lines.length);
-        [lines[at], lines[b]] = [lines[b], lines[at]];
-        t = lines.join('\n');
-        break;
-      }
-      case 3: // truncate
-        t = t.slice(0, Math.floor(r() * t.length));
-        break;
-      case 4: {
-        // flip bytes
-        const chars = [...t];
-        for (let n = 0; n < 1 + Math.floor(r() * 8); n++) chars[Math.floor(r() * chars.length)] = pick(JUNK);
-        t = chars.join('');
-        break;
-      }
-      case 5: {
-        // insert junk
-        const p = Math.floor(r() * (t.length + 1));
-        t = t.slice(0, p) + Array.from({ length: 1 + Math.floor(r() * 5) }, () => pick(JUNK)).join('') + t.slice(p);
-        break;
-      }
-      case 6: // huge numbers
-        t = t.replace(/\d+/, '99999999999999999999999');
-        break;
-    }
-  }
-  return t;
-}
-
 for (const [imp, label, text, path] of CASES) {
   test(`fuzz ${label}: no exception escapes or is swallowed`, async () => {
-    const db = await Db.create();
-    const r = rng(label.length * 7919 + text.length);
-    for (let i = 0; i < 150; i++) {
-      const m = mutate(text, r);
-      const ctx = SourceContext.topLevel(db, path, imp.name, 'capture', path);
-      assert.doesNotThrow(() => imp.sniff(m, path));
-      assert.doesNotThrow(() => imp.importText(m, ctx), `mutation ${i}: ${JSON.stringify(m.slice(0, 200))}`);
-    }
-    const failed = db.query("SELECT message FROM diagnostic WHERE code = 'importer_failed'");
-    assert.deepEqual(failed, []);
-    db.close();
+    await fuzzImporter(imp, [text], { seed: label.length * 7919 + text.length, iterations: 150, path });
   });
 }
 

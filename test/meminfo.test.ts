@@ -3,7 +3,8 @@
 // mutation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, csv, diagnostics, rng } from './helpers.js';
+import { openTexts, csv, diagnostics } from './helpers.js';
+import { fuzzImporter } from './fuzz.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderMeminfo, meminfoOf, fmtK, type MeminfoVariant } from './fixtures/meminfo.js';
 import { Db } from '../src/db/database.js';
@@ -201,21 +202,5 @@ test('meminfo: read from the meminfo service of a bugreport DUMPSYS section', as
 });
 
 test('meminfo: random line deletions and byte flips never throw', async () => {
-  const next = rng(777);
-  const bases = VARIANTS.map((v) => renderMeminfo(smallScenario(), v));
-  const db = await Db.create();
-  for (let iter = 0; iter < 200; iter++) {
-    const lines = bases[iter % bases.length].split('\n');
-    const deletions = Math.floor(next() * 6);
-    for (let d = 0; d < deletions && lines.length > 1; d++) lines.splice(Math.floor(next() * lines.length), 1);
-    const chars = [...lines.join('\n')];
-    const flips = Math.floor(next() * 10);
-    for (let f = 0; f < flips; f++) chars[Math.floor(next() * chars.length)] = String.fromCharCode(Math.floor(next() * 128));
-    const text = chars.join('');
-    const ctx = SourceContext.topLevel(db, `m${iter}.txt`, 'meminfo', 'capture', `m${iter}`);
-    assert.doesNotThrow(() => meminfoImporter.importText(text, ctx), `iteration ${iter}`);
-    assert.doesNotThrow(() => meminfoImporter.sniff(text, 'x'));
-  }
-  assert.equal(db.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'importer_failed'")[0].n, 0);
-  db.close();
+  await fuzzImporter(meminfoImporter, VARIANTS.map((v) => renderMeminfo(smallScenario(), v)), { seed: 777, iterations: 200 });
 });

@@ -8,7 +8,7 @@
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
 // several times faster than row by row in sql.js).
-import type { ImportContext, Row } from '../types.js';
+import type { ImportContext } from '../types.js';
 import type { Int64 } from './wire.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
