@@ -3,15 +3,16 @@
 // per-process table (exact byte sizes win over kB).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, csv, diagnostics } from './helpers.js';
+import { openTexts, csv, diagnostics, asSession, importDirect } from './helpers.js';
 import { fuzzImporter } from './fuzz.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderDmabufDump, renderDmabufDumpB, type DmabufDumpBVariant } from './fixtures/dmabuf-dump.js';
-import { Db } from '../src/db/database.js';
-import { SourceContext } from '../src/importers/context.js';
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
+
+/** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
+const importText = (text: string) => importDirect(dmabufDumpBImporter, text, 'capture.txt');
 
 const VARIANTS: DmabufDumpBVariant[] = ['a12', 'a13', 'a14', 'a15', 'csv'];
 
@@ -46,17 +47,6 @@ const GOLDEN_EXPORTERS = [
   'system,4,42914368,0',
 ];
 const GOLDEN_TOTAL = ['buffer_count,total_bytes,in_kb', '7,48169536,0'];
-
-async function importDirect(text: string): Promise<Db> {
-  const db = await Db.create();
-  const ctx = SourceContext.topLevel(db, 'capture.txt', dmabufDumpBImporter.name, 'capture', 'capture.txt');
-  dmabufDumpBImporter.importText(text, ctx);
-  return db;
-}
-
-function asSession(db: Db) {
-  return { query: db.query.bind(db), columns: db.queryColumns.bind(db) } as never;
-}
 
 function bugreportWith(sections: [title: string, command: string, body: string][]): string {
   let out = [
@@ -132,7 +122,7 @@ test('dmabuf_dump -b: the sysfs failure line becomes a diagnostic', async () => 
   assert.equal(s.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
   s.close();
   // Android 16 words it differently.
-  const db = await importDirect('Unable to read DMA-BUF per-buffer stats from device\n');
+  const db = await importText('Unable to read DMA-BUF per-buffer stats from device\n');
   assert.deepEqual(db.query('SELECT code FROM diagnostic'), [{ code: 'section_failed' }]);
   db.close();
 });
@@ -141,7 +131,7 @@ test('dmabuf_dump -b: tabs, CRLF and stripped trailing spaces change nothing', a
   for (const v of ['a13', 'a14', 'a15', 'csv'] as const) {
     const text = renderDmabufDumpB(scenario(), v);
     for (const t of [text.replace(/ {2,}/g, '\t'), text.replace(/\n/g, '\r\n'), text.replace(/[ \t]+$/gm, '')]) {
-      const db = await importDirect(t);
+      const db = await importText(t);
       assert.deepEqual(csv(asSession(db), OBS_SQL), GOLDEN_OBS, v);
       assert.deepEqual(csv(asSession(db), EXPORTER_SQL), GOLDEN_EXPORTERS, v);
       assert.deepEqual(csv(asSession(db), TOTAL_SQL), GOLDEN_TOTAL, v);
@@ -154,7 +144,7 @@ test('dmabuf_dump -b: tabs, CRLF and stripped trailing spaces change nothing', a
 test('dmabuf_dump -b: a list cut short is kept and flagged', async () => {
   const lines = renderDmabufDumpB(scenario(), 'a15').split('\n');
   const cut = lines.findIndex((l) => /\b1004\b/.test(l));
-  const db = await importDirect(lines.slice(0, cut).join('\n'));
+  const db = await importText(lines.slice(0, cut).join('\n'));
   assert.deepEqual(
     db.query('SELECT inode FROM dmabuf_observation ORDER BY inode').map((r) => r.inode),
     [1001, 1002, 1003],
@@ -187,7 +177,7 @@ test('dmabuf_dump -b: early Android 12 attachment and per-device sections are sk
     '\n\n----------------------- DMA-BUF per-device stats -----------------------\n' +
     '         Device Name | Total Size(bytes) |\n' +
     '    soc:qcom,cam-isp |           8294400 |\n';
-  const db = await importDirect(text);
+  const db = await importText(text);
   assert.deepEqual(csv(asSession(db), OBS_SQL), GOLDEN_OBS);
   assert.deepEqual(
     db.query('SELECT severity, code FROM diagnostic ORDER BY id'),

@@ -3,15 +3,16 @@
 // mutation tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, csv, diagnostics, rng } from './helpers.js';
+import { openTexts, csv, diagnostics, rng, importDirect } from './helpers.js';
 import { fuzzImporter } from './fuzz.js';
 import { smallScenario, commOf, type Scenario } from './fixtures/scenario.js';
 import { renderDmabufDump, type DmabufDumpVariant } from './fixtures/dmabuf-dump.js';
-import { Db } from '../src/db/database.js';
-import { SourceContext } from '../src/importers/context.js';
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
+
+/** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
+const importText = (text: string) => importDirect(dmabufDumpImporter, text, 'capture.txt');
 
 const VARIANTS: DmabufDumpVariant[] = ['a11', 'a12', 'a14', 'a16', 'csv15', 'csv16'];
 
@@ -122,14 +123,6 @@ const golden: Record<DmabufDumpVariant, { obs: string[]; holders: string[]; proc
   csv16: { obs: GOLDEN_OBS_EXPORTER, holders: GOLDEN_HOLDERS_14, procTotals: GOLDEN_PROC_TOTALS_14, total: GOLDEN_TOTAL_14 },
 };
 
-/** Import one text directly into a fresh real database (no sniffing): for inputs no sniffer would accept. */
-async function importDirect(text: string): Promise<Db> {
-  const db = await Db.create();
-  const ctx = SourceContext.topLevel(db, 'capture.txt', dmabufDumpImporter.name, 'capture', 'capture.txt');
-  dmabufDumpImporter.importText(text, ctx);
-  return db;
-}
-
 /** A minimal bugreport holding one `Dmabuf dump` section (the end line starts with a space, as dumpstate writes it). */
 function bugreportWith(body: string): string {
   return [
@@ -230,7 +223,7 @@ test('dmabuf_dump: the "Could not get total exported" warning becomes a diagnost
 });
 
 test('dmabuf_dump: "dmabuf info not found" gives no rows and an info diagnostic', async () => {
-  const db = await importDirect('dmabuf info not found ¯\\_(ツ)_/¯\n');
+  const db = await importText('dmabuf info not found ¯\\_(ツ)_/¯\n');
   assert.equal(db.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
   assert.deepEqual(db.query('SELECT severity, code FROM diagnostic'), [{ severity: 'info', code: 'no_data' }]);
   db.close();
@@ -246,7 +239,7 @@ test('dmabuf_dump: tabs for padding, CRLF line ends and stripped trailing spaces
       text.replace(/ {2,}/g, ' \t '),
     ];
     for (const t of variants) {
-      const db = await importDirect(t);
+      const db = await importText(t);
       const s = { query: db.query.bind(db), columns: db.queryColumns.bind(db) } as never;
       assert.deepEqual(csv(s, OBS_SQL), golden[v].obs, `observations of ${v} / ${JSON.stringify(t.slice(0, 30))}`);
       assert.deepEqual(csv(s, HOLDER_SQL), golden[v].holders);
@@ -263,7 +256,7 @@ test('dmabuf_dump: a process table cut short is kept and flagged', async () => {
   // Cut inside surfaceflinger's table, after its second buffer row.
   const sf = lines.findIndex((l) => /surfaceflinger:987/.test(l));
   const text = lines.slice(0, sf + 4).join('\n') + '\n';
-  const db = await importDirect(text);
+  const db = await importText(text);
   assert.deepEqual(
     db.query('SELECT inode, pid FROM dmabuf_holder_observation ORDER BY pid, inode').map((r) => `${r.inode}/${r.pid}`),
     ['1001/987', '1002/987', '1001/1234', '1004/1234'],
@@ -342,7 +335,7 @@ test('dmabuf_dump: the Android 10 table without an Inode column keeps its totals
     '----------------------',
     '                 TOTAL          8100 kB          8100 kB                 ',
   ].join('\n');
-  const db = await importDirect(text);
+  const db = await importText(text);
   assert.equal(db.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
   assert.deepEqual(db.query("SELECT origin, pid, userspace_rss_bytes FROM dmabuf_reported_total ORDER BY origin"), [
     { origin: 'dmabuf_dump', pid: null, userspace_rss_bytes: 8100 * 1024 },

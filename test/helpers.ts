@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open, type Session } from '../src/index.js';
+import { Db } from '../src/db/database.js';
+import { SourceContext } from '../src/importers/context.js';
+import type { TextImporter } from '../src/importers/types.js';
 import { packagePath } from '../src/paths.js';
 import { Rng } from './fixtures/generate-scenario.js';
 
@@ -17,8 +20,22 @@ export async function openTexts(files: Record<string, string | Uint8Array>): Pro
   );
 }
 
+/** Import a text straight through one importer (no sniffing, no merge) into a fresh database. */
+export async function importDirect(importer: TextImporter, text: string, path = 'capture.txt'): Promise<Db> {
+  const db = await Db.create();
+  importer.importText(text, SourceContext.topLevel(db, path, importer.name, 'capture', path));
+  return db;
+}
+
+/** What `csv` and `assertRows` need of a session; a bare Db qualifies through `asSession`. */
+type Queryable = Pick<Session, 'query' | 'columns'>;
+
+export function asSession(db: Db): Queryable {
+  return { query: (sql, params) => db.query(sql, params), columns: (sql) => db.queryColumns(sql) };
+}
+
 /** Rows of a query rendered as CSV lines (header first): the form golden expectations are written in. */
-export function csv(session: Session, sql: string, params?: Record<string, unknown>): string[] {
+export function csv(session: Queryable, sql: string, params?: Record<string, unknown>): string[] {
   const rows = session.query(sql, params);
   const cols = session.columns(sql);
   const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
@@ -26,7 +43,7 @@ export function csv(session: Session, sql: string, params?: Record<string, unkno
 }
 
 /** Assert a query's rows equal the expected CSV lines (header included). */
-export function assertRows(session: Session, sql: string, expected: string[], params?: Record<string, unknown>): void {
+export function assertRows(session: Queryable, sql: string, expected: string[], params?: Record<string, unknown>): void {
   assert.deepEqual(csv(session, sql, params), expected);
 }
 

@@ -3,15 +3,16 @@
 // mutation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, csv, diagnostics } from './helpers.js';
+import { openTexts, csv, diagnostics, asSession, importDirect } from './helpers.js';
 import { fuzzImporter } from './fuzz.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderMeminfo, meminfoOf, fmtK, type MeminfoVariant } from './fixtures/meminfo.js';
-import { Db } from '../src/db/database.js';
-import { SourceContext } from '../src/importers/context.js';
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
+
+/** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
+const importText = (text: string) => importDirect(meminfoImporter, text, 'meminfo.txt');
 
 const VARIANTS: MeminfoVariant[] = ['dmabuf', 'dmabuf_gpu_breakdown', 'ion', 'lowmem'];
 
@@ -31,17 +32,6 @@ const GOLDEN: Record<MeminfoVariant, string> = {
   ion: ',,,,,15728640,,,,48742400,12500992,34668544,1572864',
   lowmem: '47169536,,,46120960,1572864,15728640,5242880,10485760,,,,,',
 };
-
-async function importDirect(text: string): Promise<Db> {
-  const db = await Db.create();
-  const ctx = SourceContext.topLevel(db, 'meminfo.txt', meminfoImporter.name, 'capture', 'meminfo.txt');
-  meminfoImporter.importText(text, ctx);
-  return db;
-}
-
-function asSession(db: Db) {
-  return { query: db.query.bind(db), columns: db.queryColumns.bind(db) } as never;
-}
 
 for (const v of VARIANTS) {
   test(`meminfo ${v}: golden table`, async () => {
@@ -118,7 +108,7 @@ test('meminfo: summary blocks in the shape of public samples', async () => {
     ' Used RAM: 3,500,000K (1,700,000K used pss + 1,800,000K kernel)',
     ' Lost RAM:   360,000K',
   ].join('\n');
-  const a = await importDirect(dmabuf);
+  const a = await importText(dmabuf);
   assert.deepEqual(csv(asSession(a), ROW_SQL), [
     HEADER,
     [812345, 160, 812185, 24800, 0, 250000, 250000, 0, 0].map((k) => k * 1024).join(',') + ',,,,',
@@ -133,7 +123,7 @@ test('meminfo: summary blocks in the shape of public samples', async () => {
     '      GPU:   194,700K',
     ' Used RAM: 2,835,979K (2,170,795K used pss +   665,184K kernel)',
   ].join('\n');
-  const b = await importDirect(ion);
+  const b = await importText(ion);
   assert.deepEqual(csv(asSession(b), ROW_SQL), [HEADER, `,,,,,${194700 * 1024},,,,${132000 * 1024},${6900 * 1024},${125100 * 1024},0`]);
   b.close();
 });
@@ -142,7 +132,7 @@ test('meminfo: tabs, CRLF and stripped spaces change nothing', async () => {
   for (const v of VARIANTS) {
     const text = renderMeminfo(smallScenario(), v);
     for (const t of [text.replace(/ {2,}/g, '\t'), text.replace(/\n/g, '\r\n'), text.replace(/[ \t]+$/gm, '').replace(/\( +/g, '(')]) {
-      const db = await importDirect(t);
+      const db = await importText(t);
       assert.deepEqual(csv(asSession(db), ROW_SQL), [HEADER, GOLDEN[v]], v);
       assert.deepEqual(db.query('SELECT code FROM diagnostic'), []);
       db.close();
@@ -152,7 +142,7 @@ test('meminfo: tabs, CRLF and stripped spaces change nothing', async () => {
 
 test('meminfo: a dump cut before its summary has no row and an info diagnostic; a bad number is a warning', async () => {
   const text = renderMeminfo(smallScenario(), 'dmabuf');
-  const cut = await importDirect(text.slice(0, text.indexOf('Total RAM:')));
+  const cut = await importText(text.slice(0, text.indexOf('Total RAM:')));
   assert.deepEqual(cut.query('SELECT count(*) AS n FROM meminfo_dmabuf')[0].n, 0);
   assert.deepEqual(cut.query('SELECT severity, code FROM diagnostic'), [{ severity: 'info', code: 'no_dmabuf_block' }]);
   cut.close();
@@ -168,7 +158,7 @@ test('meminfo: a dump cut before its summary has no row and an info diagnostic; 
 
 test('meminfo: two summaries in one text make two rows', async () => {
   const one = renderMeminfo(smallScenario(), 'dmabuf_gpu_breakdown');
-  const db = await importDirect(one + '\n' + one);
+  const db = await importText(one + '\n' + one);
   assert.deepEqual(csv(asSession(db), ROW_SQL), [HEADER, GOLDEN.dmabuf_gpu_breakdown, GOLDEN.dmabuf_gpu_breakdown]);
   assert.equal(db.query("SELECT count(*) AS n FROM dmabuf_reported_total WHERE origin = 'meminfo'")[0].n, 2);
   db.close();
