@@ -84,3 +84,22 @@ test('each parsed section is a source with the line range it came from, whatever
   assert.deepEqual(db.query('SELECT path, importer, line_start, line_end FROM source WHERE parent_id IS NOT NULL ORDER BY id'), expected);
   db.close();
 });
+
+test('a bugreport with CRLF line ends gives the same tables as with LF', async () => {
+  const { renderBugreportText } = await import('./fixtures/bugreport.js');
+  const { smallScenario } = await import('./fixtures/scenario.js');
+  const sql = [
+    'SELECT inode, size, exporter, name, seen_by FROM dmabuf ORDER BY inode',
+    'SELECT inode, pid, reported_pss FROM dmabuf_holder ORDER BY inode, pid',
+    'SELECT origin, pid, exporter, total_bytes, buffer_count FROM dmabuf_reported_total ORDER BY rowid',
+    'SELECT * FROM meminfo_dmabuf',
+    'SELECT captured_at, build_fingerprint, android_sdk, kernel_release FROM snapshot',
+    'SELECT severity, code FROM diagnostic ORDER BY id',
+  ];
+  const lf = await openTexts({ 'r.txt': renderBugreportText(smallScenario(34)) });
+  const crlf = await openTexts({ 'r.txt': renderBugreportText(smallScenario(34), { crlf: true }) });
+  assert.equal(lf.query('SELECT count(*) AS n FROM dmabuf')[0].n, 6);
+  for (const q of sql) assert.deepEqual(crlf.query(q), lf.query(q), q);
+  lf.close();
+  crlf.close();
+});
