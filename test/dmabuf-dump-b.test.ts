@@ -10,6 +10,7 @@ import { renderDmabufDump, renderDmabufDumpB, type DmabufDumpBVariant } from './
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
+import { minimalBugreport } from './fixtures/bugreport.js';
 
 /** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
 const importText = (text: string) => importDirect(dmabufDumpBImporter, text, 'capture.txt');
@@ -47,24 +48,6 @@ const GOLDEN_EXPORTERS = [
   'system,4,42914368,0',
 ];
 const GOLDEN_TOTAL = ['buffer_count,total_bytes,in_kb', '7,48169536,0'];
-
-function bugreportWith(sections: [title: string, command: string, body: string][]): string {
-  let out = [
-    '========================================================',
-    '== dumpstate: 2026-11-02 14:03:27',
-    '========================================================',
-    '',
-    'Build: UQ1A.240205.004',
-    'Android SDK version: 34',
-    '',
-  ].join('\n');
-  for (const [title, command, body] of sections) {
-    out += `------ ${title} (${command}) ------\n`;
-    out += body.endsWith('\n ') ? body : body.endsWith('\n') ? body : body + '\n';
-    out += `------ 0.031s was the duration of '${title}' ------\n`;
-  }
-  return out;
-}
 
 for (const v of VARIANTS) {
   test(`dmabuf_dump -b ${v}: golden tables`, async () => {
@@ -191,7 +174,7 @@ test('dmabuf_dump -b: early Android 12 attachment and per-device sections are sk
 
 test('dmabuf_dump -b and the per-process table merge: exact bytes and exporters win', async () => {
   const sc = scenario();
-  const text = bugreportWith([
+  const text = minimalBugreport([
     ['Dmabuf dump', 'dmabuf_dump', renderDmabufDump(sc, 'a14')],
     ['Dmabuf per-buffer/per-exporter/per-device stats', 'dmabuf_dump -b', renderDmabufDumpB(sc, 'a14')],
   ]);

@@ -10,6 +10,7 @@ import { renderDmabufDump, type DmabufDumpVariant } from './fixtures/dmabuf-dump
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
+import { minimalBugreport } from './fixtures/bugreport.js';
 
 /** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
 const importText = (text: string) => importDirect(dmabufDumpImporter, text, 'capture.txt');
@@ -123,19 +124,9 @@ const golden: Record<DmabufDumpVariant, { obs: string[]; holders: string[]; proc
   csv16: { obs: GOLDEN_OBS_EXPORTER, holders: GOLDEN_HOLDERS_14, procTotals: GOLDEN_PROC_TOTALS_14, total: GOLDEN_TOTAL_14 },
 };
 
-/** A minimal bugreport holding one `Dmabuf dump` section (the end line starts with a space, as dumpstate writes it). */
+/** A minimal bugreport holding one `Dmabuf dump` section (and another section after it). */
 function bugreportWith(body: string): string {
-  return [
-    '========================================================',
-    '== dumpstate: 2026-11-02 14:03:27',
-    '========================================================',
-    '',
-    'Build: UQ1A.240205.004',
-    'Android SDK version: 34',
-    '',
-    '------ Dmabuf dump (dmabuf_dump) ------',
-    body.endsWith('\n ') ? body.slice(0, -1) : body.endsWith('\n') ? body : body + '\n',
-  ].join('\n') + " ------ 0.052s was the duration of 'Dmabuf dump' ------\n------ UPTIME (uptime) ------\n up 2:05\n------ 0.002s was the duration of 'UPTIME' ------\n";
+  return minimalBugreport([['Dmabuf dump', 'dmabuf_dump', body], ['UPTIME', 'uptime', ' up 2:05']]);
 }
 
 for (const v of VARIANTS) {
