@@ -103,3 +103,16 @@ test('a bugreport with CRLF line ends gives the same tables as with LF', async (
   lf.close();
   crlf.close();
 });
+
+test('a .txt.gz cut short keeps what came before the cut and says so; a corrupt one is refused', async () => {
+  const zlib = await import('node:zlib');
+  const text = HEADER + "------ UPTIME (uptime) ------\n up 2:05\n------ 0.002s was the duration of 'UPTIME' ------\n";
+  const gz = zlib.gzipSync(Buffer.from(text));
+  const s = await openTexts({ 'r.txt.gz': gz.subarray(0, gz.length - 6) });
+  assert.equal(s.query('SELECT android_sdk FROM snapshot')[0].android_sdk, 34);
+  assert.deepEqual(diagnostics(s).map((d) => d.code), ['truncated']);
+  s.close();
+  const bad = Buffer.from(gz);
+  bad.fill(0x55, 20, 60);
+  await assert.rejects(openTexts({ 'r.txt.gz': bad }), (e: Error) => e.name === 'InputError');
+});

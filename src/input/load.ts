@@ -111,14 +111,19 @@ async function loadStream(
   let chunks: AsyncIterable<Buffer> = guard(stream, name, opts.checkSize ? bytes : undefined);
   let peeked = await peek(chunks, SNIFF_BYTES);
   let compressed = false;
+  let cut = false;
   if (hasMagic(peeked.head, GZIP_MAGIC)) {
     compressed = true;
     const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
     const source = Readable.from(peeked.chunks);
     source.on('error', (e) => gunzip.destroy(e));
-    chunks = guard(source.pipe(gunzip), name);
+    // A gzip file cut short: keep what came before the cut (recorded below), refuse nothing.
+    chunks = guard(source.pipe(gunzip), name, undefined, () => (cut = true));
     peeked = await peek(chunks, SNIFF_BYTES);
   }
+  const noteCut = (ctx: SourceContext) => {
+    if (cut) ctx.diag('warning', 'truncated', 'the gzip stream ends early (the file was cut): everything before the cut was read');
+  };
   const bom = textEncodingBom(peeked.head);
   if (bom) {
     // A capture saved by a Windows shell (UTF-16) or an editor (UTF-8 BOM): re-encode as plain UTF-8.
@@ -133,6 +138,7 @@ async function loadStream(
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, compressed ? undefined : bytes);
     env.progress(`reading ${name} (${si.name})`);
     await si.importStream(peeked.chunks, ctx, env);
+    noteCut(ctx);
     return true;
   }
   const ti = sniffText(peeked.head.toString('utf8'), name);
@@ -155,6 +161,7 @@ async function loadStream(
     : SourceContext.topLevel(db, name, ti.name, 'capture', label, total);
   env.progress(`reading ${name} (${ti.name})`);
   ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
+  noteCut(ctx);
   return true;
 }
 
@@ -175,9 +182,10 @@ async function* toUtf8(chunks: AsyncIterable<Buffer>, encoding: 'utf-16le' | 'ut
 
 /**
  * Re-throw errors of the byte source (I/O, corrupt deflate) as InputError, and check that it
- * yields exactly `expected` bytes when that is known (a zip entry's directory size).
+ * yields exactly `expected` bytes when that is known (a zip entry's directory size). With
+ * `onEarlyEnd`, a compressed stream that merely stops early ends the iteration instead.
  */
-async function* guard(stream: AsyncIterable<Buffer>, name: string, expected?: number): AsyncIterable<Buffer> {
+async function* guard(stream: AsyncIterable<Buffer>, name: string, expected?: number, onEarlyEnd?: () => void): AsyncIterable<Buffer> {
   let seen = 0;
   try {
     for await (const c of stream) {
@@ -186,6 +194,10 @@ async function* guard(stream: AsyncIterable<Buffer>, name: string, expected?: nu
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
+    if (onEarlyEnd && (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') {
+      onEarlyEnd();
+      return;
+    }
     throw new InputError(`${name}: cannot read (${(e as Error).message})`);
   }
   if (expected !== undefined && seen !== expected) {
