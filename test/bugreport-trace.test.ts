@@ -15,8 +15,8 @@ test('the trace inside a bugreport zip joins its snapshot: unfreed allocations, 
   const s = await openTexts({ 'report.zip': bugreportZipBytes(sc, { extraEntries: { [TRACE_ENTRY]: tr.bytes } }) });
   assert.deepEqual(s.query('SELECT count(*) AS n FROM snapshot'), [{ n: 1 }]);
   assert.deepEqual(
-    s.query("SELECT importer FROM source WHERE path LIKE '%systrace.pftrace'"),
-    [{ importer: 'perfetto' }],
+    s.query("SELECT s.importer, n.kind FROM source s JOIN snapshot n ON n.id = s.snapshot_id WHERE s.path LIKE '%systrace.pftrace'"),
+    [{ importer: 'perfetto', kind: 'bugreport' }],
   );
   // The worker thread's events are charged to its process.
   const leaker = s.run('dmabuf_trace_summary').find((r) => r.scope === 'process' && r.pid === tr.leakerPid);

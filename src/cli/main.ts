@@ -106,6 +106,7 @@ export function buildProgram(): Command {
         .argument('<input...>', 'inputs to load'),
     ),
   ).action(async (analysis: string, inputs: string[], o: RowOptions) => {
+    // Fail on a misspelt name before loading what may be a 500 MB bugreport.
     if (!catalogue().some((a) => a.name === analysis)) throw new UsageError(`unknown analysis '${analysis}'; \`dmabuf-triage analyses\` lists them`);
     const s = await load(inputs, o.quiet);
     const rows = s.run(analysis, o.param);

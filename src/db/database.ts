@@ -67,7 +67,7 @@ export class Db {
     return db;
   }
 
-  /** Open an exported database file (used by tests and `diff`). */
+  /** Open an exported database file (a `.sqlite` written by `export` or `exportSqlite()`). */
   static async fromBytes(bytes: Uint8Array): Promise<Db> {
     sqlJs ??= initSqlJs();
     return new Db(new (await sqlJs).Database(bytes));

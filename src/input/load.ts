@@ -18,7 +18,7 @@ import { openFolder } from './folder.js';
 export type InputSpec = string | { name: string; bytes: Uint8Array };
 
 /** How many leading bytes importers sniff. */
-export const SNIFF_BYTES = 64 * 1024;
+const SNIFF_BYTES = 64 * 1024;
 /** Largest text a text importer is given whole. */
 const MAX_TEXT_BYTES = 512 * 1024 * 1024;
 const ZIP_MAGIC = [0x50, 0x4b];

@@ -4,14 +4,13 @@
 -- `outstanding` ones of `dmabuf_trace_buffers`),
 -- largest first; `rss_growth` — a process whose DMA-BUF RSS (`dmabuf_rss_sample`) is higher at
 -- its last sample of the trace than at its first by more than `rss_growth_min_bytes`.
--- Severity follows the byte thresholds of `dmabuf_leak_suspects`.
+-- `dmabuf_leak_suspects` grades them with the same thresholds as its other kinds.
 -- @for dmabuf_leak_suspects
 -- @param rss_growth_min_bytes 10485760 A process whose DMA-BUF RSS grows by more than this many bytes across a trace is reported as `rss_growth`.
 -- @column snapshot_id Snapshot of the trace.
 -- @column kind `unfreed_in_trace` or `rss_growth`.
 -- @column subject The process as `name (pid)`, or `thread <tid>` when its process is unknown.
 -- @column bytes Bytes outstanding at the end of the trace, or the RSS growth.
--- @column severity `high`, `medium`, `low` or `info`, by bytes.
 -- @column evidence One sentence saying what was seen.
 CREATE VIEW _dmabuf_leak_suspects_trace AS
 WITH
@@ -61,15 +60,8 @@ rss_growth AS (
   LEFT JOIN process p ON p.snapshot_id = g.snapshot_id AND p.pid = g.pid
   WHERE g.last_bytes - g.first_bytes >
         (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_leak_suspects' AND name = 'rss_growth_min_bytes')
-),
-findings AS (
-  SELECT * FROM unfreed UNION ALL SELECT * FROM rss_growth
 )
-SELECT f.snapshot_id, f.kind, f.subject, f.bytes,
-       CASE WHEN f.bytes >= th.high_bytes THEN 'high'
-            WHEN f.bytes >= th.medium_bytes THEN 'medium'
-            WHEN f.bytes >= th.low_bytes THEN 'low'
-            ELSE 'info' END AS severity,
-       f.evidence
-FROM findings f CROSS JOIN _dmabuf_leak_thresholds th
-ORDER BY f.snapshot_id, f.kind DESC, f.bytes DESC, f.subject;
+SELECT snapshot_id, kind, subject, bytes, evidence FROM unfreed
+UNION ALL
+SELECT snapshot_id, kind, subject, bytes, evidence FROM rss_growth
+ORDER BY snapshot_id, kind DESC, bytes DESC, subject;
