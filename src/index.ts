@@ -5,6 +5,7 @@ import { mergeSnapshot } from './db/merge.js';
 import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
+import { TraceWorkers } from './importers/perfetto/remote.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
@@ -15,7 +16,15 @@ export { InputError, UsageError } from './errors.js';
 export interface OpenOptions {
   /** Called with progress messages (file being read). Default: silent. */
   progress?: (message: string) => void;
+  /**
+   * Perfetto trace files at least this many bytes long are decoded on a worker thread, in
+   * parallel with the database work (default 32 MiB; `Infinity`: everything on the calling thread).
+   */
+  traceWorkerBytes?: number;
 }
+
+/** Default of `OpenOptions.traceWorkerBytes`. */
+const TRACE_WORKER_BYTES = 32 * 1024 * 1024;
 
 export interface SchemaObject {
   name: string;
@@ -70,10 +79,20 @@ export class Session {
 
 /** Load inputs (paths or named bytes) into a new session: one snapshot per input. */
 export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions = {}): Promise<Session> {
-  const db = await Db.create();
-  const env = makeEnv(options.progress ?? (() => {}));
+  const list = Array.isArray(inputs) ? inputs : [inputs];
+  const workers = new TraceWorkers(options.traceWorkerBytes ?? TRACE_WORKER_BYTES);
+  // Large traces start decoding while the database is created.
+  workers.prestart(list.filter((i): i is string => typeof i === 'string'));
+  let db: Db;
   try {
-    for (const input of Array.isArray(inputs) ? inputs : [inputs]) {
+    db = await Db.create();
+  } catch (e) {
+    workers.close();
+    throw e;
+  }
+  const env = makeEnv(options.progress ?? (() => {}), workers);
+  try {
+    for (const input of list) {
       const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;
       db.begin();
       await loadInput(db, input, env);
@@ -83,6 +102,8 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
   } catch (e) {
     db.close();
     throw e;
+  } finally {
+    workers.close();
   }
   return new Session(db);
 }

@@ -1,7 +1,7 @@
 // The sql.js database of one session: the documented schema (src/db/schema/*.sql), the
 // analysis views (src/queries/*.sql), cached insert statements and query helpers.
 import fs from 'node:fs';
-import initSqlJs, { type Database, type SqlJsStatic, type Statement, type SqlValue } from 'sql.js';
+import type { Database, SqlJsStatic, Statement, SqlValue } from 'sql.js';
 import { packagePath } from '../paths.js';
 import { params, parseSqlFile, type SqlStatement } from './sqlfile.js';
 import { UsageError } from '../errors.js';
@@ -18,8 +18,10 @@ export interface SqlFile {
 }
 
 // The wasm module and the package's SQL files are immutable: loading them once per process
-// is safe with any number of sessions.
+// is safe with any number of sessions. sql.js is imported on first use: a session's inputs
+// start loading (a large trace on a worker thread) while it is.
 let sqlJs: Promise<SqlJsStatic> | undefined;
+const loadSqlJs = (): Promise<SqlJsStatic> => (sqlJs ??= import('sql.js').then((m) => m.default()));
 const sqlFiles = new Map<string, SqlFile[]>();
 
 /** Parsed SQL files of a package folder, in name order. */
@@ -41,13 +43,14 @@ export class Db {
   private readonly inserts = new Map<string, Statement>();
   private readonly tableColumns = new Map<string, Set<string>>();
   private inTransaction = false;
+  /** Rows computed but not written yet (see `defer`), by key. */
+  private readonly deferred = new Map<string, { readers: Set<string>; write: () => void }>();
 
   private constructor(readonly raw: Database) {}
 
   /** A new in-memory database with the whole schema, the analysis views and their docs. */
   static async create(): Promise<Db> {
-    sqlJs ??= initSqlJs();
-    const db = new Db(new (await sqlJs).Database());
+    const db = new Db(new (await loadSqlJs()).Database());
     db.raw.run('PRAGMA foreign_keys = OFF');
     const schema = packageSqlFiles('src/db/schema');
     const queries = packageSqlFiles('src/queries');
@@ -69,8 +72,7 @@ export class Db {
 
   /** Open an exported database file (a `.sqlite` written by `export` or `exportSqlite()`). */
   static async fromBytes(bytes: Uint8Array): Promise<Db> {
-    sqlJs ??= initSqlJs();
-    return new Db(new (await sqlJs).Database(bytes));
+    return new Db(new (await loadSqlJs()).Database(bytes));
   }
 
   private writeDocs(files: SqlFile[]): void {
@@ -126,30 +128,38 @@ export class Db {
 
   /**
    * Insert many rows of the same columns: one multi-row INSERT per 100 rows (several times
-   * faster than row by row in sql.js). `rows` are value arrays in `columns` order.
+   * faster than row by row in sql.js). `rows` are value arrays in `columns` order; `fixed`
+   * columns take the same integer in every row (written into the statement, not bound).
    */
-  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[], fixed: readonly (readonly [string, number])[] = []): void {
     if (rows.length === 0) return;
     const cols = this.columns(table);
     for (const c of columns) if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
+    for (const [c, v] of fixed) {
+      if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
+      if (!Number.isSafeInteger(v)) throw new Error(`fixed value of ${table}.${c} is not an integer: ${v}`);
+    }
     const per = Math.max(1, Math.min(MANY_ROWS, Math.floor(MAX_VARIABLES / columns.length)));
     let i = 0;
-    for (; i + per <= rows.length; i += per) {
-      const values: SqlValue[] = [];
-      for (let r = i; r < i + per; r++) for (const v of rows[r]) values.push(toSqlValue(v));
-      this.manyStatement(table, columns, per).run(values);
+    if (rows.length >= per) {
+      const st = this.manyStatement(table, columns, fixed, per);
+      const values: SqlValue[] = new Array(per * columns.length);
+      for (; i + per <= rows.length; i += per) {
+        let k = 0;
+        for (let r = i; r < i + per; r++) for (const v of rows[r]) values[k++] = toSqlValue(v);
+        st.run(values);
+      }
     }
-    for (; i < rows.length; i++) this.manyStatement(table, columns, 1).run(rows[i].map(toSqlValue));
+    for (; i < rows.length; i++) this.manyStatement(table, columns, fixed, 1).run(rows[i].map(toSqlValue));
   }
 
-  private manyStatement(table: string, columns: readonly string[], n: number): Statement {
-    const key = `${table}\u0000${n}\u0000${columns.join('\u0000')}`;
+  private manyStatement(table: string, columns: readonly string[], fixed: readonly (readonly [string, number])[], n: number): Statement {
+    const key = `${table}\u0000${n}\u0000${columns.join('\u0000')}\u0000${fixed.flat().join('\u0000')}`;
     let st = this.inserts.get(key);
     if (!st) {
-      const one = `(${columns.map(() => '?').join(', ')})`;
-      st = this.raw.prepare(
-        `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`,
-      );
+      const one = `(${[...columns.map(() => '?'), ...fixed.map(([, v]) => String(v))].join(', ')})`;
+      const names = [...columns, ...fixed.map(([c]) => c)];
+      st = this.raw.prepare(`INSERT INTO ${quoteIdent(table)} (${names.map(quoteIdent).join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`);
       this.inserts.set(key, st);
     }
     return st;
@@ -166,13 +176,61 @@ export class Db {
     return Number(this.raw.exec('SELECT last_insert_rowid()')[0].values[0][0]);
   }
 
+  /**
+   * Write rows on first use: `write` runs before the first statement that may read one of
+   * `tables` — one that names them, or a view that reads them — and before an export. Rows a
+   * summary never reads then cost nothing. A later call with the same key replaces this one.
+   */
+  defer(key: string, tables: string[], write: () => void): void {
+    this.deferred.set(key, { readers: this.readersOf(tables), write });
+  }
+
+  /** Forget a deferred write (its rows are being recomputed). */
+  dropDeferred(key: string): void {
+    this.deferred.delete(key);
+  }
+
+  /**
+   * Lower-cased names of `tables` and of every view that reads them, directly or through
+   * other views. A view created later that reads them names one of these, so the statement
+   * creating it writes the deferred rows first.
+   */
+  private readersOf(tables: string[]): Set<string> {
+    const names = new Set(tables.map((t) => t.toLowerCase()));
+    const views = this.raw.exec("SELECT lower(name), lower(sql) FROM sqlite_master WHERE type = 'view'")[0]?.values ?? [];
+    const words = views.map(([name, sql]) => [String(name), new Set(identifiers(String(sql)))] as const);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [name, used] of words) {
+        if (!names.has(name) && [...names].some((n) => used.has(n))) {
+          names.add(name);
+          grew = true;
+        }
+      }
+    }
+    return names;
+  }
+
+  /** Write the deferred rows `sql` may read (all of them without `sql`). */
+  private settle(sql?: string): void {
+    if (this.deferred.size === 0) return;
+    const used = sql === undefined ? null : new Set(identifiers(sql));
+    for (const [key, d] of [...this.deferred]) {
+      if (used && ![...d.readers].some((n) => used.has(n))) continue;
+      this.deferred.delete(key);
+      this.transaction(d.write);
+    }
+  }
+
   /** Run SQL that returns nothing (several statements allowed). */
   exec(sql: string): void {
+    this.settle(sql);
     this.raw.run(sql);
   }
 
   /** Run one statement with positional or named (`:name`) parameters; rows as plain objects. */
   query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
+    this.settle(sql);
     let st: Statement;
     try {
       st = this.raw.prepare(sql);
@@ -242,12 +300,14 @@ export class Db {
 
   /** The database as a SQLite file. */
   export(): Uint8Array {
+    this.settle();
     this.commit();
     this.freeStatements();
     return this.raw.export();
   }
 
   close(): void {
+    this.deferred.clear();
     this.freeStatements();
     this.raw.close();
   }
@@ -261,6 +321,11 @@ export class Db {
 /** Rows per multi-row INSERT, and the bound-parameter limit of the SQLite build. */
 const MANY_ROWS = 100;
 const MAX_VARIABLES = 32766;
+
+/** The words of a SQL text that can be names (lower-cased; quoted names included). */
+function identifiers(sql: string): string[] {
+  return sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? [];
+}
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

@@ -27,15 +27,10 @@ export class SourceContext implements ImportContext {
 
   insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
     const cols = this.db.columns(table);
-    const extra: [string, number][] = [];
-    if (cols.has('snapshot_id') && !columns.includes('snapshot_id')) extra.push(['snapshot_id', this.snapshotId]);
-    if (cols.has('source_id') && !columns.includes('source_id')) extra.push(['source_id', this.sourceId]);
-    if (extra.length === 0) return this.db.insertMany(table, columns, rows);
-    this.db.insertMany(
-      table,
-      [...columns, ...extra.map(([c]) => c)],
-      rows.map((r) => [...r, ...extra.map(([, v]) => v)]),
-    );
+    const fixed: [string, number][] = [];
+    if (cols.has('snapshot_id') && !columns.includes('snapshot_id')) fixed.push(['snapshot_id', this.snapshotId]);
+    if (cols.has('source_id') && !columns.includes('source_id')) fixed.push(['source_id', this.sourceId]);
+    this.db.insertMany(table, columns, rows, fixed);
   }
 
   diag(severity: Severity, code: string, message: string, line?: number | null): void {

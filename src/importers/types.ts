@@ -1,6 +1,7 @@
 // The importer contract. An importer turns one source format into normalized rows of the
 // documented schema (src/db/schema/*.sql). Importers never read each other's rows: they
 // write observations, and src/db/merge.ts builds the merged `dmabuf` / `dmabuf_holder`.
+import type { TraceWorkers } from './perfetto/remote.js';
 
 export type Severity = 'info' | 'warning' | 'error';
 
@@ -71,8 +72,12 @@ export interface StreamImporter {
   readonly snapshotKind: 'bugreport' | 'trace' | 'capture';
   /** Content detection on the first bytes of the (decompressed) file. */
   sniffBytes(head: Uint8Array, path: string): boolean;
-  /** Consume the stream. Must not throw on malformed content: record diagnostics. */
-  importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv): Promise<void>;
+  /**
+   * Consume the stream. Must not throw on malformed content: record diagnostics. `file` is set
+   * when the stream is the whole of a plain file on disk (not decompressed, not a zip entry):
+   * the importer may read that file itself instead (the stream is then closed for it).
+   */
+  importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv, file?: { path: string; bytes: number }): Promise<void>;
 }
 
 /** Services the input layer hands a streaming importer. */
@@ -83,4 +88,6 @@ export interface ImportEnv {
   textImporter(name: string): TextImporter;
   /** Progress messages (stderr in the CLI, silent in the library by default). */
   progress(message: string): void;
+  /** Which Perfetto trace files are decoded on a worker thread (src/importers/perfetto/remote.ts); none when absent. */
+  traceWorkers?: TraceWorkers;
 }

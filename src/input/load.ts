@@ -13,6 +13,7 @@ import type { ImportEnv, StreamImporter, TextImporter } from '../importers/types
 import type { Container, ContainerEntry } from './container.js';
 import { openZip } from './zip.js';
 import { openFolder } from './folder.js';
+import type { TraceWorkers } from '../importers/perfetto/remote.js';
 
 /** A path, or bytes with the name they are shown under. */
 export type InputSpec = string | { name: string; bytes: Uint8Array };
@@ -24,8 +25,9 @@ const MAX_TEXT_BYTES = 512 * 1024 * 1024;
 const ZIP_MAGIC = [0x50, 0x4b];
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-export function makeEnv(progress: (message: string) => void): ImportEnv {
+export function makeEnv(progress: (message: string) => void, traceWorkers?: TraceWorkers): ImportEnv {
   return {
+    traceWorkers,
     sniffText: (text, p) => sniffText(text, p),
     textImporter: (name) => {
       const i = textImporters.find((t) => t.name === name);
@@ -71,7 +73,7 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
   if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
   const head = readHead(spec, 4);
   if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env);
-  const loaded = await loadStream(db, spec, fs.createReadStream(spec, { highWaterMark: 1 << 20 }), stat.size, null, env);
+  const loaded = await loadStream(db, spec, fs.createReadStream(spec, { highWaterMark: 1 << 20 }), stat.size, null, env, { file: spec });
   if (!loaded) throw notRecognized(spec);
 }
 
@@ -106,7 +108,7 @@ async function loadStream(
   bytes: number,
   parent: SourceContext | null,
   env: ImportEnv,
-  opts: { forced?: StreamImporter; checkSize?: boolean } = {},
+  opts: { forced?: StreamImporter; checkSize?: boolean; file?: string } = {},
 ): Promise<boolean> {
   let chunks: AsyncIterable<Buffer> = guard(stream, name, opts.checkSize ? bytes : undefined);
   let peeked = await peek(chunks, SNIFF_BYTES);
@@ -137,7 +139,9 @@ async function loadStream(
       ? parent.child(name, si.name, { bytes: compressed ? undefined : bytes })
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, compressed ? undefined : bytes);
     env.progress(`reading ${name} (${si.name})`);
-    await si.importStream(peeked.chunks, ctx, env);
+    const file = opts.file !== undefined && !compressed && !bom ? { path: opts.file, bytes } : undefined;
+    await si.importStream(peeked.chunks, ctx, env, file);
+    await peeked.stop(); // the importer may have read the file itself
     noteCut(ctx);
     return true;
   }

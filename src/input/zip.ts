@@ -1,6 +1,6 @@
 // Zip archives (bugreport .zip files, zip64 included) read with yauzl: the central
 // directory is read once, entries are inflated as streams on demand.
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { InputError } from '../errors.js';
@@ -10,10 +10,11 @@ const OPTIONS: yauzl.Options = { lazyEntries: true, autoClose: false, decodeStri
 
 /** Open a zip from a path or from bytes in memory. Throws InputError when it is not a readable zip. */
 export async function openZip(name: string, source: { path: string } | { bytes: Uint8Array }): Promise<Container> {
+  const { open, fromBuffer } = (await import('yauzl')).default;
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
     const done = (err: Error | null, z?: yauzl.ZipFile) => (err || !z ? reject(err) : resolve(z));
-    if ('path' in source) yauzl.open(source.path, OPTIONS, done);
-    else yauzl.fromBuffer(Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength), OPTIONS, done);
+    if ('path' in source) open(source.path, OPTIONS, done);
+    else fromBuffer(Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength), OPTIONS, done);
   }).catch((e: Error) => {
     throw new InputError(`${name}: not a readable zip archive (${e.message})`);
   });

@@ -57,7 +57,8 @@ CREATE TABLE dma_heap_event (
 -- values beyond 2^53): gralloc allocations charged to their binder client, a free to whoever the
 -- latest strictly earlier event on its inode was charged to; a free with no earlier event has no
 -- row. The event's time, size and inode are those of its `dma_heap_event` row (joined on
--- `event_id`). The trace views read this table.
+-- `event_id`). The trace views read this table. Its rows are written on first use: before the
+-- first statement naming it or a view over it, or an export (a summary alone never needs them).
 CREATE TABLE dma_heap_charge (
   -- Row id of the event in `dma_heap_event` (the key of this table).
   event_id INTEGER PRIMARY KEY,

@@ -9,7 +9,8 @@
 // arrays and put in trace order (ts, then event_id) once; short loops over them compute the
 // charged thread, the next charged event on each inode, the running sums per responsible
 // process and overall, the buffers outstanding at the end and the heaps' total over time.
-// The results go back with multi-row INSERTs. Each loop is its own function: V8 optimizes
+// The totals go back with multi-row INSERTs; the per-event rows too, but on first use
+// (`Db.defer`): only the trace views read them, the summary does not. Each loop is its own function: V8 optimizes
 // a small function with one hot loop quickly, and a pass runs once per trace.
 //
 // The SQL views remain the statement of the rules and the fallback: a snapshot with more
@@ -64,6 +65,7 @@ export type ChargeMethod = 'none' | 'pass' | 'sql';
 /** (Re)compute `dma_heap_charge` and `dma_heap_totals` for one snapshot. Idempotent. */
 export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}): ChargeMethod {
   const id = Number(snapshotId);
+  db.dropDeferred(`dma_heap_charge:${id}`);
   db.exec(`DELETE FROM dma_heap_charge WHERE snapshot_id = ${id}; DELETE FROM dma_heap_totals WHERE snapshot_id = ${id};`);
   const events = readEvents(db, id, opts.maxPassEvents ?? MAX_PASS_EVENTS);
   if (events === 'none') return 'none';
@@ -599,7 +601,8 @@ function pass(db: Db, id: number, e: Events): void {
   const { cumulative, per, trace } = runningSums(e, order, who.of, who.pid.length);
   const heap = heapStats(e, order, k.traceEnd);
 
-  writeCharges(db, id, e, charged, who, cumulative, next);
+  // Only the trace views read the per-event rows (the summary reads the totals): written on first use.
+  db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => writeCharges(db, id, e, charged, who, cumulative, next));
 
   const out = (o: Outstanding | undefined) =>
     o === undefined

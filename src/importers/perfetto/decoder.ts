@@ -81,6 +81,8 @@ type Queued = { buf: Uint8Array; start: number; end: number; offset: number } | 
 export class PerfettoDecoder {
   /** Inflate zlib-compressed packets in the background (the caller then calls drain()). */
   background = false;
+  /** The caller reuses the memory of the buffers it hands over: copy what is kept for later. */
+  copyRetained = false;
   private readonly queue: Queued[] = [];
   private readonly cur = new Cursor(new Uint8Array(0));
   private readonly ctx: ImportContext;
@@ -99,7 +101,8 @@ export class PerfettoDecoder {
    */
   packet(buf: Uint8Array, start: number, end: number, offset: number): void {
     if (this.queue.length > 0) {
-      this.queue.push({ buf, start, end, offset });
+      if (this.copyRetained) this.queue.push({ buf: copyOf(buf, start, end), start: 0, end: end - start, offset });
+      else this.queue.push({ buf, start, end, offset });
       return;
     }
     this.decodeNow(buf, start, end, offset, false);
@@ -252,10 +255,11 @@ export class PerfettoDecoder {
         if (nested) throw new Malformed('compressed packets nested inside compressed packets');
         if (field === P_COMPRESSED && this.background) {
           // Inflate on the thread pool; decoded by drain() in trace order.
+          const input = this.copyRetained ? copyOf(bytes, 0, bytes.length) : bytes;
           const inflating = new Promise<Uint8Array | Error>((resolve) =>
-            zlib.inflate(bytes, inflateOptions(bytes), (err, out) => resolve(err ?? out)),
+            zlib.inflate(input, inflateOptions(input), (err, out) => resolve(err ?? out)),
           );
-          this.queue.push({ inflating, bytes });
+          this.queue.push({ inflating, bytes: input });
           return;
         }
         let inflated: Uint8Array;
@@ -517,6 +521,13 @@ export class PerfettoDecoder {
 }
 
 const DECODER = new TextDecoder();
+
+/** A copy of `buf[s..e)` (a Buffer, like the chunks: the hot path then sees one kind of array). */
+function copyOf(buf: Uint8Array, s: number, e: number): Uint8Array {
+  const out = Buffer.allocUnsafe(e - s);
+  out.set(buf.subarray(s, e));
+  return out;
+}
 
 /** Whether a protobufjs-decoded message carries a field (defaults live on the prototype). */
 function has(msg: object, field: string): boolean {

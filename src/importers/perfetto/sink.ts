@@ -7,7 +7,7 @@
 // wait in a bounded buffer and are written when the import ends, with the process known then.
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
-// several times faster than row by row in sql.js).
+// several times faster than row by row in sql.js); the context adds the snapshot and source.
 import type { ImportContext } from '../types.js';
 import type { Int64 } from './wire.js';
 
@@ -39,12 +39,12 @@ interface Pending {
 }
 
 const COLUMNS = {
-  dma_heap_event: ['snapshot_id', 'source_id', 'ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'],
-  dmabuf_rss_sample: ['snapshot_id', 'source_id', 'ts', 'pid', 'rss_bytes', 'origin', 'tid', 'rss_delta', 'inode'],
-  ion_heap_event: ['snapshot_id', 'source_id', 'ts', 'origin', 'heap_name', 'buffer_id', 'size_delta', 'heap_total', 'reported_total', 'tid', 'pid'],
-  gpu_mem_total_sample: ['snapshot_id', 'source_id', 'ts', 'gpu_id', 'pid', 'size_bytes', 'origin'],
-  trace_meminfo_sample: ['snapshot_id', 'source_id', 'ts', 'counter', 'value_bytes'],
-  binder_event: ['snapshot_id', 'source_id', 'ts', 'tid', 'kind', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
+  dma_heap_event: ['ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'],
+  dmabuf_rss_sample: ['ts', 'pid', 'rss_bytes', 'origin', 'tid', 'rss_delta', 'inode'],
+  ion_heap_event: ['ts', 'origin', 'heap_name', 'buffer_id', 'size_delta', 'heap_total', 'reported_total', 'tid', 'pid'],
+  gpu_mem_total_sample: ['ts', 'gpu_id', 'pid', 'size_bytes', 'origin'],
+  trace_meminfo_sample: ['ts', 'counter', 'value_bytes'],
+  binder_event: ['ts', 'tid', 'kind', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
 } as const;
 
 interface ProcInfo {
@@ -73,15 +73,11 @@ export class TraceSink {
   storedEvents = 0;
   compressedPackets = 0;
   lostEventBundles = 0;
-  private readonly snapshotId: number;
-  private readonly sourceId: number;
 
   constructor(
     readonly ctx: ImportContext,
     private readonly format: TraceFormat,
   ) {
-    this.snapshotId = ctx.snapshotId;
-    this.sourceId = ctx.sourceId;
   }
 
   /** Extend the trace bounds with a timestamp. */
@@ -168,17 +164,17 @@ export class TraceSink {
   }
 
   dmaHeap(ts: Int64, tid: number, inode: Int64, len: Int64, total: Int64 | null): void {
-    this.addForThread(this.batches.dma, [this.snapshotId, this.sourceId, ts, inode, len, total, tid, null], tid);
+    this.addForThread(this.batches.dma, [ts, inode, len, total, tid, null], tid);
   }
 
   /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */
   rssEvent(ts: Int64, tid: number, rss: Int64, delta: Int64 | null, inode: Int64 | null): void {
-    this.addForThread(this.batches.rss, [this.snapshotId, this.sourceId, ts, null, rss, 'dmabuf_rss_stat', tid, delta, inode], tid);
+    this.addForThread(this.batches.rss, [ts, null, rss, 'dmabuf_rss_stat', tid, delta, inode], tid);
   }
 
   /** A `process_stats` sample of a process's DMA-BUF RSS. */
   rssPolled(ts: Int64, pid: number, rssBytes: Int64): void {
-    this.add(this.batches.rss, [this.snapshotId, this.sourceId, ts, pid, rssBytes, 'process_stats', null, null, null]);
+    this.add(this.batches.rss, [ts, pid, rssBytes, 'process_stats', null, null, null]);
   }
 
   ion(
@@ -193,27 +189,27 @@ export class TraceSink {
   ): void {
     this.addForThread(
       this.batches.ion,
-      [this.snapshotId, this.sourceId, ts, origin, heapName, bufferId, delta, total, reported, tid, null],
+      [ts, origin, heapName, bufferId, delta, total, reported, tid, null],
       tid,
     );
   }
 
   gpuMemTotal(ts: Int64, gpuId: number | null, pid: number, size: Int64, origin: 'gpu_mem_total' | 'gpu_mem_total_event'): void {
-    this.add(this.batches.gpu, [this.snapshotId, this.sourceId, ts, gpuId, pid, size, origin]);
+    this.add(this.batches.gpu, [ts, gpuId, pid, size, origin]);
   }
 
   meminfo(ts: Int64, counter: string, bytes: Int64): void {
-    this.add(this.batches.meminfo, [this.snapshotId, this.sourceId, ts, counter, bytes]);
+    this.add(this.batches.meminfo, [ts, counter, bytes]);
   }
 
   binderTransaction(ts: Int64, tid: number, debugId: number, reply: number, flags: number, toProc: number | null, toThread: number | null): void {
     this.seenTids.add(tid);
-    this.add(this.batches.binder, [this.snapshotId, this.sourceId, ts, tid, 'transaction', debugId, reply, flags, toProc, toThread]);
+    this.add(this.batches.binder, [ts, tid, 'transaction', debugId, reply, flags, toProc, toThread]);
   }
 
   binderReceived(ts: Int64, tid: number, debugId: number): void {
     this.seenTids.add(tid);
-    this.add(this.batches.binder, [this.snapshotId, this.sourceId, ts, tid, 'received', debugId, null, null, null, null]);
+    this.add(this.batches.binder, [ts, tid, 'received', debugId, null, null, null, null]);
   }
 
   /** Write deferred rows, threads, processes and the trace_info row. */
@@ -233,8 +229,6 @@ export class TraceSink {
       this.ctx.thread(tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? null);
     }
     this.ctx.insert('trace_info', {
-      snapshot_id: this.snapshotId,
-      source_id: this.sourceId,
       format: this.format,
       start_ts: this.startTs,
       end_ts: this.endTs,

@@ -1,0 +1,161 @@
+// Decoding a large Perfetto trace file on a worker thread (worker.ts). Decoding is pure
+// computation over the file's bytes and writing the rows is sql.js work: on a worker, the two
+// run on separate cores, and the decoding can start before the database exists (`prestart`,
+// called while the session creates its schema). The worker's writes arrive as messages and
+// are applied, in order, to the importer's context on this thread; the result is the same
+// database as decoding here (test/trace-worker.test.ts).
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
+import { looksLikePerfettoTrace } from './sniff.js';
+
+/** What the worker is started with. */
+export interface TraceWorkerData {
+  path: string;
+}
+
+/** A write or event of the worker, in the order the importer made it. */
+export type TraceMessage =
+  | ['insert', string, Row]
+  | ['insertMany', string, readonly string[], readonly (readonly Row[string][])[]]
+  | ['diag', Severity, string, string, number | null]
+  | ['process', number, ProcessFields]
+  | ['thread', number, number | null, string | null]
+  | ['describe', string, number | null]
+  | ['progress', string]
+  | ['end']
+  | ['failed', string];
+
+/** Rows written before the worker is told (it pauses when too many are outstanding). */
+const ACK_ROWS = 20_000;
+/** Bytes of the head read to recognize a trace before starting a worker early. */
+const SNIFF_BYTES = 64 * 1024;
+
+/** One trace file being decoded on a worker thread. */
+export class TraceWorker {
+  private readonly worker: Worker;
+  /** Messages that arrived before `run` (the database was not ready). */
+  private readonly early: TraceMessage[] = [];
+  private deliver: ((m: TraceMessage) => void) | null = null;
+  private stopped = false;
+
+  constructor(path: string) {
+    const data: TraceWorkerData = { path };
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+    this.worker.on('message', (m: TraceMessage) => this.receive(m));
+    this.worker.on('error', (e) => this.receive(['failed', e.stack ?? e.message]));
+    this.worker.on('exit', (code) => {
+      if (!this.stopped) this.receive(['failed', `the trace decoder thread exited (code ${code}) before the end of the trace`]);
+    });
+  }
+
+  private receive(m: TraceMessage): void {
+    if (this.stopped) return;
+    if (this.deliver) this.deliver(m);
+    else this.early.push(m);
+  }
+
+  /** Apply the worker's writes to `ctx` until the end of the trace. */
+  run(ctx: ImportContext, progress: (message: string) => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let written = 0;
+      const apply = (m: TraceMessage): void => {
+        switch (m[0]) {
+          case 'insert':
+            return ctx.insert(m[1], m[2]);
+          case 'insertMany':
+            ctx.insertMany(m[1], m[2], m[3]);
+            written += m[3].length;
+            if (written >= ACK_ROWS) {
+              this.worker.postMessage(['ack', written]);
+              written = 0;
+            }
+            return;
+          case 'diag':
+            return ctx.diag(m[1], m[2], m[3], m[4]);
+          case 'process':
+            return ctx.process(m[1], m[2]);
+          case 'thread':
+            return ctx.thread(m[1], m[2], m[3]);
+          case 'describe':
+            return ctx.describe(m[1], m[2] ?? undefined);
+          case 'progress':
+            return progress(m[1]);
+          case 'end':
+            this.stop();
+            return resolve();
+          case 'failed':
+            this.stop();
+            return reject(new Error(`decoding the trace failed: ${m[1]}`));
+        }
+      };
+      this.deliver = (m) => {
+        try {
+          apply(m);
+        } catch (e) {
+          this.stop();
+          reject(e);
+        }
+      };
+      for (const m of this.early.splice(0)) this.deliver(m);
+    });
+  }
+
+  /** Stop the worker (its remaining messages are dropped). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    void this.worker.terminate();
+  }
+}
+
+/** The trace workers of one loading session: which files get one, and those started early. */
+export class TraceWorkers {
+  private readonly started = new Map<string, TraceWorker>();
+
+  /** `minBytes`: trace files at least this large are decoded on a worker thread. */
+  constructor(private readonly minBytes: number) {}
+
+  /**
+   * Start decoding now the inputs that are large Perfetto trace files, before the database is
+   * ready (their writes wait in messages). A path that cannot be read is left to the loader.
+   */
+  prestart(paths: string[]): void {
+    for (const p of paths) {
+      if (this.started.has(p)) continue;
+      try {
+        const st = fs.statSync(p);
+        if (!st.isFile() || st.size < this.minBytes) continue;
+        if (looksLikePerfettoTrace(readHead(p))) this.started.set(p, new TraceWorker(p));
+      } catch {
+        // The loader reports it.
+      }
+    }
+  }
+
+  /** The worker decoding this trace file (started early, or now); undefined to decode it in this thread. */
+  take(path: string, bytes: number): TraceWorker | undefined {
+    const early = this.started.get(path);
+    if (early) {
+      this.started.delete(path);
+      return early;
+    }
+    return bytes >= this.minBytes ? new TraceWorker(path) : undefined;
+  }
+
+  /** Stop the workers started early that no importer took (the input was not read as a trace). */
+  close(): void {
+    for (const w of this.started.values()) w.stop();
+    this.started.clear();
+  }
+}
+
+function readHead(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(SNIFF_BYTES);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, SNIFF_BYTES, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}

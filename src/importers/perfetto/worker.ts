@@ -1,0 +1,113 @@
+// The worker thread that decodes a large Perfetto trace file (started by remote.ts): it reads
+// the file into a few reused buffers, runs the decoding loop (stream.ts) and posts every write
+// the importer makes, in order, to the thread that owns the database. Messages are the
+// `TraceMessage` tuples of remote.ts. It never touches the database itself.
+import fs from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
+import { decodeTrace } from './stream.js';
+import type { TraceMessage, TraceWorkerData } from './remote.js';
+
+/** Bytes per read. */
+const CHUNK_BYTES = 2 * 1024 * 1024;
+/** Rows posted and not yet written by the database thread, at most (bounds the memory held in messages). */
+const MAX_UNACKED_ROWS = 100_000;
+
+const port = parentPort!;
+const { path } = workerData as TraceWorkerData;
+
+let unacked = 0;
+let resume: (() => void) | null = null;
+port.on('message', (m: ['ack', number]) => {
+  unacked -= m[1];
+  if (resume && unacked <= MAX_UNACKED_ROWS) {
+    const r = resume;
+    resume = null;
+    r();
+  }
+});
+
+function post(m: TraceMessage): void {
+  port.postMessage(m);
+}
+
+/** Writes, forwarded. Snapshot and source ids are the database thread's to add. */
+class RemoteContext implements ImportContext {
+  readonly snapshotId = 0;
+  readonly sourceId = 0;
+  constructor(readonly path: string) {}
+
+  insert(table: string, row: Row): void {
+    post(['insert', table, row]);
+  }
+
+  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
+    unacked += rows.length;
+    post(['insertMany', table, columns, rows]);
+  }
+
+  diag(severity: Severity, code: string, message: string, line?: number | null): void {
+    post(['diag', severity, code, message, line ?? null]);
+  }
+
+  process(pid: number, fields: ProcessFields): void {
+    post(['process', pid, fields]);
+  }
+
+  thread(tid: number, pid: number | null, name?: string | null): void {
+    post(['thread', tid, pid, name ?? null]);
+  }
+
+  describe(importer: string, bytes?: number): void {
+    post(['describe', importer, bytes ?? null]);
+  }
+
+  snapshot(): void {
+    throw new Error('a trace does not describe its snapshot');
+  }
+
+  child(): ImportContext {
+    throw new Error('a trace has no child sources');
+  }
+}
+
+/**
+ * The file in chunks, read ahead one chunk. Three buffers turn: when the consumer asks for chunk
+ * k + 1 it is done with chunk k − 1 (stream.ts asks before decoding chunk k), whose buffer then
+ * receives chunk k + 2. Waits while the database thread is behind.
+ */
+async function* fileChunks(file: string): AsyncIterable<Uint8Array> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const ring = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+    let k = 0;
+    // A read left in flight when the consumer stops early must not be an unhandled rejection.
+    const read = (buf: Buffer) => {
+      const r = fh.read(buf, 0, CHUNK_BYTES, null);
+      r.catch(() => undefined);
+      return r;
+    };
+    let reading = read(ring[0]);
+    for (;;) {
+      const { bytesRead } = await reading;
+      if (bytesRead === 0) return;
+      const chunk = ring[k % 3].subarray(0, bytesRead);
+      k++;
+      reading = read(ring[k % 3]);
+      if (unacked > MAX_UNACKED_ROWS) await new Promise<void>((r) => (resume = r));
+      yield chunk;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+try {
+  await decodeTrace(fileChunks(path), new RemoteContext(path), {
+    progress: (message) => post(['progress', message]),
+    reusedChunks: true,
+  });
+  post(['end']);
+} catch (e) {
+  post(['failed', (e as Error).stack ?? String(e)]);
+}
