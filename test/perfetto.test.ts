@@ -12,6 +12,7 @@ import { SourceContext } from '../src/importers/context.js';
 import { makeEnv } from '../src/input/load.js';
 import { perfetto, looksLikePerfettoTrace } from '../src/importers/perfetto/index.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
+import { TraceWorker } from '../src/importers/perfetto/remote.js';
 import { writeSyntheticTrace } from '../bench/trace.js';
 import { sharedDir, tempDir } from './helpers.js';
 
@@ -512,4 +513,82 @@ test('the benchmark trace writer makes a real trace of the size asked, plain and
     assert.deepEqual(s.query("SELECT code FROM diagnostic WHERE severity != 'info'"), []);
     s.close();
   }
+});
+
+// ---- decoding on a worker thread ----------------------------------------------------------
+
+/** What an import wrote, and what the trace analyses make of it. */
+function imported(s: { query(sql: string): Record<string, unknown>[] }): Record<string, unknown[]> {
+  return {
+    ...tables(s),
+    source: s.query('SELECT path, importer, bytes FROM source ORDER BY id'),
+    allocs: s.query('SELECT * FROM android_dmabuf_allocs ORDER BY ts, buf_size, inode'),
+    summary: s.query('SELECT * FROM dmabuf_trace_summary'),
+  };
+}
+
+/** Traces for comparing the two ways of decoding, as files: small and rich, cut, corrupt, and several reader chunks long. */
+async function traceFiles(): Promise<Record<string, string>> {
+  const dir = tempDir();
+  const rich = richTrace();
+  const good = packetBytes(ftrace(0, [dma(1, 10, 1, 4096, 4096)]));
+  const files: Record<string, string> = {};
+  const put = (name: string, bytes: Uint8Array) => fs.writeFileSync((files[name] = path.join(dir, name)), bytes);
+  put('rich', rich);
+  put('cut', rich.subarray(0, rich.length - 20));
+  put('corrupt', concat([packetBytes(ftrace(1, [sched(0, 3)])), good, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]), good]));
+  // Several 2 MiB reads: packets straddle them, and compressed packets are still being
+  // inflated when the reader refills the buffers they came from.
+  for (const compressed of [false, true]) {
+    const file = path.join(dir, compressed ? 'large-zlib' : 'large');
+    await writeSyntheticTrace(file, 7 * 1024 * 1024, { compressed });
+    files[path.basename(file)] = file;
+  }
+  return files;
+}
+
+test('a trace decoded on a worker thread gives the same database as one decoded in this thread', async () => {
+  for (const [name, file] of Object.entries(await traceFiles())) {
+    const here = await open(file, { traceWorkerBytes: Infinity });
+    const want = imported(here);
+    here.close();
+    const onWorker = await open(file, { traceWorkerBytes: 0 });
+    assert.deepEqual(imported(onWorker), want, name);
+    onWorker.close();
+  }
+});
+
+test('the worker pauses while the database thread is behind and reuses its read buffers; every row still arrives, in order', async () => {
+  const files = await traceFiles();
+  for (const name of ['rich', 'large-zlib']) {
+    const bytes = fs.readFileSync(files[name]);
+    const here = await importChunked(bytes, bytes.length);
+    const want = tables(here);
+    here.close();
+    // Reads of 256 KiB (a few compressed packets each): the three read buffers are refilled
+    // many times over, also while compressed packets taken from them are still being inflated.
+    // Then the same with at most 3 rows in flight: the worker waits for the database thread
+    // nearly every batch.
+    for (const opts of [{ chunkBytes: 256 * 1024 }, { chunkBytes: 256 * 1024, maxUnackedRows: 3 }]) {
+      const db = await Db.create();
+      db.begin();
+      const ctx = SourceContext.topLevel(db, 'trace.bin', 'perfetto', 'trace', 'trace.bin', bytes.length);
+      await new TraceWorker(files[name], opts).run(ctx, () => {});
+      db.commit();
+      assert.deepEqual(tables(db), want, `${name} ${JSON.stringify(opts)}`);
+      db.close();
+    }
+    assert.ok((want.dma_heap_event as unknown[]).length > 3);
+  }
+});
+
+test('a file the worker cannot read is a diagnostic, as in this thread, not a hang', async () => {
+  const db = await Db.create();
+  const ctx = SourceContext.topLevel(db, 'gone.pftrace', 'perfetto', 'trace', 'gone', 0);
+  await new TraceWorker(path.join(tempDir(), 'gone.pftrace')).run(ctx, () => {});
+  const d = db.query("SELECT severity, code, message FROM diagnostic WHERE severity != 'info'");
+  assert.equal(d.length, 1);
+  assert.equal(d[0].code, 'read_failed');
+  assert.match(String(d[0].message), /ENOENT/);
+  db.close();
 });

@@ -45,3 +45,22 @@ test('charges: the in-memory pass equals the SQL rules on the example and on a g
   await bothWays('example.zip', fs.readFileSync(packagePath('examples', 'bugreport-example.zip')));
   await bothWays('trace.pftrace', scenarioTrace(smallScenario(34), { churn: 300, seed: 11 }).bytes);
 });
+
+test('charges are written on first use: the summary, a query of a trace view and an export all see the same rows', async () => {
+  const { bytes } = scenarioTrace(smallScenario(35), { churn: 50, seed: 3 });
+  const s = await open({ name: 'trace.pftrace', bytes });
+  const totals = s.run('dmabuf_trace_summary');
+  assert.ok(totals.length > 1 && (totals[0].allocs as number) > 0);
+  // Exported first: the file must hold the rows no statement has asked for yet.
+  const exported = await Db.fromBytes(s.exportSqlite());
+  const queried = s.query('SELECT * FROM dma_heap_charge ORDER BY event_id');
+  assert.equal(queried.length, s.query('SELECT count(*) AS n FROM android_dmabuf_allocs')[0].n);
+  assert.deepEqual(exported.query('SELECT * FROM dma_heap_charge ORDER BY event_id'), queried);
+  exported.close();
+  // A view over the table, created after loading, reads the rows too.
+  const fresh = await open({ name: 'trace.pftrace', bytes });
+  fresh.query('CREATE TEMP VIEW mine AS SELECT count(*) AS n FROM android_memory_cumulative_dmabuf');
+  assert.equal(fresh.query('SELECT n FROM mine')[0].n, queried.length);
+  fresh.close();
+  s.close();
+});

@@ -12,6 +12,10 @@ import { looksLikePerfettoTrace } from './sniff.js';
 /** What the worker is started with. */
 export interface TraceWorkerData {
   path: string;
+  /** Rows posted and not yet written here, at most: the worker pauses beyond (bounds the memory held in messages). */
+  maxUnackedRows: number;
+  /** Bytes per read. */
+  chunkBytes: number;
 }
 
 /** A write or event of the worker, in the order the importer made it. */
@@ -26,8 +30,9 @@ export type TraceMessage =
   | ['end']
   | ['failed', string];
 
-/** Rows written before the worker is told (it pauses when too many are outstanding). */
-const ACK_ROWS = 20_000;
+/** Defaults of `TraceWorkerData`. */
+const MAX_UNACKED_ROWS = 100_000;
+const CHUNK_BYTES = 2 * 1024 * 1024;
 /** Bytes of the head read to recognize a trace before starting a worker early. */
 const SNIFF_BYTES = 64 * 1024;
 
@@ -38,9 +43,12 @@ export class TraceWorker {
   private readonly early: TraceMessage[] = [];
   private deliver: ((m: TraceMessage) => void) | null = null;
   private stopped = false;
+  /** Rows written here before the worker is told (less than it may have outstanding). */
+  private readonly ackRows: number;
 
-  constructor(path: string) {
-    const data: TraceWorkerData = { path };
+  constructor(path: string, opts: Partial<Omit<TraceWorkerData, 'path'>> = {}) {
+    const data: TraceWorkerData = { path, maxUnackedRows: opts.maxUnackedRows ?? MAX_UNACKED_ROWS, chunkBytes: opts.chunkBytes ?? CHUNK_BYTES };
+    this.ackRows = Math.max(1, Math.floor(data.maxUnackedRows / 5));
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (m: TraceMessage) => this.receive(m));
     this.worker.on('error', (e) => this.receive(['failed', e.stack ?? e.message]));
@@ -66,7 +74,7 @@ export class TraceWorker {
           case 'insertMany':
             ctx.insertMany(m[1], m[2], m[3]);
             written += m[3].length;
-            if (written >= ACK_ROWS) {
+            if (written >= this.ackRows) {
               this.worker.postMessage(['ack', written]);
               written = 0;
             }

@@ -8,19 +8,14 @@ import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
 import { decodeTrace } from './stream.js';
 import type { TraceMessage, TraceWorkerData } from './remote.js';
 
-/** Bytes per read. */
-const CHUNK_BYTES = 2 * 1024 * 1024;
-/** Rows posted and not yet written by the database thread, at most (bounds the memory held in messages). */
-const MAX_UNACKED_ROWS = 100_000;
-
 const port = parentPort!;
-const { path } = workerData as TraceWorkerData;
+const { path, maxUnackedRows, chunkBytes } = workerData as TraceWorkerData;
 
 let unacked = 0;
 let resume: (() => void) | null = null;
 port.on('message', (m: ['ack', number]) => {
   unacked -= m[1];
-  if (resume && unacked <= MAX_UNACKED_ROWS) {
+  if (resume && unacked <= maxUnackedRows) {
     const r = resume;
     resume = null;
     r();
@@ -79,11 +74,11 @@ class RemoteContext implements ImportContext {
 async function* fileChunks(file: string): AsyncIterable<Uint8Array> {
   const fh = await fs.promises.open(file, 'r');
   try {
-    const ring = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+    const ring = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
     let k = 0;
     // A read left in flight when the consumer stops early must not be an unhandled rejection.
     const read = (buf: Buffer) => {
-      const r = fh.read(buf, 0, CHUNK_BYTES, null);
+      const r = fh.read(buf, 0, chunkBytes, null);
       r.catch(() => undefined);
       return r;
     };
@@ -94,7 +89,7 @@ async function* fileChunks(file: string): AsyncIterable<Uint8Array> {
       const chunk = ring[k % 3].subarray(0, bytesRead);
       k++;
       reading = read(ring[k % 3]);
-      if (unacked > MAX_UNACKED_ROWS) await new Promise<void>((r) => (resume = r));
+      if (unacked > maxUnackedRows) await new Promise<void>((r) => (resume = r));
       yield chunk;
     }
   } finally {
