@@ -6,6 +6,7 @@ import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
 import { TraceWorkers } from './importers/perfetto/remote.js';
+import { EventCapture } from './importers/perfetto/charge.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
@@ -91,18 +92,21 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
     throw e;
   }
   const env = makeEnv(options.progress ?? (() => {}), workers);
+  // Trace events as they are written: the charge pass of the merge then need not read them back.
+  const capture = new EventCapture(db);
   try {
     for (const input of list) {
       const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;
       db.begin();
       await loadInput(db, input, env);
-      for (const r of db.query('SELECT id FROM snapshot WHERE id > ?', [before])) mergeSnapshot(db, r.id as number);
+      for (const r of db.query('SELECT id FROM snapshot WHERE id > ?', [before])) mergeSnapshot(db, r.id as number, capture);
       db.commit();
     }
   } catch (e) {
     db.close();
     throw e;
   } finally {
+    capture.close();
     workers.close();
   }
   return new Session(db);

@@ -1,5 +1,6 @@
 // The in-memory pass that charges trace events (src/importers/perfetto/charge.ts) must give
-// exactly what the SQL views that state the rules give (its fallback for huge traces).
+// exactly what the SQL views that state the rules give (its fallback for huge traces), whether
+// it takes the events as they were written (while loading) or reads them back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { scenarioTrace } from './fixtures/trace.js';
 
-function tables(db: Db): unknown {
+function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
     totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid'),
@@ -21,11 +22,13 @@ function tables(db: Db): unknown {
 
 async function bothWays(name: string, bytes: Uint8Array): Promise<void> {
   const s = await open({ name, bytes });
+  const loaded = tables(s);
   const db = await Db.fromBytes(s.exportSqlite());
   s.close();
   const ids = db.query('SELECT DISTINCT snapshot_id AS id FROM dma_heap_event').map((r) => Number(r.id));
   const methods = ids.map((id) => chargeTrace(db, id));
   const pass = tables(db);
+  assert.deepEqual(pass, loaded, `${name}: the events as written and as read back are charged differently`);
   for (const id of ids) assert.equal(chargeTrace(db, id, { maxPassEvents: 0 }), 'sql');
   assert.deepEqual(tables(db), pass, `${name}: the pass and the SQL rules differ`);
   db.close();

@@ -10,6 +10,9 @@ import type { Row } from '../importers/types.js';
 /** A row returned by a query: column name → value. */
 export type ResultRow = Record<string, SqlValue>;
 
+/** What `Db.observe` is called with: the columns and rows of one `insertMany`, and its fixed columns. */
+export type BatchObserver = (columns: readonly string[], rows: readonly (readonly Row[string][])[], fixed: readonly (readonly [string, number])[]) => void;
+
 /** One SQL file of the package, parsed. */
 export interface SqlFile {
   /** File name without folder, e.g. `dmabuf_exporters.sql`. */
@@ -43,6 +46,8 @@ export class Db {
   private readonly inserts = new Map<string, Statement>();
   private readonly tableColumns = new Map<string, Set<string>>();
   private inTransaction = false;
+  /** Listeners of the batches `insertMany` writes, by table (see `observe`). */
+  private readonly observers = new Map<string, Set<BatchObserver>>();
   /** Rows computed but not written yet (see `defer`), by key. */
   private readonly deferred = new Map<string, { readers: Set<string>; write: () => void }>();
 
@@ -151,6 +156,18 @@ export class Db {
       }
     }
     for (; i < rows.length; i++) this.manyStatement(table, columns, fixed, 1).run(rows[i].map(toSqlValue));
+    for (const f of this.observers.get(table) ?? []) f(columns, rows, fixed);
+  }
+
+  /**
+   * Call `f` with every batch `insertMany` writes into `table`, once written, in the order
+   * written. Returns the function that stops it.
+   */
+  observe(table: string, f: BatchObserver): () => void {
+    let set = this.observers.get(table);
+    if (!set) this.observers.set(table, (set = new Set()));
+    set.add(f);
+    return () => set.delete(f);
   }
 
   private manyStatement(table: string, columns: readonly string[], fixed: readonly (readonly [string, number])[], n: number): Statement {

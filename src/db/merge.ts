@@ -4,10 +4,10 @@
 // a kB size; among equals, the value most sources gave) and a `merge_conflict` diagnostic
 // names the sources and their values. Set-based SQL: a bugreport has thousands of buffers.
 import type { Db } from './database.js';
-import { chargeTrace } from '../importers/perfetto/charge.js';
+import { chargeTrace, type EventCapture } from '../importers/perfetto/charge.js';
 
-/** (Re)build the merged rows of one snapshot. Idempotent. */
-export function mergeSnapshot(db: Db, snapshotId: number): void {
+/** (Re)build the merged rows of one snapshot. Idempotent. `capture`: its trace events as written, if kept. */
+export function mergeSnapshot(db: Db, snapshotId: number, capture?: EventCapture): void {
   db.transaction(() => {
     const id = Number(snapshotId);
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
@@ -22,7 +22,7 @@ export function mergeSnapshot(db: Db, snapshotId: number): void {
     recordConflicts(db, id);
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
-    chargeTrace(db, id);
+    chargeTrace(db, id, { capture });
   });
 }
 

@@ -57,6 +57,8 @@ const TOTALS_COLUMNS = [
 export interface ChargeOptions {
   /** Largest number of events the in-memory pass takes (default MAX_PASS_EVENTS); 0 forces the SQL views. */
   maxPassEvents?: number;
+  /** The events as they were written, when captured (else they are read back). */
+  capture?: EventCapture;
 }
 
 /** How a snapshot's charges were computed: no event, the in-memory pass, or the SQL views. */
@@ -67,7 +69,8 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
   const id = Number(snapshotId);
   db.dropDeferred(`dma_heap_charge:${id}`);
   db.exec(`DELETE FROM dma_heap_charge WHERE snapshot_id = ${id}; DELETE FROM dma_heap_totals WHERE snapshot_id = ${id};`);
-  const events = readEvents(db, id, opts.maxPassEvents ?? MAX_PASS_EVENTS);
+  const max = opts.maxPassEvents ?? MAX_PASS_EVENTS;
+  const events = opts.capture?.take(db, id, max) ?? readEvents(db, id, max);
   if (events === 'none') return 'none';
   if (events === 'too_many' || events === 'inexact') {
     db.exec(`
@@ -83,9 +86,90 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
 
 // ---- reading ----------------------------------------------------------------------------
 
+/**
+ * `dma_heap_event` rows kept as the importers write them (`Db.observe`), so that the pass
+ * need not read them back (a JS↔wasm round trip per value). A snapshot's capture is used only
+ * when it is complete: exact values, as many as the table holds, with consecutive rowids.
+ */
+export class EventCapture {
+  private readonly events = new Map<number, Events | 'unusable'>();
+  private readonly stop: () => void;
+
+  constructor(private readonly db: Db) {
+    this.stop = db.observe('dma_heap_event', (columns, rows, fixed) => this.add(columns, rows, fixed));
+  }
+
+  /** Stop capturing (and let go of what was not taken). */
+  close(): void {
+    this.stop();
+    this.events.clear();
+  }
+
+  private add(columns: readonly string[], rows: readonly (readonly unknown[])[], fixed: readonly (readonly [string, number])[]): void {
+    const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
+    if (id === undefined) return; // not attributable: the snapshot's rowids will not match
+    let e = this.events.get(id);
+    if (e === 'unusable') return;
+    if (e === undefined) {
+      // The rows of one INSERT get consecutive rowids: this batch's first is its last − its length + 1.
+      e = allocEvents(1024);
+      e.firstRowid = this.db.lastInsertRowid() - rows.length + 1;
+    }
+    const at = (c: string) => columns.indexOf(c);
+    const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
+    const nullable = (v: unknown) => v === null || v === undefined || isExact(v);
+    let n = e.n;
+    for (const r of rows) {
+      const t = r[ts];
+      const sz = r[size];
+      const ino = inode < 0 ? null : r[inode];
+      const h = heap < 0 ? null : r[heap];
+      const th = tid < 0 ? null : r[tid];
+      if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th)) {
+        this.events.set(id, 'unusable');
+        return;
+      }
+      if (n === MAX_PASS_EVENTS) {
+        this.events.set(id, 'unusable'); // read by the SQL views anyway
+        return;
+      }
+      if (n === e.ts.length) e = growEvents(e, n * 2);
+      e.ts[n] = t;
+      e.size[n] = sz;
+      e.inode[n] = typeof ino === 'number' ? ino : NaN;
+      e.heap[n] = typeof h === 'number' ? h : NaN;
+      e.tid[n] = typeof th === 'number' ? th : NaN;
+      n++;
+    }
+    e.n = n;
+    this.events.set(id, e);
+  }
+
+  /**
+   * A snapshot's events in rowid order, if the capture holds all of them: its rows are the
+   * table's last ones, consecutive from the first captured (nothing else writes this table
+   * while a snapshot loads; checked with the table's largest rowid). Taken once.
+   */
+  take(db: Db, id: number, max: number): Events | undefined {
+    const e = this.events.get(id);
+    this.events.delete(id);
+    if (e === undefined || e === 'unusable' || e.n > max) return undefined;
+    const hi = db.query('SELECT max(rowid) AS hi FROM dma_heap_event')[0].hi as number;
+    if (hi - e.firstRowid + 1 !== e.n) return undefined;
+    let moved = 0;
+    for (let i = 0; i < e.n; i++) {
+      e.rowid[i] = e.firstRowid + i;
+      moved += Math.abs(e.size[i]);
+    }
+    return Number.isSafeInteger(moved) ? e : undefined;
+  }
+}
+
 /** One snapshot's `dma_heap_event` rows as columns, in rowid order. NaN stands for NULL. */
 interface Events {
   n: number;
+  /** Rowid of the first event (captured events: the others follow it). */
+  firstRowid: number;
   rowid: Float64Array;
   ts: Float64Array;
   inode: Float64Array;
@@ -145,6 +229,7 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
 function allocEvents(cap: number): Events {
   return {
     n: 0,
+    firstRowid: 0,
     rowid: new Float64Array(cap),
     ts: new Float64Array(cap),
     inode: new Float64Array(cap),
@@ -156,6 +241,8 @@ function allocEvents(cap: number): Events {
 
 function growEvents(e: Events, cap: number): Events {
   const g = allocEvents(cap);
+  g.n = e.n;
+  g.firstRowid = e.firstRowid;
   g.rowid.set(e.rowid);
   g.ts.set(e.ts);
   g.inode.set(e.inode);
