@@ -8,7 +8,6 @@
 // (process tree, process stats, sys stats, GPU totals, generic events) are decoded with
 // protobufjs against the trimmed schema.
 import zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
 import type { ImportContext } from '../types.js';
 import { Cursor, parseHeader, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
 import { longValue, perfettoTypes } from './proto.js';
@@ -75,12 +74,15 @@ function inflateOptions(bytes: Uint8Array): zlib.ZlibOptions {
 /** Thrown inside the decoder for a malformed packet; caught per packet. */
 class Malformed extends Error {}
 
-/** A packet waiting for earlier compressed packets, or a compressed packet being inflated. */
-type Queued = { buf: Uint8Array; start: number; end: number; offset: number } | { inflating: Promise<Uint8Array | Error>; bytes: Uint8Array };
+/** A packet waiting for earlier compressed packets, or compressed packets being decompressed. */
+type Queued =
+  | { buf: Uint8Array; start: number; end: number; offset: number }
+  | { inflating: Promise<Uint8Array | Error>; bytes: Uint8Array; kind: 'zlib' | 'zstd' };
+
+/** fzstd (pure-JS zstd), loaded when a trace first holds zstd-compressed packets. */
+let fzstd: Promise<typeof import('fzstd')> | undefined;
 
 export class PerfettoDecoder {
-  /** Inflate zlib-compressed packets in the background (the caller then calls drain()). */
-  background = false;
   /** The caller reuses the memory of the buffers it hands over: copy what is kept for later. */
   copyRetained = false;
   private readonly queue: Queued[] = [];
@@ -96,8 +98,8 @@ export class PerfettoDecoder {
 
   /**
    * A top-level TracePacket at `buf[start..end)` (from the framer). Decoded now, unless
-   * zlib-compressed packets are still being inflated in the background: then it waits its
-   * turn in the queue, so that packets are always decoded in trace order.
+   * compressed packets are still being decompressed: then it waits its turn in the queue, so
+   * that packets are always decoded in trace order (the caller calls drain()).
    */
   packet(buf: Uint8Array, start: number, end: number, offset: number): void {
     if (this.queue.length > 0) {
@@ -128,7 +130,7 @@ export class PerfettoDecoder {
   /**
    * Wait until at most `limit` queued items remain, decoding them in order. zlib-compressed
    * packets are inflated on the thread pool while earlier ones are decoded, which hides most
-   * of the decoding behind the inflating.
+   * of the decoding behind the inflating (zstd ones are decompressed here, by fzstd).
    */
   async drain(limit: number): Promise<void> {
     while (this.queue.length > limit) {
@@ -136,7 +138,7 @@ export class PerfettoDecoder {
       if ('inflating' in item) {
         const out = await item.inflating;
         this.queue.shift();
-        if (out instanceof Error) this.decompressFailed('zlib', item.bytes, out);
+        if (out instanceof Error) this.decompressFailed(item.kind, item.bytes, out);
         else this.innerPackets(out);
       } else {
         this.queue.shift();
@@ -253,23 +255,23 @@ export class PerfettoDecoder {
       case P_ZSTD_COMPRESSED: {
         this.sink.compressedPackets++;
         if (nested) throw new Malformed('compressed packets nested inside compressed packets');
-        if (field === P_COMPRESSED && this.background) {
-          // Inflate on the thread pool; decoded by drain() in trace order.
-          const input = this.copyRetained ? copyOf(bytes, 0, bytes.length) : bytes;
+        // Decompressed off this path (zlib on the thread pool); drain() decodes them in trace order.
+        const input = this.copyRetained ? copyOf(bytes, 0, bytes.length) : bytes;
+        if (field === P_COMPRESSED) {
           const inflating = new Promise<Uint8Array | Error>((resolve) =>
             zlib.inflate(input, inflateOptions(input), (err, out) => resolve(err ?? out)),
           );
-          this.queue.push({ inflating, bytes: input });
-          return;
+          this.queue.push({ inflating, bytes: input, kind: 'zlib' });
+        } else {
+          const inflating = (fzstd ??= import('fzstd')).then((z) => {
+            try {
+              return z.decompress(input);
+            } catch (err) {
+              return err as Error;
+            }
+          });
+          this.queue.push({ inflating, bytes: input, kind: 'zstd' });
         }
-        let inflated: Uint8Array;
-        try {
-          inflated = field === P_COMPRESSED ? zlib.inflateSync(bytes, inflateOptions(bytes)) : zstdDecompress(bytes);
-        } catch (err) {
-          this.decompressFailed(field === P_COMPRESSED ? 'zlib' : 'zstd', bytes, err as Error);
-          return;
-        }
-        this.innerPackets(inflated);
         return;
       }
     }

@@ -22,7 +22,6 @@ export interface DecodeOptions {
 export async function decodeTrace(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, opts: DecodeOptions): Promise<void> {
   const sink = new TraceSink(ctx, 'perfetto');
   const decoder = new PerfettoDecoder(sink);
-  decoder.background = true;
   decoder.copyRetained = opts.reusedChunks === true;
   const framer = new PacketFramer(
     (buf, s, e, offset) => decoder.packet(buf, s, e, offset),
