@@ -6,6 +6,10 @@ import v8 from 'node:v8';
 // than it saves, and on a 2-core machine it competes with inflating the input. Baseline
 // compilation only, for this process (the library leaves the host's settings alone).
 v8.setFlagsFromString('--liftoff-only');
+// A large Perfetto trace named on the command line starts decoding (on a worker thread) while
+// the rest of the program loads; the session that opens it takes that worker.
+const { prestartTraceWorkers } = await import('../dist/src/importers/perfetto/remote.js');
+prestartTraceWorkers(process.argv.slice(2));
 const { main } = await import('../dist/src/cli/main.js');
 
 process.exitCode = await main(process.argv.slice(2));

@@ -5,7 +5,7 @@ import { mergeSnapshot } from './db/merge.js';
 import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
-import { TraceWorkers } from './importers/perfetto/remote.js';
+import { TRACE_WORKER_BYTES, TraceWorkers } from './importers/perfetto/remote.js';
 import { EventCapture } from './importers/perfetto/charge.js';
 
 export type { InputSpec } from './input/load.js';
@@ -23,9 +23,6 @@ export interface OpenOptions {
    */
   traceWorkerBytes?: number;
 }
-
-/** Default of `OpenOptions.traceWorkerBytes`. */
-const TRACE_WORKER_BYTES = 32 * 1024 * 1024;
 
 export interface SchemaObject {
   name: string;

@@ -30,6 +30,8 @@ export type TraceMessage =
   | ['end']
   | ['failed', string];
 
+/** Trace files at least this large are decoded on a worker thread unless a session says otherwise. */
+export const TRACE_WORKER_BYTES = 32 * 1024 * 1024;
 /** Defaults of `TraceWorkerData`. */
 const MAX_UNACKED_ROWS = 100_000;
 const CHUNK_BYTES = 2 * 1024 * 1024;
@@ -109,11 +111,46 @@ export class TraceWorker {
     });
   }
 
+  /** Whether the worker keeps the process alive (not while nobody has taken it). */
+  keepAlive(on: boolean): void {
+    if (on) this.worker.ref();
+    else this.worker.unref();
+  }
+
   /** Stop the worker (its remaining messages are dropped). */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     void this.worker.terminate();
+  }
+}
+
+/**
+ * Workers started before any session asked: the command line starts them while the rest of
+ * the program loads (bin/dmabuf-triage.js). The first session that loads the file takes its
+ * worker; until then it does not keep the process alive.
+ */
+const early = new Map<string, TraceWorker>();
+
+/** Start decoding now the large Perfetto trace files among `paths` (any other argument is ignored), for a session opened later. */
+export function prestartTraceWorkers(paths: string[]): void {
+  for (const p of paths) {
+    if (early.has(p)) continue;
+    const w = startIfTrace(p, TRACE_WORKER_BYTES);
+    if (!w) continue;
+    w.keepAlive(false);
+    early.set(p, w);
+  }
+}
+
+/** A worker decoding `p`, if it is a Perfetto trace file of at least `minBytes`. */
+function startIfTrace(p: string, minBytes: number): TraceWorker | undefined {
+  try {
+    const st = fs.statSync(p);
+    if (!st.isFile() || st.size < minBytes || !looksLikePerfettoTrace(readHead(p))) return undefined;
+    return new TraceWorker(p);
+  } catch {
+    return undefined; // the loader reports what cannot be read
   }
 }
 
@@ -126,27 +163,22 @@ export class TraceWorkers {
 
   /**
    * Start decoding now the inputs that are large Perfetto trace files, before the database is
-   * ready (their writes wait in messages). A path that cannot be read is left to the loader.
+   * ready (their writes wait in messages), or take the worker the command line started.
    */
   prestart(paths: string[]): void {
     for (const p of paths) {
       if (this.started.has(p)) continue;
-      try {
-        const st = fs.statSync(p);
-        if (!st.isFile() || st.size < this.minBytes) continue;
-        if (looksLikePerfettoTrace(readHead(p))) this.started.set(p, new TraceWorker(p));
-      } catch {
-        // The loader reports it.
-      }
+      const w = takeEarly(p, this.minBytes) ?? startIfTrace(p, this.minBytes);
+      if (w) this.started.set(p, w);
     }
   }
 
   /** The worker decoding this trace file (started early, or now); undefined to decode it in this thread. */
   take(path: string, bytes: number): TraceWorker | undefined {
-    const early = this.started.get(path);
-    if (early) {
+    const w = this.started.get(path) ?? takeEarly(path, this.minBytes);
+    if (w) {
       this.started.delete(path);
-      return early;
+      return w;
     }
     return bytes >= this.minBytes ? new TraceWorker(path) : undefined;
   }
@@ -156,6 +188,23 @@ export class TraceWorkers {
     for (const w of this.started.values()) w.stop();
     this.started.clear();
   }
+}
+
+/** The worker the command line started for `p`, if this session decodes such a file on one. */
+function takeEarly(p: string, minBytes: number): TraceWorker | undefined {
+  const w = early.get(p);
+  if (!w) return undefined;
+  early.delete(p);
+  try {
+    if (fs.statSync(p).size >= minBytes) {
+      w.keepAlive(true);
+      return w;
+    }
+  } catch {
+    // gone since: the loader reports it
+  }
+  w.stop();
+  return undefined;
 }
 
 function readHead(file: string): Buffer {
