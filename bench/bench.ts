@@ -13,7 +13,8 @@
 // needs no support for it. It reports; it never fails on a missed target (exit 0).
 //
 // Options: --size-mb N (both inputs N MB, a quick run), --bugreport-mb N, --trace-mb N,
-// --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs), --timeout S (kill an
+// --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs, and of N + 1 floor runs:
+// N before, one after; default 3: this machine's runs vary by ±15%), --timeout S (kill an
 // analyze run after S seconds, default 300, so the whole bench stays within minutes), --out DIR.
 // Env: DMABUF_BENCH_SIZE_MB=N as --size-mb.
 import { spawn } from 'node:child_process';
@@ -51,7 +52,7 @@ function parseArgs(argv: string[]): Args {
     traceMb: env > 0 ? env : 1000,
     skipBugreport: false,
     skipTrace: false,
-    repeat: 1,
+    repeat: 3,
     timeoutS: 300,
     out: path.join(root, 'bench', 'out'),
   };
@@ -326,8 +327,8 @@ async function main(): Promise<void> {
       }),
     );
     log('floors: inflating the main entry (raw zlib, and through yauzl)');
-    const raw1 = await inflateFloor(file, 'raw');
-    const yauzl1 = await inflateFloor(file, 'yauzl');
+    const raw1 = await best(args.repeat, () => inflateFloor(file, 'raw'));
+    const yauzl1 = await best(args.repeat, () => inflateFloor(file, 'yauzl'));
     log(`analyze ${path.relative(root, file)}`);
     const run = await best(args.repeat, () => analyze(file, args.timeoutS));
     const raw2 = await inflateFloor(file, 'raw');
@@ -365,7 +366,7 @@ async function main(): Promise<void> {
         });
         log(`floor: ${compressed ? 'reading and inflating' : 'reading'} ${path.basename(file)}`);
         const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
-        const f1 = await floorOf();
+        const f1 = await best(args.repeat, floorOf);
         log(`analyze ${path.relative(root, file)}`);
         const run = await best(args.repeat, () => analyze(file, args.timeoutS));
         const f2 = await floorOf();
@@ -387,7 +388,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table(rows));
   console.log('');
-  console.log('ratio = analyze wall time / floor (same run; floor = best of two, before and after).');
+  console.log(`ratio = best analyze wall time of ${args.repeat} / floor (same run; floor = best of ${args.repeat + 1}, before and after).`);
   console.log('analyze runs as a child: `node bin/dmabuf-triage.js analyze <input> --format json`, node start-up included;');
   console.log('peak RSS = the child\'s getrusage maxrss. MB = 10^6 bytes. MB/s over the text (bugreport) or file (trace) bytes.');
 }

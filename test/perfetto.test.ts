@@ -522,6 +522,8 @@ function imported(s: { query(sql: string): Record<string, unknown>[] }): Record<
   return {
     ...tables(s),
     source: s.query('SELECT path, importer, bytes FROM source ORDER BY id'),
+    // 64-bit values as stored (a JS number would round them).
+    exact: s.query('SELECT CAST(ts AS TEXT) AS ts, CAST(inode AS TEXT) AS inode, CAST(heap_total AS TEXT) AS total FROM dma_heap_event ORDER BY rowid'),
     allocs: s.query('SELECT * FROM android_dmabuf_allocs ORDER BY ts, buf_size, inode'),
     summary: s.query('SELECT * FROM dmabuf_trace_summary'),
   };
@@ -537,6 +539,9 @@ async function traceFiles(): Promise<Record<string, string>> {
   put('rich', rich);
   put('cut', rich.subarray(0, rich.length - 20));
   put('corrupt', concat([packetBytes(ftrace(1, [sched(0, 3)])), good, new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]), good]));
+  // Values beyond 2^53 (bigints) next to plain numbers in one batch of rows.
+  const big = (2n ** 60n + 3n).toString();
+  put('beyond-2^53', concat([good, packetBytes(ftrace(0, [{ timestamp: big, pid: 1, dmaHeapStat: { inode: (2n ** 55n + 1n).toString(), len: -4096, totalAllocated: 0 } }]))]));
   // Several 2 MiB reads: packets straddle them, and compressed packets are still being
   // inflated when the reader refills the buffers they came from.
   for (const compressed of [false, true]) {

@@ -10,8 +10,9 @@
 // charged thread, the next charged event on each inode, the running sums per responsible
 // process and overall, the buffers outstanding at the end and the heaps' total over time.
 // The totals go back with multi-row INSERTs; the per-event rows too, but on first use
-// (`Db.defer`): only the trace views read them, the summary does not. Each loop is its own function: V8 optimizes
-// a small function with one hot loop quickly, and a pass runs once per trace.
+// (`Db.defer`): only the trace views read them, the summary does not. Each loop is its own
+// function: V8 optimizes a small function with one hot loop quickly, and a pass runs once per
+// trace. While a session loads, the events are taken as they are written (`EventCapture`).
 //
 // The SQL views remain the statement of the rules and the fallback: a snapshot with more
 // events than the pass may hold (memory stays bounded whatever the trace size), or with a
@@ -70,7 +71,7 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
   db.dropDeferred(`dma_heap_charge:${id}`);
   db.exec(`DELETE FROM dma_heap_charge WHERE snapshot_id = ${id}; DELETE FROM dma_heap_totals WHERE snapshot_id = ${id};`);
   const max = opts.maxPassEvents ?? MAX_PASS_EVENTS;
-  const events = opts.capture?.take(db, id, max) ?? readEvents(db, id, max);
+  const events = opts.capture?.take(id, max) ?? readEvents(db, id, max);
   if (events === 'none') return 'none';
   if (events === 'too_many' || events === 'inexact') {
     db.exec(`
@@ -150,11 +151,11 @@ export class EventCapture {
    * table's last ones, consecutive from the first captured (nothing else writes this table
    * while a snapshot loads; checked with the table's largest rowid). Taken once.
    */
-  take(db: Db, id: number, max: number): Events | undefined {
+  take(id: number, max: number): Events | undefined {
     const e = this.events.get(id);
     this.events.delete(id);
     if (e === undefined || e === 'unusable' || e.n > max) return undefined;
-    const hi = db.query('SELECT max(rowid) AS hi FROM dma_heap_event')[0].hi as number;
+    const hi = this.db.query('SELECT max(rowid) AS hi FROM dma_heap_event')[0].hi as number;
     if (hi - e.firstRowid + 1 !== e.n) return undefined;
     let moved = 0;
     for (let i = 0; i < e.n; i++) {

@@ -3,7 +3,7 @@
 // run on separate cores, and the decoding can start before the database exists (`prestart`,
 // called while the session creates its schema). The worker's writes arrive as messages and
 // are applied, in order, to the importer's context on this thread; the result is the same
-// database as decoding here (test/trace-worker.test.ts).
+// database as decoding here (test/perfetto.test.ts).
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
