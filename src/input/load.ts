@@ -13,6 +13,7 @@ import type { ImportEnv, StreamImporter, TextImporter } from '../importers/types
 import type { Container, ContainerEntry } from './container.js';
 import { openZip } from './zip.js';
 import { openFolder } from './folder.js';
+import { readHead } from './head.js';
 import type { TraceWorkers } from '../importers/perfetto/remote.js';
 
 /** A path, or bytes with the name they are shown under. */
@@ -79,17 +80,6 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
 
 function notRecognized(name: string): InputError {
   return new InputError(`${name}: not a bugreport, a Perfetto trace or a DMA-BUF capture this tool reads (detected by content)`);
-}
-
-function readHead(file: string, n: number): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const got = fs.readSync(fd, buf, 0, n, 0);
-    return buf.subarray(0, got);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function hasMagic(b: Uint8Array, magic: number[]): boolean {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
 import { looksLikePerfettoTrace } from './sniff.js';
+import { readHead } from '../../input/head.js';
 
 /** What the worker is started with. */
 export interface TraceWorkerData {
@@ -147,7 +148,7 @@ export function prestartTraceWorkers(paths: string[]): void {
 function startIfTrace(p: string, minBytes: number): TraceWorker | undefined {
   try {
     const st = fs.statSync(p);
-    if (!st.isFile() || st.size < minBytes || !looksLikePerfettoTrace(readHead(p))) return undefined;
+    if (!st.isFile() || st.size < minBytes || !looksLikePerfettoTrace(readHead(p, SNIFF_BYTES))) return undefined;
     return new TraceWorker(p);
   } catch {
     return undefined; // the loader reports what cannot be read
@@ -205,14 +206,4 @@ function takeEarly(p: string, minBytes: number): TraceWorker | undefined {
   }
   w.stop();
   return undefined;
-}
-
-function readHead(file: string): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(SNIFF_BYTES);
-    return buf.subarray(0, fs.readSync(fd, buf, 0, SNIFF_BYTES, 0));
-  } finally {
-    fs.closeSync(fd);
-  }
 }
