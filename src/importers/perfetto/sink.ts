@@ -77,8 +77,7 @@ export class TraceSink {
   constructor(
     readonly ctx: ImportContext,
     private readonly format: TraceFormat,
-  ) {
-  }
+  ) {}
 
   /** Extend the trace bounds with a timestamp. */
   noteTs(ts: Int64): void {
