@@ -6,7 +6,7 @@ import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
 import { TRACE_WORKER_BYTES, TraceWorkers } from './importers/perfetto/remote.js';
-import { EventCapture } from './importers/perfetto/charge.js';
+import { EventCapture, MAX_PASS_EVENTS } from './importers/perfetto/charge.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
@@ -90,7 +90,9 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
   }
   const env = makeEnv(options.progress ?? (() => {}), workers);
   // Trace events as they are written: the charge pass of the merge then need not read them back.
+  // They are written into the database on first use: the summary reads their totals only.
   const capture = new EventCapture(db);
+  db.holdInserts('dma_heap_event', MAX_PASS_EVENTS);
   try {
     for (const input of list) {
       const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;

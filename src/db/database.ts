@@ -1,17 +1,41 @@
 // The sql.js database of one session: the documented schema (src/db/schema/*.sql), the
 // analysis views (src/queries/*.sql), cached insert statements and query helpers.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Database, SqlJsStatic, Statement, SqlValue } from 'sql.js';
 import { packagePath } from '../paths.js';
 import { params, parseSqlFile, type SqlStatement } from './sqlfile.js';
+import { readImage, schemaHash } from './image.js';
 import { UsageError } from '../errors.js';
 import type { Row } from '../importers/types.js';
 
 /** A row returned by a query: column name → value. */
 export type ResultRow = Record<string, SqlValue>;
 
-/** What `Db.observe` is called with: the columns and rows of one `insertMany`, and its fixed columns. */
-export type BatchObserver = (columns: readonly string[], rows: readonly (readonly Row[string][])[], fixed: readonly (readonly [string, number])[]) => void;
+/** What `Db.observe` is called with: the columns and rows of one `insertMany`, its fixed columns, and the rowid of its first row (the others follow). */
+export type BatchObserver = (
+  columns: readonly string[],
+  rows: readonly (readonly Row[string][])[],
+  fixed: readonly (readonly [string, number])[],
+  firstRowid: number,
+) => void;
+
+/** Rows of one `insertMany` call. */
+interface Batch {
+  columns: readonly string[];
+  /** As given; or, held back, packed when every value is a number or NULL (see `pack`). */
+  rows: readonly (readonly Row[string][])[] | Float64Array;
+  fixed: readonly (readonly [string, number])[];
+}
+
+/** Rows held back for one table (see `holdInserts`). */
+interface Held {
+  max: number;
+  batches: Batch[];
+  rows: number;
+  /** Rowid the next row gets (the table's largest + 1, counting the rows held). */
+  next: number;
+}
 
 /** One SQL file of the package, parsed. */
 export interface SqlFile {
@@ -21,10 +45,12 @@ export interface SqlFile {
 }
 
 // The wasm module and the package's SQL files are immutable: loading them once per process
-// is safe with any number of sessions. sql.js is imported on first use: a session's inputs
-// start loading (a large trace on a worker thread) while it is.
+// is safe with any number of sessions. sql.js is loaded on first use (a session's inputs start
+// loading, a large trace on a worker thread, while it is), with `require`: it is a CommonJS
+// module, and importing it as ESM would first scan its 47 KB for export names.
 let sqlJs: Promise<SqlJsStatic> | undefined;
-const loadSqlJs = (): Promise<SqlJsStatic> => (sqlJs ??= import('sql.js').then((m) => m.default()));
+const loadSqlJs = (): Promise<SqlJsStatic> =>
+  (sqlJs ??= Promise.resolve().then(() => (createRequire(import.meta.url)('sql.js') as (config?: object) => Promise<SqlJsStatic>)()));
 const sqlFiles = new Map<string, SqlFile[]>();
 
 /** Parsed SQL files of a package folder, in name order. */
@@ -50,11 +76,32 @@ export class Db {
   private readonly observers = new Map<string, Set<BatchObserver>>();
   /** Rows computed but not written yet (see `defer`), by key. */
   private readonly deferred = new Map<string, { readers: Set<string>; write: () => void }>();
+  /** Tables whose `insertMany` rows are held back (see `holdInserts`). */
+  private readonly held = new Map<string, Held>();
 
   private constructor(readonly raw: Database) {}
 
-  /** A new in-memory database with the whole schema, the analysis views and their docs. */
-  static async create(): Promise<Db> {
+  /**
+   * A new in-memory database with the whole schema, the analysis views and their docs: opened
+   * from the schema image written at build time (image.ts) when it is that of the current SQL
+   * files, else created from them.
+   */
+  static async create(imageFile?: string): Promise<Db> {
+    const SQL = await loadSqlJs();
+    const image = readImage(imageFile);
+    if (image) {
+      const db = new Db(new SQL.Database(image));
+      if (db.raw.exec('PRAGMA user_version')[0]?.values[0][0] === schemaHash()) {
+        db.raw.run('PRAGMA foreign_keys = OFF');
+        return db;
+      }
+      db.close();
+    }
+    return Db.createFromSql();
+  }
+
+  /** A new in-memory database made by running the package's SQL files. */
+  static async createFromSql(): Promise<Db> {
     const db = new Db(new (await loadSqlJs()).Database());
     db.raw.run('PRAGMA foreign_keys = OFF');
     const schema = packageSqlFiles('src/db/schema');
@@ -117,6 +164,7 @@ export class Db {
 
   /** Insert one row; unknown columns are an error (a bug in an importer). */
   insert(table: string, row: Row): void {
+    this.writeHeld(table);
     const keys = Object.keys(row).filter((k) => row[k] !== undefined);
     const cacheKey = `${table}\u0000${keys.join('\u0000')}`;
     let st = this.inserts.get(cacheKey);
@@ -144,24 +192,92 @@ export class Db {
       if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
       if (!Number.isSafeInteger(v)) throw new Error(`fixed value of ${table}.${c} is not an integer: ${v}`);
     }
-    const per = Math.max(1, Math.min(MANY_ROWS, Math.floor(MAX_VARIABLES / columns.length)));
-    let i = 0;
-    if (rows.length >= per) {
-      const st = this.manyStatement(table, columns, fixed, per);
-      const values: SqlValue[] = new Array(per * columns.length);
-      for (; i + per <= rows.length; i += per) {
-        let k = 0;
-        for (let r = i; r < i + per; r++) for (const v of rows[r]) values[k++] = toSqlValue(v);
-        st.run(values);
+    const observers = this.observers.get(table);
+    const h = this.held.get(table);
+    if (h && h.rows + rows.length <= h.max) {
+      if (h.rows === 0) {
+        h.next = this.maxRowid(table) + 1;
+        this.deferred.set(`held:${table}`, { readers: this.readersOf([table]), write: () => this.writeHeld(table) });
       }
+      const first = h.next;
+      h.batches.push({ columns, rows: pack(rows, columns.length), fixed });
+      h.rows += rows.length;
+      h.next += rows.length;
+      for (const f of observers ?? []) f(columns, rows, fixed, first);
+      return;
     }
-    for (; i < rows.length; i++) this.manyStatement(table, columns, fixed, 1).run(rows[i].map(toSqlValue));
-    for (const f of this.observers.get(table) ?? []) f(columns, rows, fixed);
+    this.writeHeld(table);
+    this.writeMany(table, { columns, rows, fixed });
+    if (observers?.size) {
+      const first = this.lastInsertRowid() - rows.length + 1;
+      for (const f of observers) f(columns, rows, fixed, first);
+    }
   }
 
   /**
-   * Call `f` with every batch `insertMany` writes into `table`, once written, in the order
-   * written. Returns the function that stops it.
+   * Hold back the rows `insertMany` writes into `table` (up to `maxRows` at a time; a batch
+   * beyond writes them all, then itself) and write them on first use, as `defer` does: before
+   * a statement that may read the table, an export, or another write into it. Their rowids are
+   * those they would have had (observers are told them at once). A summary that never reads
+   * the table then never pays for writing it.
+   */
+  holdInserts(table: string, maxRows: number): void {
+    if (!this.held.has(table)) this.held.set(table, { max: maxRows, batches: [], rows: 0, next: 0 });
+  }
+
+  /** The largest rowid of `table` (0 when empty), rows held back included. */
+  maxRowid(table: string): number {
+    const h = this.held.get(table);
+    if (h && h.rows > 0) return h.next - 1;
+    return Number(this.raw.exec(`SELECT coalesce(max(rowid), 0) FROM ${quoteIdent(table)}`)[0].values[0][0]);
+  }
+
+  /** Write the rows held back for `table`, in order; they get the rowids they were given. */
+  private writeHeld(table: string): void {
+    const h = this.held.get(table);
+    if (!h || h.rows === 0) return;
+    const batches = h.batches;
+    const last = h.next - 1;
+    h.batches = [];
+    h.rows = 0;
+    this.deferred.delete(`held:${table}`);
+    for (const b of batches) this.writeMany(table, b);
+    if (this.lastInsertRowid() !== last) throw new Error(`rows held back for ${table} were written with other rowids`);
+  }
+
+  private writeMany(table: string, { columns, rows, fixed }: Batch): void {
+    const width = columns.length;
+    const n = rows instanceof Float64Array ? rows.length / width : rows.length;
+    const row = (r: number, out: SqlValue[], at: number): void => {
+      if (rows instanceof Float64Array) {
+        for (let c = 0; c < width; c++) {
+          const v = rows[r * width + c];
+          out[at + c] = v === v ? v : null;
+        }
+      } else {
+        for (let c = 0; c < width; c++) out[at + c] = toSqlValue(rows[r][c]);
+      }
+    };
+    const per = Math.max(1, Math.min(MANY_ROWS, Math.floor(MAX_VARIABLES / width)));
+    let i = 0;
+    if (n >= per) {
+      const st = this.manyStatement(table, columns, fixed, per);
+      const values: SqlValue[] = new Array(per * width);
+      for (; i + per <= n; i += per) {
+        for (let r = 0; r < per; r++) row(i + r, values, r * width);
+        st.run(values);
+      }
+    }
+    const one: SqlValue[] = new Array(width);
+    for (; i < n; i++) {
+      row(i, one, 0);
+      this.manyStatement(table, columns, fixed, 1).run(one);
+    }
+  }
+
+  /**
+   * Call `f` with every batch `insertMany` writes into `table` (or holds back), in order.
+   * Returns the function that stops it.
    */
   observe(table: string, f: BatchObserver): () => void {
     let set = this.observers.get(table);
@@ -180,6 +296,16 @@ export class Db {
       this.inserts.set(key, st);
     }
     return st;
+  }
+
+  /**
+   * Run one writing statement with parameters, prepared once per database (for statements an
+   * importer runs once per row: thread and process upserts, say). Reads use `query`.
+   */
+  write(sql: string, params: SqlValue[]): void {
+    let st = this.inserts.get(sql);
+    if (!st) this.inserts.set(sql, (st = this.raw.prepare(sql)));
+    st.run(params);
   }
 
   /** Insert one row and return its rowid. */
@@ -228,8 +354,11 @@ export class Db {
     return names;
   }
 
-  /** Write the deferred rows `sql` may read (all of them without `sql`). */
-  private settle(sql?: string): void {
+  /**
+   * Write the deferred rows `sql` may read (all of them without `sql`). `query`, `exec` and
+   * `export` do this themselves; a statement prepared on `raw` must be settled first.
+   */
+  settle(sql?: string): void {
     if (this.deferred.size === 0) return;
     const used = sql === undefined ? null : new Set(identifiers(sql));
     for (const [key, d] of [...this.deferred]) {
@@ -325,6 +454,7 @@ export class Db {
 
   close(): void {
     this.deferred.clear();
+    this.held.clear();
     this.freeStatements();
     this.raw.close();
   }
@@ -346,6 +476,24 @@ function identifiers(sql: string): string[] {
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Rows as one row-major array of numbers, NaN for NULL, when every value is a number or NULL
+ * (rows held back then cost the garbage collector one object, not one per row); else as they are.
+ */
+function pack(rows: readonly (readonly Row[string][])[], width: number): readonly (readonly Row[string][])[] | Float64Array {
+  const out = new Float64Array(rows.length * width);
+  let k = 0;
+  for (const r of rows) {
+    for (let c = 0; c < width; c++) {
+      const v = r[c];
+      if (typeof v === 'number') out[k++] = v;
+      else if (v === null || v === undefined) out[k++] = NaN;
+      else return rows;
+    }
+  }
+  return out;
 }
 
 function toSqlValue(v: Row[string]): SqlValue {

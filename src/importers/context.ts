@@ -45,7 +45,7 @@ export class SourceContext implements ImportContext {
   }
 
   process(pid: number, f: ProcessFields): void {
-    this.db.raw.run(
+    this.db.write(
       `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (snapshot_id, pid) DO UPDATE SET
          name = CASE WHEN excluded.name IS NOT NULL AND length(excluded.name) > length(coalesce(process.name, ''))
@@ -58,7 +58,7 @@ export class SourceContext implements ImportContext {
   }
 
   thread(tid: number, pid: number | null, name?: string | null): void {
-    this.db.raw.run(
+    this.db.write(
       `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES (?, ?, ?, ?)
        ON CONFLICT (snapshot_id, tid) DO UPDATE SET
          pid = coalesce(excluded.pid, thread.pid),

@@ -97,7 +97,7 @@ export class EventCapture {
   private readonly stop: () => void;
 
   constructor(private readonly db: Db) {
-    this.stop = db.observe('dma_heap_event', (columns, rows, fixed) => this.add(columns, rows, fixed));
+    this.stop = db.observe('dma_heap_event', (columns, rows, fixed, first) => this.add(columns, rows, fixed, first));
   }
 
   /** Stop capturing (and let go of what was not taken). */
@@ -106,15 +106,14 @@ export class EventCapture {
     this.events.clear();
   }
 
-  private add(columns: readonly string[], rows: readonly (readonly unknown[])[], fixed: readonly (readonly [string, number])[]): void {
+  private add(columns: readonly string[], rows: readonly (readonly unknown[])[], fixed: readonly (readonly [string, number])[], firstRowid: number): void {
     const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
     if (id === undefined) return; // not attributable: the snapshot's rowids will not match
     let e = this.events.get(id);
     if (e === 'unusable') return;
     if (e === undefined) {
-      // The rows of one INSERT get consecutive rowids: this batch's first is its last − its length + 1.
       e = allocEvents(1024);
-      e.firstRowid = this.db.lastInsertRowid() - rows.length + 1;
+      e.firstRowid = firstRowid;
     }
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
@@ -155,8 +154,7 @@ export class EventCapture {
     const e = this.events.get(id);
     this.events.delete(id);
     if (e === undefined || e === 'unusable' || e.n > max) return undefined;
-    const hi = this.db.query('SELECT max(rowid) AS hi FROM dma_heap_event')[0].hi as number;
-    if (hi - e.firstRowid + 1 !== e.n) return undefined;
+    if (this.db.maxRowid('dma_heap_event') - e.firstRowid + 1 !== e.n) return undefined;
     let moved = 0;
     for (let i = 0; i < e.n; i++) {
       e.rowid[i] = e.firstRowid + i;
@@ -182,7 +180,9 @@ interface Events {
 const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_many' | 'inexact' {
-  const st = db.raw.prepare('SELECT rowid, ts, inode, size_delta, heap_total, tid FROM dma_heap_event WHERE snapshot_id = ? LIMIT ?');
+  const sql = 'SELECT rowid, ts, inode, size_delta, heap_total, tid FROM dma_heap_event WHERE snapshot_id = ? LIMIT ?';
+  db.settle(sql);
+  const st = db.raw.prepare(sql);
   try {
     st.bind([id, max + 1]);
     let e = allocEvents(1024);

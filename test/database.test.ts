@@ -1,0 +1,93 @@
+// The database layer's own promises: the schema image opened at start-up is the schema the
+// SQL files make, and rows held back (`holdInserts`) end up exactly as if written at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Db } from '../src/db/database.js';
+import { IMAGE_PATH } from '../src/db/image.js';
+import { count } from '../src/report/format.js';
+import { tempDir } from './helpers.js';
+
+/** Everything the schema step leaves in a database. */
+function schemaOf(db: Db): unknown {
+  return {
+    objects: db.query("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"),
+    docs: db.query('SELECT * FROM schema_doc ORDER BY rowid'),
+    params: db.query('SELECT * FROM analysis_param ORDER BY rowid'),
+  };
+}
+
+test('a session starts from the schema image of the build, which is the schema the SQL files make', async () => {
+  assert.ok(fs.existsSync(IMAGE_PATH), 'npm run build writes the schema image');
+  const fromImage = await Db.create();
+  const fromSql = await Db.createFromSql();
+  assert.notEqual(fromImage.query('PRAGMA user_version')[0].user_version, 0, 'opened from the image');
+  assert.deepEqual(schemaOf(fromImage), schemaOf(fromSql));
+  fromImage.close();
+  // An image of other SQL files (another user_version) is not used.
+  const stale = path.join(tempDir(), 'stale.sqlite');
+  fromSql.raw.run('PRAGMA user_version = 12345');
+  fs.writeFileSync(stale, fromSql.export());
+  const fallback = await Db.create(stale);
+  assert.equal(fallback.query('PRAGMA user_version')[0].user_version, 0, 'created from the SQL files');
+  assert.deepEqual(schemaOf(fallback), schemaOf(fromSql));
+  fallback.close();
+  fromSql.close();
+});
+
+const COLUMNS = ['ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'];
+const FIXED = [
+  ['snapshot_id', 1],
+  ['source_id', 1],
+] as const;
+
+function batch(from: number, n: number): (number | bigint | string | null)[][] {
+  return Array.from({ length: n }, (_, i) => [1_000_000_000_000 + from + i, from + i, 4096, i % 2 ? null : 8192, 7, i % 3 ? 70 : null]);
+}
+
+/** The same writes, one database holding rows back (at most 5 at a time), one not. */
+async function writes(hold: boolean): Promise<{ db: Db; firsts: number[]; heldAfterSummaryQuery: number }> {
+  const db = await Db.create();
+  db.begin();
+  if (hold) db.holdInserts('dma_heap_event', 5);
+  const firsts: number[] = [];
+  db.observe('dma_heap_event', (_c, _r, _f, first) => firsts.push(first));
+  db.insertMany('dma_heap_event', COLUMNS, batch(0, 3), FIXED);
+  db.insertMany('dma_heap_event', COLUMNS, batch(10, 2), FIXED);
+  // A statement that does not read the table leaves the rows held back.
+  db.query('SELECT count(*) AS n FROM snapshot');
+  const heldAfterSummaryQuery = 5 - Number(db.raw.exec('SELECT count(*) FROM dma_heap_event')[0].values[0][0]);
+  // Beyond 5: the held rows are written, then these.
+  db.insertMany('dma_heap_event', COLUMNS, batch(20, 4), FIXED);
+  // Held, then written before a row written another way.
+  db.insertMany('dma_heap_event', COLUMNS, [[5, 5n, -4096, '12', 8, null]], FIXED);
+  db.insert('dma_heap_event', { snapshot_id: 1, source_id: 1, ts: 6, size_delta: 1, tid: 9 });
+  // Held, then written by the export.
+  db.insertMany('dma_heap_event', COLUMNS, batch(30, 2), FIXED);
+  assert.equal(db.maxRowid('dma_heap_event'), 13);
+  return { db: await Db.fromBytes(db.export()), firsts, heldAfterSummaryQuery };
+}
+
+test('rows held back are written on first use, in order, with the rowids their observers were told', async () => {
+  const held = await writes(true);
+  const direct = await writes(false);
+  assert.equal(held.heldAfterSummaryQuery, 5);
+  assert.equal(direct.heldAfterSummaryQuery, 0);
+  assert.deepEqual(held.firsts, [1, 4, 6, 10, 12]);
+  assert.deepEqual(held.firsts, direct.firsts);
+  const all = (db: Db) => db.query('SELECT rowid AS id, * FROM dma_heap_event ORDER BY rowid');
+  assert.equal(all(held.db).length, 13);
+  assert.deepEqual(all(held.db), all(direct.db));
+  // Values that are not plain numbers (a bigint, a numeric string) are kept as given.
+  assert.deepEqual(held.db.query('SELECT inode, heap_total FROM dma_heap_event WHERE ts = 5'), [{ inode: 5, heap_total: 12 }]);
+  held.db.close();
+  direct.db.close();
+});
+
+test('counts are printed with thousands separators', () => {
+  assert.deepEqual(
+    [0, 999, 1000, -1234567, 12.5, '77', null].map(count),
+    ['0', '999', '1,000', '-1,234,567', '12.5', '77', '-'],
+  );
+});
