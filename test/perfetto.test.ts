@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
+import protobuf from 'protobufjs';
 import { open, InputError, type Session } from '../src/index.js';
 import { Db } from '../src/db/database.js';
 import { SourceContext } from '../src/importers/context.js';
@@ -513,6 +514,55 @@ test('the benchmark trace writer makes a real trace of the size asked, plain and
     assert.deepEqual(s.query("SELECT code FROM diagnostic WHERE severity != 'info'"), []);
     s.close();
   }
+});
+
+test('the process tree is read as protobufjs reads it: last value wins, odd wire types and unknown fields skipped', async () => {
+  const W = protobuf.Writer;
+  const proc = W.create()
+    .uint32((1 << 3) | 0).int32(100)
+    .uint32((1 << 3) | 2).bytes(new Uint8Array([1, 2])) // pid with another wire type: skipped
+    .uint32((3 << 3) | 2).string('')
+    .uint32((3 << 3) | 2).string('/system/bin/foo')
+    .uint32((3 << 3) | 2).string('--x')
+    .uint32((5 << 3) | 0).int32(-1) // ten bytes
+    .uint32((2 << 3) | 0).int32(1)
+    .uint32((2 << 3) | 0).int32(7) // the last ppid wins
+    .uint32((9 << 3) | 5).fixed32(5) // unknown
+    .finish();
+  const thread = (tid: number, name: string, tgid?: number) => {
+    const w = W.create().uint32((1 << 3) | 0).int32(tid).uint32((2 << 3) | 2).string(name);
+    if (tgid !== undefined) w.uint32((3 << 3) | 0).int32(tgid);
+    return w.finish();
+  };
+  const other = W.create().uint32((1 << 3) | 0).int32(200).uint32((3 << 3) | 2).string('surfaceflinger').finish();
+  const tree = W.create()
+    .uint32((1 << 3) | 2).bytes(proc)
+    .uint32((2 << 3) | 2).bytes(thread(101, 'RenderThread', 100))
+    .uint32((1 << 3) | 2).bytes(other) // processes and threads interleaved
+    .uint32((2 << 3) | 2).bytes(thread(202, '', 200))
+    .uint32((2 << 3) | 2).bytes(thread(303, 'orphan'))
+    .uint32((7 << 3) | 0).uint32(1) // unknown
+    .finish();
+  const packet = W.create().uint32((2 << 3) | 2).bytes(tree).finish();
+  const bytes = concat([W.create().uint32((1 << 3) | 2).bytes(packet).finish(), packetBytes(ftrace(0, [dma(1, 101, 1, 4096, 4096)]))]);
+  // What the rows must be: protobufjs's reading of the same bytes.
+  const T = perfettoTypes();
+  const want = T.ProcessTree.toObject(T.ProcessTree.decode(tree), { arrays: true }) as {
+    processes: { pid?: number; ppid?: number; cmdline: string[]; uid?: number }[];
+    threads: { tid?: number; name?: string; tgid?: number }[];
+  };
+  assert.deepEqual(want.processes[0], { pid: 100, ppid: 7, cmdline: ['', '/system/bin/foo', '--x'], uid: -1 });
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT pid, name, cmdline, ppid, uid FROM process ORDER BY pid'), [
+    { pid: 100, name: '/system/bin/foo', cmdline: '/system/bin/foo --x', ppid: 7, uid: -1 },
+    { pid: 200, name: 'surfaceflinger', cmdline: 'surfaceflinger', ppid: null, uid: null },
+  ]);
+  assert.deepEqual(
+    s.query('SELECT tid, pid, name FROM thread ORDER BY tid'),
+    want.threads.map((t) => ({ tid: t.tid, pid: t.tgid ?? null, name: t.name || null })).concat([]).sort((a, b) => a.tid! - b.tid!),
+  );
+  assert.deepEqual(s.query('SELECT tid, pid FROM dma_heap_event'), [{ tid: 101, pid: 100 }]);
+  s.close();
 });
 
 // ---- decoding on a worker thread ----------------------------------------------------------

@@ -4,9 +4,11 @@
 // The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a hand-rolled
 // wire reader (wire.ts): each FtraceEvent's timestamp, pid and event-field tag are read, and
 // the event body is decoded only for the few events we store; every other event, and each
-// bundle's `compact_sched`, is skipped by its length without being materialized. Rare packets
-// (process tree, process stats, sys stats, GPU totals, generic events) are decoded with
-// protobufjs against the trimmed schema.
+// bundle's `compact_sched`, is skipped by its length without being materialized. The process
+// tree, the first packet of nearly every trace, is read with the same reader (protobufjs and
+// the schema would otherwise be loaded before the first event is decoded). Rare packets
+// (process stats, sys stats, GPU totals, generic events) are decoded with protobufjs against
+// the trimmed schema.
 import zlib from 'node:zlib';
 import type { ImportContext } from '../types.js';
 import { Cursor, parseHeader, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
@@ -198,32 +200,29 @@ export class PerfettoDecoder {
 
   private rarePacket(field: number, buf: Uint8Array, s: number, e: number, ts: Int64 | null, nested: boolean): void {
     const bytes = buf.subarray(s, e);
-    const T = perfettoTypes();
+    const T = field === P_PROCESS_TREE || field === P_COMPRESSED || field === P_ZSTD_COMPRESSED ? null : perfettoTypes();
     switch (field) {
       case P_PROCESS_TREE: {
-        const tree = T.ProcessTree.decode(bytes) as unknown as {
-          processes?: { pid?: number; ppid?: number; cmdline?: string[]; uid?: number }[];
-          threads?: { tid?: number; name?: string; tgid?: number }[];
-        };
-        for (const p of tree.processes ?? []) {
-          if (!has(p, 'pid')) continue;
-          const cmd = (p.cmdline ?? []).filter((x) => x !== '');
-          this.sink.process(p.pid!, {
+        const tree = readProcessTree(buf, s, e);
+        for (const p of tree.processes) {
+          if (p.pid === undefined) continue;
+          const cmd = p.cmdline.filter((x) => x !== '');
+          this.sink.process(p.pid, {
             name: cmd[0] ?? null,
             cmdline: cmd.length ? cmd.join(' ') : null,
-            ppid: has(p, 'ppid') ? p.ppid! : null,
-            uid: has(p, 'uid') ? p.uid! : null,
+            ppid: p.ppid ?? null,
+            uid: p.uid ?? null,
           });
         }
-        for (const t of tree.threads ?? []) {
-          if (!has(t, 'tid')) continue;
-          this.sink.thread(t.tid!, has(t, 'tgid') && t.tgid ? t.tgid : null, has(t, 'name') ? t.name : null);
+        for (const t of tree.threads) {
+          if (t.tid === undefined) continue;
+          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null);
         }
         return;
       }
       case P_PROCESS_STATS: {
         if (ts === null) return;
-        const stats = T.ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
+        const stats = T!.ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
         for (const p of stats.processes ?? []) {
           // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
           if (!has(p, 'pid') || !has(p, 'dmabufRssKb')) continue;
@@ -234,7 +233,7 @@ export class PerfettoDecoder {
       }
       case P_SYS_STATS: {
         if (ts === null) return;
-        const stats = T.SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
+        const stats = T!.SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
         for (const m of stats.meminfo ?? []) {
           if (!has(m, 'key') || !has(m, 'value')) continue;
           const name = MEMINFO_KEYS[m.key!];
@@ -245,7 +244,7 @@ export class PerfettoDecoder {
       }
       case P_GPU_MEM_TOTAL: {
         if (ts === null) return;
-        const g = T.GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
+        const g = T!.GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
         if (!has(g, 'size')) return;
         const size = longValue(g.size);
         if (size !== null) this.sink.gpuMemTotal(ts, has(g, 'gpuId') ? g.gpuId! : null, has(g, 'pid') ? g.pid! : 0, size, 'gpu_mem_total_event');
@@ -523,6 +522,94 @@ export class PerfettoDecoder {
 }
 
 const DECODER = new TextDecoder();
+
+interface TreeProcess {
+  pid?: number;
+  ppid?: number;
+  cmdline: string[];
+  uid?: number;
+}
+
+interface TreeThread {
+  tid?: number;
+  name?: string;
+  tgid?: number;
+}
+
+/**
+ * A `ProcessTree` at `buf[s..e)`: processes (1) { pid 1, ppid 2, cmdline 3 (repeated), uid 5 }
+ * and threads (2) { tid 1, name 2, tgid 3 }, int32 values (proto/perfetto_trimmed.proto). As
+ * protobufjs decodes it: the last value of a field wins, a field with an unexpected wire type
+ * is skipped; a field running past its message throws.
+ */
+function readProcessTree(buf: Uint8Array, s: number, e: number): { processes: TreeProcess[]; threads: TreeThread[] } {
+  const processes: TreeProcess[] = [];
+  const threads: TreeThread[] = [];
+  messageFields(buf, s, e, (field, wt, c, end) => {
+    if (wt !== WT_LEN || (field !== 1 && field !== 2)) return false;
+    if (field === 1) {
+      const p: TreeProcess = { cmdline: [] };
+      messageFields(buf, c.pos, end, (f, w, r, fend) => {
+        if (w === WT_VARINT && (f === 1 || f === 2 || f === 5)) {
+          const v = r.i32();
+          if (f === 1) p.pid = v;
+          else if (f === 2) p.ppid = v;
+          else p.uid = v;
+        } else if (w === WT_LEN && f === 3) {
+          p.cmdline.push(DECODER.decode(buf.subarray(r.pos, fend)));
+        } else {
+          return false;
+        }
+        return true;
+      });
+      processes.push(p);
+    } else {
+      const t: TreeThread = {};
+      messageFields(buf, c.pos, end, (f, w, r, fend) => {
+        if (w === WT_VARINT && (f === 1 || f === 3)) {
+          if (f === 1) t.tid = r.i32();
+          else t.tgid = r.i32();
+        } else if (w === WT_LEN && f === 2) {
+          t.name = DECODER.decode(buf.subarray(r.pos, fend));
+        } else {
+          return false;
+        }
+        return true;
+      });
+      threads.push(t);
+    }
+    return true;
+  });
+  return { processes, threads };
+}
+
+/**
+ * Walk the fields of the message at `buf[s..e)`. For each, `f` gets its number, wire type and
+ * a cursor at its value (for a length-delimited field, at its first byte, with `end` its end)
+ * and returns whether it read it; a field it did not read is skipped.
+ */
+function messageFields(buf: Uint8Array, s: number, e: number, f: (field: number, wt: number, c: Cursor, end: number) => boolean): void {
+  const c = new Cursor(buf, s);
+  while (c.pos < e) {
+    const tag = c.u32();
+    const wt = tag & 7;
+    let end = e;
+    if (wt === WT_LEN) {
+      const len = c.u32();
+      end = c.pos + len;
+      if (end > e || c.bad) throw new Malformed(`field ${tag >>> 3} runs past its message`);
+      f(tag >>> 3, wt, c, end);
+      c.pos = end;
+    } else {
+      const at = c.pos;
+      if (!f(tag >>> 3, wt, c, e)) {
+        c.pos = at;
+        if (!c.skip(wt)) throw new Malformed(`impossible wire type ${wt} for field ${tag >>> 3}`);
+      }
+    }
+    if (c.bad || c.pos > e) throw new Malformed('a field runs past its message');
+  }
+}
 
 /** A copy of `buf[s..e)` (a Buffer, like the chunks: the hot path then sees one kind of array). */
 function copyOf(buf: Uint8Array, s: number, e: number): Uint8Array {

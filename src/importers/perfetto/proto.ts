@@ -1,8 +1,11 @@
 // The trimmed Perfetto schema (proto/perfetto_trimmed.proto) loaded with protobufjs. The
-// importer decodes rare packets (process tree, process stats, sys stats, generic events)
+// importer decodes rare packets (process stats, sys stats, GPU memory totals, generic events)
 // with it; tests and the benchmark build traces with it. The hot path (framing, ftrace
-// bundles) does not use it: see decoder.ts.
-import protobuf from 'protobufjs';
+// bundles) and the process tree, the first packet of nearly every trace, do not use it (see
+// decoder.ts): protobufjs is loaded when a trace first needs it (loading it and compiling the
+// schema take some 40 ms).
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 import { packagePath } from '../../paths.js';
 
 /** Path of the trimmed schema inside the package. */
@@ -27,7 +30,8 @@ let types: PerfettoTypes | undefined;
 /** The trimmed schema's message types (loaded on first use). */
 export function perfettoTypes(): PerfettoTypes {
   if (!types) {
-    const root = protobuf.loadSync(PROTO_PATH);
+    const pb = createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+    const root = pb.loadSync(PROTO_PATH);
     const t = (name: string) => root.lookupType(`perfetto.protos.${name}`);
     types = {
       root,
