@@ -515,7 +515,15 @@ function responsibles(charged: Float64Array, n: number, pidOf: Map<number, numbe
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
   const byPid = new Map<number, number>();
-  const tids = new DenseIds(0, -1, 0);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const c = charged[i];
+    if (c < lo) lo = c;
+    if (c > hi) hi = c;
+  }
+  // Thread ids usually span a compact range: then a direct table.
+  const tids = new DenseIds(lo, hi, 4 * n + 65536);
   const ofTid: number[] = [];
   const lookup = (t: number): number => {
     const k = tids.id(t);

@@ -26,6 +26,7 @@ export type TraceMessage =
   | ['diag', Severity, string, string, number | null]
   | ['process', number, ProcessFields]
   | ['thread', number, number | null, string | null]
+  | ['many', TraceMessage[]]
   | ['describe', string, number | null]
   | ['progress', string]
   | ['end']
@@ -88,6 +89,9 @@ export class TraceWorker {
             return ctx.process(m[1], m[2]);
           case 'thread':
             return ctx.thread(m[1], m[2], m[3]);
+          case 'many':
+            for (const x of m[1]) apply(x);
+            return;
           case 'describe':
             return ctx.describe(m[1], m[2] ?? undefined);
           case 'progress':

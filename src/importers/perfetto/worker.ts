@@ -22,7 +22,14 @@ port.on('message', (m: ['ack', number]) => {
   }
 });
 
+/** Thread and process writes not posted yet: a trace ends with hundreds, sent in one message. */
+let small: TraceMessage[] = [];
+
 function post(m: TraceMessage): void {
+  if (small.length > 0) {
+    port.postMessage(['many', small]);
+    small = [];
+  }
   port.postMessage(m);
 }
 
@@ -46,11 +53,11 @@ class RemoteContext implements ImportContext {
   }
 
   process(pid: number, fields: ProcessFields): void {
-    post(['process', pid, fields]);
+    small.push(['process', pid, fields]);
   }
 
   thread(tid: number, pid: number | null, name?: string | null): void {
-    post(['thread', tid, pid, name ?? null]);
+    small.push(['thread', tid, pid, name ?? null]);
   }
 
   describe(importer: string, bytes?: number): void {
