@@ -5,7 +5,8 @@
 //     fastest way we know), and through yauzl's own inflating stream. Measured: `analyze <zip>
 //     --format json` as a child process. Targets: analyze ≤ 1.5 × floor, peak RSS < 300 MB.
 //  2. A 1 GB synthetic Perfetto trace and a zlib-compressed variant (issue 3), written by
-//     bench/trace.ts. Floors: reading the file; reading it and inflating its
+//     bench/trace.ts. Floors: reading the file (in this process, and in a fresh node process
+//     timed as analyze is, start-up included: both printed); reading it and inflating its
 //     compressed_packets. Targets: ≤ 3 × (uncompressed), ≤ 1.5 × (compressed), RSS < 300 MB.
 //
 // Inputs are generated into bench/out/ (gitignored) and reused when present. Peak RSS of
@@ -148,6 +149,26 @@ async function readFloor(file: string): Promise<{ ms: number; bytes: number }> {
   let bytes = 0;
   for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) bytes += (c as Buffer).length;
   return { ms: performance.now() - t, bytes };
+}
+
+/**
+ * The same read in a fresh `node` process, timed as `analyze` is (spawn to exit): the least a
+ * command that reads the file costs, node's start-up included.
+ */
+function readFloorChild(file: string): Promise<{ ms: number; bytes: number }> {
+  const script = `let n = 0; const s = require('fs').createReadStream(process.argv[1], { highWaterMark: 1 << 20 });
+    s.on('data', (c) => (n += c.length)); s.on('end', () => process.stdout.write(String(n)));`;
+  const t = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`the reading child exited with ${code}`));
+      resolve({ ms: performance.now() - t, bytes: Number(out) });
+    });
+  });
 }
 
 /**
@@ -367,6 +388,7 @@ async function main(): Promise<void> {
         log(`floor: ${compressed ? 'reading and inflating' : 'reading'} ${path.basename(file)}`);
         const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
         const f1 = await best(args.repeat, floorOf);
+        const c1 = compressed ? undefined : await best(args.repeat, () => readFloorChild(file));
         log(`analyze ${path.relative(root, file)}`);
         const run = await best(args.repeat, () => analyze(file, args.timeoutS));
         const f2 = await floorOf();
@@ -381,6 +403,18 @@ async function main(): Promise<void> {
           run,
           target: compressed ? 1.5 : 3,
         });
+        if (c1) {
+          const c2 = await readFloorChild(file);
+          rows.push({
+            name: 'trace, uncompressed',
+            inputMb,
+            throughputMb: inputMb,
+            floorMs: Math.min(c1.ms, c2.ms),
+            floorWhat: 'read, node child',
+            run,
+            target: 3,
+          });
+        }
       }
     }
   }
@@ -390,6 +424,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`ratio = best analyze wall time of ${args.repeat} / floor (same run; floor = best of ${args.repeat + 1}, before and after).`);
   console.log('analyze runs as a child: `node bin/dmabuf-triage.js analyze <input> --format json`, node start-up included;');
+  console.log('floor "read, node child": the same 1 MiB-chunk read in a fresh node process, timed the same way.');
   console.log('peak RSS = the child\'s getrusage maxrss. MB = 10^6 bytes. MB/s over the text (bugreport) or file (trace) bytes.');
 }
 
