@@ -1,5 +1,5 @@
 // The sql.js database of one session: the documented schema (src/db/schema/*.sql), the
-// analysis views (src/queries/*.sql), cached insert statements and query helpers.
+// analysis views (src/queries/*.sql), cached statements, rows held back until first use, and query helpers.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Database, SqlJsStatic, Statement, SqlValue } from 'sql.js';
@@ -69,7 +69,8 @@ export function packageSqlFiles(folder: 'src/db/schema' | 'src/queries'): SqlFil
 }
 
 export class Db {
-  private readonly inserts = new Map<string, Statement>();
+  /** Prepared statements kept for reuse (inserts and `write`s), by table and columns or by SQL. */
+  private readonly statements = new Map<string, Statement>();
   private readonly tableColumns = new Map<string, Set<string>>();
   private inTransaction = false;
   /** Listeners of the batches `insertMany` writes, by table (see `observe`). */
@@ -167,14 +168,14 @@ export class Db {
     this.writeHeld(table);
     const keys = Object.keys(row).filter((k) => row[k] !== undefined);
     const cacheKey = `${table}\u0000${keys.join('\u0000')}`;
-    let st = this.inserts.get(cacheKey);
+    let st = this.statements.get(cacheKey);
     if (!st) {
       const cols = this.columns(table);
       for (const k of keys) if (!cols.has(k)) throw new Error(`table ${table} has no column ${k}`);
       st = this.raw.prepare(
         `INSERT INTO ${quoteIdent(table)} (${keys.map(quoteIdent).join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,
       );
-      this.inserts.set(cacheKey, st);
+      this.statements.set(cacheKey, st);
     }
     st.run(keys.map((k) => toSqlValue(row[k])));
   }
@@ -288,12 +289,12 @@ export class Db {
 
   private manyStatement(table: string, columns: readonly string[], fixed: readonly (readonly [string, number])[], n: number): Statement {
     const key = `${table}\u0000${n}\u0000${columns.join('\u0000')}\u0000${fixed.flat().join('\u0000')}`;
-    let st = this.inserts.get(key);
+    let st = this.statements.get(key);
     if (!st) {
       const one = `(${[...columns.map(() => '?'), ...fixed.map(([, v]) => String(v))].join(', ')})`;
       const names = [...columns, ...fixed.map(([c]) => c)];
       st = this.raw.prepare(`INSERT INTO ${quoteIdent(table)} (${names.map(quoteIdent).join(', ')}) VALUES ${Array(n).fill(one).join(', ')}`);
-      this.inserts.set(key, st);
+      this.statements.set(key, st);
     }
     return st;
   }
@@ -303,8 +304,8 @@ export class Db {
    * importer runs once per row: thread and process upserts, say). Reads use `query`.
    */
   write(sql: string, params: SqlValue[]): void {
-    let st = this.inserts.get(sql);
-    if (!st) this.inserts.set(sql, (st = this.raw.prepare(sql)));
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.raw.prepare(sql)));
     st.run(params);
   }
 
@@ -460,8 +461,8 @@ export class Db {
   }
 
   private freeStatements(): void {
-    for (const st of this.inserts.values()) st.free();
-    this.inserts.clear();
+    for (const st of this.statements.values()) st.free();
+    this.statements.clear();
   }
 }
 

@@ -270,8 +270,20 @@ class DenseIds {
   private slots = new Int32Array(0);
   private mask = 0;
 
+  /** Ids for `values[0..n)`: a direct table when their range (NaN aside) is less than `directLimit` wide. */
+  static over(values: Float64Array, n: number, directLimit: number): DenseIds {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return new DenseIds(lo, hi, directLimit);
+  }
+
   /** `min`..`max`: range of the values (NaN aside); a direct table is used when it is less than `directLimit` wide. */
-  constructor(min: number, max: number, directLimit: number) {
+  private constructor(min: number, max: number, directLimit: number) {
     if (max >= min && max - min < directLimit) {
       this.base = min;
       this.direct = new Int32Array(max - min + 1).fill(-1);
@@ -450,14 +462,7 @@ interface Charges {
 function charge(e: Events, order: Uint32Array, attr: Float64Array): Charges {
   const n = e.n;
   const { ts, inode, size } = e;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = inode[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  const ids = new DenseIds(lo, hi, 4 * n + 4096);
+  const ids = DenseIds.over(inode, n, 4 * n + 4096);
   // Per inode q: [3q] latest ts, [3q+1] attribution of the last event at it, [3q+2] of the last one before it.
   const state = new Float64Array(3 * n);
   const lastCharged = new Int32Array(n);
@@ -515,15 +520,7 @@ function responsibles(charged: Float64Array, n: number, pidOf: Map<number, numbe
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
   const byPid = new Map<number, number>();
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const c = charged[i];
-    if (c < lo) lo = c;
-    if (c > hi) hi = c;
-  }
-  // Thread ids usually span a compact range: then a direct table.
-  const tids = new DenseIds(lo, hi, 4 * n + 65536);
+  const tids = DenseIds.over(charged, n, 4 * n + 65536);
   const ofTid: number[] = [];
   const lookup = (t: number): number => {
     const k = tids.id(t);
