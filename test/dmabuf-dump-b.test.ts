@@ -11,6 +11,7 @@ import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
 import { minimalBugreport } from './fixtures/bugreport.js';
+import { renderDmabufDumpA } from './fixtures/kernel.js';
 
 /** Import one text straight through the importer (no sniffing): for inputs no sniffer would accept. */
 const importText = (text: string) => importDirect(dmabufDumpBImporter, text, 'capture.txt');
@@ -213,6 +214,24 @@ test('dmabuf_dump: a capture with -b output first and the per-process tables aft
   assert.equal(s.query("SELECT count(*) AS n FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump'")[0].n, 1);
   assert.deepEqual(diagnostics(s), []);
   s.close();
+});
+
+test('dmabuf_dump -a -b: the stats, then the buffer × process table, are both read', async () => {
+  const sc = scenario();
+  for (const [b, a] of [['a15', 'a15'], ['csv', 'csv'], ['a14', 'a11']] as const) {
+    const s = await openTexts({ 'both.txt': renderDmabufDumpB(sc, b) + '\n\n' + renderDmabufDumpA(sc, a) });
+    assert.deepEqual(s.query('SELECT importer, line_start IS NOT NULL AS section FROM source ORDER BY id'), [
+      { importer: 'dmabuf_dump_b', section: 0 },
+      { importer: 'dmabuf_dump_a', section: 1 },
+    ]);
+    assert.deepEqual(csv(s, TOTAL_SQL), GOLDEN_TOTAL, `${b} + ${a}`);
+    // Exact sizes from -b; holders (fd and map counts per process) from -a.
+    assert.equal(s.query('SELECT count(*) AS n FROM dmabuf WHERE size_exact = 1')[0].n, 7);
+    const holders = sc.processes.flatMap((p) => p.holds.filter((h) => (a === 'a11' ? h.fds > 0 : h.fds + h.maps > 0)));
+    assert.equal(s.query('SELECT count(*) AS n FROM dmabuf_holder_observation')[0].n, holders.length, `${b} + ${a}`);
+    assert.deepEqual(diagnostics(s), [], `${b} + ${a}`);
+    s.close();
+  }
 });
 
 test('dmabuf_dump -b: random line deletions and byte flips never throw', async () => {

@@ -14,8 +14,11 @@
 //
 // Rows: `dmabuf_observation` (exact bytes, exporter) per buffer; `dmabuf_reported_total`
 // origin `dmabuf_dump_b_exporter` per exporter line and `dmabuf_dump_b` for the total line.
+// `dmabuf_dump -a -b` output (these stats, then the buffer × process table) is read whole: the
+// table by the `dmabuf_dump_a` importer, as a child source.
 import type { ImportContext, TextImporter } from './types.js';
 import { excerpt, guarded, splitLines, toInt } from './common.js';
+import { dmabufDumpAImporter } from './kernel/dmabuf-dump-a.js';
 
 const SECTION = /DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
 const RAW_BUFFER_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/;
@@ -223,7 +226,16 @@ export const dmabufDumpBImporter: TextImporter = {
 
   importText(text: string, ctx: ImportContext): void {
     guarded(ctx, 'dmabuf_dump_b importer stopped', (c) => {
-      const { lines } = splitLines(text);
+      const { lines, complete } = splitLines(text);
+      // `dmabuf_dump -a -b` prints these stats, then its buffer × process table (formats.md
+      // §2c): that part is read by its own importer, as a section of this source.
+      const end = endOfDmabufDumpB(lines, 0);
+      const table = end < lines.length ? lines.slice(end).join('\n') + (complete ? '\n' : '') : '';
+      if (table !== '' && dmabufDumpAImporter.sniff(table, ctx.path)) {
+        parseDmabufDumpBLines(lines, 0, end, 1, c);
+        dmabufDumpAImporter.importText(table, ctx.child(ctx.path, dmabufDumpAImporter.name, { lineStart: end + 1, lineEnd: lines.length }));
+        return;
+      }
       parseDmabufDumpBLines(lines, 0, lines.length, 1, c);
     });
   },
