@@ -565,6 +565,48 @@ test('the process tree is read as protobufjs reads it: last value wins, odd wire
   s.close();
 });
 
+test('tasks created during the trace: threads join their creator\'s process, forks are new processes; the process tree names first', async () => {
+  const CLONE_THREAD = 0x10000;
+  const newtask = (ts: number, creator: number, pid: number, comm: string, cloneFlags: number): Packet => ({
+    timestamp: ts,
+    pid: creator,
+    taskNewtask: { pid, comm, cloneFlags },
+  });
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 100, cmdline: ['com.example.app'] }], threads: [] } },
+    ftrace(0, [
+      newtask(1, 100, 101, 'RenderThread', 0x3d0f00 | CLONE_THREAD),
+      dma(2, 101, 1, 4096, 4096),
+      newtask(3, 100, 200, 'app:sub', 0x11), // fork (SIGCHLD)
+      newtask(4, 200, 201, 'worker', CLONE_THREAD),
+      dma(5, 201, 2, 8192, 12288),
+      { timestamp: 6, pid: 201, taskRename: { pid: 201, newcomm: 'renamed' } },
+      newtask(7, 1, 0, 'swapper/0', 0), // an idle task: not a task of the trace
+      dma(8, 301, 3, 4096, 16384), // a thread the process tree names only later
+    ]),
+    { processTree: { processes: [{ pid: 300, cmdline: ['/vendor/bin/hw'] }], threads: [{ tid: 301, tgid: 300 }, { tid: 101, tgid: 100, name: 'hwuiTask' }] } },
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT tid, pid FROM dma_heap_event ORDER BY ts'), [
+    { tid: 101, pid: 100 },
+    { tid: 201, pid: 200 },
+    { tid: 301, pid: 300 },
+  ]);
+  assert.deepEqual(s.query('SELECT pid, name, ppid FROM process ORDER BY pid'), [
+    { pid: 100, name: 'com.example.app', ppid: null },
+    { pid: 200, name: 'app:sub', ppid: 100 },
+    { pid: 300, name: '/vendor/bin/hw', ppid: null },
+  ]);
+  assert.deepEqual(s.query('SELECT tid, pid, name FROM thread ORDER BY tid'), [
+    { tid: 101, pid: 100, name: 'hwuiTask' },
+    { tid: 200, pid: 200, name: 'app:sub' },
+    { tid: 201, pid: 200, name: 'renamed' },
+    { tid: 301, pid: 300, name: null },
+  ]);
+  assert.deepEqual(diags(s).filter((d) => d.severity !== 'info'), []);
+  s.close();
+});
+
 // ---- decoding on a worker thread ----------------------------------------------------------
 
 /** What an import wrote, and what the trace analyses make of it. */

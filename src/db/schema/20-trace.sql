@@ -47,7 +47,7 @@ CREATE TABLE dma_heap_event (
   heap_total INTEGER,
   -- Thread that emitted the event (the ftrace event's pid).
   tid INTEGER,
-  -- Process of that thread, when the trace tells (process tree, or the TGID column of a text capture); NULL when unknown.
+  -- Process of that thread, when the trace tells (process tree, a `task_newtask` that created the thread, or the TGID column of a text capture); NULL when unknown.
   pid INTEGER
 );
 

@@ -32,6 +32,8 @@ const E_TIMESTAMP = 1;
 const E_PID = 2;
 const E_BINDER_TRANSACTION = 50;
 const E_BINDER_RECEIVED = 51;
+const E_TASK_NEWTASK = 235;
+const E_TASK_RENAME = 236;
 const E_ION_HEAP_SHRINK = 314;
 const E_ION_HEAP_GROW = 315;
 const E_GENERIC = 327;
@@ -54,11 +56,15 @@ for (const f of [
   E_GPU_MEM_TOTAL,
   E_BINDER_TRANSACTION,
   E_BINDER_RECEIVED,
+  E_TASK_NEWTASK,
+  E_TASK_RENAME,
   E_GENERIC,
 ]) OUR_EVENTS[f] = 1;
 // sys_stats MeminfoCounters we keep.
 const MEMINFO_KEYS: Record<number, string> = { 34: 'GPU', 37: 'ION_HEAP', 38: 'ION_HEAP_POOL' };
 
+/** clone(2) flag: the new task is a thread of its creator's process (kernel sched.h). */
+const CLONE_THREAD = 0x10000;
 /** Largest decompressed size accepted for one compressed packet. */
 const MAX_INFLATED = 256 * 1024 * 1024;
 /** Malformed packets reported one by one before the rest are only counted. */
@@ -491,6 +497,19 @@ export class PerfettoDecoder {
       case E_BINDER_RECEIVED:
         if (!f.has(1)) return;
         sink.binderReceived(ts, tid, f.i32(1));
+        return;
+      case E_TASK_NEWTASK: {
+        // pid=1 int32 (the new task), comm=2 string, clone_flags=3 uint64; the emitter creates it.
+        const task = f.i32(1);
+        if (task <= 0) return; // pid 0: the idle tasks a boot-time trace sees created
+        const flags = f.u64(3);
+        const thread = typeof flags === 'bigint' ? (flags & BigInt(CLONE_THREAD)) !== 0n : Math.floor(flags / CLONE_THREAD) % 2 === 1;
+        sink.newTask(tid, task, f.string(2), thread);
+        return;
+      }
+      case E_TASK_RENAME:
+        // pid=1 int32, newcomm=3 string
+        if (f.has(1)) sink.renameTask(f.i32(1), f.string(3));
         return;
     }
   }

@@ -5,6 +5,10 @@
 // trace's process tree (threads → tgid, processes → their main thread) or the TGID column
 // of a text capture, which may arrive after the event: rows whose thread is not known yet
 // wait in a bounded buffer and are written when the import ends, with the process known then.
+// A task the trace saw created (task_newtask, emitted by its creator) belongs to its creator's
+// process (a thread: CLONE_THREAD) or is the main thread of a new one (a fork), as Perfetto
+// reads them; the process tree, when it names the thread, comes first. Thread and process
+// names from ftrace (task_newtask, task_rename) stand where the process tree gives none.
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
@@ -13,6 +17,8 @@ import type { Int64 } from './wire.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
 const MAX_PENDING = 100_000;
+/** Threads created by threads created by… followed this far back to a known process, at most. */
+const MAX_CLONE_HOPS = 64;
 /** Rows per batch handed to the database. */
 const BATCH_ROWS = 500;
 
@@ -63,6 +69,12 @@ export class TraceSink {
   private readonly processes = new Map<number, ProcInfo>();
   /** Threads that emitted a stored event. */
   private readonly seenTids = new Set<number>();
+  /** Threads created during the trace: new tid → the thread that created it (same process). */
+  private readonly clones = new Map<number, number>();
+  /** Processes created during the trace (fork): pid → the thread that created it. */
+  private readonly forks = new Map<number, number>();
+  /** Names from ftrace (task_newtask, task_rename), by tid. */
+  private readonly commNames = new Map<number, string>();
   private pending: Pending[] = [];
   private pendingOverflow = false;
 
@@ -103,11 +115,35 @@ export class TraceSink {
     this.processes.set(pid, p);
   }
 
+  /** A task created during the trace by thread `creator`: a thread of its process, or (`thread` false) a new process. */
+  newTask(creator: number, tid: number, comm: string | null, thread: boolean): void {
+    if (thread) {
+      this.clones.set(tid, creator);
+      this.forks.delete(tid);
+    } else {
+      this.forks.set(tid, creator);
+      this.clones.delete(tid);
+    }
+    if (comm) this.commNames.set(tid, comm);
+  }
+
+  /** A thread's new name (task_rename). */
+  renameTask(tid: number, comm: string | null): void {
+    if (comm) this.commNames.set(tid, comm);
+  }
+
   /** Process of a thread, if known now. */
   pidOf(tid: number): number | undefined {
-    const g = this.tgid.get(tid);
-    if (g !== undefined) return g;
-    return this.processes.has(tid) ? tid : undefined;
+    let t = tid;
+    for (let hops = 0; hops <= MAX_CLONE_HOPS; hops++) {
+      const g = this.tgid.get(t);
+      if (g !== undefined) return g;
+      if (this.processes.has(t) || this.forks.has(t)) return t;
+      const creator = this.clones.get(t);
+      if (creator === undefined) return undefined;
+      t = creator;
+    }
+    return undefined;
   }
 
   // ---- rows ---------------------------------------------------------------------------
@@ -222,10 +258,15 @@ export class TraceSink {
     for (const pid of new Set(this.tgid.values())) {
       if (!this.processes.has(pid)) this.ctx.process(pid, {});
     }
-    // Threads: those the trace described, and those that emitted a stored event.
-    const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids]);
+    // Processes the trace saw forked, named after their main thread.
+    for (const [pid, creator] of this.forks) {
+      if (this.processes.has(pid)) continue;
+      this.ctx.process(pid, { name: this.commNames.get(pid) ?? null, ppid: this.pidOf(creator) ?? null });
+    }
+    // Threads: those the trace described or saw created, and those that emitted a stored event.
+    const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys()]);
     for (const tid of [...tids].sort((a, b) => a - b)) {
-      this.ctx.thread(tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? null);
+      this.ctx.thread(tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null);
     }
     this.ctx.insert('trace_info', {
       format: this.format,
