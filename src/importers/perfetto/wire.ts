@@ -131,28 +131,19 @@ export class Cursor {
 
   /** An unsigned 64-bit varint (uint64 fields): a number when below 2^53, else a bigint. */
   u64(): Int64 {
-    // Fast path: up to 7 bytes (49 bits) — timestamps, sizes and inodes of real traces. The
-    // low 28 bits and the next 21 are gathered with 32-bit integer operations (they cannot
-    // overflow), and joined in floating point only for values of 5 bytes or more.
+    // Fast path: up to 7 bytes (49 bits) — timestamps, sizes and inodes of real traces.
     const b = this.buf;
     let p = this.pos;
-    let lo = 0;
-    for (let shift = 0; shift < 28; shift += 7) {
+    let x = 0;
+    let mul = 1;
+    for (let i = 0; i < 7; i++) {
       const c = b[p++];
-      lo |= (c & 0x7f) << shift;
+      x += (c & 0x7f) * mul;
       if (c < 0x80) {
         this.pos = p;
-        return lo;
+        return x;
       }
-    }
-    let hi = 0;
-    for (let shift = 0; shift < 21; shift += 7) {
-      const c = b[p++];
-      hi |= (c & 0x7f) << shift;
-      if (c < 0x80) {
-        this.pos = p;
-        return hi * 268435456 + lo;
-      }
+      mul *= 128;
     }
     this.words();
     return combine(this.lo, this.hi, false);
