@@ -206,7 +206,6 @@ export class PerfettoDecoder {
 
   private rarePacket(field: number, buf: Uint8Array, s: number, e: number, ts: Int64 | null, nested: boolean): void {
     const bytes = buf.subarray(s, e);
-    const T = field === P_PROCESS_TREE || field === P_COMPRESSED || field === P_ZSTD_COMPRESSED ? null : perfettoTypes();
     switch (field) {
       case P_PROCESS_TREE: {
         const tree = readProcessTree(buf, s, e);
@@ -228,7 +227,7 @@ export class PerfettoDecoder {
       }
       case P_PROCESS_STATS: {
         if (ts === null) return;
-        const stats = T!.ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
+        const stats = perfettoTypes().ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
         for (const p of stats.processes ?? []) {
           // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
           if (!has(p, 'pid') || !has(p, 'dmabufRssKb')) continue;
@@ -239,7 +238,7 @@ export class PerfettoDecoder {
       }
       case P_SYS_STATS: {
         if (ts === null) return;
-        const stats = T!.SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
+        const stats = perfettoTypes().SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
         for (const m of stats.meminfo ?? []) {
           if (!has(m, 'key') || !has(m, 'value')) continue;
           const name = MEMINFO_KEYS[m.key!];
@@ -250,7 +249,7 @@ export class PerfettoDecoder {
       }
       case P_GPU_MEM_TOTAL: {
         if (ts === null) return;
-        const g = T!.GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
+        const g = perfettoTypes().GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
         if (!has(g, 'size')) return;
         const size = longValue(g.size);
         if (size !== null) this.sink.gpuMemTotal(ts, has(g, 'gpuId') ? g.gpuId! : null, has(g, 'pid') ? g.pid! : 0, size, 'gpu_mem_total_event');
