@@ -657,28 +657,22 @@ class EventFields {
 
   /** Locate the fields of the message at `buf[s..e)`. */
   read(buf: Uint8Array, s: number, e: number): void {
-    const c = this.c;
     this.kind.fill(0);
-    c.reset(buf, s);
-    while (c.pos < e) {
-      const tag = c.u32();
-      const field = tag >>> 3;
-      const wt = tag & 7;
-      if (wt === WT_VARINT && field >= 1 && field <= 7) {
+    this.c.reset(buf, s);
+    messageFields(buf, s, e, (field, wt, c, end) => {
+      if (field < 1 || field > 7) return false;
+      if (wt === WT_VARINT) {
         this.kind[field] = F_VARINT;
         this.start[field] = c.pos;
-        c.skip(WT_VARINT);
-      } else if (wt === WT_LEN && field >= 1 && field <= 7) {
-        const len = c.u32();
+        return false; // skipped by the walk
+      }
+      if (wt === WT_LEN) {
         this.kind[field] = F_BYTES;
         this.start[field] = c.pos;
-        this.end[field] = c.pos + len;
-        c.pos += len;
-      } else if (!c.skip(wt)) {
-        throw new Malformed(`impossible wire type ${wt} in an event`);
+        this.end[field] = end;
       }
-      if (c.bad || c.pos > e) throw new Malformed('event field runs past the event');
-    }
+      return false;
+    });
   }
 
   has(f: number): boolean {
