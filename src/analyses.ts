@@ -19,8 +19,16 @@ export interface AnalysisInfo {
   columns: { name: string; doc: string }[];
 }
 
-/** The catalogue, in file order. */
+let known: readonly AnalysisInfo[] | undefined;
+
+/** The catalogue, in file order (a copy: callers may keep or change it). */
 export function catalogue(): AnalysisInfo[] {
+  return analyses().map((a) => ({ ...a, params: a.params.map((p) => ({ ...p })), columns: a.columns.map((c) => ({ ...c })) }));
+}
+
+/** The catalogue, read from the SQL files once per process (they do not change while it runs). */
+function analyses(): readonly AnalysisInfo[] {
+  if (known) return known;
   const out: AnalysisInfo[] = [];
   for (const f of packageSqlFiles('src/queries')) {
     for (const s of f.statements) {
@@ -35,7 +43,7 @@ export function catalogue(): AnalysisInfo[] {
       });
     }
   }
-  return out;
+  return (known = out);
 }
 
 /** Parameters of an analysis, wherever declared (helper views attach theirs with `@for`). */
@@ -55,7 +63,7 @@ function paramsOf(analysis: string): AnalysisParam[] {
 
 /** Run one analysis with parameter values (strings from the command line are typed where numeric). */
 export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
-  const info = catalogue().find((a) => a.name === name);
+  const info = analyses().find((a) => a.name === name);
   if (!info) throw new UsageError(`unknown analysis '${name}'; \`dmabuf-triage analyses\` lists them`);
   const known = db.query('SELECT name FROM analysis_param WHERE analysis = ?', [name]).map((r) => String(r.name));
   for (const k of Object.keys(params)) {

@@ -128,6 +128,20 @@ test('every analysis runs on an empty session and names its columns', async () =
   s.close();
 });
 
+test('the catalogue a caller gets is its own: changing it changes nothing for later calls or runs', async () => {
+  const s = await openTexts({});
+  const list = s.analyses();
+  const want = JSON.stringify(list);
+  const leaks = list.find((a) => a.name === 'dmabuf_leak_suspects')!;
+  leaks.params.length = 0;
+  leaks.columns.reverse();
+  list.length = 0;
+  assert.equal(JSON.stringify(s.analyses()), want);
+  assert.deepEqual(s.run('dmabuf_leak_suspects'), []);
+  assert.deepEqual(s.columns('SELECT * FROM dmabuf_leak_suspects'), JSON.parse(want).find((a: { name: string }) => a.name === 'dmabuf_leak_suspects').columns.map((c: { name: string }) => c.name));
+  s.close();
+});
+
 test('csv helper renders what the golden tests compare', async () => {
   const s = await openTexts({});
   assert.deepEqual(csv(s, "SELECT 1 AS a, 'x,y' AS b, NULL AS c"), ['a,b,c', '1,"x,y",']);
