@@ -19,7 +19,7 @@ export interface AnalysisInfo {
   columns: { name: string; doc: string }[];
 }
 
-let known: readonly AnalysisInfo[] | undefined;
+let cached: readonly AnalysisInfo[] | undefined;
 
 /** The catalogue, in file order (a copy: callers may keep or change it). */
 export function catalogue(): AnalysisInfo[] {
@@ -28,7 +28,7 @@ export function catalogue(): AnalysisInfo[] {
 
 /** The catalogue, read from the SQL files once per process (they do not change while it runs). */
 function analyses(): readonly AnalysisInfo[] {
-  if (known) return known;
+  if (cached) return cached;
   const out: AnalysisInfo[] = [];
   for (const f of packageSqlFiles('src/queries')) {
     for (const s of f.statements) {
@@ -43,7 +43,7 @@ function analyses(): readonly AnalysisInfo[] {
       });
     }
   }
-  return (known = out);
+  return (cached = out);
 }
 
 /** Parameters of an analysis, wherever declared (helper views attach theirs with `@for`). */

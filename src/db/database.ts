@@ -198,7 +198,7 @@ export class Db {
     if (h && h.rows + rows.length <= h.max) {
       if (h.rows === 0) {
         h.next = this.maxRowid(table) + 1;
-        this.deferred.set(`held:${table}`, { readers: this.readersOf([table]), write: () => this.writeHeld(table) });
+        this.defer(`held:${table}`, [table], () => this.writeHeld(table));
       }
       const first = h.next;
       h.batches.push({ columns, rows: pack(rows, columns.length), fixed });
@@ -241,7 +241,7 @@ export class Db {
     const last = h.next - 1;
     h.batches = [];
     h.rows = 0;
-    this.deferred.delete(`held:${table}`);
+    this.dropDeferred(`held:${table}`);
     for (const b of batches) this.writeMany(table, b);
     if (this.lastInsertRowid() !== last) throw new Error(`rows held back for ${table} were written with other rowids`);
   }
