@@ -342,6 +342,59 @@ test('an impossible length or wire type is a diagnostic, not an exception', asyn
   s3.close();
 });
 
+test('an ftrace event reads the same whatever the order and extent of its fields', async () => {
+  const W = protobuf.Writer;
+  const DMA_HEAP_STAT = 351;
+  const payload = (extra: Uint8Array | null) => {
+    const w = W.create().uint32((1 << 3) | 0).uint64(77).uint32((2 << 3) | 0).int64(8192).uint32((3 << 3) | 0).uint64(65536);
+    if (extra) w.uint32((9 << 3) | 2).bytes(extra); // a field the event's decoder does not read
+    return w.finish();
+  };
+  type Part = (w: protobuf.Writer) => void;
+  const ts: Part = (w) => w.uint32((1 << 3) | 0).uint64(5000);
+  const pid: Part = (w) => w.uint32((2 << 3) | 0).uint32(42);
+  const flags: Part = (w) => w.uint32((5 << 3) | 0).uint32(0x8001);
+  const dmaField = (extra: Uint8Array | null = null): Part => (w) => w.uint32((DMA_HEAP_STAT << 3) | 2).bytes(payload(extra));
+  const unknownEvent: Part = (w) => w.uint32((3000 << 3) | 2).bytes(new Uint8Array([1, 2, 3])); // a three-byte tag
+  const trailing: Part = (w) => w.uint32((9 << 3) | 0).uint32(1);
+  const event = (...parts: Part[]) => {
+    const w = W.create();
+    for (const f of parts) f(w);
+    return w.finish();
+  };
+  const bundle = (ev: Uint8Array) => {
+    const b = W.create().uint32((1 << 3) | 0).uint32(0);
+    for (const e of [event(ts, pid, (w) => w.uint32((4 << 3) | 2).bytes(new Uint8Array([0x10, 0x01]))), ev, event(ts, pid)]) b.uint32((2 << 3) | 2).bytes(e);
+    return W.create().uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).bytes(b.finish()).ldelim().finish();
+  };
+  const rows = async (ev: Uint8Array) => {
+    const s = await load(bundle(ev));
+    const out = {
+      events: s.query('SELECT ts, tid, inode, size_delta, heap_total FROM dma_heap_event'),
+      info: s.query('SELECT ftrace_events, start_ts, end_ts FROM trace_info'),
+      diags: diags(s),
+    };
+    s.close();
+    return out;
+  };
+  const want = await rows(event(ts, pid, dmaField()));
+  assert.deepEqual(want.events, [{ ts: 5000, tid: 42, inode: 77, size_delta: 8192, heap_total: 65536 }]);
+  assert.deepEqual(want.info, [{ ftrace_events: 3, start_ts: 5000, end_ts: 5000 }]);
+  assert.deepEqual(want.diags, []);
+  const layouts: [string, Uint8Array][] = [
+    ['common_flags before the payload', event(ts, pid, flags, dmaField())],
+    ['pid before the timestamp', event(pid, ts, dmaField())],
+    ['the payload first', event(dmaField(), ts, pid)],
+    ['a field after the payload', event(ts, pid, dmaField(), trailing)],
+    ['another event field with a three-byte tag first', event(ts, pid, unknownEvent, dmaField())],
+    ['a payload over 16 KiB (three-byte length)', event(ts, pid, dmaField(new Uint8Array(20_000)))],
+  ];
+  for (const [what, ev] of layouts) assert.deepEqual(await rows(ev), want, what);
+  // Events that are not ours, in either layout, are only counted.
+  assert.deepEqual((await rows(event(ts, pid, unknownEvent))).events, [], 'an event of another kind');
+  assert.deepEqual((await rows(event(ts, unknownEvent, pid))).info, want.info, 'another kind, pid last');
+});
+
 test('random mutations of a trace never throw out of the importer', async () => {
   const base = richTrace();
   let seed = 12345;

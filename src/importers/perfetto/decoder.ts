@@ -30,6 +30,7 @@ const B_LOST_EVENTS = 3;
 // FtraceEvent fields.
 const E_TIMESTAMP = 1;
 const E_PID = 2;
+const E_COMMON_FLAGS = 5;
 const E_BINDER_TRANSACTION = 50;
 const E_BINDER_RECEIVED = 51;
 const E_TASK_NEWTASK = 235;
@@ -41,10 +42,11 @@ const E_ION_STAT = 335;
 const E_GPU_MEM_TOTAL = 340;
 const E_DMA_HEAP_STAT = 351;
 const E_DMABUF_RSS_STAT = 579;
-/** First byte of an FtraceEventBundle.event field, of FtraceEvent.timestamp, of FtraceEvent.pid. */
+/** First byte of an FtraceEventBundle.event field, of FtraceEvent.timestamp, pid and common_flags. */
 const EVENT_TAG = (B_EVENT << 3) | WT_LEN;
 const TS_TAG = (E_TIMESTAMP << 3) | WT_VARINT;
 const PID_TAG = (E_PID << 3) | WT_VARINT;
+const FLAGS_TAG = (E_COMMON_FLAGS << 3) | WT_VARINT;
 /** FtraceEvent payload fields we decode (1 = ours), indexed by field number. */
 const OUR_EVENTS = new Uint8Array(1024);
 for (const f of [
@@ -352,6 +354,38 @@ export class PerfettoDecoder {
         let kind = 0;
         let ks = 0;
         let ke = 0;
+        // The layout traced writes: timestamp, pid, common_flags when recorded, then the payload
+        // field (a tag and a length of at most two bytes each), which ends the event. Read
+        // straight through; any other layout is walked field by field below, from the start.
+        let q = p;
+        if (buf[q] === TS_TAG) {
+          tsAt = ++q;
+          while (buf[q++] >= 0x80);
+        }
+        if (buf[q] === PID_TAG) {
+          pidAt = ++q;
+          while (buf[q++] >= 0x80);
+        }
+        if (buf[q] === FLAGS_TAG) {
+          q++;
+          while (buf[q++] >= 0x80);
+        }
+        let tag = buf[q++];
+        if (tag >= 0x80) tag = (tag & 0x7f) | (buf[q++] << 7);
+        let l = buf[q++];
+        if (l >= 0x80) l = (l & 0x7f) | (buf[q++] << 7);
+        // A third byte in either would make its value ≥ 2^14.
+        if ((tag & 7) === WT_LEN && tag < 0x4000 && l < 0x4000 && q + l === e) {
+          if (OUR_EVENTS[tag >>> 3] === 1) {
+            kind = tag >>> 3;
+            ks = q;
+            ke = e;
+          }
+          p = e;
+        } else {
+          tsAt = -1;
+          pidAt = -1;
+        }
         while (p < e) {
           const t = buf[p++];
           if (t === TS_TAG) {
