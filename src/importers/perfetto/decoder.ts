@@ -370,14 +370,14 @@ export class PerfettoDecoder {
           q++;
           while (buf[q++] >= 0x80);
         }
-        let tag = buf[q++];
-        if (tag >= 0x80) tag = (tag & 0x7f) | (buf[q++] << 7);
-        let l = buf[q++];
-        if (l >= 0x80) l = (l & 0x7f) | (buf[q++] << 7);
+        let payloadTag = buf[q++];
+        if (payloadTag >= 0x80) payloadTag = (payloadTag & 0x7f) | (buf[q++] << 7);
+        let payloadLen = buf[q++];
+        if (payloadLen >= 0x80) payloadLen = (payloadLen & 0x7f) | (buf[q++] << 7);
         // A third byte in either would make its value ≥ 2^14.
-        if ((tag & 7) === WT_LEN && tag < 0x4000 && l < 0x4000 && q + l === e) {
-          if (OUR_EVENTS[tag >>> 3] === 1) {
-            kind = tag >>> 3;
+        if ((payloadTag & 7) === WT_LEN && payloadTag < 0x4000 && payloadLen < 0x4000 && q + payloadLen === e) {
+          if (OUR_EVENTS[payloadTag >>> 3] === 1) {
+            kind = payloadTag >>> 3;
             ks = q;
             ke = e;
           }
