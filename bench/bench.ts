@@ -26,6 +26,8 @@ import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { randomScenario } from '../test/fixtures/generate-scenario.js';
 import { writeBugreportZip } from '../test/fixtures/bugreport.js';
+import { parseHeader, WT_LEN } from '../src/importers/perfetto/wire.js';
+import { writeSyntheticTrace } from './trace.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const root = path.resolve(here, '..', '..');
@@ -181,31 +183,20 @@ async function inflateTraceFloor(file: string): Promise<{ ms: number; bytes: num
   let bytes = 0;
   let inflated = 0;
   let carry: Buffer = Buffer.alloc(0);
-  const varint = (b: Buffer, p: number): [number, number] => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (p >= b.length) return [-1, p];
-      const x = b[p++];
-      v += (x & 0x7f) * mul;
-      if (x < 0x80) return [v, p];
-      mul *= 128;
-    }
-  };
+  const h = { tag: 0, value: 0 };
   const packet = (b: Buffer, start: number, end: number) => {
     let p = start;
     while (p < end) {
-      const [tag, p1] = varint(b, p);
-      const wt = tag & 7;
-      const field = Math.floor(tag / 8);
-      if (wt === 2) {
-        const [len, p2] = varint(b, p1);
-        if (field === 50) inflated += zlib.inflateSync(b.subarray(p2, p2 + len)).length;
-        p = p2 + len;
-      } else if (wt === 0) p = varint(b, p1)[1];
-      else if (wt === 1) p = p1 + 8;
-      else if (wt === 5) p = p1 + 4;
-      else return;
+      const n = parseHeader(b, p, end, h);
+      if (n < 0) return;
+      p += n;
+      const wt = h.tag & 7;
+      if (wt === WT_LEN) {
+        if (h.tag >>> 3 === 50) inflated += zlib.inflateSync(b.subarray(p, p + h.value)).length;
+        p += h.value;
+      } else if (wt === 1) p += 8;
+      else if (wt === 5) p += 4;
+      else if (wt !== 0) return;
     }
   };
   for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
@@ -214,12 +205,12 @@ async function inflateTraceFloor(file: string): Promise<{ ms: number; bytes: num
     const b = carry.length ? Buffer.concat([carry, chunk]) : chunk;
     let p = 0;
     for (;;) {
-      const [tag, p1] = varint(b, p);
-      if (tag < 0) break;
-      const [len, p2] = varint(b, p1);
-      if (len < 0 || p2 + len > b.length) break;
-      if (tag === 0x0a) packet(b, p2, p2 + len);
-      p = p2 + len;
+      // Top level: Trace.packet fields (tag 0x0a) and their lengths.
+      const n = parseHeader(b, p, b.length, h);
+      if (n < 0 || (h.tag & 7) !== WT_LEN || p + n + h.value > b.length) break;
+      const start = p + n;
+      p = start + h.value;
+      if (h.tag === 0x0a) packet(b, start, p);
     }
     carry = Buffer.from(b.subarray(p));
   }
@@ -330,8 +321,6 @@ function table(rows: Row[]): string {
 
 // ---- main -----------------------------------------------------------------------------
 
-type TraceWriter = (file: string, targetBytes: number, opts: { compressed: boolean }) => Promise<{ dmaHeapEvents: number }>;
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(bin)) throw new Error(`${bin} not found`);
@@ -371,50 +360,41 @@ async function main(): Promise<void> {
   }
 
   if (!args.skipTrace) {
-    let writeSyntheticTrace: TraceWriter | undefined;
-    try {
-      const spec = './trace.js';
-      ({ writeSyntheticTrace } = (await import(spec)) as { writeSyntheticTrace: TraceWriter });
-    } catch (e) {
-      log(`trace benchmark skipped: bench/trace.ts not available (${(e as Error).message})`);
-    }
-    if (writeSyntheticTrace) {
-      for (const compressed of [false, true]) {
-        const file = path.join(args.out, `trace-v${INPUT_VERSION}-${args.traceMb}mb${compressed ? '-zlib' : ''}.pftrace`);
-        await ensure(file, `a ${args.traceMb} MB ${compressed ? 'zlib-compressed ' : ''}trace`, async (tmp) => {
-          const r = await writeSyntheticTrace!(tmp, args.traceMb * MB, { compressed });
-          log(`  ${r.dmaHeapEvents} dma_heap_stat events`);
-        });
-        log(`floor: ${compressed ? 'reading and inflating' : 'reading'} ${path.basename(file)}`);
-        const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
-        const f1 = await best(args.repeat, floorOf);
-        const c1 = compressed ? undefined : await best(args.repeat, () => readFloorChild(file));
-        log(`analyze ${path.relative(root, file)}`);
-        const run = await best(args.repeat, () => analyze(file, args.timeoutS));
-        const f2 = await floorOf();
-        const floor = f1.ms < f2.ms ? f1 : f2;
-        const inputMb = fs.statSync(file).size / MB;
+    for (const compressed of [false, true]) {
+      const file = path.join(args.out, `trace-v${INPUT_VERSION}-${args.traceMb}mb${compressed ? '-zlib' : ''}.pftrace`);
+      await ensure(file, `a ${args.traceMb} MB ${compressed ? 'zlib-compressed ' : ''}trace`, async (tmp) => {
+        const r = await writeSyntheticTrace(tmp, args.traceMb * MB, { compressed });
+        log(`  ${r.dmaHeapEvents} dma_heap_stat events`);
+      });
+      log(`floor: ${compressed ? 'reading and inflating' : 'reading'} ${path.basename(file)}`);
+      const floorOf = async () => (compressed ? inflateTraceFloor(file) : { ...(await readFloor(file)), inflated: 0 });
+      const f1 = await best(args.repeat, floorOf);
+      const c1 = compressed ? undefined : await best(args.repeat, () => readFloorChild(file));
+      log(`analyze ${path.relative(root, file)}`);
+      const run = await best(args.repeat, () => analyze(file, args.timeoutS));
+      const f2 = await floorOf();
+      const floor = f1.ms < f2.ms ? f1 : f2;
+      const inputMb = fs.statSync(file).size / MB;
+      rows.push({
+        name: compressed ? `trace, zlib packets (${(floor.inflated / MB).toFixed(0)} MB inflated)` : 'trace, uncompressed',
+        inputMb,
+        throughputMb: inputMb,
+        floorMs: floor.ms,
+        floorWhat: compressed ? 'read+inflate' : 'read',
+        run,
+        target: compressed ? 1.5 : 3,
+      });
+      if (c1) {
+        const c2 = await readFloorChild(file);
         rows.push({
-          name: compressed ? `trace, zlib packets (${(floor.inflated / MB).toFixed(0)} MB inflated)` : 'trace, uncompressed',
+          name: 'trace, uncompressed',
           inputMb,
           throughputMb: inputMb,
-          floorMs: floor.ms,
-          floorWhat: compressed ? 'read+inflate' : 'read',
+          floorMs: Math.min(c1.ms, c2.ms),
+          floorWhat: 'read, node child',
           run,
-          target: compressed ? 1.5 : 3,
+          target: 3,
         });
-        if (c1) {
-          const c2 = await readFloorChild(file);
-          rows.push({
-            name: 'trace, uncompressed',
-            inputMb,
-            throughputMb: inputMb,
-            floorMs: Math.min(c1.ms, c2.ms),
-            floorWhat: 'read, node child',
-            run,
-            target: 3,
-          });
-        }
       }
     }
   }

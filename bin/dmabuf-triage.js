@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The dmabuf-triage command (compiled by `npm run build` into dist/).
+// The dmabuf-triage command: a plain JavaScript launcher for the code `npm run build` compiles into dist/.
 import v8 from 'node:v8';
 
 // A CLI run is short: V8's optimizing compile of the SQLite wasm module (sql.js) costs more

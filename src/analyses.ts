@@ -3,6 +3,7 @@
 // `analysis_param` table, which the views read; `run` sets them for one query.
 import { packageSqlFiles, type Db, type ResultRow } from './db/database.js';
 import { params, tag } from './db/sqlfile.js';
+export { typed } from './db/sqlfile.js';
 import { UsageError } from './errors.js';
 
 export interface AnalysisParam {
@@ -61,30 +62,35 @@ function paramsOf(analysis: string): AnalysisParam[] {
   return out;
 }
 
-/** Run one analysis with parameter values (strings from the command line are typed where numeric). */
-export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+/** The catalogue entry of an analysis; an unknown name is a UsageError. */
+export function findAnalysis(name: string): AnalysisInfo {
   const info = analyses().find((a) => a.name === name);
   if (!info) throw new UsageError(`unknown analysis '${name}'; \`dmabuf-triage analyses\` lists them`);
-  const known = db.query('SELECT name FROM analysis_param WHERE analysis = ?', [name]).map((r) => String(r.name));
-  for (const k of Object.keys(params)) {
-    if (!known.includes(k)) {
+  return info;
+}
+
+/**
+ * Run one analysis with parameter values. Values are bound as given (the CLI types its
+ * strings with `typed`); a parameter whose default is a number takes only a number.
+ */
+export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+  const info = findAnalysis(name);
+  for (const [k, v] of Object.entries(params)) {
+    const p = info.params.find((x) => x.name === k);
+    if (!p) {
+      const known = info.params.map((x) => x.name);
       throw new UsageError(`analysis '${name}' has no parameter '${k}'${known.length ? ` (it has: ${known.join(', ')})` : ' (it takes none)'}`);
+    }
+    if (typeof p.default === 'number' && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw new UsageError(`parameter '${k}' of '${name}' takes a number (default ${p.default}), got '${String(v)}'`);
     }
   }
   try {
     for (const [k, v] of Object.entries(params)) {
-      db.raw.run('UPDATE analysis_param SET value = ? WHERE analysis = ? AND name = ?', [typed(v), name, k]);
+      db.raw.run('UPDATE analysis_param SET value = ? WHERE analysis = ? AND name = ?', [v as string | number, name, k]);
     }
     return db.query(`SELECT * FROM ${name}`);
   } finally {
     db.raw.run('UPDATE analysis_param SET value = default_value WHERE analysis = ?', [name]);
   }
-}
-
-/** `"12"` → 12, `"1.5"` → 1.5, anything else unchanged. */
-export function typed(v: unknown): string | number | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return v;
-  const s = String(v);
-  return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s;
 }

@@ -12,6 +12,7 @@ export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
 export type { ResultRow } from './db/database.js';
 export type { Summary } from './summary.js';
+import { isKnownError, UsageError } from './errors.js';
 export { InputError, UsageError } from './errors.js';
 
 export interface OpenOptions {
@@ -35,14 +36,17 @@ export class Session {
   /** @internal */
   constructor(private readonly db: Db) {}
 
-  /** Run SQL; `params` bind `:name` (object) or `?` (array). Rows are plain objects keyed by column name. */
+  /**
+   * Run SQL; `params` bind `:name` (object) or `?` (array), values as given. Rows are plain
+   * objects keyed by column name. SQL that fails is a UsageError.
+   */
   query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
-    return this.db.query(sql, params);
+    return userSql(() => this.db.query(sql, params));
   }
 
   /** Column names a query returns, even when it returns no row. */
   columns(sql: string): string[] {
-    return this.db.queryColumns(sql);
+    return userSql(() => this.db.queryColumns(sql));
   }
 
   /** Run a catalogue analysis with named parameters. */
@@ -109,6 +113,16 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
     workers.close();
   }
   return new Session(db);
+}
+
+/** Run a user's SQL: a failure is the user's to fix (a UsageError), not a bug. */
+function userSql<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (isKnownError(e)) throw e;
+    throw new UsageError(`SQL error: ${(e as Error).message}`);
+  }
 }
 
 function schemaOf(db: Db): SchemaObject[] {

@@ -1,8 +1,9 @@
 // The triage summary `analyze` prints: for each snapshot, what it is, how much DMA-BUF it
 // holds, who holds it, what looks leaked and what does not add up; then the import
-// diagnostics. Built only from the catalogue analyses, so every number in it can be
-// reproduced with `run` or `query`. Each part is computed on its own: one failing part is
-// reported in `errors` and the others still appear.
+// diagnostics. Built from the catalogue analyses and documented tables and views
+// (`snapshot`, `_dmabuf_snapshot_total`, `dmabuf_reported_total`, `diagnostic`), so every
+// number in it can be reproduced with `run` or `query`. Each part is computed on its own:
+// one failing part is reported in `errors` and the others still appear.
 import type { ResultRow } from './db/database.js';
 
 /** The subset of Session this needs (keeps summary free of the session's construction). */
@@ -19,8 +20,9 @@ export interface SnapshotSummary {
   build_fingerprint: string | null;
   kernel_release: string | null;
   android_sdk: number | null;
-  /** Bytes and number of the merged buffers (NULL bytes when no per-buffer source exists). */
-  total_bytes: number | null;
+  /** Bytes of the merged buffers whose size is known (`_dmabuf_snapshot_total.buffer_bytes`); totals sources reported are in `reported_totals`. */
+  total_bytes: number;
+  /** Number of merged buffers; 0 when no per-buffer source exists. */
   buffers: number;
   /** Totals as sources printed them (dmabuf_dump, -b, meminfo, bufinfo …). */
   reported_totals: ResultRow[];
@@ -56,65 +58,67 @@ export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
       return fallback;
     }
   };
-  const bySnapshot = (analysis: string): Map<number, ResultRow[]> => {
+  /** Rows of a part, grouped by their snapshot_id. */
+  const bySnapshot = (what: string, rows: () => ResultRow[]): Map<number, ResultRow[]> => {
     const m = new Map<number, ResultRow[]>();
-    for (const r of part(analysis, () => s.run(analysis), [] as ResultRow[])) {
+    for (const r of part(what, rows, [])) {
       const id = Number(r.snapshot_id);
       if (!m.has(id)) m.set(id, []);
       m.get(id)!.push(r);
     }
     return m;
   };
-  const exporters = bySnapshot('dmabuf_exporters');
-  const processes = bySnapshot('dmabuf_processes');
-  const leaks = bySnapshot('dmabuf_leak_suspects');
-  const consistency = bySnapshot('dmabuf_consistency');
-  const heaps = bySnapshot('dmabuf_heaps');
-  const devices = bySnapshot('dmabuf_devices');
-  const trace = bySnapshot('dmabuf_trace_summary');
-  const totals = new Map<number, ResultRow>(
-    s.query('SELECT snapshot_id, total_bytes, buffers FROM _dmabuf_snapshot_total').map((r) => [Number(r.snapshot_id), r]),
+  const analysis = (name: string) => bySnapshot(name, () => s.run(name));
+  const exporters = analysis('dmabuf_exporters');
+  const processes = analysis('dmabuf_processes');
+  const leaks = analysis('dmabuf_leak_suspects');
+  const consistency = analysis('dmabuf_consistency');
+  const heaps = analysis('dmabuf_heaps');
+  const devices = analysis('dmabuf_devices');
+  const trace = analysis('dmabuf_trace_summary');
+  const totals = bySnapshot('_dmabuf_snapshot_total', () => s.query('SELECT snapshot_id, buffers, buffer_bytes FROM _dmabuf_snapshot_total'));
+  const reported = bySnapshot('dmabuf_reported_total', () =>
+    s.query(
+      `SELECT snapshot_id, origin, total_bytes, buffer_count, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes
+       FROM dmabuf_reported_total WHERE pid IS NULL AND exporter IS NULL ORDER BY snapshot_id, rowid`,
+    ),
   );
-  const reported = new Map<number, ResultRow[]>();
-  for (const r of s.query(
-    `SELECT snapshot_id, origin, total_bytes, buffer_count, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes
-     FROM dmabuf_reported_total WHERE pid IS NULL AND exporter IS NULL ORDER BY snapshot_id, rowid`,
-  )) {
-    const id = Number(r.snapshot_id);
-    if (!reported.has(id)) reported.set(id, []);
-    reported.get(id)!.push(r);
-  }
 
-  const snapshots = s
-    .query('SELECT id, label, kind, captured_at, build_fingerprint, kernel_release, android_sdk FROM snapshot ORDER BY id')
-    .map((r): SnapshotSummary => {
-      const id = Number(r.id);
-      const checks = consistency.get(id) ?? [];
-      return {
-        snapshot_id: id,
-        label: String(r.label ?? ''),
-        kind: String(r.kind),
-        captured_at: r.captured_at as string | null,
-        build_fingerprint: r.build_fingerprint as string | null,
-        kernel_release: r.kernel_release as string | null,
-        android_sdk: r.android_sdk as number | null,
-        total_bytes: (totals.get(id)?.total_bytes as number | null) ?? null,
-        buffers: Number(totals.get(id)?.buffers ?? 0),
-        reported_totals: reported.get(id) ?? [],
-        heaps: heaps.get(id) ?? [],
-        exporters: (exporters.get(id) ?? []).slice(0, top),
-        processes: (processes.get(id) ?? []).slice(0, top),
-        leak_suspects: leaks.get(id) ?? [],
-        consistency_findings: checks.filter((c) => c.status !== 'ok'),
-        consistency_checks: checks.length,
-        devices: (devices.get(id) ?? []).slice(0, top),
-        trace: (trace.get(id) ?? []).slice(0, top + 1),
-      };
-    });
+  const snapshotRows = part('snapshot', () => s.query('SELECT id, label, kind, captured_at, build_fingerprint, kernel_release, android_sdk FROM snapshot ORDER BY id'), []);
+  const snapshots = snapshotRows.map((r): SnapshotSummary => {
+    const id = Number(r.id);
+    const checks = consistency.get(id) ?? [];
+    const total = totals.get(id)?.[0];
+    return {
+      snapshot_id: id,
+      label: String(r.label ?? ''),
+      kind: String(r.kind),
+      captured_at: r.captured_at as string | null,
+      build_fingerprint: r.build_fingerprint as string | null,
+      kernel_release: r.kernel_release as string | null,
+      android_sdk: r.android_sdk as number | null,
+      total_bytes: Number(total?.buffer_bytes ?? 0),
+      buffers: Number(total?.buffers ?? 0),
+      reported_totals: reported.get(id) ?? [],
+      heaps: heaps.get(id) ?? [],
+      exporters: (exporters.get(id) ?? []).slice(0, top),
+      processes: (processes.get(id) ?? []).slice(0, top),
+      leak_suspects: leaks.get(id) ?? [],
+      consistency_findings: checks.filter((c) => c.status !== 'ok'),
+      consistency_checks: checks.length,
+      devices: (devices.get(id) ?? []).slice(0, top),
+      trace: (trace.get(id) ?? []).slice(0, top + 1),
+    };
+  });
 
-  const byCode = s.query(
-    `SELECT severity, code, count(*) AS count, min(message) AS example FROM diagnostic
-     GROUP BY severity, code ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, count DESC`,
+  const byCode = part(
+    'diagnostic',
+    () =>
+      s.query(
+        `SELECT severity, code, count(*) AS count, min(message) AS example FROM diagnostic
+         GROUP BY severity, code ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, count DESC`,
+      ),
+    [],
   );
   const bySeverity: Record<string, number> = {};
   for (const r of byCode) bySeverity[String(r.severity)] = (bySeverity[String(r.severity)] ?? 0) + Number(r.count);

@@ -98,12 +98,35 @@ test('dmabuf_consistency: a consistent capture has no finding; a doctored total 
 });
 
 test('dmabuf_heaps: the meminfo DMA-BUF lines in bytes', async () => {
-  const s = await small();
-  const rows = s.run('dmabuf_heaps');
-  assert.equal(rows[0].item, 'DMA-BUF');
-  const total = s.query("SELECT total_bytes FROM meminfo_dmabuf")[0].total_bytes;
-  assert.equal(rows[0].bytes, total);
-  assert.ok(rows.some((r) => r.item === 'DMA-BUF Heaps'));
+  const text = renderBugreportText(smallScenario(34));
+  // The block as the fixture prints it, from the scenario: DMA-BUF = its six buffers
+  // (47169536 bytes = 46,064K); mapped = the buffers a process maps (1001 + 1002 + 1006 =
+  // 12500992 = 12,208K); Heaps = every buffer but the mali one (46120960 = 45,040K); GPU dmabuf =
+  // the mali buffer and 1002, attached to 1e00000.gpu (5242880 = 5,120K); the pool, GPU private
+  // and Kernel CMA are the fixture's fixed 1,536K, 10,240K and 16,384K.
+  for (const line of [
+    'DMA-BUF:    46,064K (   12,208K mapped +    33,856K unmapped)',
+    'DMA-BUF Heaps:    45,040K',
+    'DMA-BUF Heaps pool:     1,536K',
+    '      GPU:    15,360K (    5,120K dmabuf +    10,240K private)',
+    '      Kernel CMA:    16,384K',
+  ]) {
+    assert.ok(text.includes(`\n${line}\n`), line);
+  }
+  const s = await openTexts({ 'r.txt': text });
+  assertRows(s, 'SELECT item, bytes FROM dmabuf_heaps', [
+    'item,bytes',
+    `DMA-BUF,${46064 * 1024}`,
+    `DMA-BUF mapped,${12208 * 1024}`,
+    `DMA-BUF unmapped,${33856 * 1024}`,
+    `DMA-BUF Heaps,${45040 * 1024}`,
+    `DMA-BUF Heaps pool,${1536 * 1024}`,
+    `GPU,${15360 * 1024}`,
+    `GPU dmabuf,${5120 * 1024}`,
+    `GPU private,${10240 * 1024}`,
+    `Kernel CMA,${16384 * 1024}`,
+  ]);
+  assert.equal(46064 * 1024, smallScenario(34).buffers.reduce((a, b) => a + b.size, 0));
   s.close();
 });
 

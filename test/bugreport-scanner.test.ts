@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, diagnostics } from './helpers.js';
+import { openTexts, diagnostics, importChunked } from './helpers.js';
 
 const HEADER = [
   '========================================================',
@@ -63,24 +63,16 @@ test('each parsed section is a source with the line range it came from, whatever
     '-'.repeat(79) + '\nDUMP OF SERVICE meminfo:\nTotal RAM: 1,000K\n--------- 0.012s was the duration of dumpsys meminfo, ending at: 2026-11-02 14:03:30\n';
   const headerLines = HEADER.split('\n').length - 1;
   const expected = [
-    { path: 'x.txt#Dmabuf dump', importer: 'dmabuf_dump', line_start: headerLines + 2, line_end: headerLines + 5 },
+    // a, b, c: the indented end line that follows them ends the section.
+    { path: 'x.txt#Dmabuf dump', importer: 'dmabuf_dump', line_start: headerLines + 2, line_end: headerLines + 4 },
     { path: 'x.txt#DUMPSYS/meminfo', importer: 'meminfo', line_start: headerLines + 9, line_end: headerLines + 10 },
   ];
   const s = await openTexts({ 'x.txt': text });
   assert.deepEqual(s.query('SELECT path, importer, line_start, line_end FROM source WHERE parent_id IS NOT NULL ORDER BY id'), expected);
   s.close();
   // The same text fed in 7-byte chunks gives the same sources.
-  const { SourceContext } = await import('../src/importers/context.js');
-  const { Db } = await import('../src/db/database.js');
   const { bugreport } = await import('../src/importers/bugreport.js');
-  const { makeEnv } = await import('../src/input/load.js');
-  const db = await Db.create();
-  const ctx = SourceContext.topLevel(db, 'x.txt', 'bugreport', 'bugreport', 'x.txt');
-  const bytes = Buffer.from(text);
-  async function* chunks() {
-    for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
-  }
-  await bugreport.importStream(chunks(), ctx, makeEnv(() => {}));
+  const db = await importChunked(bugreport, new TextEncoder().encode(text), 7, 'x.txt');
   assert.deepEqual(db.query('SELECT path, importer, line_start, line_end FROM source WHERE parent_id IS NOT NULL ORDER BY id'), expected);
   db.close();
 });

@@ -1,28 +1,19 @@
 // The command line as a user runs it: a child process, its stdout, stderr and exit code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import initSqlJs from 'sql.js';
-import { packagePath } from '../src/paths.js';
-import { tempDir } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes } from './fixtures/bugreport.js';
-
-const BIN = packagePath('bin', 'dmabuf-triage.js');
-
-function cli(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 const dir = tempDir();
 const zip = path.join(dir, 'report.zip');
 fs.writeFileSync(zip, bugreportZipBytes(smallScenario(34)));
 
 test('analyze prints the summary a person reads: device, total, exporters, processes, leaks, consistency, diagnostics', () => {
-  const r = cli('analyze', zip);
+  const r = cli(['analyze', zip]);
   assert.equal(r.code, 0, r.err);
   for (const want of ['google/oriole/oriole:14', 'SDK 34', '2026-11-02T14:03:27', 'DMA-BUF', '45.0 MiB in 6 buffers', 'dmabuf_exporters', 'dmabuf_processes', 'surfaceflinger', 'dmabuf_leak_suspects', 'HIGH', 'kernel_held', 'dmabuf_consistency', 'Import diagnostics']) {
     assert.ok(r.out.includes(want), `summary lacks '${want}':\n${r.out}`);
@@ -31,7 +22,7 @@ test('analyze prints the summary a person reads: device, total, exporters, proce
 });
 
 test('analyze --format json carries the same content as data; --quiet silences progress', () => {
-  const r = cli('analyze', zip, '--format', 'json', '--quiet');
+  const r = cli(['analyze', zip, '--format', 'json', '--quiet']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.err, '');
   const j = JSON.parse(r.out);
@@ -44,7 +35,7 @@ test('analyze --format json carries the same content as data; --quiet silences p
 
 test('analyze --format markdown and --html write the same summary in those forms', () => {
   const html = path.join(dir, 'summary.html');
-  const r = cli('analyze', zip, '--format', 'markdown', '--html', html, '-q');
+  const r = cli(['analyze', zip, '--format', 'markdown', '--html', html, '-q']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^# dmabuf-triage/m);
   assert.match(r.out, /^\| exporter \| buffers/m);
@@ -53,51 +44,74 @@ test('analyze --format markdown and --html write the same summary in those forms
   assert.match(page, /kernel_held/);
 });
 
-test('analyze --fail-on: exit 1 when a leak suspect at or above the severity exists', () => {
-  assert.equal(cli('analyze', zip, '-q', '--fail-on', 'high').code, 1);
-  assert.equal(cli('analyze', zip, '-q', '--fail-on', 'leaks').code, 1);
-  const bad = cli('analyze', zip, '-q', '--fail-on', 'purple');
+test('analyze --fail-on: exit 1 when a leak suspect at or above the severity exists, 0 when none is', () => {
+  // The report's one suspect: 33554432 bytes of CAMERA buffer no process holds, high.
+  assert.equal(cli(['analyze', zip, '-q', '--fail-on', 'high']).code, 1);
+  assert.equal(cli(['analyze', zip, '-q', '--fail-on', 'leaks']).code, 1);
+  // Every buffer held by an fd: no suspect at all.
+  const clean = smallScenario(34);
+  clean.processes.find((p) => p.pid === 1234)!.holds.push({ inode: 1005, fds: 1, maps: 0 });
+  clean.processes.find((p) => p.pid === 2345)!.holds.find((h) => h.inode === 1006)!.fds = 1;
+  const cleanZip = path.join(dir, 'clean.zip');
+  fs.writeFileSync(cleanZip, bugreportZipBytes(clean));
+  const none = cli(['analyze', cleanZip, '-q', '--fail-on', 'leaks', '--format', 'json']);
+  assert.equal(none.code, 0, none.err);
+  assert.deepEqual(JSON.parse(none.out).snapshots[0].leak_suspects, []);
+  // The unheld buffer shrunk to 1 MiB (7% of the total): a low suspect, below medium.
+  const small = smallScenario(34);
+  small.buffers.find((b) => b.inode === 1005)!.size = 1048576;
+  small.processes.find((p) => p.pid === 2345)!.holds.find((h) => h.inode === 1006)!.fds = 1;
+  const lowZip = path.join(dir, 'low.zip');
+  fs.writeFileSync(lowZip, bugreportZipBytes(small));
+  const below = cli(['analyze', lowZip, '-q', '--fail-on', 'medium', '--format', 'json']);
+  assert.equal(below.code, 0, below.err);
+  assert.deepEqual(
+    JSON.parse(below.out).snapshots[0].leak_suspects.map((r: { kind: string; bytes: number; severity: string }) => [r.kind, r.bytes, r.severity]),
+    [['kernel_held', 1048576, 'low']],
+  );
+  assert.equal(cli(['analyze', lowZip, '-q', '--fail-on', 'low']).code, 1);
+  const bad = cli(['analyze', zip, '-q', '--fail-on', 'purple']);
   assert.equal(bad.code, 2);
   assert.equal(bad.err.trim().split('\n').length, 1);
 });
 
 test('query with --param and every row format', () => {
   const sql = 'SELECT inode, size FROM dmabuf WHERE size >= :min ORDER BY inode';
-  const json = cli('query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'json');
+  const json = cli(['query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'json']);
   assert.equal(json.code, 0, json.err);
   assert.deepEqual(JSON.parse(json.out), [{ inode: 1001, size: 8294400 }, { inode: 1005, size: 33554432 }]);
-  const csv = cli('query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'csv', '--no-headers');
+  const csv = cli(['query', zip, '-q', '--sql', sql, '--param', 'min=8000000', '--format', 'csv', '--no-headers']);
   assert.equal(csv.out, '1001,8294400\n1005,33554432\n');
-  const nd = cli('query', zip, '-q', '--sql', sql, '-p', 'min=8000000', '--format', 'ndjson');
+  const nd = cli(['query', zip, '-q', '--sql', sql, '-p', 'min=8000000', '--format', 'ndjson']);
   assert.equal(nd.out, '{"inode":1001,"size":8294400}\n{"inode":1005,"size":33554432}\n');
-  const table = cli('query', zip, '-q', '--sql', sql, '-p', 'min=8000000');
+  const table = cli(['query', zip, '-q', '--sql', sql, '-p', 'min=8000000']);
   assert.match(table.out, /^inode\s+size\n-----\s+----\n\s*1001\s+8294400\n\s*1005\s+33554432\n\(2 rows\)\n$/);
 });
 
 test('run an analysis with a parameter; an unknown analysis or parameter is one line and exit 2', () => {
-  const r = cli('run', 'dmabuf_buffers', zip, '-q', '--param', 'top=1', '--format', 'json');
+  const r = cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=1', '--format', 'json']);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(JSON.parse(r.out).map((x: { inode: number }) => x.inode), [1005]);
-  const u = cli('run', 'dmabuf_nothing', zip, '-q');
+  const u = cli(['run', 'dmabuf_nothing', zip, '-q']);
   assert.equal(u.code, 2);
   assert.match(u.err, /^dmabuf-triage: unknown analysis 'dmabuf_nothing'/);
-  const p = cli('run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1');
+  const p = cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']);
   assert.equal(p.code, 2);
   assert.match(p.err, /has no parameter 'nope'/);
 });
 
 test('analyses and schema list the catalogue and the documentation', () => {
-  const a = cli('analyses', '--format', 'json');
+  const a = cli(['analyses', '--format', 'json']);
   const list = JSON.parse(a.out) as { name: string; params: { name: string }[] }[];
   assert.ok(list.find((x) => x.name === 'dmabuf_leak_suspects')?.params.some((p) => p.name === 'high_bytes'));
-  const s = cli('schema', 'dmabuf_holder');
+  const s = cli(['schema', 'dmabuf_holder']);
   assert.match(s.out, /^table dmabuf_holder\n/);
   assert.match(s.out, /fd_refs\s+Number of file descriptors/);
 });
 
 test('export writes a SQLite file other tools open', async () => {
   const out = path.join(dir, 'db.sqlite');
-  const r = cli('export', zip, '--out', out, '-q');
+  const r = cli(['export', zip, '--out', out, '-q']);
   assert.equal(r.code, 0, r.err);
   const SQL = await initSqlJs();
   const db = new SQL.Database(fs.readFileSync(out));
@@ -113,7 +127,7 @@ test('bad inputs: one line on stderr, exit 2', () => {
   const junk = path.join(dir, 'junk.bin');
   fs.writeFileSync(junk, 'just some words\n');
   for (const input of [notZip, junk, path.join(dir, 'missing.zip')]) {
-    const r = cli('analyze', input);
+    const r = cli(['analyze', input]);
     assert.equal(r.code, 2, input);
     const lines = r.err.trim().split('\n').filter((l) => !l.startsWith('reading '));
     assert.equal(lines.length, 1, r.err);
@@ -122,10 +136,10 @@ test('bad inputs: one line on stderr, exit 2', () => {
 });
 
 test('shell answers SQL typed on its standard input', () => {
-  const r = spawnSync(process.execPath, [BIN, 'shell', zip, '-q'], { input: '.tables\nSELECT count(*) AS n\nFROM dmabuf;\n.quit\n', encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /table dmabuf_holder/);
-  assert.match(r.stdout, /^n\n-\n6\n\(1 row\)$/m);
+  const r = cli(['shell', zip, '-q'], '.tables\nSELECT count(*) AS n\nFROM dmabuf;\n.quit\n');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /table dmabuf_holder/);
+  assert.match(r.out, /^n\n-\n6\n\(1 row\)$/m);
 });
 
 test('diff names what grew between two captures', () => {
@@ -134,14 +148,22 @@ test('diff names what grew between two captures', () => {
   after.processes[1].holds.push({ inode: 3001, fds: 1, maps: 1 });
   const z2 = path.join(dir, 'after.zip');
   fs.writeFileSync(z2, bugreportZipBytes(after));
-  const r = cli('diff', zip, z2, '-q', '--format', 'csv');
+  const r = cli(['diff', zip, z2, '-q', '--format', 'csv']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^grew,exporter,mali,1048576,5242880,4194304$/m);
-  assert.match(r.out, /^grew,process,surfaceflinger,13537280,17731584,4194304$/m);
+  // surfaceflinger held 1001, 1002 and 1003 (8294400 + 4194304 + 1048576 bytes), then 3001 too.
+  assert.equal(
+    r.out,
+    [
+      'change,kind,subject,first_bytes,last_bytes,delta_bytes',
+      'grew,exporter,mali,1048576,5242880,4194304',
+      'grew,process,surfaceflinger,13537280,17731584,4194304',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('diff of a capture with itself lists nothing', () => {
-  const r = cli('diff', zip, zip, '-q', '--format', 'csv', '--no-headers');
+  const r = cli(['diff', zip, zip, '-q', '--format', 'csv', '--no-headers']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, '');
 });

@@ -1,12 +1,14 @@
 // Shared test helpers: load inputs into a real session and compare query results.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open, type Session } from '../src/index.js';
 import { Db } from '../src/db/database.js';
 import { SourceContext } from '../src/importers/context.js';
-import type { TextImporter } from '../src/importers/types.js';
+import type { StreamImporter, TextImporter } from '../src/importers/types.js';
+import { makeEnv } from '../src/input/load.js';
 import { packagePath } from '../src/paths.js';
 import { Rng } from './fixtures/generate-scenario.js';
 
@@ -27,6 +29,32 @@ export async function importDirect(importer: TextImporter, text: string, path = 
   return db;
 }
 
+/**
+ * Feed bytes to a streaming importer in chunks of `size` bytes (as a file read piece by piece),
+ * in one transaction, into a fresh database whose one source is `path`.
+ */
+export async function importChunked(importer: StreamImporter, bytes: Uint8Array, size: number, path = 'capture.bin'): Promise<Db> {
+  const db = await Db.create();
+  db.begin();
+  const ctx = SourceContext.topLevel(db, path, importer.name, importer.snapshotKind, path, bytes.length);
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < bytes.length; i += size) yield bytes.slice(i, i + size);
+  }
+  await importer.importStream(chunks(), ctx, makeEnv(() => {}));
+  db.commit();
+  return db;
+}
+
+/** Write files (relative path → content) into a fresh temporary folder and open the folder as one input. */
+export async function openFolder(files: Record<string, string | Uint8Array>): Promise<Session> {
+  const dir = tempDir();
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  return open(dir);
+}
+
 /** What `csv` and `assertRows` need of a session; a bare Db qualifies through `asSession`. */
 type Queryable = Pick<Session, 'query' | 'columns'>;
 
@@ -38,8 +66,13 @@ export function asSession(db: Db): Queryable {
 export function csv(session: Queryable, sql: string, params?: Record<string, unknown>): string[] {
   const rows = session.query(sql, params);
   const cols = session.columns(sql);
+  return csvLines(cols, rows.map((r) => cols.map((c) => r[c])));
+}
+
+/** CSV lines (header first) of given rows, quoted as `csv` quotes: for expectations built by hand or from a scenario. */
+export function csvLines(header: string[], rows: unknown[][]): string[] {
   const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
-  return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))];
+  return [header.join(','), ...rows.map((r) => r.map(cell).join(','))];
 }
 
 /** Assert a query's rows equal the expected CSV lines (header included). */
@@ -47,10 +80,16 @@ export function assertRows(session: Queryable, sql: string, expected: string[], 
   assert.deepEqual(csv(session, sql, params), expected);
 }
 
-/** Diagnostics of a session as `severity code` strings, for assertions. */
-export function diagnostics(session: Session): { severity: string; code: string; message: string; line: number | null }[] {
+/** Diagnostics of a session (or of a bare Db) in the order they were recorded, for assertions. */
+export function diagnostics(session: Pick<Session, 'query'>): { severity: string; code: string; message: string; line: number | null }[] {
   return session.query('SELECT severity, code, message, line FROM diagnostic ORDER BY id') as never;
 }
+
+/**
+ * What a JavaScript error's message looks like: an importer that reports one as a diagnostic
+ * (rather than something about the input) hid a bug of its own behind the input's fault.
+ */
+export const INTERNAL_ERROR = /TypeError|ReferenceError|RangeError|Cannot read|is not a function|is not defined|undefined/;
 
 /** A fresh temporary folder, removed when the process exits. */
 export function tempDir(prefix = 'dmabuf-triage-test-'): string {
@@ -66,4 +105,10 @@ export const sharedDir = path.resolve(packagePath(), '..', 'shared');
 export function rng(seed: number): () => number {
   const r = new Rng(seed);
   return () => r.next();
+}
+
+/** Run the command line (bin/dmabuf-triage.js) in a child process, as a user does. */
+export function cli(args: string[], input?: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [packagePath('bin', 'dmabuf-triage.js'), ...args], { encoding: 'utf8', input });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }

@@ -3,22 +3,10 @@
 // from a BPF iterator cut at a page, and merges of deliberately conflicting sources.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { open } from '../src/index.js';
-import { openTexts, assertRows, tempDir } from './helpers.js';
+import { openTexts, openFolder, assertRows, csvLines } from './helpers.js';
 import { smallScenario, commOf, type Scenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
-
-async function openFolder(files: Record<string, string>) {
-  const dir = tempDir();
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return open(dir);
-}
 
 function devicesExpected(s: Scenario): string[] {
   const byDev = new Map<string, { n: number; bytes: number; exporters: string[] }>();
@@ -32,7 +20,7 @@ function devicesExpected(s: Scenario): string[] {
     }
   }
   const rows = [...byDev.entries()].sort((a, b) => b[1].bytes - a[1].bytes || (a[0] < b[0] ? -1 : 1));
-  return k.csvLines(['device', 'buffers', 'bytes', 'exporters'], rows.map(([d, e]) => [d, e.n, e.bytes, e.exporters.join(',')]));
+  return csvLines(['device', 'buffers', 'bytes', 'exporters'], rows.map(([d, e]) => [d, e.n, e.bytes, e.exporters.join(',')]));
 }
 
 for (const v of ['6x', 'pre5.3'] as k.BufinfoVariant[]) {

@@ -3,10 +3,7 @@
 // /proc + /sys tree opened as a folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { open } from '../src/index.js';
-import { openTexts, assertRows, csv, diagnostics, tempDir } from './helpers.js';
+import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import {
   renderFdinfo,
@@ -19,7 +16,6 @@ import {
   fdTable,
   fileCountOf,
   holdsOf,
-  csvLines,
   expandTabs,
   type FdinfoStyle,
 } from './fixtures/kernel.js';
@@ -174,10 +170,7 @@ test('maps: grep /dmabuf /proc/*/maps prefixes, a pulled file, anon_inode:dmabuf
 test('fdinfo + maps of one capture: fd and mapping counts merge per holder', async () => {
   const s = smallScenario();
   // Two captures of the same moment are two snapshots; a folder makes them one.
-  const dir = tempDir();
-  fs.writeFileSync(path.join(dir, 'fdinfo.txt'), renderFdinfo(s, 'head'));
-  fs.writeFileSync(path.join(dir, 'maps.txt'), renderMaps(s));
-  const folder = await open(dir);
+  const folder = await openFolder({ 'fdinfo.txt': renderFdinfo(s, 'head'), 'maps.txt': renderMaps(s) });
   assertRows(
     folder,
     'SELECT pid, inode, fd_refs, map_refs, seen_by FROM dmabuf_holder ORDER BY inode, pid',
@@ -190,13 +183,7 @@ test('fdinfo + maps of one capture: fd and mapping counts merge per holder', asy
 
 test('folder input: a pulled /proc and /sys tree', async () => {
   const s = smallScenario();
-  const dir = tempDir();
-  const files = { ...renderProcFiles(s), ...renderSysfsFiles(s, 'current') };
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  const session = await open(dir);
+  const session = await openFolder({ ...renderProcFiles(s), ...renderSysfsFiles(s, 'current') });
   // Every file was read by the importer of its kind.
   const byImporter = session.query('SELECT importer, count(*) AS n FROM source WHERE parent_id IS NOT NULL GROUP BY importer ORDER BY importer');
   const fdFiles = fdTable(s).length + s.processes.length; // + one eventfd per process

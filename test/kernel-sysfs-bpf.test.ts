@@ -4,12 +4,9 @@
 // comparing with another source's total).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { open } from '../src/index.js';
-import { openTexts, assertRows, csv, diagnostics, tempDir } from './helpers.js';
+import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
-import { renderSysfsGrep, renderSysfsFiles, renderBpfIter, csvLines, type SysfsLayout } from './fixtures/kernel.js';
+import { renderSysfsGrep, renderSysfsFiles, renderBpfIter, type SysfsLayout } from './fixtures/kernel.js';
 import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
 
 const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
@@ -43,12 +40,7 @@ for (const layout of ['current', 'early'] as SysfsLayout[]) {
 
   test(`sysfs pulled folder (${layout} layout): golden tables`, async () => {
     const s = smallScenario();
-    const dir = tempDir();
-    for (const [rel, content] of Object.entries(renderSysfsFiles(s, layout))) {
-      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-      fs.writeFileSync(path.join(dir, rel), content);
-    }
-    const session = await open(dir);
+    const session = await openFolder(renderSysfsFiles(s, layout));
     assertRows(
       session,
       'SELECT inode, size, size_exact, exporter, in_global_list, seen_by FROM dmabuf ORDER BY inode',
@@ -117,29 +109,37 @@ test('BPF iterator: a last record cut short is kept with what is whole and flagg
   const rows = session.query('SELECT inode, size, exporter FROM dmabuf_observation ORDER BY line');
   assert.equal(rows.length, s.buffers.length);
   assert.deepEqual(rows[rows.length - 1], { inode: 1006, size: null, exporter: null });
-  assert.deepEqual(diagnostics(session).map((d) => d.code), ['truncated']);
+  // Four lines a record: the last record starts on this line.
+  const lastRecord = 4 * (s.buffers.length - 1) + 1;
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code} ${d.line}`), [`warning truncated ${lastRecord}`]);
   // Cut inside the last inode: that record is dropped.
   const cut2 = full.slice(0, full.lastIndexOf('1006') + 2);
   const s2 = await openTexts({ 'iter.txt': cut2 });
   assert.equal(s2.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, s.buffers.length - 1);
-  assert.deepEqual(diagnostics(s2).map((d) => d.code), ['truncated']);
+  assert.deepEqual(diagnostics(s2).map((d) => `${d.severity} ${d.code} ${d.line}`), [`warning truncated ${lastRecord}`]);
 });
 
 test('BPF iterator cut at a record boundary: visible only against the -b total of the same snapshot', async () => {
   const s = smallScenario();
   const records = renderBpfIter(s).split('\n');
   const firstTwo = records.slice(0, 8).join('\n') + '\n';
-  const dir = tempDir();
-  fs.writeFileSync(path.join(dir, 'iter.txt'), firstTwo);
-  fs.writeFileSync(path.join(dir, 'dmabuf_dump_b.txt'), renderDmabufDumpB(s, 'a15'));
-  const session = await open(dir);
+  const session = await openFolder({ 'iter.txt': firstTwo, 'dmabuf_dump_b.txt': renderDmabufDumpB(s, 'a15') });
   // Nothing in the iterator's own text says it was cut…
-  assert.equal(session.query("SELECT count(*) AS n FROM diagnostic WHERE code = 'truncated'")[0].n, 0);
-  // …but its observations hold far fewer bytes than the -b total the consistency analysis compares with.
-  const bpf = session.query(
-    "SELECT count(*) AS n, sum(o.size) AS bytes FROM dmabuf_observation o JOIN source s ON s.id = o.source_id WHERE s.importer = 'bpf_dmabuf_iter'",
-  )[0];
-  const total = session.query("SELECT total_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump_b'")[0];
-  assert.equal(bpf.n, 2);
-  assert.ok(Number(bpf.bytes) < Number(total.total_bytes) / 2);
+  assert.deepEqual(diagnostics(session), []);
+  // …but the consistency analysis, comparing it with the -b output of the same snapshot, does.
+  const kept = s.buffers.slice(0, 2);
+  const keptBytes = kept.reduce((a, b) => a + b.size, 0);
+  const allBytes = s.buffers.reduce((a, b) => a + b.size, 0);
+  assertRows(
+    session,
+    "SELECT check_name, subject, reported, computed, status FROM dmabuf_consistency WHERE status != 'ok' ORDER BY check_name, subject",
+    csvLines(
+      ['check_name', 'subject', 'reported', 'computed', 'status'],
+      [
+        ['source_bytes', 'bpf_dmabuf_iter', keptBytes, allBytes, 'mismatch'],
+        ['source_missing', 'bpf_dmabuf_iter', 0, s.buffers.length - kept.length, 'mismatch'],
+        ['truncated_capture', 'bpf_dmabuf_iter', s.buffers.length, kept.length, 'truncated'],
+      ],
+    ),
+  );
 });

@@ -1,7 +1,12 @@
 // The library as a triage bot uses it: several sessions at once, inputs as bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { open, InputError } from '../src/index.js';
+import { tempDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
@@ -26,12 +31,53 @@ test('exportSqlite returns the database; summary() is the data analyze prints', 
   const bytes = s.exportSqlite();
   assert.equal(Buffer.from(bytes.subarray(0, 15)).toString(), 'SQLite format 3');
   const sum = s.summary({ top: 2 });
-  assert.equal(sum.snapshots[0].exporters.length, 2);
-  assert.equal(sum.snapshots[0].leak_suspects[0].severity, 'high');
+  // The two largest exporters (as dmabuf_exporters has them: analyses.test.ts), and the one suspect.
+  assert.deepEqual(sum.snapshots[0].exporters, [
+    { snapshot_id: 1, exporter: 'system', buffers: 3, bytes: 41914368, share_pct: 88.86, largest_bytes: 33554432, processes: 2, unheld_buffers: 1, unheld_bytes: 33554432 },
+    { snapshot_id: 1, exporter: 'qcom,system', buffers: 2, bytes: 4206592, share_pct: 8.92, largest_bytes: 4194304, processes: 2, unheld_buffers: 0, unheld_bytes: 0 },
+  ]);
+  assert.deepEqual(sum.snapshots[0].leak_suspects, [
+    {
+      snapshot_id: 1,
+      kind: 'kernel_held',
+      subject: 'system',
+      bytes: 33554432,
+      severity: 'high',
+      evidence: '1 buffer(s) of exporter system listed by the kernel (dmabuf_dump_b) but held by no process; largest 33554432 bytes',
+    },
+  ]);
   assert.deepEqual(sum.errors, []);
   s.close();
 });
 
 test('a bad input rejects with a typed error', async () => {
   await assert.rejects(open({ name: 'x.zip', bytes: new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]) }), InputError);
+});
+
+test('examples/library.ts runs as the README says and prints the exporters table and the largest buffers', () => {
+  const zip = path.join(tempDir(), 'report.zip');
+  fs.writeFileSync(zip, bugreportZipBytes(smallScenario(34)));
+  // Compiled beside this file: dist/examples/library.js.
+  const example = fileURLToPath(new URL('../examples/library.js', import.meta.url));
+  const r = spawnSync(process.execPath, [example, zip], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const lines = r.stdout.split('\n');
+  // console.table's rows as their cells (header row first).
+  const cells = (table: string[]) => table.filter((l) => l.startsWith('│')).map((l) => l.split('│').slice(1, -1).map((c) => c.trim()));
+  const split = lines.indexOf('Largest buffers:');
+  assert.equal(lines[0], 'DMA-BUF by exporter:');
+  assert.ok(split > 0, r.stdout);
+  // The dmabuf_exporters rows of this report (as analyses.test.ts has them).
+  assert.deepEqual(cells(lines.slice(0, split)), [
+    ['(index)', 'snapshot_id', 'exporter', 'buffers', 'bytes', 'share_pct', 'largest_bytes', 'processes', 'unheld_buffers', 'unheld_bytes'],
+    ['0', '1', "'system'", '3', '41914368', '88.86', '33554432', '2', '1', '33554432'],
+    ['1', '1', "'qcom,system'", '2', '4206592', '8.92', '4194304', '2', '0', '0'],
+    ['2', '1', "'mali'", '1', '1048576', '2.22', '1048576', '1', '0', '0'],
+  ]);
+  // Then its own query: buffers of 8 MiB or more — only 1005, kernel-held (1001 is 8294400 bytes, under 8 MiB).
+  assert.deepEqual(cells(lines.slice(split)), [
+    ['(index)', 'inode', 'size', 'exporter', 'name', 'holders'],
+    ['0', '1005', '33554432', "'system'", "''", "'(none: kernel-held)'"],
+  ]);
 });

@@ -7,6 +7,8 @@ import { openTexts, csv, diagnostics, asSession, importDirect } from './helpers.
 import { fuzzImporter } from './fuzz.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderMeminfo, meminfoOf, fmtK, type MeminfoVariant } from './fixtures/meminfo.js';
+import { minimalBugreport, serviceBlock } from './fixtures/bugreport.js';
+import { Rng } from './fixtures/generate-scenario.js';
 import { dmabufDumpImporter } from '../src/importers/dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../src/importers/dmabuf-dump-b.js';
 import { meminfoImporter } from '../src/importers/meminfo.js';
@@ -165,26 +167,17 @@ test('meminfo: two summaries in one text make two rows', async () => {
 });
 
 test('meminfo: read from the meminfo service of a bugreport DUMPSYS section', async () => {
-  const dashes = '-'.repeat(79);
-  const text = [
-    '========================================================',
-    '== dumpstate: 2026-11-02 14:03:27',
-    '========================================================',
-    '',
-    'Build: UQ1A.240205.004',
-    '',
-    '------ DUMPSYS HIGH (/system/bin/dumpsys -T 30000 --priority HIGH) ------',
-    dashes,
-    'DUMP OF SERVICE HIGH meminfo:',
-    renderMeminfo(smallScenario(), 'dmabuf_gpu_breakdown'),
-    '--------- 0.512s was the duration of dumpsys meminfo, ending at: 2026-11-02 14:03:40',
-    dashes,
-    'DUMP OF SERVICE HIGH network_stack:',
-    'DMA-BUF:   999,999K (not meminfo: must not be read)',
-    '--------- 0.010s was the duration of dumpsys network_stack, ending at: 2026-11-02 14:03:40',
-    "------ 2.100s was the duration of 'DUMPSYS HIGH' ------",
-    '',
-  ].join('\n');
+  const sc = smallScenario();
+  const rng = new Rng(1);
+  const text = minimalBugreport([
+    [
+      'DUMPSYS HIGH',
+      '/system/bin/dumpsys -T 30000 --priority HIGH',
+      serviceBlock(sc, rng, 'meminfo', 'HIGH', renderMeminfo(sc, 'dmabuf_gpu_breakdown')) +
+        serviceBlock(sc, rng, 'network_stack', 'HIGH', 'DMA-BUF:   999,999K (not meminfo: must not be read)\n'),
+    ],
+  ]);
+  assert.ok(text.includes('\nDUMP OF SERVICE HIGH network_stack:\nDMA-BUF:   999,999K'));
   const s = await openTexts({ 'bugreport.txt': text });
   assert.deepEqual(csv(s, ROW_SQL), [HEADER, GOLDEN.dmabuf_gpu_breakdown]);
   assert.deepEqual(s.query("SELECT importer FROM source WHERE importer = 'meminfo'"), [{ importer: 'meminfo' }]);

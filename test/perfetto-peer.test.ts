@@ -128,10 +128,18 @@ function checkFor(dir: string): Check | undefined {
       return (s) => {
         const cols = ['ts', 'buf_size', 'inode', 'tid', 'thread_name', 'pid', 'process_name'];
         sameRows(s.query('SELECT * FROM android_dmabuf_allocs'), expected, cols);
+        const col = (name: string) => {
+          const i = expected.header.indexOf(name);
+          assert.ok(i >= 0, `expected.csv has no ${name} column`);
+          return i;
+        };
         // upid/utid are internal ids: compare only where Perfetto has none.
         sameRows(
           s.query('SELECT ts, upid IS NULL AS no_upid, utid IS NULL AS no_utid FROM android_dmabuf_allocs'),
-          { header: ['ts', 'no_upid', 'no_utid'], rows: expected.rows.map((r) => [r[0], r[6] === null ? 1 : 0, r[3] === null ? 1 : 0]) },
+          {
+            header: ['ts', 'no_upid', 'no_utid'],
+            rows: expected.rows.map((r) => [r[col('ts')], r[col('upid')] === null ? 1 : 0, r[col('utid')] === null ? 1 : 0]),
+          },
           ['ts', 'no_upid', 'no_utid'],
         );
       };

@@ -3,8 +3,11 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
-import { open, type Session } from '../index.js';
-import { catalogue } from '../analyses.js';
+import path from 'node:path';
+import { open, type AnalysisInfo, type SchemaObject, type Session } from '../index.js';
+import { catalogue, findAnalysis, typed } from '../analyses.js';
+import { packagePath } from '../paths.js';
+import { streamImporters, textImporters } from '../importers/registry.js';
 import { isKnownError, UsageError } from '../errors.js';
 import { renderRows, ROW_FORMATS, type RowFormat } from '../report/rows.js';
 import { summaryDocument } from '../report/document.js';
@@ -14,25 +17,31 @@ import { renderHtml } from '../report/html.js';
 
 const SEVERITIES = ['info', 'low', 'medium', 'high'];
 
+type Params = Record<string, string | number | null>;
+
 interface RowOptions {
   format: RowFormat;
   headers: boolean;
-  param: Record<string, string>;
+  param?: Params;
   quiet?: boolean;
 }
 
-function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
+/** `--param name=value`: the value typed where it looks numeric (`top=5` is the number 5). */
+function collectParam(value: string, previous: Params | undefined): Params {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new UsageError(`--param takes name=value, got '${value}'`);
-  return { ...previous, [value.slice(0, eq).replace(/^[:@$]/, '')]: value.slice(eq + 1) };
+  return { ...previous, [value.slice(0, eq).replace(/^[:@$]/, '')]: typed(value.slice(eq + 1)) };
 }
 
 /** The output flags shared by every command that prints rows. */
 function rowOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-f, --format <format>', 'output format').choices(ROW_FORMATS).default('table'))
-    .option('--no-headers', 'omit the header line (table, csv)')
-    .option('-p, --param <name=value>', 'bind a named parameter (:name); repeatable', collectParam, {});
+    .option('--no-headers', 'omit the header line (table, csv)');
+}
+
+function paramOption(cmd: Command, description: string): Command {
+  return cmd.option('-p, --param <name=value>', `${description}; numeric-looking values are numbers; repeatable`, collectParam);
 }
 
 function quietOption(cmd: Command): Command {
@@ -47,12 +56,55 @@ function write(s: string): void {
   process.stdout.write(s);
 }
 
+/** Fail before loading when `file` cannot be written: its folder must exist. */
+function checkOutput(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
+}
+
+function writeOutput(file: string, data: string | Uint8Array): void {
+  try {
+    fs.writeFileSync(file, data);
+  } catch (e) {
+    throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The catalogue as `analyses` and the shell's `.analyses` print it. */
+function analysesText(list: AnalysisInfo[]): string {
+  return list
+    .map((a) => `${a.name} — ${a.title}\n  ${a.description}\n${a.params.map((p) => `  --param ${p.name}=<value>  (default ${p.default}) ${p.description}\n`).join('')}\n`)
+    .join('');
+}
+
+/** Tables and views as `schema` and the shell's `.schema` print them. */
+function schemaText(objects: SchemaObject[]): string {
+  return objects
+    .map((x) => {
+      const w = Math.max(0, ...x.columns.map((c) => c.name.length));
+      return `${x.kind} ${x.name}\n  ${x.doc}\n${x.columns.map((c) => `    ${c.name.padEnd(w)}  ${c.doc}\n`).join('')}\n`;
+    })
+    .join('');
+}
+
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The formats read, for `--help`: every importer's name and one-line description. */
+function inputFormats(): string {
+  const all = [...streamImporters, ...textImporters];
+  const width = Math.max(...all.map((i) => i.name.length));
+  return `\nInputs read (recognized by content, also inside a zip or folder):\n${all.map((i) => `  ${i.name.padEnd(width)}  ${i.description}`).join('\n')}\n`;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('dmabuf-triage')
     .description('Where did the DMA-BUF memory go? Reads Android bugreports (zip, txt, txt.gz), Perfetto traces, folders and kernel captures.')
-    .version('0.1.0')
+    .version(packageVersion())
+    .addHelpText('after', inputFormats)
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -63,12 +115,13 @@ export function buildProgram(): Command {
       .description('ingest inputs and print the triage summary: device, totals, heaviest exporters and processes, leak suspects, consistency, diagnostics')
       .argument('<input...>', 'bugreport .zip/.txt/.txt.gz, Perfetto trace, folder or capture file (one snapshot each)')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
-      .option('--top <n>', 'rows per table', (v) => positiveInt(v, '--top'), 10)
+      .option('--top <n>', 'rows of the exporters, processes, devices and trace processes tables (leak suspects, findings and diagnostics are all shown)', (v) => positiveInt(v, '--top'), 10)
       .option('--html <file>', 'also write the summary as an HTML page')
       .option('--fail-on <severity>', `exit 1 when a leak suspect at or above this severity exists: ${SEVERITIES.join(', ')}, or 'leaks' (= low)`),
   ).action(async (inputs: string[], o: { format: string; top: number; html?: string; failOn?: string; quiet?: boolean }) => {
     const failLevel = o.failOn === undefined ? undefined : SEVERITIES.indexOf(o.failOn === 'leaks' ? 'low' : o.failOn);
     if (failLevel === -1) throw new UsageError(`--fail-on takes one of ${SEVERITIES.join(', ')} or 'leaks', got '${o.failOn}'`);
+    if (o.html) checkOutput(o.html);
     const s = await load(inputs, o.quiet);
     const summary = s.summary({ top: o.top });
     s.close();
@@ -76,7 +129,7 @@ export function buildProgram(): Command {
     if (o.format === 'json') write(JSON.stringify(summary, null, 2) + '\n');
     else if (o.format === 'markdown') write(renderMarkdown(doc));
     else write(renderText(doc));
-    if (o.html) fs.writeFileSync(o.html, renderHtml(doc));
+    if (o.html) writeOutput(o.html, renderHtml(doc));
     if (failLevel !== undefined) {
       const worst = Math.max(-1, ...summary.snapshots.flatMap((x) => x.leak_suspects.map((r) => SEVERITIES.indexOf(String(r.severity)))));
       if (worst >= failLevel) process.exitCode = 1;
@@ -84,12 +137,15 @@ export function buildProgram(): Command {
   });
 
   quietOption(
-    rowOptions(
-      program
-        .command('query')
-        .description('run SQL over the loaded database')
-        .argument('<input...>', 'inputs to load')
-        .requiredOption('--sql <sql>', 'the SQL to run'),
+    paramOption(
+      rowOptions(
+        program
+          .command('query')
+          .description('run SQL over the loaded database')
+          .argument('<input...>', 'inputs to load')
+          .requiredOption('--sql <sql>', 'the SQL to run'),
+      ),
+      'bind :name (also @name, $name) in the SQL to value',
     ),
   ).action(async (inputs: string[], o: RowOptions & { sql: string }) => {
     const s = await load(inputs, o.quiet);
@@ -98,16 +154,19 @@ export function buildProgram(): Command {
   });
 
   quietOption(
-    rowOptions(
-      program
-        .command('run')
-        .description('run one catalogue analysis (see `analyses`)')
-        .argument('<analysis>', 'analysis name')
-        .argument('<input...>', 'inputs to load'),
+    paramOption(
+      rowOptions(
+        program
+          .command('run')
+          .description('run one catalogue analysis (see `analyses`)')
+          .argument('<analysis>', 'analysis name')
+          .argument('<input...>', 'inputs to load'),
+      ),
+      'set a parameter of the analysis (`analyses` lists them with their defaults)',
     ),
   ).action(async (analysis: string, inputs: string[], o: RowOptions) => {
     // Fail on a misspelt name before loading what may be a 500 MB bugreport.
-    if (!catalogue().some((a) => a.name === analysis)) throw new UsageError(`unknown analysis '${analysis}'; \`dmabuf-triage analyses\` lists them`);
+    findAnalysis(analysis);
     const s = await load(inputs, o.quiet);
     const rows = s.run(analysis, o.param);
     write(renderRows(rows, s.columns(`SELECT * FROM ${analysis}`), o.format, { headers: o.headers }));
@@ -120,12 +179,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action((o: { format: string }) => {
       const list = catalogue();
-      if (o.format === 'json') return write(JSON.stringify(list, null, 2) + '\n');
-      for (const a of list) {
-        write(`${a.name} — ${a.title}\n  ${a.description}\n`);
-        for (const p of a.params) write(`  --param ${p.name}=<value>  (default ${p.default}) ${p.description}\n`);
-        write('\n');
-      }
+      write(o.format === 'json' ? JSON.stringify(list, null, 2) + '\n' : analysesText(list));
     });
 
   program
@@ -141,13 +195,7 @@ export function buildProgram(): Command {
         objects = objects.filter((x) => x.name === name);
         if (!objects.length) throw new UsageError(`no table or view named '${name}'`);
       }
-      if (o.format === 'json') return write(JSON.stringify(objects, null, 2) + '\n');
-      for (const x of objects) {
-        write(`${x.kind} ${x.name}\n  ${x.doc}\n`);
-        const w = Math.max(...x.columns.map((c) => c.name.length));
-        for (const c of x.columns) write(`    ${c.name.padEnd(w)}  ${c.doc}\n`);
-        write('\n');
-      }
+      write(o.format === 'json' ? JSON.stringify(objects, null, 2) + '\n' : schemaText(objects));
     });
 
   quietOption(
@@ -157,8 +205,9 @@ export function buildProgram(): Command {
       .argument('<input...>', 'inputs to load')
       .requiredOption('-o, --out <file>', 'the .sqlite file to write'),
   ).action(async (inputs: string[], o: { out: string; quiet?: boolean }) => {
+    checkOutput(o.out);
     const s = await load(inputs, o.quiet);
-    fs.writeFileSync(o.out, s.exportSqlite());
+    writeOutput(o.out, s.exportSqlite());
     s.close();
     if (!o.quiet) process.stderr.write(`wrote ${o.out}\n`);
   });
@@ -184,7 +233,7 @@ export function buildProgram(): Command {
     ),
   ).action(async (before: string, after: string, o: RowOptions) => {
     const s = await load([before, after], o.quiet);
-    const rows = s.run('dmabuf_growth', o.param).filter((r) => Number(r.delta_bytes) !== 0 || Number(r.first_bytes) === 0 || Number(r.last_bytes) === 0).map((r) => ({
+    const rows = s.run('dmabuf_growth').filter((r) => Number(r.delta_bytes) !== 0 || Number(r.first_bytes) === 0 || Number(r.last_bytes) === 0).map((r) => ({
       ...r,
       change: Number(r.first_bytes) === 0 ? 'appeared' : Number(r.last_bytes) === 0 ? 'disappeared' : Number(r.delta_bytes) > 0 ? 'grew' : 'shrank',
     }));
@@ -214,12 +263,9 @@ async function shell(s: Session): Promise<void> {
       const [cmd, arg] = t.split(/\s+/, 2);
       if (cmd === '.quit' || cmd === '.exit') break;
       if (cmd === '.tables') write(s.schema().map((x) => `${x.kind.padEnd(5)} ${x.name}`).join('\n') + '\n');
-      else if (cmd === '.analyses') write(s.analyses().map((a) => `${a.name} — ${a.title}`).join('\n') + '\n');
-      else if (cmd === '.schema') {
-        for (const x of s.schema().filter((o) => !arg || o.name === arg)) {
-          write(`${x.kind} ${x.name}: ${x.doc}\n${x.columns.map((c) => `  ${c.name}: ${c.doc}`).join('\n')}\n`);
-        }
-      } else write(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit\n`);
+      else if (cmd === '.analyses') write(analysesText(s.analyses()));
+      else if (cmd === '.schema') write(schemaText(s.schema().filter((o) => !arg || o.name === arg)));
+      else write(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit\n`);
       rl.prompt();
       continue;
     }
@@ -249,7 +295,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      // Help or the version asked for: 0; anything else (no command at all, a bad flag) is a usage error.
+      return e.exitCode === 0 ? 0 : 2;
     }
     if (isKnownError(e)) {
       process.stderr.write(`dmabuf-triage: ${e.message}\n`);

@@ -6,7 +6,6 @@ import type { Database, SqlJsStatic, Statement, SqlValue } from 'sql.js';
 import { packagePath } from '../paths.js';
 import { params, parseSqlFile, type SqlStatement } from './sqlfile.js';
 import { readImage, schemaHash } from './image.js';
-import { UsageError } from '../errors.js';
 import type { Row } from '../importers/types.js';
 
 /** A row returned by a query: column name → value. */
@@ -269,10 +268,12 @@ export class Db {
         st.run(values);
       }
     }
+    if (i === n) return;
+    const st = this.manyStatement(table, columns, fixed, 1);
     const one: SqlValue[] = new Array(width);
     for (; i < n; i++) {
       row(i, one, 0);
-      this.manyStatement(table, columns, fixed, 1).run(one);
+      st.run(one);
     }
   }
 
@@ -375,15 +376,13 @@ export class Db {
     this.raw.run(sql);
   }
 
-  /** Run one statement with positional or named (`:name`) parameters; rows as plain objects. */
+  /**
+   * Run one statement with positional or named (`:name`) parameters; rows as plain objects.
+   * A failure is thrown as sql.js throws it: the session turns failures of a user's SQL into a UsageError.
+   */
   query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
     this.settle(sql);
-    let st: Statement;
-    try {
-      st = this.raw.prepare(sql);
-    } catch (e) {
-      throw new UsageError(`SQL error: ${(e as Error).message}`);
-    }
+    const st = this.raw.prepare(sql);
     try {
       if (params) st.bind(bindParams(sql, params));
       const rows: ResultRow[] = [];
@@ -396,8 +395,6 @@ export class Db {
         rows.push(row);
       }
       return rows;
-    } catch (e) {
-      throw new UsageError(`SQL error: ${(e as Error).message}`);
     } finally {
       st.free();
     }
@@ -475,7 +472,7 @@ function identifiers(sql: string): string[] {
   return sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? [];
 }
 
-export function quoteIdent(name: string): string {
+function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
@@ -503,7 +500,7 @@ function toSqlValue(v: Row[string]): SqlValue {
   return v as SqlValue;
 }
 
-/** Named parameters: accept `{name: v}` for `:name`, `@name`, `$name` in the SQL; values typed from strings where they look numeric. */
+/** Named parameters: accept `{name: v}` for `:name`, `@name`, `$name` in the SQL; values bound as given. */
 function bindParams(sql: string, params: Record<string, unknown> | unknown[]): SqlValue[] | Record<string, SqlValue> {
   if (Array.isArray(params)) return params.map((v) => toSqlValue(v as Row[string]));
   const out: Record<string, SqlValue> = {};

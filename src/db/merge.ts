@@ -7,9 +7,8 @@ import type { Db } from './database.js';
 import { chargeTrace, type EventCapture } from '../importers/perfetto/charge.js';
 
 /** (Re)build the merged rows of one snapshot. Idempotent. `capture`: its trace events as written, if kept. */
-export function mergeSnapshot(db: Db, snapshotId: number, capture?: EventCapture): void {
+export function mergeSnapshot(db: Db, id: number, capture?: EventCapture): void {
   db.transaction(() => {
-    const id = Number(snapshotId);
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
              DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code = 'merge_conflict';`);
     mergeBuffers(db, id);
@@ -63,30 +62,26 @@ function mergeBuffers(db: Db, id: number): void {
 
 /** Without an inode (pre-5.3 bufinfo) there is no identity to merge on: each row is its own buffer. */
 function mergeBuffersWithoutInode(db: Db, id: number): void {
-  const rows = db.query(
-    `SELECT o.source_id, o.line, o.size, o.size_exact, o.exporter, o.name, o.file_count, o.global_list, s.importer
-     FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
-     WHERE o.snapshot_id = ? AND o.inode IS NULL ORDER BY o.rowid`,
-    [id],
-  );
-  for (const r of rows) {
-    const dmabufId = db.insertWithId('dmabuf', {
-      snapshot_id: id,
-      inode: null,
-      size: r.size as number | null,
-      size_exact: r.size === null ? 0 : (r.size_exact as number),
-      exporter: r.exporter as string | null,
-      name: r.name as string | null,
-      file_count: r.file_count as number | null,
-      in_global_list: r.global_list as number,
-      seen_by: String(r.importer),
-      source_count: 1,
-    });
-    db.raw.run(
-      'UPDATE dmabuf_attachment SET dmabuf_id = ? WHERE snapshot_id = ? AND inode IS NULL AND source_id = ? AND buffer_line IS ?',
-      [dmabufId, id, r.source_id as number, r.line as number | null],
-    );
-  }
+  // Rows get the ids after the largest, in observation order: the n-th observation is first + n.
+  const first = db.maxRowid('dmabuf') + 1;
+  db.exec(`
+    INSERT INTO dmabuf (snapshot_id, inode, size, size_exact, exporter, name, file_count, in_global_list, seen_by, source_count)
+    SELECT o.snapshot_id, NULL, o.size, CASE WHEN o.size IS NULL THEN 0 ELSE o.size_exact END, o.exporter, o.name,
+           o.file_count, o.global_list, s.importer, 1
+    FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
+    WHERE o.snapshot_id = ${id} AND o.inode IS NULL
+    ORDER BY o.rowid;
+    -- An attachment belongs to the buffer of its source and line (the last such, if several).
+    UPDATE dmabuf_attachment SET dmabuf_id = b.dmabuf_id
+    FROM (
+      SELECT source_id, line, ${first} - 1 + max(n) AS dmabuf_id
+      FROM (SELECT o.source_id, o.line, row_number() OVER (ORDER BY o.rowid) AS n
+            FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
+            WHERE o.snapshot_id = ${id} AND o.inode IS NULL)
+      GROUP BY source_id, line
+    ) b
+    WHERE dmabuf_attachment.snapshot_id = ${id} AND dmabuf_attachment.inode IS NULL
+      AND b.source_id = dmabuf_attachment.source_id AND b.line IS dmabuf_attachment.buffer_line;`);
 }
 
 function mergeHolders(db: Db, id: number): void {
@@ -111,33 +106,32 @@ function mergeHolders(db: Db, id: number): void {
  * that does not round from the byte size, two exporters or two names.
  */
 function recordConflicts(db: Db, id: number): void {
-  const conflicts = db.query(
-    `SELECT d.inode, 'size' AS what FROM dmabuf d JOIN dmabuf_observation o ON o.snapshot_id = d.snapshot_id AND o.inode = d.inode
-     WHERE d.snapshot_id = ? AND o.size IS NOT NULL AND d.size IS NOT NULL
-       AND ((o.size_exact = 1 AND o.size <> d.size) OR (o.size_exact = 0 AND d.size_exact = 1 AND o.size / 1024 <> d.size / 1024))
-     GROUP BY d.inode
-     UNION ALL
-     SELECT o.inode, 'exporter' FROM dmabuf_observation o WHERE o.snapshot_id = ? AND o.inode IS NOT NULL
-     GROUP BY o.inode HAVING count(DISTINCT o.exporter) > 1
-     UNION ALL
-     SELECT o.inode, 'name' FROM dmabuf_observation o WHERE o.snapshot_id = ? AND o.inode IS NOT NULL
-     GROUP BY o.inode HAVING count(DISTINCT o.name) > 1
-     ORDER BY 1, 2`,
-    [id, id, id],
-  );
-  for (const c of conflicts) {
-    const what = String(c.what);
-    const said = db.query(
-      `SELECT o.source_id, s.importer, o.line, o.${what} AS value FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
-       WHERE o.snapshot_id = ? AND o.inode = ? AND o.${what} IS NOT NULL ORDER BY o.source_id, o.line`,
-      [id, c.inode as number],
-    );
-    db.insert('diagnostic', {
-      source_id: said[0]?.source_id as number,
-      snapshot_id: id,
-      severity: 'warning',
-      code: 'merge_conflict',
-      message: `buffer ${c.inode}: sources disagree on ${what}: ${said.map((o) => `${o.importer}${o.line ? `:${o.line}` : ''} says ${String(o.value)}`).join('; ')}`,
-    });
-  }
+  db.exec(`
+    WITH conflict AS (
+      SELECT d.inode, 'size' AS what FROM dmabuf d JOIN dmabuf_observation o ON o.snapshot_id = d.snapshot_id AND o.inode = d.inode
+      WHERE d.snapshot_id = ${id} AND o.size IS NOT NULL AND d.size IS NOT NULL
+        AND ((o.size_exact = 1 AND o.size <> d.size) OR (o.size_exact = 0 AND d.size_exact = 1 AND o.size / 1024 <> d.size / 1024))
+      GROUP BY d.inode
+      UNION ALL
+      SELECT o.inode, 'exporter' FROM dmabuf_observation o WHERE o.snapshot_id = ${id} AND o.inode IS NOT NULL
+      GROUP BY o.inode HAVING count(DISTINCT o.exporter) > 1
+      UNION ALL
+      SELECT o.inode, 'name' FROM dmabuf_observation o WHERE o.snapshot_id = ${id} AND o.inode IS NOT NULL
+      GROUP BY o.inode HAVING count(DISTINCT o.name) > 1
+    ),
+    said AS (
+      SELECT c.inode, c.what, o.source_id, o.line, s.importer,
+             CASE c.what WHEN 'size' THEN o.size WHEN 'exporter' THEN o.exporter ELSE o.name END AS value
+      FROM conflict c
+      JOIN dmabuf_observation o ON o.snapshot_id = ${id} AND o.inode = c.inode
+      JOIN source s ON s.id = o.source_id
+    )
+    INSERT INTO diagnostic (source_id, snapshot_id, severity, code, message)
+    SELECT min(source_id), ${id}, 'warning', 'merge_conflict',
+           'buffer ' || inode || ': sources disagree on ' || what || ': ' ||
+           group_concat(importer || CASE WHEN line THEN ':' || line ELSE '' END || ' says ' || value, '; ' ORDER BY source_id, line)
+    FROM said
+    WHERE value IS NOT NULL
+    GROUP BY inode, what
+    ORDER BY inode, what;`);
 }

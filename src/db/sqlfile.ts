@@ -1,8 +1,8 @@
 // Reads the project's SQL files (schema and analyses) into statements with their doc
 // comments. The rules, shared by every .sql file of the package:
 // - the `--` lines directly above a statement (no blank line between) are its doc block;
-// - inside a doc block, `-- @key value` lines are tags (`@analysis`, `@view`, `@title`,
-//   `@param`, `@column`), the other lines are the description;
+// - inside a doc block, `-- @key value` lines are tags (`@analysis` and its `@title`,
+//   `@param`, `@for`, `@column`), the other lines are the description;
 // - inside CREATE TABLE, the `--` lines directly above a column definition document it;
 // - a statement ends with a line ending in `;`.
 
@@ -126,7 +126,14 @@ export function params(stmt: SqlStatement): ParamDecl[] {
     .map((t) => {
       const m = /^(\w+)\s+(\S+)\s*(.*)$/.exec(t.value);
       if (!m) throw new Error(`line ${stmt.line}: malformed @param: ${t.value}`);
-      const d = m[2] === 'NULL' ? null : /^-?\d+(\.\d+)?$/.test(m[2]) ? Number(m[2]) : m[2];
-      return { analysis, name: m[1], default: d, description: m[3] };
+      return { analysis, name: m[1], default: m[2] === 'NULL' ? null : typed(m[2]), description: m[3] };
     });
+}
+
+/** A value given as text (a `@param` default, a command-line `--param`): `"12"` → 12, `"1.5"` → 1.5, anything else unchanged. */
+export function typed(v: unknown): string | number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  const s = String(v);
+  return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s;
 }

@@ -2,19 +2,26 @@
 // state. Format: ../shared/formats.md §1, as printed by dumpstate
 // (frameworks/native/cmds/dumpstate/dumpstate.cpp and DumpstateUtil.cpp).
 //
-// The text can be 500 MB, so it is scanned as a stream of bytes: only section headers
-// (`------ TITLE (COMMAND) ------` at a line start) and, inside DUMPSYS sections, service
-// headers (`DUMP OF SERVICE [PRIORITY ]NAME:`) are looked at; the bytes of a section are
-// kept only when the section is routed to an importer. Everything else is skipped without
-// being decoded. Also used for `dumpstate_board.txt`, which uses the same section format.
-import type { ImportContext, ImportEnv, StreamImporter, TextImporter } from './types.js';
+// The text can be 500 MB, so it is scanned as a stream of bytes: only section markers at a
+// line start, after any spaces or tabs (`------ TITLE (COMMAND) ------` and the end line
+// `------ 0.012s was the duration of 'TITLE' ------`, which also ends a kept section where it
+// follows output that lacked its last newline) and, inside DUMPSYS sections, service headers
+// (`DUMP OF SERVICE [PRIORITY ]NAME:`) are looked at; the bytes of a section are kept only
+// when the section is routed to an importer. Everything else is skipped without being
+// decoded. Also used for `dumpstate_board.txt`, which uses the same section format.
+import type { ImportContext, ImportEnv, StreamImporter } from './types.js';
 import { headText } from './common.js';
 
 const SECTION = Buffer.from('------ ');
 const SERVICE = Buffer.from('DUMP OF SERVICE ');
+const NEWLINE = Buffer.from('\n');
 const DASH = 0x2d;
 const LETTER_D = 0x44;
-const EMPTY = Buffer.alloc(0);
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+/** dumpstate's end line at the end of an output line that lacked its newline (latin1 text, so an index is a byte offset). */
+const GLUED_END = /------ [\d.]+s? was the duration of .* ------[ \t]*\r?$/;
 /** Largest section body kept for an importer; larger ones are cut with a diagnostic. */
 const MAX_SECTION_BYTES = 256 * 1024 * 1024;
 const HEADER_BYTES = 16 * 1024;
@@ -26,11 +33,15 @@ const SERVICE_ROUTES: Record<string, string> = {
   SurfaceFlinger: 'gralloc_allocator',
 };
 
+/** Titles dumpstate gives the dmabuf_dump sections (formats.md §1), lower-cased. */
+const DMABUF_DUMP_TITLES = ['dmabuf dump', 'dmabuf per-buffer/per-exporter/per-device stats'];
+
 /** Which importer reads a section: by name, `sniff` to let the text importers decide, or undefined to skip it. */
 function routeSection(title: string, command: string): string | undefined {
   const t = title.toLowerCase();
   const cmd = command.toLowerCase();
-  if (/^dmabuf\b/.test(t) || /(^|\/)dmabuf_dump\b/.test(cmd)) {
+  // By name only when it is dmabuf_dump: a vendor `dmabuf …` section (e.g. a bufinfo dump) is recognized by its content.
+  if (/(^|\/)dmabuf_dump\b/.test(cmd) || DMABUF_DUMP_TITLES.includes(t)) {
     if (/\s-\w*b/.test(cmd) || t.includes('per-buffer')) return 'dmabuf_dump_b';
     if (/\s-\w*a/.test(cmd)) return 'dmabuf_dump_a';
     return 'dmabuf_dump';
@@ -73,7 +84,8 @@ export const bugreport: StreamImporter = {
 class SectionScanner {
   /** Lines fully consumed before the current region. */
   private line = 1;
-  private carry: Buffer = Buffer.alloc(0);
+  /** The start of a line that no chunk has ended yet, joined once its newline (or the end) comes. */
+  private carry: Buffer[] = [];
   private headerParts: Buffer[] = [];
   private headerBytes = 0;
   private headerDone = false;
@@ -92,24 +104,26 @@ class SectionScanner {
     if (!this.headerDone) this.keepHeader(chunk);
     const lastNl = chunk.lastIndexOf(10);
     if (lastNl < 0) {
-      this.carry = this.carry.length ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
+      this.carry.push(Buffer.from(chunk));
       return;
     }
     let from = 0;
     if (this.carry.length) {
       // Only the line that straddles the chunk boundary is copied.
       const firstNl = chunk.indexOf(10);
-      this.scan(Buffer.concat([this.carry, chunk.subarray(0, firstNl + 1)]));
+      this.carry.push(chunk.subarray(0, firstNl + 1));
+      this.scan(Buffer.concat(this.carry));
       from = firstNl + 1;
     }
     if (from <= lastNl) this.scan(from === 0 && lastNl === chunk.length - 1 ? chunk : chunk.subarray(from, lastNl + 1));
-    this.carry = lastNl + 1 < chunk.length ? Buffer.from(chunk.subarray(lastNl + 1)) : EMPTY;
+    this.carry = lastNl + 1 < chunk.length ? [Buffer.from(chunk.subarray(lastNl + 1))] : [];
   }
 
   end(): void {
     if (!this.headerDone) this.parseHeader();
-    if (this.carry.length) this.scan(Buffer.concat([this.carry, Buffer.from('\n')]));
-    this.carry = Buffer.alloc(0);
+    // A last line without its newline is handed on as it is, so that the importers see the cut.
+    if (this.carry.length) this.scan(Buffer.concat(this.carry));
+    this.carry = [];
     if (this.section) {
       const open = this.service ?? this.section.collect;
       if (open) this.ctx.diag('warning', 'truncated', `the text ends inside section '${this.section.title}'`, this.line);
@@ -143,33 +157,55 @@ class SectionScanner {
   }
 
   /**
-   * Scan a region that starts at a line start and ends with a newline: one pass over its
-   * lines (memchr per line is cheaper than a substring search plus a separate line count),
-   * looking at the first bytes of each line for a section or service header.
+   * Scan a region that starts at a line start and ends with a newline (or is the text's last
+   * line): one pass over its lines (memchr per line is cheaper than a substring search plus a
+   * separate line count), looking at the first bytes of each line (after spaces and tabs) for
+   * a section or service header and, while a section is kept, at the last bytes of a line for
+   * an end line glued to the command's output.
    */
   private scan(buf: Buffer): void {
     const dumpsys = this.section?.dumpsys ?? false;
     let segment = 0;
     let start = 0;
     while (start < buf.length) {
-      const eol = buf.indexOf(10, start);
-      const c = buf[start];
-      if ((c === DASH && startsWithAt(buf, start, SECTION)) || (dumpsys && c === LETTER_D && startsWithAt(buf, start, SERVICE))) {
+      let eol = buf.indexOf(10, start);
+      if (eol < 0) eol = buf.length;
+      const next = Math.min(eol + 1, buf.length);
+      let p = start;
+      while (buf[p] === SPACE || buf[p] === TAB) p++;
+      let ended = false;
+      if ((buf[p] === DASH && startsWithAt(buf, p, SECTION)) || (dumpsys && buf[start] === LETTER_D && startsWithAt(buf, start, SERVICE))) {
         this.append(buf, segment, start);
-        const lineText = buf.toString('utf8', start, eol).replace(/\r$/, '');
-        this.marker(lineText, buf, start, eol + 1);
-        segment = eol + 1;
-        if ((this.section?.dumpsys ?? false) !== dumpsys) {
-          // Entering or leaving a DUMPSYS section changes what is looked for.
-          this.line++;
-          this.scan(buf.subarray(eol + 1));
-          return;
+        this.marker(buf.toString('utf8', p, eol).replace(/\r$/, ''), buf, start, next);
+        segment = next;
+        ended = true;
+      } else if (this.kept() && endsWithDash(buf, start, eol)) {
+        // `------ 0.012s was the duration of '…' ------` right after output that lacked its last newline.
+        const m = GLUED_END.exec(buf.toString('latin1', start, eol));
+        if (m) {
+          this.append(buf, segment, start + m.index);
+          // The end line shows the output was complete: its last line gets its newline back.
+          const c = this.kept()!;
+          if (!c.cut) c.parts.push(NEWLINE);
+          this.closeSection(this.line);
+          segment = next;
+          ended = true;
         }
       }
       this.line++;
-      start = eol + 1;
+      if (ended && (this.section?.dumpsys ?? false) !== dumpsys) {
+        // Entering or leaving a DUMPSYS section changes what is looked for.
+        this.scan(buf.subarray(next));
+        return;
+      }
+      start = next;
     }
     this.append(buf, segment, buf.length);
+  }
+
+  /** Where the current line's bytes go, if anywhere: the open service block or the section. */
+  private kept(): Collecting | undefined {
+    return this.service ?? this.section?.collect;
   }
 
   private marker(lineText: string, buf: Buffer, start: number, end: number): void {
@@ -215,7 +251,7 @@ class SectionScanner {
 
   private append(buf: Buffer, start: number, end: number): void {
     if (end <= start || !this.section) return;
-    const c = this.service ?? this.section.collect;
+    const c = this.kept();
     if (!c || c.cut) return;
     if (c.bytes + (end - start) > MAX_SECTION_BYTES) {
       c.cut = true;
@@ -226,57 +262,48 @@ class SectionScanner {
     c.bytes += end - start;
   }
 
-  private closeService(): void {
-    if (this.service) this.finish(this.service);
+  /** Close the open service block; `lastLine` is its last line (by default the one before the current line). */
+  private closeService(lastLine = this.line - 1): void {
+    if (this.service) this.finish(this.service, lastLine);
     this.service = undefined;
   }
 
-  private closeSection(): void {
-    this.closeService();
-    if (this.section?.collect) this.finish(this.section.collect);
+  private closeSection(lastLine = this.line - 1): void {
+    this.closeService(lastLine);
+    if (this.section?.collect) this.finish(this.section.collect, lastLine);
     this.section = undefined;
   }
 
-  private finish(c: Collecting): void {
-    const lineEnd = this.line - 1;
-    let text = Buffer.concat(c.parts).toString('utf8');
+  private finish(c: Collecting, lineEnd: number): void {
+    const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
-    // The end line of `Dmabuf dump` starts with a space (its totals line ends with "\n "), so
-    // it is not a marker: cut the body there.
-    const endLine = /^[ \t]+------ [\d.]+s? was the duration of .*$/m.exec(text);
-    if (endLine) text = text.slice(0, endLine.index);
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
-    // Failure lines dumpstate writes into a section are the section's outcome, not its data.
-    text = text.replace(/^\s*\*\*\* (.*)$|^Skipping '(.*)' on user build\.\s*$/gm, (_all, failure: string | undefined, skipped: string | undefined) => {
+    // Failure lines dumpstate writes into a section are the section's outcome, not its data
+    // (each becomes an empty line, so line numbers stay those of the section).
+    const body = text.replace(/^[ \t]*\*\*\* (.*?)\r?$|^Skipping '(.*)' on user build\.[ \t\r]*$/gm, (_all, failure: string | undefined, skipped: string | undefined) => {
       if (skipped !== undefined) child.diag('warning', 'section_skipped', `skipped on a user build: ${skipped}`);
       else if (/timed out|TIMEOUT/.test(failure!)) child.diag('error', 'section_timeout', failure!);
       else child.diag('error', 'section_failed', failure!);
       return '';
     });
-    let importer: TextImporter | undefined;
-    if (c.route === 'sniff') {
-      importer = this.env.sniffText(text, c.path);
-      if (!importer) {
-        child.diag('info', 'unrecognized_section', `no importer recognized the content of section '${c.title}'`);
-        return;
-      }
-      child.describe(importer.name);
-    } else {
-      try {
-        importer = this.env.textImporter(c.route);
-      } catch {
-        child.diag('warning', 'no_importer', `no importer for ${c.route} in this build; section '${c.title}' was not read`);
-        return;
-      }
+    // Every text importer runs under `guarded` (./common.ts): it records its own failures.
+    const importer = c.route === 'sniff' ? this.env.sniffText(body, c.path) : this.env.textImporter(c.route);
+    if (!importer) {
+      child.diag('info', 'unrecognized_section', `no importer recognized the content of section '${c.title}'`);
+      return;
     }
-    try {
-      importer.importText(text, child);
-    } catch (e) {
-      child.diag('error', 'importer_failed', `${importer.name} failed on section '${c.title}': ${(e as Error).message}`);
-    }
+    if (c.route === 'sniff') child.describe(importer.name);
+    importer.importText(body, child);
   }
 }
 
 function startsWithAt(buf: Buffer, pos: number, prefix: Buffer): boolean {
   return buf.length - pos >= prefix.length && buf.compare(prefix, 0, prefix.length, pos, pos + prefix.length) === 0;
+}
+
+/** Does the line `buf[start, eol)` end with a dash (trailing spaces, tabs and CR aside)? */
+function endsWithDash(buf: Buffer, start: number, eol: number): boolean {
+  let e = eol;
+  while (e > start && (buf[e - 1] === SPACE || buf[e - 1] === TAB || buf[e - 1] === CR)) e--;
+  return e > start && buf[e - 1] === DASH;
 }

@@ -1,11 +1,13 @@
-// Plumbing shared by the text importers (dmabuf_dump, dmabuf_dump -b, meminfo and the
-// kernel-capture importers of ./kernel/): the never-throw wrapper with capped diagnostics,
-// line splitting that survives CRLF, a BOM and a missing final newline, safe integer and kB
-// conversion, and the excerpt of an offending line quoted in a diagnostic.
+// Plumbing shared by the importers (the text ones — dmabuf_dump, dmabuf_dump -b, meminfo, the
+// kernel captures of ./kernel/ — and the streaming ones): the never-throw wrappers with capped diagnostics,
+// line splitting that survives CRLF, a BOM and a missing final newline, safe decimal,
+// hexadecimal and kB conversion, the excerpt of an offending line quoted in a diagnostic,
+// dumpstate's marker lines as they appear inside a section, and the head text the streaming
+// importers (bugreport, systrace-text) sniff.
 import type { ImportContext } from './types.js';
 
 /** Most diagnostics one source records before summarizing the rest (garbage input must not flood the table). */
-export const MAX_DIAGS = 200;
+const MAX_DIAGS = 200;
 
 /**
  * Run an importer body so that no exception escapes: a bug or an impossible input becomes an
@@ -15,6 +17,30 @@ export const MAX_DIAGS = 200;
  * `too_many_diagnostics` warning.
  */
 export function guarded(ctx: ImportContext, label: string, body: (ctx: ImportContext) => void): void {
+  const c = capped(ctx);
+  try {
+    body(c.ctx);
+  } catch (e) {
+    failed(ctx, label, e);
+  } finally {
+    c.finish();
+  }
+}
+
+/** `guarded` for a streaming importer's body. */
+export async function guardedStream(ctx: ImportContext, label: string, body: (ctx: ImportContext) => Promise<void>): Promise<void> {
+  const c = capped(ctx);
+  try {
+    await body(c.ctx);
+  } catch (e) {
+    failed(ctx, label, e);
+  } finally {
+    c.finish();
+  }
+}
+
+/** `ctx` with its diagnostics capped at MAX_DIAGS; `finish` records how many were dropped. */
+function capped(ctx: ImportContext): { ctx: ImportContext; finish(): void } {
   let count = 0;
   let dropped = 0;
   const diag: ImportContext['diag'] = (severity, code, message, line) => {
@@ -31,24 +57,24 @@ export function guarded(ctx: ImportContext, label: string, body: (ctx: ImportCon
   };
   // Every other member is ctx's own, reached through the prototype, so a member added to
   // ImportContext later is forwarded without being listed here (its methods run with `this`
-  // = capped, which reads every field of ctx).
-  const capped: ImportContext = Object.assign(Object.create(ctx) as ImportContext, { diag });
-  try {
-    body(capped);
-  } catch (e) {
+  // = the capped context, which reads every field of ctx).
+  const cappedCtx: ImportContext = Object.assign(Object.create(ctx) as ImportContext, { diag });
+  const finish = () => {
+    if (dropped === 0) return;
     try {
-      ctx.diag('error', 'importer_failed', `${label}: ${(e as Error)?.message ?? String(e)}`);
+      ctx.diag('warning', 'too_many_diagnostics', `${dropped} more diagnostics of this source were not recorded`);
     } catch {
-      // The context itself failed; nothing more can be recorded.
+      // ignore
     }
-  } finally {
-    if (dropped > 0) {
-      try {
-        ctx.diag('warning', 'too_many_diagnostics', `${dropped} more diagnostics of this source were not recorded`);
-      } catch {
-        // ignore
-      }
-    }
+  };
+  return { ctx: cappedCtx, finish };
+}
+
+function failed(ctx: ImportContext, label: string, e: unknown): void {
+  try {
+    ctx.diag('error', 'importer_failed', `${label}: ${(e as Error)?.message ?? String(e)}`);
+  } catch {
+    // The context itself failed; nothing more can be recorded.
   }
 }
 
@@ -81,6 +107,19 @@ export function toInt(s: string | undefined): number | bigint | undefined {
   }
 }
 
+/**
+ * A hexadecimal integer (`1f`, `0x1f`, or printf-padded `0x       3`: an optional `0x` and any
+ * whitespace are ignored) as a number, or a bigint when it exceeds 2^53; undefined when `s` is
+ * not one.
+ */
+export function hexToInt(s: string | undefined): number | bigint | undefined {
+  if (s === undefined) return undefined;
+  const t = s.trim().replace(/^0x\s*/i, '').replace(/\s+/g, '');
+  if (!/^[0-9a-fA-F]+$/.test(t)) return undefined;
+  const b = BigInt(`0x${t}`);
+  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+}
+
 /** Bytes from a decimal kB integer (kB × 1024, a bigint when it exceeds 2^53); undefined when `s` is not one. */
 export function kbToBytes(s: string | undefined): number | bigint | undefined {
   const kb = toInt(s);
@@ -95,6 +134,16 @@ export function excerpt(line: string): string {
   const t = line.trim();
   return JSON.stringify(t.length > 160 ? `${t.slice(0, 160)}…` : t);
 }
+
+/**
+ * dumpstate's line for a command that failed or timed out (`*** command '…' failed: …`,
+ * `*** Error dumping …`, `*** SERVICE '…' DUMP TIMEOUT (…) EXPIRED ***`) as it appears inside a
+ * section's text (../shared/formats.md §1). Test a trimmed line.
+ */
+export const COMMAND_FAILED = /^\*\*\* (command .*(failed|timed out)|Error dumping|.*DUMP TIMEOUT)/;
+
+/** A dumpstate section header (`------ TITLE (COMMAND) ------`) inside a section's text. Test a trimmed line. */
+export const SECTION_MARK = /^------ .* ------$/;
 
 /** The first 64 KiB of a stream's head as text, for a streaming importer's sniff (latin1: any byte decodes). */
 export function headText(head: Uint8Array): string {

@@ -17,10 +17,18 @@
 // `dmabuf_dump -a -b` output (these stats, then the buffer × process table) is read whole: the
 // table by the `dmabuf_dump_a` importer, as a child source.
 import type { ImportContext, TextImporter } from './types.js';
-import { excerpt, guarded, splitLines, toInt } from './common.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, splitLines, toInt } from './common.js';
+// dmabuf-dump.ts imports this module too; use its exports only inside functions (not while
+// the modules are being evaluated).
+import { looksLikePerProcessDump } from './dmabuf-dump.js';
 import { dmabufDumpAImporter } from './kernel/dmabuf-dump-a.js';
 
-const SECTION = /DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
+/**
+ * The title line of a section (`----------------------- DMA-BUF per-buffer stats ---…`, a
+ * trimmed line); group 1 is the section. Early Android 12 builds also printed the attachment
+ * and per-device sections.
+ */
+export const B_SECTION_TITLE = /^-{5,}\s*DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
 const RAW_BUFFER_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/;
 const RAW_EXPORTER_HEADER = /^\s*Exporter Name\s*\|\s*Total Count\s*\|/;
 const CSV_BUFFER_HEADER = /^"Dmabuf Inode","Size\(bytes\)","Exporter Name"/;
@@ -33,8 +41,6 @@ const CSV_EXPORTER_ROW = /^\s*"(.*)"\s*,\s*(\d+)\s*,\s*(\d+)\s*$/;
 const RAW_TOTAL = /Total DMA-BUF count:\s*(\d+)\s*,\s*Total DMA-BUF size\(bytes\):\s*(\d+)/;
 const CSV_TOTAL_ROW = /^\s*(\d+)\s*,\s*(\d+)\s*$/;
 const FAILURE = /^Unable to read DMA-BUF .*stats/;
-const COMMAND_FAILED = /^\*\*\* (command .*(failed|timed out)|Error dumping|.*DUMP TIMEOUT)/;
-const SECTION_MARK = /^------ .* ------$/;
 
 type Mode = 'none' | 'buffers' | 'exporters' | 'total' | 'skipped';
 
@@ -85,8 +91,8 @@ export function parseDmabufDumpBLines(
     const t = line.trim();
     if (t === '') continue;
 
-    const sec = SECTION.exec(t);
-    if (sec && /^-+\s*DMA-BUF/.test(t)) {
+    const sec = B_SECTION_TITLE.exec(t);
+    if (sec) {
       flushSkipped();
       switch (sec[1]) {
         case 'per-buffer':
@@ -215,10 +221,13 @@ export const dmabufDumpBImporter: TextImporter = {
 
   sniff(head: string): boolean {
     if (looksLikePerProcessDump(head)) return false;
+    // The total line and the failure message are matched stricter than when parsing: alone,
+    // they must be the tool's exact output.
     return (
-      /-{5,}\s*DMA-BUF (per-buffer|exporter|total) stats/.test(head) ||
-      /^\s*Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\|/m.test(head) ||
-      /^"Dmabuf Inode","Size\(bytes\)","Exporter Name"/m.test(head) ||
+      splitLines(head).lines.some((l) => {
+        const t = l.trim();
+        return B_SECTION_TITLE.test(t) || RAW_BUFFER_HEADER.test(t) || CSV_BUFFER_HEADER.test(t);
+      }) ||
       /^Total DMA-BUF count: \d+, Total DMA-BUF size\(bytes\): \d+/m.test(head) ||
       /^Unable to read DMA-BUF (sysfs|per-buffer) stats from device\s*$/.test(head.trim())
     );
@@ -250,18 +259,8 @@ export function endOfDmabufDumpB(lines: string[], start: number): number {
   let inTotal = false;
   for (let i = start; i < lines.length; i++) {
     const t = lines[i].trim();
-    if (/DMA-BUF total stats/.test(t)) inTotal = true;
+    if (B_SECTION_TITLE.exec(t)?.[1] === 'total') inTotal = true;
     else if (RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t))) return i + 1;
   }
   return lines.length;
-}
-
-/** True when a text holds dmabuf_dump's default per-process table (used to keep the two sniffers apart). */
-export function looksLikePerProcessDump(head: string): boolean {
-  return (
-    /^\s*Name\s+Rss\s+Pss\s+nr_procs\b/m.test(head) ||
-    /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"/m.test(head) ||
-    /^\s*dmabuf total:\s*\d+\s*kB\s+kernel_rss:/m.test(head) ||
-    /^\s*PROCESS TOTAL\s+\d+\s*kB\s+\d+\s*kB/m.test(head)
-  );
 }

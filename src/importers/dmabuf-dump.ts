@@ -22,8 +22,10 @@
 // `dmabuf_holder_observation` per (inode, pid) with the printed Pss, `process` names, and
 // `dmabuf_reported_total` (`dmabuf_dump_process` per PROCESS TOTAL, `dmabuf_dump` for the totals).
 import type { ImportContext, TextImporter } from './types.js';
-import { excerpt, guarded, kbToBytes, splitLines, toInt } from './common.js';
-import { endOfDmabufDumpB, looksLikePerProcessDump, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, kbToBytes, splitLines, toInt } from './common.js';
+// dmabuf-dump-b.ts imports this module too; use its exports only inside functions (not while
+// the modules are being evaluated).
+import { B_SECTION_TITLE, endOfDmabufDumpB, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
 
 const HEADER_RAW = /^\s*Name\s+Rss\s+Pss\s+nr_procs\b(.*)$/;
 const HEADER_CSV = /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"(.*)$/;
@@ -40,9 +42,6 @@ const FINAL =
   /^\s*dmabuf total:\s*(\d+)\s*kB\s+kernel_rss:\s*(\d+)\s*kB\s+userspace_rss:\s*(\d+)\s*kB\s+userspace_pss:\s*(\d+)\s*kB\s*$/;
 const PROCESS_LINE = /^\s*(.*):\s*(\d+)\s*$/;
 const SEPARATOR = /^\s*-{10,}\s*$/;
-const SECTION_MARK = /^\s*------ .* ------\s*$/;
-const B_SECTION = /^\s*-{5,}\s*DMA-BUF (per-buffer|exporter|total|attachment|per-device) stats/;
-const COMMAND_FAILED = /^\s*\*\*\* (command .*(failed|timed out)|Error dumping|.*DUMP TIMEOUT)/;
 const TOOL_ERROR = /^\s*(Failed to |Unable to |Invalid |Usage: |Error:)/;
 
 interface OpenProcess {
@@ -211,7 +210,7 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
       ctx.diag('info', 'debugfs_fallback', 'dmabuf_dump read /proc/<pid>/fdinfo instead of debugfs: buffers no process holds are not listed, kernel_rss is 0', lineNo);
       continue;
     }
-    if (B_SECTION.test(t)) {
+    if (B_SECTION_TITLE.test(t)) {
       // A capture holding `dmabuf_dump -b` output after the per-process tables.
       closeProcess('dmabuf_dump -b output follows');
       const end = endOfDmabufDumpB(lines, i);
@@ -319,6 +318,17 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
   } else if (!sawFinal) {
     ctx.diag('warning', 'truncated', 'dmabuf_dump output ends before its "dmabuf total" line: later processes may be missing');
   }
+}
+
+/**
+ * True when a text holds dmabuf_dump's default per-process output: a table header, a PROCESS
+ * TOTAL line or the final totals line (the `dmabuf_dump -b` sniff uses it to keep the two apart).
+ */
+export function looksLikePerProcessDump(head: string): boolean {
+  return splitLines(head).lines.some((l) => {
+    const t = l.trim();
+    return HEADER_RAW.test(t) || HEADER_CSV.test(t) || PROCESS_TOTAL_RAW.test(t) || FINAL.test(t);
+  });
 }
 
 export const dmabufDumpImporter: TextImporter = {

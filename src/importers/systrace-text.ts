@@ -13,8 +13,8 @@
 // Captures can be large: the text is streamed line by line.
 import type { ImportContext, ImportEnv, StreamImporter } from './types.js';
 import { TraceSink } from './perfetto/sink.js';
-import type { Int64 } from './perfetto/wire.js';
-import { headText } from './common.js';
+import { add, negate, type Int64 } from './perfetto/wire.js';
+import { guardedStream, headText, toInt } from './common.js';
 
 /** An ftrace text line: comm, tid, tgid (optional column), cpu, seconds, fraction, event, payload. */
 const LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*([\d-]+)\s*\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?(\d+)\.(\d+):\s+([\w.-]+):\s?(.*)$/;
@@ -29,8 +29,8 @@ const EVENTS = new Set([
   'binder_transaction_received',
 ]);
 const KV = /([A-Za-z_]\w*)=([^\s,]*)/g;
-/** Malformed events reported one by one before the rest are only counted. */
-const MAX_DIAGS = 10;
+/** Longest line read (ftrace lines are a few hundred bytes); the rest of a longer one is dropped. */
+const MAX_LINE = 64 * 1024;
 
 /** Content detection: an ftrace `# tracer:` header, or ftrace event lines. */
 export function looksLikeFtraceText(head: string): boolean {
@@ -48,10 +48,8 @@ export function looksLikeFtraceText(head: string): boolean {
 function num(v: string | undefined): Int64 | undefined {
   if (v === undefined) return undefined;
   const s = v.endsWith('B') ? v.slice(0, -1) : v;
-  if (/^-?\d+$/.test(s)) {
-    const n = Number(s);
-    return Number.isSafeInteger(n) ? n : BigInt(s);
-  }
+  const decimal = toInt(s);
+  if (decimal !== undefined) return decimal;
   if (/^0x[0-9a-f]+$/i.test(s)) {
     const n = Number.parseInt(s.slice(2), 16);
     return Number.isSafeInteger(n) ? n : BigInt(s);
@@ -59,10 +57,66 @@ function num(v: string | undefined): Int64 | undefined {
   return undefined;
 }
 
+/**
+ * Lines (without their `\n`) of a UTF-8 byte stream, each scanned once: a line spanning chunks
+ * is kept in pieces until its end arrives; beyond MAX_LINE characters the rest is dropped.
+ */
+class LineSplitter {
+  private readonly decoder = new TextDecoder('utf-8');
+  private readonly pieces: string[] = [];
+  private pending = 0;
+  cutLines = 0;
+  private cutting = false;
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Uint8Array): void {
+    this.text(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  end(): void {
+    this.text(this.decoder.decode());
+    if (this.pending > 0 || this.pieces.length > 0) this.emit();
+  }
+
+  private text(t: string): void {
+    let start = 0;
+    for (;;) {
+      const nl = t.indexOf('\n', start);
+      if (nl < 0) break;
+      this.keep(t, start, nl);
+      this.emit();
+      start = nl + 1;
+    }
+    this.keep(t, start, t.length);
+  }
+
+  /** Add `t[s..e)` to the line being assembled, up to MAX_LINE characters. */
+  private keep(t: string, s: number, e: number): void {
+    const room = MAX_LINE - this.pending;
+    if (e - s > room) {
+      this.cutting = true;
+      e = s + Math.max(0, room);
+    }
+    if (e > s) {
+      this.pieces.push(t.slice(s, e));
+      this.pending += e - s;
+    }
+  }
+
+  private emit(): void {
+    const line = this.pieces.length === 1 ? this.pieces[0] : this.pieces.join('');
+    this.pieces.length = 0;
+    this.pending = 0;
+    if (this.cutting) this.cutLines++;
+    this.cutting = false;
+    this.onLine(line);
+  }
+}
+
 class TextTraceReader {
   private readonly sink: TraceSink;
   private line = 0;
-  private malformed = 0;
 
   constructor(private readonly ctx: ImportContext) {
     this.sink = new TraceSink(ctx, 'systrace_text');
@@ -113,9 +167,9 @@ class TextTraceReader {
         const len = num(kv.get('len'));
         if (len === undefined) return false;
         const grow = event === 'ion_heap_grow';
-        const delta: Int64 = grow ? len : typeof len === 'bigint' ? -len : -len;
+        const delta = grow ? len : negate(len);
         const reported = num(kv.get('total_allocated'));
-        const total = reported === undefined ? null : typeof reported === 'number' && typeof delta === 'number' ? reported + delta : BigInt(reported) + BigInt(delta);
+        const total = reported === undefined ? null : add(reported, delta);
         sink.ion(ts, tid, grow ? 'ion_heap_grow' : 'ion_heap_shrink', kv.has('heap_name') ? kv.get('heap_name')! : null, null, delta, total, reported ?? null);
         return true;
       }
@@ -163,16 +217,10 @@ class TextTraceReader {
   }
 
   private bad(event: string, payload: string): void {
-    this.malformed++;
-    if (this.malformed <= MAX_DIAGS) {
-      this.ctx.diag('warning', 'malformed_event', `${event} event without the fields it needs: ${payload.slice(0, 200)}`, this.line);
-    }
+    this.ctx.diag('warning', 'malformed_event', `${event} event without the fields it needs: ${payload.slice(0, 200)}`, this.line);
   }
 
   finish(): void {
-    if (this.malformed > MAX_DIAGS) {
-      this.ctx.diag('warning', 'malformed_event', `${this.malformed - MAX_DIAGS} more malformed events skipped`);
-    }
     this.sink.finish();
   }
 }
@@ -188,29 +236,24 @@ export const systraceText: StreamImporter = {
   },
 
   async importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, _env: ImportEnv): Promise<void> {
-    const reader = new TextTraceReader(ctx);
-    const decoder = new TextDecoder('utf-8');
-    let carry = '';
-    let bytes = 0;
-    try {
-      for await (const chunk of chunks) {
-        bytes += chunk.length;
-        const text = carry + decoder.decode(chunk, { stream: true });
-        let start = 0;
-        for (;;) {
-          const nl = text.indexOf('\n', start);
-          if (nl < 0) break;
-          reader.readLine(text.slice(start, nl));
-          start = nl + 1;
+    await guardedStream(ctx, 'systrace_text', async (capped) => {
+      const reader = new TextTraceReader(capped);
+      const lines = new LineSplitter((line) => reader.readLine(line));
+      let bytes = 0;
+      try {
+        for await (const chunk of chunks) {
+          bytes += chunk.length;
+          lines.push(chunk);
         }
-        carry = text.slice(start);
+      } catch (e) {
+        capped.diag('error', 'read_failed', `reading stopped after ${bytes} bytes: ${(e as Error).message}; the lines before were kept`);
       }
-      carry += decoder.decode();
-    } catch (e) {
-      ctx.diag('error', 'read_failed', `reading stopped after ${bytes} bytes: ${(e as Error).message}; the lines before were kept`);
-    }
-    if (carry.length > 0) reader.readLine(carry);
-    reader.finish();
-    ctx.describe('systrace_text', bytes);
+      lines.end();
+      if (lines.cutLines > 0) {
+        capped.diag('warning', 'long_line', `${lines.cutLines} lines longer than ${MAX_LINE} characters were cut to that length`);
+      }
+      reader.finish();
+      capped.describe('systrace_text', bytes);
+    });
   },
 };

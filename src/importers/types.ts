@@ -52,12 +52,14 @@ export interface ImportContext {
 export interface TextImporter {
   /** Stored in `source.importer`; short, snake_case. */
   readonly name: string;
-  /** One line for `--help` and docs. */
+  /** One line saying which format this importer reads (listed by `dmabuf-triage --help`). */
   readonly description: string;
   /**
    * Content detection: does this text (the first ~64 KiB of a file, already decoded) look like
-   * this format? `path` helps only for pulled trees whose files hold a bare value (sysfs
-   * `size`, `/proc/<pid>/fdinfo/<fd>`); detection never relies on the file name alone otherwise.
+   * this format? `path` (as in ImportContext) decides only for pulled `/proc` and sysfs files
+   * whose content is too little to tell: a bare value (sysfs `size`), the fdinfo of an fd that
+   * is not a DMA-BUF (`/proc/<pid>/fdinfo/<fd>`, ours to skip), a `/proc/<pid>/maps` with no
+   * DMA-BUF mapping and fewer than three vmas. Otherwise detection is by content alone.
    */
   sniff(head: string, path: string): boolean;
   /** Parse the whole text into rows. Must not throw on malformed input: record diagnostics. */
@@ -66,7 +68,9 @@ export interface TextImporter {
 
 /** A streaming importer: a format that can be hundreds of megabytes (bugreport text, trace). */
 export interface StreamImporter {
+  /** As TextImporter's. */
   readonly name: string;
+  /** As TextImporter's. */
   readonly description: string;
   /** Snapshot kind this importer's input makes when it is the top-level input. */
   readonly snapshotKind: 'bugreport' | 'trace' | 'capture';

@@ -17,5 +17,7 @@ export interface Container {
   /** `zip` or `folder`. */
   kind: 'zip' | 'folder';
   entries: ContainerEntry[];
+  /** What was found but cannot be listed or read (a folder that cannot be listed, a file whose size cannot be read): path inside the container, and why. */
+  unreadable: { path: string; reason: string }[];
   close(): void;
 }

@@ -1,16 +1,25 @@
 // A folder given as input: an extracted bugreport, or a pulled /proc or /sys tree.
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../errors.js';
 import type { Container, ContainerEntry } from './container.js';
 
-/** Every regular file below `root` (symbolic links are not followed: /proc and /sys trees are full of cycles). */
+/**
+ * Every regular file below `root` (symbolic links are not followed: /proc and /sys trees are
+ * full of cycles). A subfolder that cannot be listed or a file that cannot be stat'ed is noted
+ * in `unreadable`; a root that cannot be listed is an InputError.
+ */
 export function openFolder(root: string): Container {
   const entries: ContainerEntry[] = [];
+  const unreadable: Container['unreadable'] = [];
+  const rel = (full: string) => path.relative(root, full).split(path.sep).join('/');
   const walk = (dir: string) => {
     let names: fs.Dirent[];
     try {
       names = fs.readdirSync(dir, { withFileTypes: true });
-    } catch {
+    } catch (e) {
+      if (dir === root) throw new InputError(`${root}: cannot read (${(e as Error).message})`);
+      unreadable.push({ path: rel(dir), reason: (e as Error).message });
       return;
     }
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -18,15 +27,21 @@ export function openFolder(root: string): Container {
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
       else if (d.isFile()) {
-        const rel = path.relative(root, full).split(path.sep).join('/');
+        let size: number;
+        try {
+          size = fs.statSync(full).size;
+        } catch (e) {
+          unreadable.push({ path: rel(full), reason: (e as Error).message });
+          continue;
+        }
         entries.push({
-          path: rel,
-          size: fs.statSync(full).size,
+          path: rel(full),
+          size,
           open: async () => fs.createReadStream(full, { highWaterMark: 1 << 20 }),
         });
       }
     }
   };
   walk(root);
-  return { name: root, kind: 'folder', entries, close: () => {} };
+  return { name: root, kind: 'folder', entries, unreadable, close: () => {} };
 }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Db } from '../db/database.js';
 import { SourceContext } from '../importers/context.js';
@@ -60,7 +60,7 @@ function safely(f: () => boolean): boolean {
 export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promise<void> {
   if (typeof spec !== 'string') {
     const { name, bytes } = spec;
-    if (hasMagic(bytes, ZIP_MAGIC)) return loadContainer(db, await openZip(name, { bytes }), env);
+    if (hasMagic(bytes, ZIP_MAGIC)) return loadContainer(db, await openZip(name, { bytes }), env, bytes.byteLength);
     const loaded = await loadStream(db, name, Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), bytes.byteLength, null, env);
     if (!loaded) throw notRecognized(name);
     return;
@@ -73,7 +73,7 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
   }
   if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
   const head = readHead(spec, 4);
-  if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env);
+  if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env, stat.size);
   const loaded = await loadStream(db, spec, fs.createReadStream(spec, { highWaterMark: 1 << 20 }), stat.size, null, env, { file: spec });
   if (!loaded) throw notRecognized(spec);
 }
@@ -107,10 +107,10 @@ async function loadStream(
   if (hasMagic(peeked.head, GZIP_MAGIC)) {
     compressed = true;
     const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
-    const source = Readable.from(peeked.chunks);
-    source.on('error', (e) => gunzip.destroy(e));
+    // pipeline: a source error reaches the reader through `gunzip`, and a reader that stops
+    // early (a sniff) stops the source too, which closes the file or zip entry under it.
     // A gzip file cut short: keep what came before the cut (recorded below), refuse nothing.
-    chunks = guard(source.pipe(gunzip), name, undefined, () => (cut = true));
+    chunks = guard(pipeline(Readable.from(peeked.chunks), gunzip, () => {}), name, undefined, () => (cut = true));
     peeked = await peek(chunks, SNIFF_BYTES);
   }
   const noteCut = (ctx: SourceContext) => {
@@ -216,12 +216,16 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   }
   const head = Buffer.concat(buffered);
   async function* all(): AsyncIterable<Buffer> {
-    yield* buffered;
-    if (done) return;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    try {
+      yield* buffered;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) done = true;
+        else yield r.value;
+      }
+    } finally {
+      // A reader that stops early (or is destroyed) stops the source too, closing what it reads.
+      if (!done) await it.return?.();
     }
   }
   return { head, chunks: all(), stop: async () => void (await it.return?.()) };
@@ -244,13 +248,18 @@ async function readAll(s: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** A zip or folder: the bugreport text first (it fills the snapshot header), then every other entry by content. */
-async function loadContainer(db: Db, c: Container, env: ImportEnv): Promise<void> {
+/**
+ * A zip or folder (`bytes`: its size, for a zip): the bugreport text first (it fills the
+ * snapshot header), then every other entry by content. The bugreport text is the input
+ * itself: when it cannot be read, neither can the input. Any other entry that cannot be read
+ * (corrupt or unsupported compression, encrypted, too large, an I/O error) is an
+ * `entry_unreadable` error diagnostic, and the next entry is read.
+ */
+async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number): Promise<void> {
   try {
     const main = await findMainEntry(c);
     const kind = main ? 'bugreport' : c.kind === 'folder' ? 'folder' : 'capture';
-    const total = c.kind === 'zip' ? fs.existsSync(c.name) ? fs.statSync(c.name).size : undefined : undefined;
-    const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), total);
+    const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), bytes);
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
     if (main) {
@@ -258,13 +267,27 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv): Promise<void
     }
     let recognized = 0;
     let skipped = 0;
+    const unreadable: string[] = [];
+    const cannotRead = (message: string) => {
+      unreadable.push(message);
+      ctx.diag('error', 'entry_unreadable', message);
+    };
+    for (const u of c.unreadable) cannotRead(`${c.name}${sep}${u.path}: cannot read (${u.reason})`);
     for (const e of c.entries) {
       if (e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt') continue;
-      const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env, { checkSize: c.kind === 'zip' });
-      if (ok) recognized++;
-      else skipped++;
+      try {
+        const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env, { checkSize: c.kind === 'zip' });
+        if (ok) recognized++;
+        else skipped++;
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        cannotRead(err.message);
+      }
     }
     if (!main && recognized === 0) {
+      if (unreadable.length > 0) {
+        throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})`);
+      }
       throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads`);
     }
     if (skipped > 0) ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads`);

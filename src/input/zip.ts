@@ -1,20 +1,28 @@
-// Zip archives (bugreport .zip files, zip64 included) read with yauzl: the central
-// directory is read once, entries are inflated as streams on demand.
+// Zip archives (bugreport .zip files, zip64 included): the central directory and the local
+// headers are read with yauzl, once; an entry's bytes are read on demand, straight from the
+// file (or the bytes in memory), and inflated here.
 import type yauzl from 'yauzl';
+import fs from 'node:fs';
 import zlib from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Container, ContainerEntry } from './container.js';
+
+/** yauzl 3's local-header reader (not in @types/yauzl). */
+type WithLocalHeader = yauzl.ZipFile & {
+  readLocalFileHeader(entry: yauzl.Entry, options: { minimal: true }, callback: (err: Error | null, header?: { fileDataStart: number }) => void): void;
+};
 
 const OPTIONS: yauzl.Options = { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true };
 
 /** Open a zip from a path or from bytes in memory. Throws InputError when it is not a readable zip. */
 export async function openZip(name: string, source: { path: string } | { bytes: Uint8Array }): Promise<Container> {
   const { open, fromBuffer } = (await import('yauzl')).default;
+  const bytes = 'bytes' in source ? Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength) : undefined;
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
     const done = (err: Error | null, z?: yauzl.ZipFile) => (err || !z ? reject(err) : resolve(z));
     if ('path' in source) open(source.path, OPTIONS, done);
-    else fromBuffer(Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength), OPTIONS, done);
+    else fromBuffer(bytes!, OPTIONS, done);
   }).catch((e: Error) => {
     throw new InputError(`${name}: not a readable zip archive (${e.message})`);
   });
@@ -26,7 +34,7 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
         list.push({
           path: entry.fileName,
           size: entry.uncompressedSize,
-          open: () => openEntry(zip, name, entry),
+          open: () => openEntry(zip as WithLocalHeader, name, 'path' in source ? source.path : bytes!, entry),
         });
       }
       zip.readEntry();
@@ -39,7 +47,7 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
     throw e instanceof InputError ? e : new InputError(`${name}: corrupt zip directory (${e.message})`);
   });
 
-  return { name, kind: 'zip', entries, close: () => zip.close() };
+  return { name, kind: 'zip', entries, unreadable: [], close: () => zip.close() };
 }
 
 /** Inflate output chunk size: large chunks keep the per-chunk overhead of a 500 MB entry small. */
@@ -48,24 +56,39 @@ const INFLATE_CHUNK = 256 * 1024;
 const READ_AHEAD = 8 * 1024 * 1024;
 
 /**
- * An entry's bytes. Deflated entries are inflated here rather than by yauzl, with large
- * output chunks (yauzl's 16 KiB chunks cost more than the inflating itself on big entries).
- * The reader checks the inflated size against the directory's (`ContainerEntry.size`).
+ * An entry's bytes. They are read with a stream of our own rather than yauzl's: a reader that
+ * stops early (a sniff) destroys it, which closes its file descriptor (destroying a yauzl read
+ * stream while another read of the zip is queued crashes yauzl 3.4). Deflated entries are
+ * inflated with large output chunks (cheaper per chunk on big entries). The reader checks the
+ * size against the directory's (`ContainerEntry.size`).
  */
-function openEntry(zip: yauzl.ZipFile, zipName: string, entry: yauzl.Entry): Promise<Readable> {
-  const deflated = entry.compressionMethod === 8;
-  return new Promise<Readable>((resolve, reject) =>
-    zip.openReadStream(entry, (deflated ? { decompress: false } : {}) as yauzl.ZipFileOptions, (err, raw) => {
-      if (err || !raw) return reject(asInputError(zipName, entry.fileName, err));
-      if (!deflated) return resolve(raw);
-      // A deep output buffer lets zlib (on the thread pool) inflate ahead while the importer works.
-      const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions);
-      raw.on('error', (e) => inflate.destroy(e));
-      resolve(raw.pipe(inflate));
-    }),
+async function openEntry(zip: WithLocalHeader, zipName: string, file: string | Buffer, entry: yauzl.Entry): Promise<Readable> {
+  const fail = (reason: string) => new InputError(`${zipName}!/${entry.fileName}: cannot read (${reason})`);
+  if (entry.isEncrypted()) throw fail('the entry is encrypted');
+  const method = entry.compressionMethod;
+  if (method !== 0 && method !== 8) throw fail(`compression method ${method} is not supported, only stored and deflated entries are`);
+  const start = await new Promise<number>((resolve, reject) =>
+    zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err || !header ? reject(fail(err?.message ?? 'no local header')) : resolve(header.fileDataStart))),
   );
+  const end = start + entry.compressedSize;
+  const raw =
+    typeof file !== 'string'
+      ? Readable.from(slices(file, start, end))
+      : end > start
+        ? fs.createReadStream(file, { start, end: end - 1, highWaterMark: READ_CHUNK })
+        : Readable.from([]);
+  if (method === 0) return raw;
+  // A deep output buffer lets zlib (on the thread pool) inflate ahead while the importer works.
+  const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions);
+  // pipeline: an error of either stream reaches the reader through `inflate`, and a reader
+  // that stops early destroys `raw` too.
+  return pipeline(raw, inflate, () => {});
 }
 
-function asInputError(zipName: string, entry: string, err: Error | null): InputError {
-  return new InputError(`${zipName}: cannot read entry ${entry} (${err?.message ?? 'unknown error'})`);
+/** How many compressed bytes are read at a time. */
+const READ_CHUNK = 1 << 20;
+
+/** `buf[start, end)` in pieces of READ_CHUNK bytes (no copy). */
+function* slices(buf: Buffer, start: number, end: number): Iterable<Buffer> {
+  for (let at = start; at < end; at += READ_CHUNK) yield buf.subarray(at, Math.min(end, at + READ_CHUNK));
 }

@@ -19,16 +19,33 @@ SELECT d.id, d.snapshot_id, d.inode, d.size, coalesce(d.exporter, '<unknown>') A
        EXISTS (SELECT 1 FROM dmabuf_holder h2 WHERE h2.snapshot_id = d.snapshot_id) AS holders_known
 FROM dmabuf d;
 
--- Total DMA-BUF bytes per snapshot: the merged buffers, else the largest total a source reported.
+-- DMA-BUF per snapshot: the merged buffers, and the total that shares are computed against
+-- (the bytes of the merged buffers, else the largest total a source reported).
 -- @column snapshot_id Snapshot.
--- @column total_bytes Bytes of all buffers of the snapshot.
 -- @column buffers Number of merged buffers.
+-- @column buffer_bytes Bytes of the merged buffers whose size is known; 0 when there is none.
+-- @column total_bytes buffer_bytes when a buffer's size is known, else the largest whole-device total a source reported (`dmabuf_reported_total`); NULL when neither exists.
 CREATE VIEW _dmabuf_snapshot_total AS
-SELECT s.id AS snapshot_id,
-       coalesce((SELECT sum(size) FROM dmabuf d WHERE d.snapshot_id = s.id),
-                (SELECT max(total_bytes) FROM dmabuf_reported_total r WHERE r.snapshot_id = s.id AND r.pid IS NULL AND r.exporter IS NULL)) AS total_bytes,
-       (SELECT count(*) FROM dmabuf d WHERE d.snapshot_id = s.id) AS buffers
-FROM snapshot s;
+SELECT s.id AS snapshot_id, coalesce(b.buffers, 0) AS buffers, coalesce(b.bytes, 0) AS buffer_bytes,
+       coalesce(b.bytes, (SELECT max(total_bytes) FROM dmabuf_reported_total r
+                          WHERE r.snapshot_id = s.id AND r.pid IS NULL AND r.exporter IS NULL)) AS total_bytes
+FROM snapshot s
+LEFT JOIN (SELECT snapshot_id, count(*) AS buffers, sum(size) AS bytes FROM dmabuf GROUP BY snapshot_id) b ON b.snapshot_id = s.id;
+
+-- One row per `dmabuf_holder` with whether the process holds the buffer only through a
+-- mapping, every fd closed: the `mapped_only` of `dmabuf_processes` and `dmabuf_leak_suspects`.
+-- @column snapshot_id Snapshot.
+-- @column inode Inode of the held buffer.
+-- @column pid Holding process id.
+-- @column fd_refs `dmabuf_holder.fd_refs`.
+-- @column map_refs `dmabuf_holder.map_refs`.
+-- @column reported_pss `dmabuf_holder.reported_pss`.
+-- @column mapped_only 1 when the process maps the buffer and holds no fd to it, else 0; NULL when no source counted the process's fds (for any buffer), so that "no fd" would be unseen rather than known.
+CREATE VIEW _dmabuf_holder AS
+SELECT h.snapshot_id, h.inode, h.pid, h.fd_refs, h.map_refs, h.reported_pss,
+       CASE WHEN EXISTS (SELECT 1 FROM dmabuf_holder f WHERE f.snapshot_id = h.snapshot_id AND f.pid = h.pid AND f.fd_refs IS NOT NULL)
+            THEN coalesce(h.map_refs, 0) > 0 AND coalesce(h.fd_refs, 0) = 0 END AS mapped_only
+FROM dmabuf_holder h;
 
 -- The severity thresholds of `dmabuf_leak_suspects` as one row, for the views that grade findings:
 -- a finding is `high` at or above high_bytes or high_share_pct of its snapshot's total, `medium`

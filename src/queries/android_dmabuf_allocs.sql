@@ -1,5 +1,4 @@
--- @view _dmabuf_gralloc_served
--- @title Binder transactions served by a gralloc allocator thread (spans)
+-- Binder transactions served by a gralloc allocator thread (spans).
 -- One row per synchronous binder transaction (not one-way, not a reply) received by a thread
 -- of the gralloc allocator service (process name or cmdline matching
 -- `/vendor/bin/hw/android.hardware.graphics.allocator*` or `/vendor/bin/hw/*gralloc.allocator*`):
@@ -30,8 +29,7 @@ JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kin
 JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
                    AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0;
 
--- @view _dmabuf_attributed
--- @title DMA-BUF heap events with the gralloc re-attribution applied (narrow)
+-- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by
 -- a gralloc allocator thread while serving a synchronous binder transaction (the innermost
 -- span of `_dmabuf_gralloc_served`, i.e. the latest started, when spans nest), else the thread
@@ -57,8 +55,7 @@ SELECT e.rowid AS seq, e.snapshot_id, e.ts, e.inode, e.size_delta AS buf_size, e
 FROM dma_heap_event e
 LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid;
 
--- @view _dmabuf_charged
--- @title DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL)
+-- DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL).
 -- An allocation is charged to its `attr_tid`; a free to the `attr_tid` of the latest strictly
 -- earlier event on its inode; a free with none is dropped. The rows of `dma_heap_charge` (with
 -- their event's ts, size and inode), which the trace views read: that table is filled once per
@@ -94,7 +91,7 @@ SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
        lead(seq) OVER (PARTITION BY snapshot_id, inode ORDER BY ts, seq) AS next_event_id
 FROM with_pid;
 
--- @view android_dmabuf_allocs
+-- @analysis android_dmabuf_allocs
 -- @title DMA-BUF heap allocations and frees, attributed (Perfetto-compatible)
 -- One row per `dma_heap_stat` event of a trace, with the thread and process responsible,
 -- with the columns and semantics of Perfetto's `android_dmabuf_allocs`

@@ -1,4 +1,4 @@
--- @view android_memory_cumulative_dmabuf
+-- @analysis android_memory_cumulative_dmabuf
 -- @title Running DMA-BUF total per process (Perfetto-compatible)
 -- Perfetto's `android_memory_cumulative_dmabuf` (android.memory.dmabuf module): for each row
 -- of `android_dmabuf_allocs`, the running sum of `buf_size` of its process up to its

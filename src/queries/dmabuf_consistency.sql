@@ -20,6 +20,7 @@
 -- @column computed The value computed from the rows.
 -- @column difference reported − computed.
 -- @column tolerance Largest difference still `ok`.
+-- @column unit What reported, computed, difference and tolerance count: `bytes` or `buffers` (`buffer_count`, `exporter_count`, `source_missing`, `truncated_capture`).
 -- @column status `ok`, `mismatch` or `truncated`.
 -- @column detail One sentence on where both numbers come from.
 CREATE VIEW dmabuf_consistency AS
@@ -50,29 +51,29 @@ checks AS (
   -- A listing's own total line.
   SELECT r.snapshot_id, 'total_bytes' AS check_name, r.origin AS subject, r.total_bytes AS reported, coalesce(c.bytes, 0) AS computed,
          CASE WHEN r.in_kb THEN 1024 * coalesce(c.n, 0) ELSE 0 END AS tolerance,
-         r.origin || ' total line beside the sum of its ' || coalesce(c.n, 0) || ' rows' AS detail
+         'bytes' AS unit, r.origin || ' total line beside the sum of its ' || coalesce(c.n, 0) || ' rows' AS detail
   FROM dmabuf_reported_total r LEFT JOIN src_rows c ON c.source_id = r.source_id
   WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo') AND r.total_bytes IS NOT NULL
   UNION ALL
   SELECT r.snapshot_id, 'buffer_count', r.origin, r.buffer_count, coalesce(c.n, 0), 0,
-         r.origin || ' buffer count beside its number of rows'
+         'buffers', r.origin || ' buffer count beside its number of rows'
   FROM dmabuf_reported_total r LEFT JOIN src_rows c ON c.source_id = r.source_id
   WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo') AND r.buffer_count IS NOT NULL
   UNION ALL
   -- Per-exporter totals (dmabuf_dump -b).
   SELECT r.snapshot_id, 'exporter_bytes', r.exporter, r.total_bytes,
          coalesce((SELECT sum(o.size) FROM dmabuf_observation o WHERE o.source_id = r.source_id AND o.exporter = r.exporter), 0), 0,
-         r.origin || ' exporter line beside the sum of that exporter''s per-buffer rows'
+         'bytes', r.origin || ' exporter line beside the sum of that exporter''s per-buffer rows'
   FROM dmabuf_reported_total r WHERE r.exporter IS NOT NULL AND r.total_bytes IS NOT NULL
   UNION ALL
   SELECT r.snapshot_id, 'exporter_count', r.exporter, r.buffer_count,
          (SELECT count(*) FROM dmabuf_observation o WHERE o.source_id = r.source_id AND o.exporter = r.exporter), 0,
-         r.origin || ' exporter buffer count beside that exporter''s per-buffer rows'
+         'buffers', r.origin || ' exporter buffer count beside that exporter''s per-buffer rows'
   FROM dmabuf_reported_total r WHERE r.exporter IS NOT NULL AND r.buffer_count IS NOT NULL
   UNION ALL
   -- dmabuf_dump PROCESS TOTAL lines.
   SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes), coalesce(sum(h.size), 0),
-         1024 * count(h.inode), r.origin || ' process total beside the sum of the process''s rows'
+         1024 * count(h.inode), 'bytes', r.origin || ' process total beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
@@ -80,7 +81,7 @@ checks AS (
   GROUP BY r.rowid
   UNION ALL
   SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(sum(h.reported_pss), 0),
-         1024 * count(h.inode), 'PROCESS TOTAL Pss beside the sum of the process''s rows'
+         1024 * count(h.inode), 'bytes', 'PROCESS TOTAL Pss beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
@@ -91,43 +92,43 @@ checks AS (
   SELECT r.snapshot_id, 'userspace_rss', r.origin, r.userspace_rss_bytes,
          coalesce((SELECT sum(h.size) FROM held h WHERE h.source_id = r.source_id), 0),
          1024 * (SELECT count(*) FROM held h WHERE h.source_id = r.source_id),
-         'userspace_rss beside the sum of every process row'
+         'bytes', 'userspace_rss beside the sum of every process row'
   FROM dmabuf_reported_total r
   WHERE r.origin = 'dmabuf_dump' AND r.userspace_rss_bytes IS NOT NULL
   UNION ALL
   SELECT r.snapshot_id, 'dmabuf_total', r.origin, r.total_bytes,
          coalesce(c.bytes, 0) + coalesce(r.kernel_bytes, 0),
-         1024 * (coalesce(c.inodes, 0) + 1), 'dmabuf total beside the distinct buffers of the process tables plus kernel_rss'
+         1024 * (coalesce(c.inodes, 0) + 1), 'bytes', 'dmabuf total beside the distinct buffers of the process tables plus kernel_rss'
   FROM dmabuf_reported_total r LEFT JOIN src_rows c ON c.source_id = r.source_id
   WHERE r.origin = 'dmabuf_dump' AND r.total_bytes IS NOT NULL
   UNION ALL
   -- Totals of one source beside the global listings of others.
   SELECT r.snapshot_id, 'global_total', r.origin, r.total_bytes, g.bytes,
          max(CAST(p.tolerance_pct * r.total_bytes / 100 AS INTEGER), CASE WHEN r.in_kb THEN 1024 * g.n ELSE 0 END),
-         r.origin || ' total beside the ' || g.n || ' buffers the global listings found'
+         'bytes', r.origin || ' total beside the ' || g.n || ' buffers the global listings found'
   FROM dmabuf_reported_total r JOIN glob g ON g.snapshot_id = r.snapshot_id CROSS JOIN p
   WHERE r.origin IN ('dmabuf_dump', 'meminfo') AND r.total_bytes IS NOT NULL
   UNION ALL
   -- Listings side by side.
   SELECT l.snapshot_id, 'source_bytes', l.importer, l.bytes, g.bytes,
          CAST(p.tolerance_pct * g.bytes / 100 AS INTEGER),
-         l.importer || ' lists ' || l.n || ' buffers; all global listings together ' || g.n
+         'bytes', l.importer || ' lists ' || l.n || ' buffers; all global listings together ' || g.n
   FROM listing l JOIN glob g ON g.snapshot_id = l.snapshot_id CROSS JOIN p
   WHERE (SELECT count(*) FROM listing l2 WHERE l2.snapshot_id = l.snapshot_id) > 1
   UNION ALL
   SELECT l.snapshot_id, 'source_missing', l.importer, 0,
          (SELECT count(*) FROM dmabuf d WHERE d.snapshot_id = l.snapshot_id AND d.in_global_list AND d.inode IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM dmabuf_observation o WHERE o.source_id = l.source_id AND o.inode = d.inode)),
-         0, 'buffers other global listings have and ' || l.importer || ' lacks'
+         0, 'buffers', 'buffers other global listings have and ' || l.importer || ' lacks'
   FROM listing l
   WHERE (SELECT count(*) FROM listing l2 WHERE l2.snapshot_id = l.snapshot_id) > 1
 )
-SELECT c.snapshot_id, c.check_name, c.subject, c.reported, c.computed, c.reported - c.computed AS difference, c.tolerance,
+SELECT c.snapshot_id, c.check_name, c.subject, c.reported, c.computed, c.reported - c.computed AS difference, c.tolerance, c.unit,
        CASE WHEN abs(c.reported - c.computed) <= c.tolerance THEN 'ok' ELSE 'mismatch' END AS status, c.detail
 FROM checks c
 UNION ALL
 -- A listing far smaller than a total reported elsewhere.
-SELECT l.snapshot_id, 'truncated_capture', l.importer, ref.ref_count, l.n, ref.ref_count - l.n, 0, 'truncated',
+SELECT l.snapshot_id, 'truncated_capture', l.importer, ref.ref_count, l.n, ref.ref_count - l.n, 0, 'buffers', 'truncated',
        l.importer || ' lists ' || l.n || ' buffers (' || l.bytes || ' bytes) where ' || ref.origin || ' reports ' ||
        coalesce(ref.ref_count, '?') || ' buffers (' || coalesce(ref.ref_bytes, '?') || ' bytes): the capture looks cut short'
 FROM listing l

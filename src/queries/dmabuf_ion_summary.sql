@@ -1,4 +1,4 @@
--- @view dmabuf_ion_summary
+-- @analysis dmabuf_ion_summary
 -- @title ION heap activity during a trace
 -- From the ION events of each trace (ION-era kernels): one row per snapshot and heap with the
 -- statistics of the heap's total over time, as Perfetto's `android_ion` metric computes them

@@ -32,28 +32,30 @@ WITH findings AS (
   UNION ALL
   SELECT h.snapshot_id, 'mapped_only', coalesce(p.name, '?') || ' (' || h.pid || ')', sum(d.size),
          count(*) || ' buffer(s) mapped by the process with no fd left open (inodes ' || group_concat(h.inode, ', ') || ')'
-  FROM dmabuf_holder h
+  FROM _dmabuf_holder h
   JOIN dmabuf d ON d.snapshot_id = h.snapshot_id AND d.inode = h.inode
   LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
-  WHERE h.map_refs > 0 AND coalesce(h.fd_refs, 0) = 0
-    -- only where some source counted this process's fds, so that "no fd" is known, not merely unseen
-    AND EXISTS (SELECT 1 FROM dmabuf_holder f WHERE f.snapshot_id = h.snapshot_id AND f.pid = h.pid AND f.fd_refs IS NOT NULL)
+  WHERE h.mapped_only
   GROUP BY h.snapshot_id, h.pid
   UNION ALL
   SELECT snapshot_id, kind, subject, bytes, evidence FROM _dmabuf_leak_suspects_trace
 ),
-graded AS (
-  SELECT f.*, 100.0 * f.bytes / nullif(t.total_bytes, 0) AS share,
-         CASE
-           WHEN f.bytes >= th.high_bytes OR 100.0 * f.bytes / nullif(t.total_bytes, 0) >= th.high_share_pct THEN 3
-           WHEN f.bytes >= th.medium_bytes OR 100.0 * f.bytes / nullif(t.total_bytes, 0) >= th.medium_share_pct THEN 2
-           WHEN f.bytes >= th.low_bytes THEN 1
-           ELSE 0
-         END AS level
+shared AS (
+  SELECT f.*, 100.0 * f.bytes / nullif(t.total_bytes, 0) AS share
   FROM findings f
   LEFT JOIN _dmabuf_snapshot_total t ON t.snapshot_id = f.snapshot_id
-  CROSS JOIN _dmabuf_leak_thresholds th
   WHERE f.bytes > 0
+),
+graded AS (
+  SELECT s.*,
+         CASE
+           WHEN s.bytes >= th.high_bytes OR s.share >= th.high_share_pct THEN 3
+           WHEN s.bytes >= th.medium_bytes OR s.share >= th.medium_share_pct THEN 2
+           WHEN s.bytes >= th.low_bytes THEN 1
+           ELSE 0
+         END AS level
+  FROM shared s
+  CROSS JOIN _dmabuf_leak_thresholds th
 )
 SELECT snapshot_id, kind, subject, bytes,
        CASE level WHEN 3 THEN 'high' WHEN 2 THEN 'medium' WHEN 1 THEN 'low' ELSE 'info' END AS severity,

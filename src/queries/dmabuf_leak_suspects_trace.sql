@@ -1,10 +1,10 @@
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
 -- end, per responsible process (after gralloc re-attribution; the same buffers as the
--- `outstanding` ones of `dmabuf_trace_buffers`),
--- largest first; `rss_growth` — a process whose DMA-BUF RSS (`dmabuf_rss_sample`) is higher at
--- its last sample of the trace than at its first by more than `rss_growth_min_bytes`.
--- `dmabuf_leak_suspects` grades them with the same thresholds as its other kinds.
+-- `outstanding` ones of `dmabuf_trace_buffers`); `rss_growth` — a process whose DMA-BUF RSS
+-- (`dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
+-- than `rss_growth_min_bytes`. Unordered: `dmabuf_leak_suspects` grades and orders them with
+-- its other kinds.
 -- @for dmabuf_leak_suspects
 -- @param rss_growth_min_bytes 10485760 A process whose DMA-BUF RSS grows by more than this many bytes across a trace is reported as `rss_growth`.
 -- @column snapshot_id Snapshot of the trace.
@@ -26,8 +26,9 @@ unfreed AS (
                    ' was still allocated at its end (ts '
               ELSE t.outstanding_buffers || ' buffers allocated during the trace between ts ' || t.outstanding_first_ts || ' and ' || t.outstanding_last_ts ||
                    ' (largest ' || t.outstanding_max_bytes || ' bytes) were still allocated at its end (ts '
-         END || coalesce((SELECT max(end_ts) FROM trace_info ti WHERE ti.snapshot_id = t.snapshot_id), '?') || ')' AS evidence
+         END || coalesce(w.trace_end_ts, '?') || ')' AS evidence
   FROM dma_heap_totals t
+  LEFT JOIN dma_heap_totals w ON w.snapshot_id = t.snapshot_id AND w.scope = 'trace'
   LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid
   WHERE t.scope = 'process' AND t.outstanding_buffers > 0
 ),
@@ -63,5 +64,4 @@ rss_growth AS (
 )
 SELECT snapshot_id, kind, subject, bytes, evidence FROM unfreed
 UNION ALL
-SELECT snapshot_id, kind, subject, bytes, evidence FROM rss_growth
-ORDER BY snapshot_id, kind DESC, bytes DESC, subject;
+SELECT snapshot_id, kind, subject, bytes, evidence FROM rss_growth;

@@ -1,4 +1,4 @@
--- @view dmabuf_trace_buffers
+-- @analysis dmabuf_trace_buffers
 -- @title DMA-BUF heap buffers of a trace, allocation to free
 -- One row per allocation in `android_dmabuf_allocs`: the buffer's lifetime within the trace
 -- and who is responsible for it (after gralloc re-attribution). The lifetime ends at the

@@ -42,8 +42,7 @@ LEFT JOIN process p ON t.scope = 'process' AND p.snapshot_id = t.snapshot_id AND
 ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN t.outstanding_bytes ELSE 0 END DESC,
          t.allocated_bytes DESC, t.pid, t.tid;
 
--- @view _dmabuf_trace_totals
--- @title The rows of `dma_heap_totals`, computed in SQL
+-- The rows of `dma_heap_totals`, computed in SQL.
 -- What the ordered pass of src/importers/perfetto/charge.ts writes to `dma_heap_totals`, stated
 -- with window functions over `dma_heap_charge` (which must be filled first), `_dmabuf_attributed`
 -- and `dma_heap_event`; used instead of that pass for a trace too large for it or with values

@@ -7,9 +7,14 @@ import { bytes, count } from './format.js';
 
 export interface Table {
   columns: string[];
-  /** How many leading columns are text (left-aligned); the rest are numbers. */
-  textColumns: number;
+  /** Per column: true for numbers (right-aligned), false for text (left-aligned). */
+  numeric: boolean[];
   rows: string[][];
+}
+
+/** A table from its columns, each `name` (text) or `#name` (a number). */
+function table(columns: string[], rows: string[][]): Table {
+  return { columns: columns.map((c) => c.replace(/^#/, '')), numeric: columns.map((c) => c.startsWith('#')), rows };
 }
 
 export interface Block {
@@ -33,7 +38,7 @@ export function summaryDocument(s: Summary): Document {
     heading: 'Import diagnostics',
     facts: [['total', d.total === 0 ? '0' : `${d.total} (${sev})`]],
     table: d.by_code.length
-      ? { columns: ['severity', 'code', 'count', 'example'], textColumns: 2, rows: d.by_code.map((r) => [String(r.severity), String(r.code), count(r.count), String(r.example).slice(0, 110)]) }
+      ? table(['severity', 'code', '#count', 'example'], d.by_code.map((r) => [String(r.severity), String(r.code), count(r.count), String(r.example).slice(0, 110)]))
       : undefined,
     notes: d.total ? ['All of them: `query <input> --sql "SELECT * FROM diagnostic"`.'] : undefined,
   });
@@ -49,31 +54,29 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
   const sys = [snap.android_sdk ? `SDK ${snap.android_sdk}` : '', snap.kernel_release ? `kernel ${snap.kernel_release}` : ''].filter(Boolean).join(', ');
   if (sys) facts.push(['system', sys]);
   if (snap.captured_at) facts.push(['captured', snap.captured_at]);
-  facts.push(['DMA-BUF', snap.total_bytes === null ? 'no per-buffer data' : `${bytes(snap.total_bytes)} in ${count(snap.buffers)} buffers`]);
+  facts.push(['DMA-BUF', snap.buffers === 0 ? 'no per-buffer data' : `${bytes(snap.total_bytes)} in ${count(snap.buffers)} buffers`]);
   for (const r of snap.reported_totals) facts.push([`reported by ${r.origin}`, reportedText(r)]);
   out.push({ heading: `Snapshot ${snap.snapshot_id}: ${snap.label}`, facts });
 
   if (snap.heaps.length) {
-    out.push({ heading: `dmabuf_heaps${tag}`, table: { columns: ['item', 'bytes'], textColumns: 1, rows: snap.heaps.map((r) => [String(r.item), bytes(r.bytes)]) } });
+    out.push({ heading: `dmabuf_heaps${tag}`, table: table(['item', '#bytes'], snap.heaps.map((r) => [String(r.item), bytes(r.bytes)])) });
   }
   if (snap.exporters.length) {
     out.push({
       heading: `dmabuf_exporters${tag}`,
-      table: {
-        columns: ['exporter', 'buffers', 'bytes', 'share', 'largest', 'processes', 'held by none'],
-        textColumns: 1,
-        rows: snap.exporters.map((r) => [String(r.exporter), count(r.buffers), bytes(r.bytes), r.share_pct === null ? '-' : `${r.share_pct}%`, bytes(r.largest_bytes), count(r.processes), bytes(r.unheld_bytes)]),
-      },
+      table: table(
+        ['exporter', '#buffers', '#bytes', '#share', '#largest', '#processes', '#held by none'],
+        snap.exporters.map((r) => [String(r.exporter), count(r.buffers), bytes(r.bytes), r.share_pct === null ? '-' : `${r.share_pct}%`, bytes(r.largest_bytes), count(r.processes), bytes(r.unheld_bytes)]),
+      ),
     });
   }
   if (snap.processes.length) {
     out.push({
       heading: `dmabuf_processes${tag}`,
-      table: {
-        columns: ['pid', 'process', 'buffers', 'rss', 'pss', 'private'],
-        textColumns: 2,
-        rows: snap.processes.map((r) => [String(r.pid), String(r.process_name ?? '?'), count(r.buffers), bytes(r.rss_bytes), bytes(r.pss_bytes), bytes(r.private_bytes)]),
-      },
+      table: table(
+        ['pid', 'process', '#buffers', '#rss', '#pss', '#private'],
+        snap.processes.map((r) => [String(r.pid), String(r.process_name ?? '?'), count(r.buffers), bytes(r.rss_bytes), bytes(r.pss_bytes), bytes(r.private_bytes)]),
+      ),
     });
   }
   if (snap.trace.length) {
@@ -88,28 +91,26 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
           ]
         : undefined,
       table: procs.length
-        ? {
-            columns: ['pid', 'process', 'allocated', 'freed', 'outstanding', 'peak'],
-            textColumns: 2,
-            rows: procs.map((r) => [String(r.pid ?? `tid ${r.tid}`), String(r.process_name ?? '?'), bytes(r.allocated_bytes), bytes(r.freed_bytes), bytes(r.outstanding_bytes), bytes(r.peak_outstanding_bytes)]),
-          }
+        ? table(
+            ['pid', 'process', '#allocated', '#freed', '#outstanding', '#peak'],
+            procs.map((r) => [String(r.pid ?? `tid ${r.tid}`), String(r.process_name ?? '?'), bytes(r.allocated_bytes), bytes(r.freed_bytes), bytes(r.outstanding_bytes), bytes(r.peak_outstanding_bytes)]),
+          )
         : undefined,
     });
   }
   if (snap.devices.length) {
     out.push({
       heading: `dmabuf_devices${tag}`,
-      table: { columns: ['device', 'buffers', 'bytes', 'exporters'], textColumns: 1, rows: snap.devices.map((r) => [String(r.device), count(r.buffers), bytes(r.bytes), String(r.exporters ?? '')]) },
+      table: table(['device', '#buffers', '#bytes', 'exporters'], snap.devices.map((r) => [String(r.device), count(r.buffers), bytes(r.bytes), String(r.exporters ?? '')])),
     });
   }
   out.push({
     heading: `dmabuf_leak_suspects${tag}`,
     table: snap.leak_suspects.length
-      ? {
-          columns: ['severity', 'kind', 'subject', 'bytes', 'evidence'],
-          textColumns: 3,
-          rows: snap.leak_suspects.map((r) => [String(r.severity).toUpperCase(), String(r.kind), String(r.subject), bytes(r.bytes), String(r.evidence)]),
-        }
+      ? table(
+          ['severity', 'kind', 'subject', '#bytes', 'evidence'],
+          snap.leak_suspects.map((r) => [String(r.severity).toUpperCase(), String(r.kind), String(r.subject), bytes(r.bytes), String(r.evidence)]),
+        )
       : undefined,
     notes: snap.leak_suspects.length ? undefined : ['none found'],
   });
@@ -117,15 +118,13 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
     heading: `dmabuf_consistency${tag}`,
     facts: [['checks', `${snap.consistency_checks} made, ${snap.consistency_findings.length} not ok`]],
     table: snap.consistency_findings.length
-      ? {
-          columns: ['status', 'check', 'subject', 'reported', 'computed', 'difference'],
-          textColumns: 3,
-          rows: snap.consistency_findings.map((r) => {
-            const isCount = /count|missing/.test(String(r.check_name)) || r.check_name === 'truncated_capture';
-            const f = isCount ? count : bytes;
+      ? table(
+          ['status', 'check', 'subject', '#reported', '#computed', '#difference'],
+          snap.consistency_findings.map((r) => {
+            const f = r.unit === 'bytes' ? bytes : count;
             return [String(r.status), String(r.check_name), String(r.subject), f(r.reported), f(r.computed), f(r.difference)];
           }),
-        }
+        )
       : undefined,
   });
   return out;

@@ -29,15 +29,15 @@ export function cell(v: unknown): string {
   return v === null || v === undefined ? '' : String(v);
 }
 
-/** Align columns: the first `leftCols` columns left, the rest right. */
-export function align(rows: string[][], leftCols = 1, indent = '  '): string[] {
+/** Align columns: numeric ones right, the others left; each line starts with `indent`. */
+export function align(rows: string[][], numeric: readonly boolean[], indent = ''): string[] {
   if (rows.length === 0) return [];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map(
     (r) =>
       indent +
       r
-        .map((c, i) => (i < leftCols ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+        .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
         .join('  ')
         .trimEnd(),
   );

@@ -8,7 +8,7 @@ export function renderHtml(doc: Document): string {
     if (b.facts?.length) body.push('<dl>' + b.facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') + '</dl>');
     if (b.table) {
       const t = b.table;
-      const cls = (i: number) => (i < t.textColumns ? '' : ' class="n"');
+      const cls = (i: number) => (t.numeric[i] ? ' class="n"' : '');
       body.push(
         '<table><thead><tr>' + t.columns.map((c, i) => `<th${cls(i)}>${esc(c)}</th>`).join('') + '</tr></thead><tbody>' +
           t.rows.map((r) => '<tr>' + r.map((c, i) => `<td${cls(i)}>${esc(c)}</td>`).join('') + '</tr>').join('') +

@@ -9,7 +9,7 @@ export function renderMarkdown(doc: Document): string {
     if (b.facts?.length) out.push('');
     if (b.table) {
       const t = b.table;
-      out.push(`| ${t.columns.join(' | ')} |`, `|${t.columns.map((_, i) => (i < t.textColumns ? ' --- ' : ' ---: ')).join('|')}|`);
+      out.push(`| ${t.columns.join(' | ')} |`, `|${t.columns.map((_, i) => (t.numeric[i] ? ' ---: ' : ' --- ')).join('|')}|`);
       for (const r of t.rows) out.push(`| ${r.map(esc).join(' | ')} |`);
       out.push('');
     }

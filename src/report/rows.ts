@@ -1,7 +1,7 @@
 // Query results in the output formats every command shares: table, csv, json (an array of
 // objects keyed by column name), ndjson (one object per line).
 import type { ResultRow } from '../db/database.js';
-import { cell } from './format.js';
+import { align, cell } from './format.js';
 
 export type RowFormat = 'table' | 'csv' | 'json' | 'ndjson';
 export const ROW_FORMATS: RowFormat[] = ['table', 'csv', 'json', 'ndjson'];
@@ -23,9 +23,7 @@ export function renderRows(rows: ResultRow[], columns: string[], format: RowForm
       const numeric = columns.map((c) => rows.length > 0 && rows.every((r) => r[c] === null || typeof r[c] === 'number'));
       const all = headers ? [columns, columns.map((c) => '-'.repeat(c.length)), ...body] : body;
       if (all.length === 0) return '';
-      const widths = columns.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-      const lines = all.map((r) => r.map((v, i) => (numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd());
-      return lines.join('\n') + '\n' + (headers ? `(${rows.length} row${rows.length === 1 ? '' : 's'})\n` : '');
+      return align(all, numeric).join('\n') + '\n' + (headers ? `(${rows.length} row${rows.length === 1 ? '' : 's'})\n` : '');
     }
   }
 }

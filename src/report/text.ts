@@ -10,7 +10,7 @@ export function renderText(doc: Document): string {
       const w = Math.max(...b.facts.map(([k]) => k.length));
       for (const [k, v] of b.facts) out.push(`  ${k.padEnd(w)}  ${v}`);
     }
-    if (b.table) out.push(...align([b.table.columns, ...b.table.rows], b.table.textColumns));
+    if (b.table) out.push(...align([b.table.columns, ...b.table.rows], b.table.numeric, '  '));
     for (const n of b.notes ?? []) out.push(`  ${n}`);
     out.push('');
   }

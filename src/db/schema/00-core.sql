@@ -230,7 +230,7 @@ CREATE TABLE diagnostic (
   line INTEGER,
   -- `info`, `warning` (data may be incomplete) or `error` (data lost).
   severity TEXT NOT NULL,
-  -- Stable machine-readable code (e.g. `malformed_row`, `section_failed`, `truncated`, `merge_conflict`).
+  -- Stable machine-readable code (e.g. `malformed_row`, `section_failed`, `truncated`, `merge_conflict`, `entry_unreadable`, `importer_failed`, `too_many_diagnostics`).
   code TEXT NOT NULL,
   -- Human-readable explanation, with the offending text where useful.
   message TEXT NOT NULL
@@ -271,4 +271,4 @@ CREATE INDEX dmabuf_observation_source ON dmabuf_observation (source_id, inode);
 CREATE INDEX dmabuf_holder_observation_inode ON dmabuf_holder_observation (snapshot_id, inode, pid);
 CREATE INDEX dmabuf_holder_observation_source ON dmabuf_holder_observation (source_id, pid);
 CREATE INDEX dmabuf_inode ON dmabuf (snapshot_id, inode);
-CREATE INDEX dmabuf_holder_pid ON dmabuf_holder (snapshot_id, pid);
+CREATE INDEX dmabuf_holder_pid ON dmabuf_holder (snapshot_id, pid, fd_refs);

@@ -12,7 +12,7 @@
 // a record boundary: that cannot be seen here, only against another source's total
 // (`dmabuf_consistency`).
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, splitLines, toInt } from '../common.js';
 
 const NUM = /^\d+$/;
 const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;
@@ -110,7 +110,7 @@ function importBpfIter(text: string, ctx: ImportContext): void {
         });
         ctx.diag('warning', 'truncated', `BPF iterator output ends inside the record of buffer ${lines[i].trim()}: kept with what it has`, i + 1);
       } else {
-        ctx.diag('warning', 'truncated', `BPF iterator output ends inside a record (line ${i + 1}): ${JSON.stringify(lines.slice(i).join('\n'))}`, i + 1);
+        ctx.diag('warning', 'truncated', `BPF iterator output ends inside a record (line ${i + 1}): ${excerpt(lines.slice(i).join('\n'))}`, i + 1);
       }
       break;
     }
@@ -133,7 +133,7 @@ function importOneLine(lines: string[], complete: boolean, ctx: ImportContext): 
     const m = ONE_LINE.exec(lines[i]);
     const cut = i === lines.length - 1 && !complete;
     if (!m || cut) {
-      ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a BPF iterator line: ${JSON.stringify(lines[i].trim().slice(0, 160))}`, i + 1);
+      ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a BPF iterator line: ${excerpt(lines[i])}`, i + 1);
       continue;
     }
     if (m[4] === '') ctx.diag('warning', 'empty_exporter', `buffer ${m[1]} has an empty exporter`, i + 1);

@@ -18,7 +18,7 @@
 // device with `buffer_line` = the buffer's row line (links buffers without an inode); the
 // totals line → `dmabuf_reported_total` origin `bufinfo` (bytes and object count).
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, splitLines, toInt } from '../common.js';
 
 type Variant = '6x' | '5x' | 'pre5.3' | 'unknown';
 
@@ -212,7 +212,7 @@ function importBufinfo(text: string, ctx: ImportContext): void {
       } else if (!(isLast && !complete)) {
         devices.push(raw.trim());
       } else {
-        ctx.diag('warning', 'truncated', `bufinfo capture ends inside an attached device name: ${JSON.stringify(raw.trim())}`, lineNo);
+        ctx.diag('warning', 'truncated', `bufinfo capture ends inside an attached device name: ${excerpt(raw)}`, lineNo);
       }
       continue;
     }
@@ -222,17 +222,17 @@ function importBufinfo(text: string, ctx: ImportContext): void {
       if (isLast && !complete) {
         // The last row may have lost characters: an inode with nothing after it may have lost digits.
         if (r.inode !== null && !r.inodeComplete) {
-          ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${JSON.stringify(raw)}`, lineNo);
+          ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${excerpt(raw)}`, lineNo);
           continue;
         }
-        ctx.diag('warning', 'truncated', `bufinfo capture ends without a newline; its last row may be cut: ${JSON.stringify(raw)}`, lineNo);
+        ctx.diag('warning', 'truncated', `bufinfo capture ends without a newline; its last row may be cut: ${excerpt(raw)}`, lineNo);
       }
       emit(r);
       continue;
     }
     if (/^\s*\d/.test(raw)) {
-      if (isLast) ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${JSON.stringify(raw)}`, lineNo);
-      else ctx.diag('warning', 'malformed_row', `not a bufinfo row: ${JSON.stringify(raw)}`, lineNo);
+      if (isLast) ctx.diag('warning', 'truncated', `bufinfo capture ends inside a row: ${excerpt(raw)}`, lineNo);
+      else ctx.diag('warning', 'malformed_row', `not a bufinfo row: ${excerpt(raw)}`, lineNo);
       continue;
     }
     // Anything else inside the table (a vendor line, a stray message) is ignored.

@@ -1,24 +1,24 @@
 // Helpers only the kernel-capture importers (src/importers/kernel/*) use: the
-// `/proc/<pid>/…` path shapes that captures put in front of a file's content, bigint-safe
-// map keys and plural wording. The plumbing every importer shares (guarded, splitLines,
-// toInt, …) is in ../common.js.
+// `/proc/<pid>/…` path shapes that captures put in front of a file's content and plural
+// wording. The plumbing every importer shares (guarded, splitLines, toInt, …) is in
+// ../common.js.
 
-/** Key of an integer that may be a bigint (for maps keyed by inode). */
-export function intKey(v: number | bigint): string {
-  return typeof v === 'bigint' ? v.toString() : String(v);
-}
+/** Which per-process file a path names: the fd or fdinfo directory (or one entry of it), maps or smaps. */
+export type ProcFileKind = 'fd' | 'fdinfo' | 'maps' | 'smaps';
 
 /**
  * A path naming a per-process file: `/proc/1234/fdinfo/12`, `proc/1234/maps`,
  * `/proc/1234/task/1240/fdinfo/3` (the thread's table is the process's), `./1234/fd`.
- * Returns the pid and the rest after the pid directory, or undefined.
+ * Returns the pid, the kind of file and the fd number (an entry of `fd/` or `fdinfo/`; null
+ * for the directory itself and for maps), or undefined.
  */
-export function procPath(path: string): { pid: number; rest: string } | undefined {
-  const m = /(?:^|\/)(\d+)\/(?:task\/\d+\/)?((?:fdinfo|fd)(?:\/\d+)?|s?maps)\/?$/.exec(path.trim());
+export function procPath(path: string): { pid: number; kind: ProcFileKind; fd: number | null } | undefined {
+  const m = /(?:^|\/)(\d+)\/(?:task\/\d+\/)?(?:(fdinfo|fd)(?:\/(\d+))?|(s?maps))\/?$/.exec(path.trim());
   if (!m) return undefined;
   const pid = Number(m[1]);
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-  return { pid, rest: m[2] };
+  const kind = (m[2] ?? m[4]) as ProcFileKind;
+  return { pid, kind, fd: m[3] !== undefined ? Number(m[3]) : null };
 }
 
 /**

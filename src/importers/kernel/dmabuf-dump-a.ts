@@ -22,7 +22,7 @@
 // listed buffers' kB; no count is printed) and one `dmabuf_dump_a_process` total per
 // process column. Process names (comm, possibly the tail of a longer name) go to `process`.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, kbToBytes, splitLines, toInt } from '../common.js';
 
 const RAW_HEADER = /^\s*Dmabuf Inode\s*\|\s*Size\s*\|\s*(?:(Fd Ref Counts)\s*\|\s*Map Ref Counts|Ref Counts)\s*\|(.*)$/;
 const CSV_HEADER = /^\s*"Dmabuf Inode","Size\(kB\)","Fd Ref Counts","Map Ref Counts"/;
@@ -99,13 +99,14 @@ function importTable(text: string, ctx: ImportContext): void {
   let totalsSeen = false;
   let tables = 0;
 
-  const emitRow = (lineNo: number, inode: number | bigint, kb: number, cells: string[]) => {
-    ctx.insert('dmabuf_observation', { line: lineNo, inode, size: kb * 1024, size_exact: 0, exporter: null, name: null, file_count: null, global_list: a11 ? 1 : 0 });
+  /** One buffer row; `kb` is its printed size (a decimal). */
+  const emitRow = (lineNo: number, inode: number | bigint, kb: string, cells: string[]) => {
+    ctx.insert('dmabuf_observation', { line: lineNo, inode, size: kbToBytes(kb), size_exact: 0, exporter: null, name: null, file_count: null, global_list: a11 ? 1 : 0 });
     rows++;
     for (let p = 0; p < procs!.length && p < cells.length; p++) {
       const c = parseCell(cells[p]);
       if (c === undefined) {
-        ctx.diag('warning', 'malformed_row', `unreadable cell ${JSON.stringify(cells[p].trim())} for pid ${procs![p].pid}`, lineNo);
+        ctx.diag('warning', 'malformed_row', `unreadable cell ${excerpt(cells[p])} for pid ${procs![p].pid}`, lineNo);
         continue;
       }
       if (c === null) continue;
@@ -114,15 +115,16 @@ function importTable(text: string, ctx: ImportContext): void {
     }
   };
 
-  const emitTotals = (lineNo: number, totalKb: number | undefined, perProc: (number | undefined)[]) => {
+  /** The totals, as printed (kB decimals; undefined where unreadable). */
+  const emitTotals = (lineNo: number, totalKb: string | undefined, perProc: (string | undefined)[]) => {
     totalsSeen = true;
     if (totalKb !== undefined) {
-      ctx.insert('dmabuf_reported_total', { origin: 'dmabuf_dump_a', total_bytes: totalKb * 1024, buffer_count: null, in_kb: 1 });
+      ctx.insert('dmabuf_reported_total', { origin: 'dmabuf_dump_a', total_bytes: kbToBytes(totalKb), buffer_count: null, in_kb: 1 });
     }
     for (let p = 0; p < procs!.length && p < perProc.length; p++) {
       const v = perProc[p];
       if (v === undefined) continue;
-      ctx.insert('dmabuf_reported_total', { origin: 'dmabuf_dump_a_process', pid: procs![p].pid, total_bytes: v * 1024, in_kb: 1 });
+      ctx.insert('dmabuf_reported_total', { origin: 'dmabuf_dump_a_process', pid: procs![p].pid, total_bytes: kbToBytes(v), in_kb: 1 });
     }
   };
 
@@ -140,7 +142,7 @@ function importTable(text: string, ctx: ImportContext): void {
         if (cell.trim() === '') continue;
         const p = parseProcHeader(cell);
         if (p) procs.push(p);
-        else ctx.diag('warning', 'malformed_row', `unreadable process column ${JSON.stringify(cell.trim())}`, lineNo);
+        else ctx.diag('warning', 'malformed_row', `unreadable process column ${excerpt(cell)}`, lineNo);
       }
       for (const p of procs) ctx.process(p.pid, { name: p.comm === 'N/A' ? null : p.comm });
       rows = 0;
@@ -177,7 +179,7 @@ function importTable(text: string, ctx: ImportContext): void {
           totalsSeen = true;
           break;
         }
-        const v = csvFields(next.trim()).map((x) => (/^\d+$/.test(x.trim()) ? Number(x.trim()) : undefined));
+        const v = csvFields(next.trim()).map((x) => (/^\d+$/.test(x.trim()) ? x : undefined));
         emitTotals(i + 2, v[0], v.slice(1));
         i++;
         continue;
@@ -185,11 +187,11 @@ function importTable(text: string, ctx: ImportContext): void {
       const f = csvFields(t);
       if (f.length >= 4 && /^\d+$/.test(f[0].trim()) && /^\d+$/.test(f[1].trim())) {
         if (cut) {
-          ctx.diag('warning', 'truncated', `dmabuf_dump -a CSV ends inside a row: ${JSON.stringify(t)}`, lineNo);
+          ctx.diag('warning', 'truncated', `dmabuf_dump -a CSV ends inside a row: ${excerpt(t)}`, lineNo);
           continue;
         }
-        emitRow(lineNo, toInt(f[0])!, Number(f[1].trim()), f.slice(4));
-      } else ctx.diag('warning', 'malformed_row', `not a dmabuf_dump -a CSV row: ${JSON.stringify(t)}`, lineNo);
+        emitRow(lineNo, toInt(f[0])!, f[1], f.slice(4));
+      } else ctx.diag('warning', 'malformed_row', `not a dmabuf_dump -a CSV row: ${excerpt(t)}`, lineNo);
       continue;
     }
 
@@ -200,10 +202,10 @@ function importTable(text: string, ctx: ImportContext): void {
       const per = cells.slice(fixed).filter((c, k, arr) => !(k === arr.length - 1 && c.trim() === ''));
       const perKb = per.map((c) => {
         const m = /^\s*(\d+)\s*kB\s*$/.exec(c);
-        return m ? Number(m[1]) : undefined;
+        return m ? m[1] : undefined;
       });
       if (cut) ctx.diag('warning', 'truncated', 'dmabuf_dump -a ends inside its TOTALS line', lineNo);
-      emitTotals(lineNo, Number(tot[1]), cut ? perKb.slice(0, -1) : perKb);
+      emitTotals(lineNo, tot[1], cut ? perKb.slice(0, -1) : perKb);
       continue;
     }
     const fixed = a11 ? 3 : 4;
@@ -212,13 +214,13 @@ function importTable(text: string, ctx: ImportContext): void {
     if (inode && size && cells.length >= fixed) {
       const procCells = cells.slice(fixed, fixed + procs.length);
       if (cut || procCells.length < procs.length) {
-        ctx.diag('warning', 'truncated', `dmabuf_dump -a row cut short: ${JSON.stringify(t)}`, lineNo);
+        ctx.diag('warning', 'truncated', `dmabuf_dump -a row cut short: ${excerpt(t)}`, lineNo);
         if (cut) continue;
       }
-      emitRow(lineNo, toInt(inode[1])!, Number(size[1]), procCells);
+      emitRow(lineNo, toInt(inode[1])!, size[1], procCells);
       continue;
     }
-    if (/^\s*\d/.test(raw)) ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a dmabuf_dump -a row: ${JSON.stringify(t)}`, lineNo);
+    if (/^\s*\d/.test(raw)) ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a dmabuf_dump -a row: ${excerpt(t)}`, lineNo);
   }
 
   if (procs && !totalsSeen) {

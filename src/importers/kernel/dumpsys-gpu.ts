@@ -8,7 +8,7 @@
 // and GpuStats dumps; everything else is ignored. See ../shared/formats.md §5.
 // Rows: `gpu_memory_total` (30-kernel.sql), one per GPU and process, pid NULL for the global total.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, splitLines, toInt } from '../common.js';
 
 const SNAPSHOT = /^\s*Memory snapshot for GPU\s+(\d+):\s*$/;
 const GLOBAL = /^\s*Global total:\s*(\d+|N\/A)(?:,\s*imported:\s*(\d+|N\/A))?\s*$/;
@@ -63,7 +63,7 @@ function importGpu(text: string, ctx: ImportContext): void {
     const p = PROC.exec(raw);
     if (p) {
       if (cut) {
-        ctx.diag('warning', 'truncated', `dumpsys gpu ends inside a process line: ${JSON.stringify(raw.trim())}`, lineNo);
+        ctx.diag('warning', 'truncated', `dumpsys gpu ends inside a process line: ${excerpt(raw)}`, lineNo);
         continue;
       }
       ctx.insert('gpu_memory_total', {
@@ -76,8 +76,8 @@ function importGpu(text: string, ctx: ImportContext): void {
       rows++;
       continue;
     }
-    if (/^\s*(?:Proc|Global)\b/.test(raw)) ctx.diag('warning', 'malformed_row', `unreadable dumpsys gpu line: ${JSON.stringify(raw.trim())}`, lineNo);
-    else if (raw.trim() === '' || /^\S/.test(raw)) gpu = raw.trim() === '' ? gpu : null; // a blank line continues, another heading ends the block
+    if (/^\s*(?:Proc|Global)\b/.test(raw)) ctx.diag('warning', 'malformed_row', `unreadable dumpsys gpu line: ${excerpt(raw)}`, lineNo);
+    else if (/^\S/.test(raw)) gpu = null; // another heading ends the block (a blank line does not)
   }
   if (rows === 0 && !FAILED.test(text)) ctx.diag('info', 'no_data', 'no `Memory snapshot for GPU` block found');
 }

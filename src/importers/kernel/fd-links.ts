@@ -25,6 +25,12 @@ function linkOf(line: string): RegExpExecArray | null {
   return LINK.exec(line) ?? SHORT.exec(line);
 }
 
+/** The pid of a `/proc/<pid>/fd` path (the directory or one of its links); null for any other path (`fdinfo/…` included). */
+function fdDirPid(path: string): number | null {
+  const p = procPath(path);
+  return p && p.kind === 'fd' ? p.pid : null;
+}
+
 export const fdLinksImporter: TextImporter = {
   name: 'fd_links',
   description: 'ls -l /proc/<pid>/fd listings: DMA-BUF fds (-> /dmabuf:<name>) per process, without inodes',
@@ -51,8 +57,7 @@ export const fdLinksImporter: TextImporter = {
 
 function importFdLinks(text: string, ctx: ImportContext): void {
   const { lines } = splitLines(text);
-  const fromPath = procPath(ctx.path);
-  let pid: number | null = fromPath && fromPath.rest.startsWith('fd') ? fromPath.pid : null;
+  let pid = fdDirPid(ctx.path);
   let count = 0;
   let noPid = 0;
   const pids = new Set<number>();
@@ -61,10 +66,7 @@ function importFdLinks(text: string, ctx: ImportContext): void {
     const m = linkOf(raw);
     if (!m) {
       const hp = headerPath(raw);
-      if (hp !== undefined) {
-        const p = procPath(hp);
-        pid = p && p.rest.startsWith('fd') ? p.pid : null;
-      }
+      if (hp !== undefined) pid = fdDirPid(hp);
       continue;
     }
     const t = DMABUF_TARGET.exec(m[2]);
@@ -74,10 +76,11 @@ function importFdLinks(text: string, ctx: ImportContext): void {
     const nameTok = m[1];
     if (/^\d+$/.test(nameTok)) fd = Number(nameTok);
     else {
-      const full = /(?:^|\/)(\d+)\/fd\/(\d+)$/.exec(nameTok);
-      if (full) {
-        linkPid = Number(full[1]);
-        fd = Number(full[2]);
+      // `ls -l /proc/<pid>/fd/*` names each link by its full path.
+      const full = procPath(nameTok);
+      if (full && full.kind === 'fd' && full.fd !== null) {
+        linkPid = full.pid;
+        fd = full.fd;
       }
     }
     const name = t[1] !== undefined && t[1] !== '' ? t[1] : null;

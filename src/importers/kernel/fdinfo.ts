@@ -16,7 +16,7 @@
 // (one source each, so one fd each) can still be counted per process across sources.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, splitLines, toInt } from '../common.js';
-import { headerPath, intKey, procPath } from './common.js';
+import { headerPath, procPath } from './common.js';
 
 interface Entry {
   pid: number | null;
@@ -30,9 +30,7 @@ const GREP_LINE = /^(\S*?\/fdinfo\/\d+):([a-z_][a-z0-9_-]*):\s?(.*)$/i;
 
 function pathIds(path: string): { pid: number | null; fd: number | null } {
   const p = procPath(path);
-  if (!p || !p.rest.startsWith('fdinfo')) return { pid: null, fd: null };
-  const fd = /fdinfo\/(\d+)/.exec(p.rest);
-  return { pid: p.pid, fd: fd ? Number(fd[1]) : null };
+  return p && p.kind === 'fdinfo' ? { pid: p.pid, fd: p.fd } : { pid: null, fd: null };
 }
 
 export const fdinfoImporter: TextImporter = {
@@ -115,7 +113,7 @@ function importFdinfo(text: string, ctx: ImportContext): void {
       withoutInode++;
       continue;
     }
-    const k = intKey(inode);
+    const k = String(inode);
     const name = e.fields.get('name')?.trim();
     if (!seenInode.has(k)) {
       seenInode.add(k);

@@ -12,7 +12,7 @@
 // See ../shared/formats.md §5. Rows: `gralloc_buffer` per row and `gralloc_allocator_total`
 // for the footer (30-kernel.sql). Sizes are KiB with two decimals, stored as rounded bytes.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines } from '../common.js';
+import { excerpt, guarded, hexToInt, splitLines } from '../common.js';
 
 const START = /^\s*(?:GraphicBufferAllocator buffers|Allocated buffers):\s*$/;
 const TOTAL = /^\s*Total allocated (?:by GraphicBufferAllocator )?\(estimated?\):\s*([\d.]+)\s*KB\s*$/;
@@ -22,13 +22,6 @@ const DIMS = /^\s*(\d+)\s*\(\s*(\d+)\s*\)\s*x\s*(\d+)\s*$/;
 function kib(s: string): number | null {
   const m = /^\s*(\d+(?:\.\d+)?)\s*KiB\s*$/.exec(s);
   return m ? Math.round(Number(m[1]) * 1024) : null;
-}
-
-function hexInt(s: string): number | bigint | null {
-  const t = s.trim().replace(/^0x\s*/i, '').replace(/\s+/g, '');
-  if (!/^[0-9a-fA-F]+$/.test(t)) return null;
-  const b = BigInt(`0x${t}`);
-  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
 interface GrallocRow {
@@ -83,8 +76,8 @@ function parseRow(raw: string): GrallocRow | undefined {
     stride: Number(d[2]),
     height: Number(d[3]),
     layers,
-    format: hexInt(fmt),
-    usage: hexInt(usage),
+    format: hexToInt(fmt) ?? null,
+    usage: hexToInt(usage) ?? null,
     requestor: requestor.join('|').trim(),
   };
 }
@@ -139,7 +132,7 @@ function importGralloc(text: string, ctx: ImportContext): void {
     const r = parseRow(raw);
     if (r) {
       if (i === lines.length - 1 && !complete) {
-        ctx.diag('warning', 'truncated', `SurfaceFlinger dump ends inside a GraphicBufferAllocator row: ${JSON.stringify(raw.trim())}`, lineNo);
+        ctx.diag('warning', 'truncated', `SurfaceFlinger dump ends inside a GraphicBufferAllocator row: ${excerpt(raw)}`, lineNo);
         continue;
       }
       ctx.insert('gralloc_buffer', {
@@ -159,7 +152,7 @@ function importGralloc(text: string, ctx: ImportContext): void {
       continue;
     }
     if (HANDLE.test(raw)) {
-      ctx.diag('warning', i === lines.length - 1 ? 'truncated' : 'malformed_row', `unreadable GraphicBufferAllocator row: ${JSON.stringify(raw.trim())}`, lineNo);
+      ctx.diag('warning', i === lines.length - 1 ? 'truncated' : 'malformed_row', `unreadable GraphicBufferAllocator row: ${excerpt(raw)}`, lineNo);
       continue;
     }
     // Any other line ends the table (the total line was lost).

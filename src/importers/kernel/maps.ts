@@ -10,12 +10,18 @@
 // `dmabuf_mapping` row per vma (30-kernel.sql) with the vma's own size.
 // Old kernels' `anon_inode:dmabuf` vmas share one inode: one `info` diagnostic, no rows.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
-import { headerPath, intKey, plural, procPath } from './common.js';
+import { guarded, hexToInt, splitLines, toInt } from '../common.js';
+import { headerPath, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
 const GREP_PREFIX = /^(\S*?\/\d+\/(?:task\/\d+\/)?s?maps):(.*)$/;
 const SMAPS_FIELD = /^[A-Z][A-Za-z_]*:\s/;
+
+/** The pid of a `/proc/<pid>/maps` or `smaps` path; null for any other path. */
+function mapsPid(path: string): number | null {
+  const p = procPath(path);
+  return p && (p.kind === 'maps' || p.kind === 'smaps') ? p.pid : null;
+}
 
 export const mapsImporter: TextImporter = {
   name: 'maps',
@@ -50,8 +56,7 @@ export const mapsImporter: TextImporter = {
 
 function importMaps(text: string, ctx: ImportContext): void {
   const { lines } = splitLines(text);
-  const own = procPath(ctx.path);
-  let pid: number | null = own && own.rest.endsWith('maps') ? own.pid : null;
+  let pid = mapsPid(ctx.path);
   const holders = new Map<string, { pid: number; inode: number | bigint; line: number; maps: number }>();
   const seen = new Set<string>();
   let anon = 0;
@@ -59,23 +64,22 @@ function importMaps(text: string, ctx: ImportContext): void {
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].trim();
     const lineNo = i + 1;
-    let body = raw;
     let linePid = pid;
     const g = GREP_PREFIX.exec(raw);
-    if (g && VMA.test(g[2])) {
-      const p = procPath(g[1]);
-      linePid = p ? p.pid : null;
-      body = g[2];
-    } else if (!VMA.test(raw)) {
-      const hp = headerPath(lines[i]);
-      if (hp !== undefined) {
-        const p = procPath(hp);
-        pid = p && p.rest.endsWith('maps') ? p.pid : null;
+    const grepped = g ? VMA.exec(g[2]) : null;
+    let v: RegExpExecArray | null;
+    if (g && grepped) {
+      // A `grep` prefix names the file of this line only.
+      v = grepped;
+      linePid = mapsPid(g[1]);
+    } else {
+      v = VMA.exec(raw);
+      if (!v) {
+        const hp = headerPath(lines[i]);
+        if (hp !== undefined) pid = mapsPid(hp);
+        continue;
       }
-      continue;
     }
-    const v = VMA.exec(body);
-    if (!v) continue;
     const path = v[7] ?? '';
     if (path === 'anon_inode:dmabuf') {
       anon++;
@@ -85,25 +89,15 @@ function importMaps(text: string, ctx: ImportContext): void {
     const inode = toInt(v[6]);
     if (inode === undefined) continue;
     const name = path.slice('/dmabuf:'.length).trim() || null;
-    const k = intKey(inode);
+    const k = String(inode);
     if (!seen.has(k)) {
       seen.add(k);
       ctx.insert('dmabuf_observation', { line: lineNo, inode, size: null, size_exact: 1, exporter: null, name, file_count: null, global_list: 0 });
     }
-    let vmaBytes: number | bigint | null = null;
-    try {
-      const d = BigInt(`0x${v[2]}`) - BigInt(`0x${v[1]}`);
-      vmaBytes = d >= 0n ? (d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d) : null;
-    } catch {
-      vmaBytes = null;
-    }
-    let offset: number | bigint | null = null;
-    try {
-      const o = BigInt(`0x${v[4]}`);
-      offset = o <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(o) : o;
-    } catch {
-      offset = null;
-    }
+    // VMA matched start, end and offset as hex digits: hexToInt reads each.
+    const d = BigInt(hexToInt(v[2])!) - BigInt(hexToInt(v[1])!);
+    const vmaBytes = d < 0n ? null : d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d;
+    const offset = hexToInt(v[4])!;
     ctx.insert('dmabuf_mapping', { line: lineNo, pid: linePid, inode, vma_bytes: vmaBytes, page_offset: offset, perms: v[3], name });
     if (linePid === null) {
       noPid++;

@@ -17,8 +17,8 @@
 // attachment whose device is known (map_count from map_counter when the same source has it).
 // Attachments without a device name: one `info` diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
-import { intKey, plural } from './common.js';
+import { excerpt, guarded, splitLines, toInt } from '../common.js';
+import { plural } from './common.js';
 
 // <prefix><inode>/<attribute>[/<followed>]:<value>
 const GREP = /^((?:[^:]*\/)?)(\d+)\/(exporter_name|size|attachments\/([^/:]+)\/(device|map_counter))(\/[^:]*)?:(.*)$/;
@@ -64,7 +64,7 @@ export const sysfsImporter: TextImporter = {
 function importSysfs(text: string, ctx: ImportContext): void {
   const bufs = new Map<string, Buf>();
   const get = (inode: number | bigint, line: number): Buf => {
-    const k = intKey(inode);
+    const k = String(inode);
     let b = bufs.get(k);
     if (!b) {
       b = { inode, line, attachments: new Map() };
@@ -76,7 +76,7 @@ function importSysfs(text: string, ctx: ImportContext): void {
     const v = value.trim();
     if (attr === 'size') {
       const n = toInt(v);
-      if (n === undefined) ctx.diag('warning', 'malformed_row', `sysfs size is not a number: ${JSON.stringify(v)}`, lineNo);
+      if (n === undefined) ctx.diag('warning', 'malformed_row', `sysfs size is not a number: ${excerpt(v)}`, lineNo);
       else b.size = n;
     } else if (attr === 'exporter_name') {
       if (v === '') ctx.diag('warning', 'empty_exporter', `buffer ${b.inode} has an empty exporter_name`, lineNo);
@@ -108,11 +108,11 @@ function importSysfs(text: string, ctx: ImportContext): void {
       if (raw === '') continue;
       const m = GREP.exec(raw);
       if (!m) {
-        if (!/^grep:|Permission denied|No such file/.test(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${JSON.stringify(raw)}`, i + 1);
+        if (!/^grep:|Permission denied|No such file/.test(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${excerpt(raw)}`, i + 1);
         continue;
       }
       if (i === lines.length - 1 && !complete) {
-        ctx.diag('warning', 'truncated', `capture ends without a newline; its last value may be cut: ${JSON.stringify(raw)}`, i + 1);
+        ctx.diag('warning', 'truncated', `capture ends without a newline; its last value may be cut: ${excerpt(raw)}`, i + 1);
         if (m[3] === 'size') continue; // a cut number is a wrong number
       }
       const inode = toInt(m[2])!;

@@ -11,9 +11,12 @@
 // the trimmed schema.
 import zlib from 'node:zlib';
 import type { ImportContext } from '../types.js';
-import { Cursor, parseHeader, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
-import { longValue, perfettoTypes } from './proto.js';
+import { add, Cursor, negate, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
+import type protobuf from 'protobufjs';
+import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
 import type { TraceSink } from './sink.js';
+import { PacketFramer } from './framer.js';
+import { zstdBound } from './zstd.js';
 
 // TracePacket fields.
 const P_FTRACE_EVENTS = 1;
@@ -69,8 +72,6 @@ const MEMINFO_KEYS: Record<number, string> = { 34: 'GPU', 37: 'ION_HEAP', 38: 'I
 const CLONE_THREAD = 0x10000;
 /** Largest decompressed size accepted for one compressed packet. */
 const MAX_INFLATED = 256 * 1024 * 1024;
-/** Malformed packets reported one by one before the rest are only counted. */
-const MAX_PACKET_DIAGS = 10;
 
 /**
  * zlib options for one compressed packet: output buffers large enough for the usual ratio, so
@@ -81,7 +82,7 @@ function inflateOptions(bytes: Uint8Array): zlib.ZlibOptions {
   return { maxOutputLength: MAX_INFLATED, chunkSize: guess };
 }
 
-/** Thrown inside the decoder for a malformed packet; caught per packet. */
+/** Thrown inside the decoder for a malformed packet; caught per packet (any other exception is a bug and propagates). */
 class Malformed extends Error {}
 
 /** A packet waiting for earlier compressed packets, or compressed packets being decompressed. */
@@ -98,8 +99,11 @@ export class PerfettoDecoder {
   private readonly queue: Queued[] = [];
   private readonly cur = new Cursor(new Uint8Array(0));
   private readonly ctx: ImportContext;
-  private malformedPackets = 0;
-  private readonly hdr = { tag: 0, value: 0 };
+  /**
+   * While a queued packet is decoded: where the compressed packets it holds join the queue (in
+   * its place, ahead of the packets that were queued behind it), so that trace order is kept.
+   */
+  private insertAt = -1;
   private readonly fields = new EventFields();
 
   constructor(private readonly sink: TraceSink) {
@@ -126,14 +130,12 @@ export class PerfettoDecoder {
     try {
       this.decodePacket(buf, start, end, nested);
     } catch (e) {
-      this.malformedPackets++;
-      if (this.malformedPackets <= MAX_PACKET_DIAGS) {
-        this.ctx.diag(
-          'warning',
-          'malformed_packet',
-          `packet at byte ${offset}${nested ? ' (inside a compressed packet)' : ''} (${end - start} bytes) skipped: ${(e as Error).message}`,
-        );
-      }
+      if (!(e instanceof Malformed)) throw e;
+      this.ctx.diag(
+        'warning',
+        'malformed_packet',
+        `packet at byte ${offset}${nested ? ' (inside a compressed packet)' : ''} (${end - start} bytes) skipped: ${e.message}`,
+      );
     }
   }
 
@@ -152,16 +154,20 @@ export class PerfettoDecoder {
         else this.innerPackets(out);
       } else {
         this.queue.shift();
-        this.decodeNow(item.buf, item.start, item.end, item.offset, false);
+        this.insertAt = 0;
+        try {
+          this.decodeNow(item.buf, item.start, item.end, item.offset, false);
+        } finally {
+          this.insertAt = -1;
+        }
       }
     }
   }
 
-  /** Report packets that were only counted. */
-  finish(): void {
-    if (this.malformedPackets > MAX_PACKET_DIAGS) {
-      this.ctx.diag('warning', 'malformed_packet', `${this.malformedPackets - MAX_PACKET_DIAGS} more malformed packets skipped`);
-    }
+  /** Queue compressed packets being decompressed, in trace order (see `insertAt`). */
+  private enqueue(item: Queued): void {
+    if (this.insertAt < 0) this.queue.push(item);
+    else this.queue.splice(this.insertAt++, 0, item);
   }
 
   private decodePacket(buf: Uint8Array, start: number, end: number, nested: boolean): void {
@@ -229,7 +235,7 @@ export class PerfettoDecoder {
       }
       case P_PROCESS_STATS: {
         if (ts === null) return;
-        const stats = perfettoTypes().ProcessStats.decode(bytes) as unknown as { processes?: { pid?: number; dmabufRssKb?: unknown }[] };
+        const stats = decoded<{ processes?: { pid?: number; dmabufRssKb?: unknown }[] }>((t) => t.ProcessStats, bytes);
         for (const p of stats.processes ?? []) {
           // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
           if (!has(p, 'pid') || !has(p, 'dmabufRssKb')) continue;
@@ -240,7 +246,7 @@ export class PerfettoDecoder {
       }
       case P_SYS_STATS: {
         if (ts === null) return;
-        const stats = perfettoTypes().SysStats.decode(bytes) as unknown as { meminfo?: { key?: number; value?: unknown }[] };
+        const stats = decoded<{ meminfo?: { key?: number; value?: unknown }[] }>((t) => t.SysStats, bytes);
         for (const m of stats.meminfo ?? []) {
           if (!has(m, 'key') || !has(m, 'value')) continue;
           const name = MEMINFO_KEYS[m.key!];
@@ -251,7 +257,7 @@ export class PerfettoDecoder {
       }
       case P_GPU_MEM_TOTAL: {
         if (ts === null) return;
-        const g = perfettoTypes().GpuMemTotalEvent.decode(bytes) as unknown as { gpuId?: number; pid?: number; size?: unknown };
+        const g = decoded<{ gpuId?: number; pid?: number; size?: unknown }>((t) => t.GpuMemTotalEvent, bytes);
         if (!has(g, 'size')) return;
         const size = longValue(g.size);
         if (size !== null) this.sink.gpuMemTotal(ts, has(g, 'gpuId') ? g.gpuId! : null, has(g, 'pid') ? g.pid! : 0, size, 'gpu_mem_total_event');
@@ -267,16 +273,20 @@ export class PerfettoDecoder {
           const inflating = new Promise<Uint8Array | Error>((resolve) =>
             zlib.inflate(input, inflateOptions(input), (err, out) => resolve(err ?? out)),
           );
-          this.queue.push({ inflating, bytes: input, kind: 'zlib' });
+          this.enqueue({ inflating, bytes: input, kind: 'zlib' });
         } else {
-          const inflating = (fzstd ??= import('fzstd')).then((z) => {
-            try {
-              return z.decompress(input);
-            } catch (err) {
-              return err as Error;
-            }
-          });
-          this.queue.push({ inflating, bytes: input, kind: 'zstd' });
+          const bound = zstdBound(input);
+          const inflating =
+            bound > MAX_INFLATED
+              ? Promise.resolve(new Error(`they would decompress to up to ${bound} bytes, over the ${MAX_INFLATED}-byte limit`))
+              : (fzstd ??= import('fzstd')).then((z) => {
+                  try {
+                    return z.decompress(input);
+                  } catch (err) {
+                    return err as Error;
+                  }
+                });
+          this.enqueue({ inflating, bytes: input, kind: 'zstd' });
         }
         return;
       }
@@ -289,31 +299,13 @@ export class PerfettoDecoder {
 
   /** The packets of a decompressed `Trace` (complete in memory). */
   private innerPackets(buf: Uint8Array): void {
-    let pos = 0;
-    const end = buf.length;
-    const h = this.hdr;
-    while (pos < end) {
-      const n = parseHeader(buf, pos, end, h);
-      if (n < 0) {
-        this.ctx.diag('warning', 'malformed_packet', `compressed packets end inside a packet header at byte ${pos} of ${end}`);
-        return;
-      }
-      const wt = h.tag & 7;
-      pos += n;
-      if (wt === WT_LEN) {
-        if (pos + h.value > end) {
-          this.ctx.diag('warning', 'malformed_packet', `a packet inside compressed packets runs past their end (byte ${pos}, ${h.value} bytes)`);
-          return;
-        }
-        if (h.tag >>> 3 === 1) this.decodeNow(buf, pos, pos + h.value, pos, true);
-        pos += h.value;
-      } else if (wt === 1) pos += 8;
-      else if (wt === 5) pos += 4;
-      else if (wt !== WT_VARINT) {
-        this.ctx.diag('warning', 'malformed_packet', `impossible wire type ${wt} inside compressed packets at byte ${pos}`);
-        return;
-      }
-    }
+    const framer = new PacketFramer(
+      (b, start, end, offset) => this.decodeNow(b, start, end, offset, true),
+      (err) => this.ctx.diag('warning', 'malformed_packet', err.message),
+      true,
+    );
+    framer.push(buf);
+    framer.end();
   }
 
   /**
@@ -487,30 +479,36 @@ export class PerfettoDecoder {
     switch (kind) {
       case E_DMA_HEAP_STAT:
         // inode=1 uint64, len=2 int64, total_allocated=3 uint64
+        if (this.lacks(2, 'dma_heap_stat', 'len')) return;
         sink.dmaHeap(ts, tid, f.u64(1), f.i64(2), f.has(3) ? f.u64(3) : null);
         return;
       case E_DMABUF_RSS_STAT:
         // rss=1 uint64, rss_delta=2 int64, i_ino=3 uint64
+        if (this.lacks(1, 'dmabuf_rss_stat', 'rss')) return;
         sink.rssEvent(ts, tid, f.u64(1), f.has(2) ? f.i64(2) : null, f.has(3) ? f.u64(3) : null);
         return;
       case E_ION_HEAP_GROW:
       case E_ION_HEAP_SHRINK: {
         // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change)
+        const grow = kind === E_ION_HEAP_GROW;
+        if (this.lacks(2, grow ? 'ion_heap_grow' : 'ion_heap_shrink', 'len')) return;
         const len = f.u64(2);
-        const delta = kind === E_ION_HEAP_GROW ? len : negate(len);
-        const reported = f.has(3) ? f.i64(3) : 0;
-        const heap = f.string(1);
-        sink.ion(ts, tid, kind === E_ION_HEAP_GROW ? 'ion_heap_grow' : 'ion_heap_shrink', heap, null, delta, add(reported, delta), f.has(3) ? reported : null);
+        const delta = grow ? len : negate(len);
+        const reported = f.has(3) ? f.i64(3) : null;
+        const total = reported === null ? null : add(reported, delta);
+        sink.ion(ts, tid, grow ? 'ion_heap_grow' : 'ion_heap_shrink', f.string(1), null, delta, total, reported);
         return;
       }
       case E_ION_STAT: {
         // buffer_id=1 uint32, len=2 int64, total_allocated=3 uint64
+        if (this.lacks(2, 'ion_stat', 'len')) return;
         const total = f.has(3) ? f.u64(3) : null;
         sink.ion(ts, tid, 'ion_stat', null, f.has(1) ? toNumber(f.u64(1)) : null, f.i64(2), total, total);
         return;
       }
       case E_GPU_MEM_TOTAL:
         // gpu_id=1 uint32, pid=2 uint32, size=3 uint64
+        if (this.lacks(3, 'gpu_mem_total', 'size')) return;
         sink.gpuMemTotal(ts, f.has(1) ? toNumber(f.u64(1)) : null, f.has(2) ? toNumber(f.u64(2)) : 0, f.u64(3), 'gpu_mem_total');
         return;
       case E_BINDER_TRANSACTION: {
@@ -547,21 +545,30 @@ export class PerfettoDecoder {
     }
   }
 
+  /** Whether the event just read lacks the field its row cannot do without (recorded, not stored as zero). */
+  private lacks(field: number, event: string, name: string): boolean {
+    if (this.fields.has(field)) return false;
+    this.ctx.diag('warning', 'malformed_event', `${event} event without its ${name} field`);
+    return true;
+  }
+
   /** A `generic` ftrace event: the DMA-BUF events an older traced had no typed proto for. */
   private generic(bytes: Uint8Array, ts: Int64, tid: number): void {
-    const g = perfettoTypes().GenericFtraceEvent.decode(bytes) as unknown as {
-      eventName?: string;
-      field?: { name?: string; strValue?: string; intValue?: unknown; uintValue?: unknown }[];
-    };
-    const name = g.eventName ?? '';
-    if (name !== 'dma_heap_stat' && name !== 'dmabuf_rss_stat') return;
+    // event_name = 1: most generic events are a vendor's others, skipped before decoding.
+    let eventName = '';
+    messageFields(bytes, 0, bytes.length, (field, wt, c, end) => {
+      if (field === 1 && wt === WT_LEN) eventName = DECODER.decode(bytes.subarray(c.pos, end));
+      return false;
+    });
+    if (eventName !== 'dma_heap_stat' && eventName !== 'dmabuf_rss_stat') return;
+    const g = decoded<{ field?: { name?: string; strValue?: string; intValue?: unknown; uintValue?: unknown }[] }>((t) => t.GenericFtraceEvent, bytes);
     const v = new Map<string, Int64>();
     for (const fld of g.field ?? []) {
       if (!fld.name) continue;
       const x = has(fld, 'intValue') ? longValue(fld.intValue) : has(fld, 'uintValue') ? longValue(fld.uintValue) : null;
       if (x !== null) v.set(fld.name, x);
     }
-    if (name === 'dma_heap_stat') {
+    if (eventName === 'dma_heap_stat') {
       const len = v.get('len');
       if (len === undefined) return;
       this.sink.dmaHeap(ts, tid, v.get('inode') ?? 0, len, v.get('total_allocated') ?? null);
@@ -574,6 +581,16 @@ export class PerfettoDecoder {
 }
 
 const DECODER = new TextDecoder();
+
+/** A rare message decoded by protobufjs against the trimmed schema; what it throws is malformed content. */
+function decoded<T>(type: (t: PerfettoTypes) => protobuf.Type, bytes: Uint8Array): T {
+  const t = type(perfettoTypes());
+  try {
+    return t.decode(bytes) as unknown as T;
+  } catch (err) {
+    throw new Malformed(`${t.name}: ${(err as Error).message}`);
+  }
+}
 
 interface TreeProcess {
   pid?: number;
@@ -640,8 +657,14 @@ function readProcessTree(buf: Uint8Array, s: number, e: number): { processes: Tr
  * a cursor at its value (for a length-delimited field, at its first byte, with `end` its end)
  * and returns whether it read it; a field it did not read is skipped.
  */
-function messageFields(buf: Uint8Array, s: number, e: number, f: (field: number, wt: number, c: Cursor, end: number) => boolean): void {
-  const c = new Cursor(buf, s);
+function messageFields(
+  buf: Uint8Array,
+  s: number,
+  e: number,
+  f: (field: number, wt: number, c: Cursor, end: number) => boolean,
+  c: Cursor = new Cursor(buf, s),
+): void {
+  c.reset(buf, s);
   while (c.pos < e) {
     const tag = c.u32();
     const wt = tag & 7;
@@ -688,25 +711,25 @@ class EventFields {
   private readonly start = new Int32Array(8);
   private readonly end = new Int32Array(8);
   private readonly c = new Cursor(new Uint8Array(0));
+  private readonly walker = new Cursor(new Uint8Array(0));
+  private readonly locate = (field: number, wt: number, c: Cursor, end: number): boolean => {
+    if (field < 1 || field > 7) return false;
+    if (wt === WT_VARINT) {
+      this.kind[field] = F_VARINT;
+      this.start[field] = c.pos;
+    } else if (wt === WT_LEN) {
+      this.kind[field] = F_BYTES;
+      this.start[field] = c.pos;
+      this.end[field] = end;
+    }
+    return false; // skipped by the walk
+  };
 
   /** Locate the fields of the message at `buf[s..e)`. */
   read(buf: Uint8Array, s: number, e: number): void {
     this.kind.fill(0);
     this.c.reset(buf, s);
-    messageFields(buf, s, e, (field, wt, c, end) => {
-      if (field < 1 || field > 7) return false;
-      if (wt === WT_VARINT) {
-        this.kind[field] = F_VARINT;
-        this.start[field] = c.pos;
-        return false; // skipped by the walk
-      }
-      if (wt === WT_LEN) {
-        this.kind[field] = F_BYTES;
-        this.start[field] = c.pos;
-        this.end[field] = end;
-      }
-      return false;
-    });
+    messageFields(buf, s, e, this.locate, this.walker);
   }
 
   has(f: number): boolean {
@@ -737,18 +760,6 @@ class EventFields {
     if (this.kind[f] !== F_BYTES) return null;
     return DECODER.decode(this.c.buf.subarray(this.start[f], this.end[f]));
   }
-}
-
-function negate(v: Int64): Int64 {
-  return typeof v === 'number' ? -v : -v;
-}
-
-function add(a: Int64, b: Int64): Int64 {
-  if (typeof a === 'number' && typeof b === 'number') {
-    const r = a + b;
-    if (Number.isSafeInteger(r)) return r;
-  }
-  return BigInt(a) + BigInt(b);
 }
 
 function mul1024(v: number | bigint): Int64 {

@@ -6,14 +6,14 @@ import { parseHeader, WT_I32, WT_I64, WT_LEN, WT_VARINT } from './wire.js';
 
 /** Largest packet accepted; a longer length is taken as corruption. */
 export const MAX_PACKET_BYTES = 128 * 1024 * 1024;
-/** A field header is at most a 5-byte tag and a 10-byte varint. */
+/** A field header is at most a 5-byte tag and a 10-byte varint (parseHeader refuses longer). */
 const MAX_HEADER = 15;
 
 export type FrameError = { code: 'corrupt_trace' | 'truncated'; message: string };
 
 export class PacketFramer {
   /** Stream offset of the next byte to consume. */
-  offset = 0;
+  private offset = 0;
   /** Set after an unrecoverable error: the rest of the stream is ignored. */
   stopped = false;
   private readonly hdr = new Uint8Array(MAX_HEADER + 1);
@@ -24,9 +24,11 @@ export class PacketFramer {
   private skipLeft = 0;
   private readonly h = { tag: 0, value: 0 };
 
+  /** `nested`: the packets of a decompressed `compressed_packets` payload, not of the file. */
   constructor(
     private readonly onPacket: (buf: Uint8Array, start: number, end: number, offset: number) => void,
     private readonly onError: (e: FrameError) => void,
+    private readonly nested = false,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -60,7 +62,7 @@ export class PacketFramer {
           continue;
         }
         if (r === -2) {
-          this.corrupt('a varint longer than 10 bytes in a field header');
+          this.corrupt('an over-long varint in a field header');
           continue;
         }
         const headerAt = this.offset + pos - this.hdrLen;
@@ -77,7 +79,7 @@ export class PacketFramer {
         break;
       }
       if (r === -2) {
-        this.corrupt('a varint longer than 10 bytes in a field header');
+        this.corrupt('an over-long varint in a field header');
         break;
       }
       const headerAt = this.offset + pos;
@@ -136,22 +138,23 @@ export class PacketFramer {
     this.stopped = true;
     this.pkt = null;
     this.hdrLen = 0;
-    this.onError({ code: 'corrupt_trace', message: `not a valid trace from here: ${what}; the rest of the file is ignored` });
+    this.onError({ code: 'corrupt_trace', message: `not a valid trace from here: ${what}; the rest of ${this.nested ? 'these compressed packets' : 'the file'} is ignored` });
   }
 
   /** The stream ended: report a packet or header cut short. */
   end(): void {
     if (this.stopped) return;
+    const ends = this.nested ? 'the compressed packets end' : 'the trace ends';
     if (this.pkt) {
       this.onError({
         code: 'truncated',
-        message: `the trace ends inside a packet (byte ${this.pktOffset}: ${this.pktFill} of ${this.pkt.length} bytes present); every complete packet was kept`,
+        message: `${ends} inside a packet (byte ${this.pktOffset}: ${this.pktFill} of ${this.pkt.length} bytes present); every complete packet was kept`,
       });
       this.pkt = null;
     } else if (this.hdrLen > 0) {
-      this.onError({ code: 'truncated', message: `the trace ends inside a packet header (last ${this.hdrLen} bytes); every complete packet was kept` });
+      this.onError({ code: 'truncated', message: `${ends} inside a packet header (last ${this.hdrLen} bytes); every complete packet was kept` });
     } else if (this.skipLeft > 0) {
-      this.onError({ code: 'truncated', message: `the trace ends inside a field (${this.skipLeft} bytes missing)` });
+      this.onError({ code: 'truncated', message: `${ends} inside a field (${this.skipLeft} bytes missing)` });
     }
   }
 }

@@ -11,6 +11,7 @@
 // small file, a gzip-wrapped trace, a zip entry) is decoded here.
 import type { ImportContext, ImportEnv, StreamImporter } from '../types.js';
 import { looksLikePerfettoTrace } from './sniff.js';
+import { guardedStream } from '../common.js';
 
 export { looksLikePerfettoTrace } from './sniff.js';
 
@@ -24,10 +25,12 @@ export const perfetto: StreamImporter = {
   },
 
   async importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv, file?: { path: string; bytes: number }): Promise<void> {
-    const worker = file ? env.traceWorkers?.take(file.path, file.bytes) : undefined;
-    if (worker) return worker.run(ctx, env.progress);
-    // The decoder (with protobufjs) is loaded when a trace is first decoded in this thread.
-    const { decodeTrace } = await import('./stream.js');
-    await decodeTrace(chunks, ctx, { progress: env.progress });
+    await guardedStream(ctx, 'perfetto', async (capped) => {
+      const worker = file ? env.traceWorkers?.take(file.path, file.bytes) : undefined;
+      if (worker) return worker.run(capped, env.progress);
+      // The decoder is loaded when a trace is first decoded in this thread.
+      const { decodeTrace } = await import('./stream.js');
+      await decodeTrace(chunks, capped, { progress: env.progress });
+    });
   },
 };

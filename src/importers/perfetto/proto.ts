@@ -9,7 +9,7 @@ import type protobuf from 'protobufjs';
 import { packagePath } from '../../paths.js';
 
 /** Path of the trimmed schema inside the package. */
-export const PROTO_PATH = packagePath('proto', 'perfetto_trimmed.proto');
+const PROTO_PATH = packagePath('proto', 'perfetto_trimmed.proto');
 
 export interface PerfettoTypes {
   root: protobuf.Root;

@@ -55,7 +55,7 @@ export class TraceWorker {
     this.ackRows = Math.max(1, Math.floor(data.maxUnackedRows / 5));
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (m: TraceMessage) => this.receive(m));
-    this.worker.on('error', (e) => this.receive(['failed', e.stack ?? e.message]));
+    this.worker.on('error', (e) => this.receive(['failed', e.message]));
     this.worker.on('exit', (code) => {
       if (!this.stopped) this.receive(['failed', `the trace decoder thread exited (code ${code}) before the end of the trace`]);
     });

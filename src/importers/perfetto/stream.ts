@@ -6,8 +6,12 @@ import { PacketFramer } from './framer.js';
 import { PerfettoDecoder } from './decoder.js';
 import { TraceSink } from './sink.js';
 
-/** Compressed packets inflated ahead of decoding, at most (each ~0.5–1 MB once inflated). */
-const MAX_INFLATING = 4;
+/**
+ * Packets left queued after each chunk: compressed packets start inflating (on the thread pool)
+ * as soon as they are framed, and decoding waits only until this few remain queued, so inflating
+ * runs ahead of decoding by up to one chunk's packets plus these.
+ */
+const QUEUED_AHEAD = 4;
 /** Progress is reported every this many bytes. */
 const PROGRESS_EVERY = 256 * 1024 * 1024;
 
@@ -18,7 +22,7 @@ export interface DecodeOptions {
   reusedChunks?: boolean;
 }
 
-/** Decode a whole trace into `ctx`. Never throws on bad content or a failing byte source: records diagnostics. */
+/** Decode a whole trace into `ctx`. Bad content and a failing byte source are diagnostics, not exceptions. */
 export async function decodeTrace(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, opts: DecodeOptions): Promise<void> {
   const sink = new TraceSink(ctx, 'perfetto');
   const decoder = new PerfettoDecoder(sink);
@@ -29,38 +33,41 @@ export async function decodeTrace(chunks: AsyncIterable<Uint8Array>, ctx: Import
   );
   let bytes = 0;
   let nextProgress = PROGRESS_EVERY;
-  try {
-    // The next chunk is asked for before this one is decoded, so that reading it overlaps
-    // with decoding.
-    const it = chunks[Symbol.asyncIterator]();
-    let next = it.next();
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      const chunk = r.value;
-      bytes += chunk.length;
-      next = it.next();
-      next.catch(() => undefined); // a failed read is handled when awaited, not as unhandled
-      framer.push(chunk);
-      await decoder.drain(MAX_INFLATING);
-      if (framer.stopped) {
-        // Stop reading: settle the read already asked for, then close the source.
-        await next.catch(() => undefined);
-        await it.return?.();
-        break;
-      }
-      if (bytes >= nextProgress) {
-        opts.progress(`${ctx.path}: ${Math.round(bytes / (1024 * 1024))} MB read`);
-        nextProgress += PROGRESS_EVERY;
-      }
+  let readFailed = false;
+  // The next chunk is asked for before this one is decoded, so that reading it overlaps with
+  // decoding.
+  const it = chunks[Symbol.asyncIterator]();
+  let next = it.next();
+  for (;;) {
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await next;
+    } catch (e) {
+      // The byte source failed (a corrupt or cut gzip stream, an I/O error): keep what was read.
+      ctx.diag('error', 'read_failed', `reading stopped after ${bytes} bytes: ${(e as Error).message}; the packets before were kept`);
+      readFailed = true;
+      break;
     }
-    framer.end();
-  } catch (e) {
-    // The byte source failed (a corrupt or cut gzip stream, an I/O error): keep what was read.
-    ctx.diag('error', 'read_failed', `reading stopped after ${bytes} bytes: ${(e as Error).message}; the packets before were kept`);
+    if (r.done) break;
+    const chunk = r.value;
+    bytes += chunk.length;
+    next = it.next();
+    next.catch(() => undefined); // a failed read is handled when awaited, not as unhandled
+    framer.push(chunk);
+    await decoder.drain(QUEUED_AHEAD);
+    if (framer.stopped) {
+      // Stop reading: settle the read already asked for, then close the source.
+      await next.catch(() => undefined);
+      await it.return?.()?.catch(() => undefined);
+      break;
+    }
+    if (bytes >= nextProgress) {
+      opts.progress(`${ctx.path}: ${Math.round(bytes / (1024 * 1024))} MB read`);
+      nextProgress += PROGRESS_EVERY;
+    }
   }
+  if (!readFailed) framer.end();
   await decoder.drain(0);
-  decoder.finish();
   sink.finish();
   ctx.describe('perfetto', framer.stopped ? undefined : bytes);
 }

@@ -200,6 +200,20 @@ function combine(lo: number, hi: number, signed: boolean): Int64 {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/** −v, exact. */
+export function negate(v: Int64): Int64 {
+  return -v;
+}
+
+/** a + b, exact: a bigint when the sum leaves the safe-integer range. */
+export function add(a: Int64, b: Int64): Int64 {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a + b;
+    if (Number.isSafeInteger(r)) return r;
+  }
+  return BigInt(a) + BigInt(b);
+}
+
 /** Number of a bigint-or-number (for arithmetic where an approximation is fine). */
 export function toNumber(v: Int64): number {
   return typeof v === 'number' ? v : Number(v);
@@ -207,13 +221,13 @@ export function toNumber(v: Int64): number {
 
 /**
  * Parse a field header (tag, then the length for wire type 2 or the value for wire type 0)
- * at `buf[pos..end)`. Returns the number of header bytes, -1 when more bytes are needed,
- * -2 when the bytes cannot be a header (a varint longer than 10 bytes).
+ * at `buf[pos..end)`. Returns the number of header bytes (at most 15), -1 when more bytes are
+ * needed, -2 when the bytes cannot be a header (a tag longer than 5 bytes, a value longer than 10).
  * The parsed tag and value are left in `out`.
  */
 export function parseHeader(buf: Uint8Array, pos: number, end: number, out: { tag: number; value: number }): number {
   let p = pos;
-  // Tag: at most 5 bytes.
+  // Tag: a 32-bit varint, at most 5 bytes.
   let tag = 0;
   let shift = 0;
   for (;;) {
@@ -223,7 +237,7 @@ export function parseHeader(buf: Uint8Array, pos: number, end: number, out: { ta
     else tag += (c & 0x0f) * 0x10000000;
     if (c < 0x80) break;
     shift += 7;
-    if (shift >= 70) return -2;
+    if (shift > 28) return -2;
   }
   tag >>>= 0;
   out.tag = tag;

@@ -111,5 +111,5 @@ try {
   });
   post(['end']);
 } catch (e) {
-  post(['failed', (e as Error).stack ?? String(e)]);
+  post(['failed', (e as Error)?.message ?? String(e)]);
 }

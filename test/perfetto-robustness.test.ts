@@ -1,0 +1,165 @@
+// The trace importers on inputs that are hostile or odd: compressed and plain packets mixed,
+// decompression bombs, over-long headers, events without their needed fields, floods of
+// diagnostics, text lines of unbounded length. Field numbers are upstream's
+// (../shared/formats.md §6): Trace.packet 1; TracePacket ftrace_events 1, compressed_packets
+// 50, zstd_compressed_packets 133; FtraceEventBundle event 2; FtraceEvent timestamp 1, pid 2,
+// ion_heap_grow 315, dma_heap_stat 351.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import protobuf from 'protobufjs';
+import { PacketFramer, type FrameError } from '../src/importers/perfetto/framer.js';
+import { systraceText } from '../src/importers/systrace-text.js';
+import { asSession, diagnostics, importChunked, openTexts } from './helpers.js';
+
+const W = protobuf.Writer;
+
+/** A Trace.packet field holding `packet` (a serialized TracePacket). */
+const tracePacket = (packet: Uint8Array) => W.create().uint32((1 << 3) | 2).bytes(packet).finish();
+
+/** A TracePacket with one ftrace bundle of events (each a serialized FtraceEvent). */
+function ftracePacket(events: Uint8Array[]): Uint8Array {
+  const bundle = W.create().uint32((1 << 3) | 0).uint32(0);
+  for (const e of events) bundle.uint32((2 << 3) | 2).bytes(e);
+  return W.create().uint32((1 << 3) | 2).bytes(bundle.finish()).finish();
+}
+
+/** An FtraceEvent at `ts` by thread 10 carrying `payload` as field `field`. */
+const ftraceEvent = (ts: number, field: number, payload: Uint8Array) =>
+  W.create().uint32((1 << 3) | 0).uint64(ts).uint32((2 << 3) | 0).uint32(10).uint32((field << 3) | 2).bytes(payload).finish();
+
+/** dma_heap_stat { inode 1, len 2, total_allocated 3 }, each field only when given. */
+function dmaHeapStat(inode: number, len: number | null, total: number): Uint8Array {
+  const w = W.create().uint32((1 << 3) | 0).uint64(inode);
+  if (len !== null) w.uint32((2 << 3) | 0).int64(len);
+  return w.uint32((3 << 3) | 0).uint64(total).finish();
+}
+
+const dmaPacket = (ts: number, inode: number) => ftracePacket([ftraceEvent(ts, 351, dmaHeapStat(inode, 4096, 4096 * inode))]);
+const compressed = (inner: Uint8Array) => tracePacket(W.create().uint32((50 << 3) | 2).bytes(zlib.deflateSync(inner)).finish());
+const zstdCompressed = (frame: Uint8Array) => tracePacket(W.create().uint32((133 << 3) | 2).bytes(frame).finish());
+
+test('packets are decoded in trace order when compressed and plain packets follow each other', async () => {
+  const bytes = Buffer.concat([
+    compressed(tracePacket(dmaPacket(1000, 1))),
+    compressed(tracePacket(dmaPacket(2000, 2))),
+    tracePacket(dmaPacket(3000, 3)),
+    compressed(tracePacket(dmaPacket(4000, 4))),
+    tracePacket(dmaPacket(5000, 5)),
+  ]);
+  const s = await openTexts({ 'mixed.pftrace': bytes });
+  assert.deepEqual(
+    s.query('SELECT ts, inode FROM dma_heap_event ORDER BY rowid'),
+    [1000, 2000, 3000, 4000, 5000].map((ts, i) => ({ ts, inode: i + 1 })),
+  );
+  assert.deepEqual(diagnostics(s), []);
+  s.close();
+});
+
+/** A zstd frame header (RFC 8878): magic, descriptor with an 8-byte content size and single segment. */
+function zstdHeader(contentSize: number): number[] {
+  const out = [0x28, 0xb5, 0x2f, 0xfd, 0xe0]; // FCS flag 3, single segment
+  for (let i = 0, v = contentSize; i < 8; i++, v = Math.floor(v / 256)) out.push(v % 256);
+  return out;
+}
+
+test('zstd packets that would decompress past the limit are refused before any allocation', async () => {
+  // A frame declaring 2 GB of content, with one empty raw block.
+  const declared = new Uint8Array([...zstdHeader(2_000_000_000), 0x01, 0x00, 0x00]);
+  // A frame without a content size whose 200 RLE blocks regenerate ~400 MB from 800 bytes.
+  const rle: number[] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]; // no FCS, window 8 MiB
+  const blockSize = (1 << 21) - 1;
+  for (let i = 0; i < 200; i++) {
+    const h = (blockSize << 3) | (1 << 1) | (i === 199 ? 1 : 0);
+    rle.push(h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff, 0x41);
+  }
+  const s = await openTexts({
+    'bomb.pftrace': Buffer.concat([tracePacket(dmaPacket(1000, 1)), zstdCompressed(declared), zstdCompressed(new Uint8Array(rle)), tracePacket(dmaPacket(2000, 2))]),
+  });
+  assert.deepEqual(s.query('SELECT ts FROM dma_heap_event ORDER BY rowid'), [{ ts: 1000 }, { ts: 2000 }]);
+  const d = diagnostics(s);
+  assert.deepEqual(
+    d.map((x) => [x.severity, x.code]),
+    [
+      ['error', 'decompress_failed'],
+      ['error', 'decompress_failed'],
+    ],
+  );
+  assert.match(d[0].message, /up to 2000000000 bytes, over the 268435456-byte limit/);
+  assert.match(d[1].message, /over the 268435456-byte limit/);
+  s.close();
+});
+
+test('a field header longer than a tag and a varint can be is corruption, also when cut by a chunk boundary', () => {
+  const good = tracePacket(dmaPacket(1000, 1));
+  // A 10-byte tag (wire type 2), then a length varint still going on after 9 bytes: 19 bytes
+  // that could be the start of a header if a tag could be that long.
+  const header = [0x8a, ...Array(8).fill(0xff), 0x01, ...Array(9).fill(0xff), 0x01];
+  for (const cut of [good.length + 3, good.length + 12, good.length + 19]) {
+    const bytes = Buffer.concat([good, Buffer.from(header), tracePacket(dmaPacket(2000, 2))]);
+    const packets: number[] = [];
+    const errors: FrameError[] = [];
+    const framer = new PacketFramer(
+      (_b, s, e) => packets.push(e - s),
+      (err) => errors.push(err),
+    );
+    framer.push(bytes.subarray(0, cut));
+    framer.push(bytes.subarray(cut));
+    framer.end();
+    assert.deepEqual(packets, [good.length - 2], `cut at ${cut}`);
+    assert.deepEqual(
+      errors.map((e) => e.code),
+      ['corrupt_trace'],
+      `cut at ${cut}`,
+    );
+  }
+});
+
+test('events without the field their row needs are reported, not stored as zero; a missing total stays NULL', async () => {
+  const ionGrow = W.create().uint32((1 << 3) | 2).string('system').uint32((2 << 3) | 0).uint64(8192).finish(); // no total_allocated
+  const bytes = tracePacket(
+    ftracePacket([ftraceEvent(1000, 351, dmaHeapStat(7, null, 8192)), ftraceEvent(2000, 351, dmaHeapStat(8, 4096, 12288)), ftraceEvent(3000, 315, ionGrow)]),
+  );
+  const s = await openTexts({ 'fields.pftrace': bytes });
+  assert.deepEqual(s.query('SELECT ts, inode, size_delta FROM dma_heap_event'), [{ ts: 2000, inode: 8, size_delta: 4096 }]);
+  assert.deepEqual(s.query('SELECT origin, heap_name, size_delta, heap_total, reported_total FROM ion_heap_event'), [
+    { origin: 'ion_heap_grow', heap_name: 'system', size_delta: 8192, heap_total: null, reported_total: null },
+  ]);
+  assert.deepEqual(
+    diagnostics(s).map((x) => [x.severity, x.code, x.message]),
+    [['warning', 'malformed_event', 'dma_heap_stat event without its len field']],
+  );
+  s.close();
+});
+
+test('a flood of bad compressed packets is capped: the first 200 diagnostics, then one count of the rest', async () => {
+  const bad = tracePacket(W.create().uint32((50 << 3) | 2).bytes(new Uint8Array([1, 2, 3, 4, 5])).finish());
+  const parts = [tracePacket(dmaPacket(1000, 1))];
+  for (let i = 0; i < 250; i++) parts.push(bad);
+  const s = await openTexts({ 'flood.pftrace': Buffer.concat(parts) });
+  assert.deepEqual(s.query('SELECT inode FROM dma_heap_event'), [{ inode: 1 }]);
+  const d = diagnostics(s);
+  assert.equal(d.filter((x) => x.code === 'decompress_failed').length, 200);
+  assert.deepEqual(
+    d.filter((x) => x.code !== 'decompress_failed').map((x) => [x.severity, x.code, x.message]),
+    [['warning', 'too_many_diagnostics', '50 more diagnostics of this source were not recorded']],
+  );
+  s.close();
+});
+
+test('a text trace line of unbounded length is cut, not buffered whole; the lines around it are read', async () => {
+  const event = (ts: string, inode: number) =>
+    `  allocator-612   (  612) [003] ...1  ${ts}: dma_heap_stat: inode=${inode} len=4096B total_allocated=${4096 * inode}B\n`;
+  const text = '# tracer: nop\n' + event('100.000001', 1) + `junk ${'x'.repeat(3_000_000)}\n` + event('100.000002', 2);
+  const db = await importChunked(systraceText, new TextEncoder().encode(text), 64 * 1024, 'trace.txt');
+  const s = asSession(db);
+  assert.deepEqual(s.query('SELECT ts, inode FROM dma_heap_event ORDER BY rowid'), [
+    { ts: 100_000_001_000, inode: 1 },
+    { ts: 100_000_002_000, inode: 2 },
+  ]);
+  assert.deepEqual(
+    diagnostics(s).map((x) => [x.severity, x.code, x.message]),
+    [['warning', 'long_line', '1 lines longer than 65536 characters were cut to that length']],
+  );
+  db.close();
+});
