@@ -6,7 +6,7 @@ import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
 import { TRACE_WORKER_BYTES, TraceWorkers } from './importers/perfetto/remote.js';
-import { EventCapture, MAX_PASS_EVENTS } from './importers/perfetto/charge.js';
+import { EventCapture, MAX_PASS_EVENTS } from './db/charge.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';

@@ -1,4 +1,4 @@
-// The in-memory pass that charges trace events (src/importers/perfetto/charge.ts) must give
+// The in-memory pass that charges trace events (src/db/charge.ts) must give
 // exactly what the SQL views that state the rules give (its fallback for huge traces), whether
 // it takes the events as they were written (while loading) or reads them back.
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../src/index.js';
 import { Db } from '../src/db/database.js';
-import { chargeTrace } from '../src/importers/perfetto/charge.js';
+import { chargeTrace } from '../src/db/charge.js';
 import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';

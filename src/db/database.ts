@@ -181,11 +181,18 @@ export class Db {
 
   /**
    * Insert many rows of the same columns: one multi-row INSERT per 100 rows (several times
-   * faster than row by row in sql.js). `rows` are value arrays in `columns` order; `fixed`
-   * columns take the same integer in every row (written into the statement, not bound).
+   * faster than row by row in sql.js). `rows` are value arrays in `columns` order, or numbers
+   * packed row after row in a Float64Array (NaN for NULL); `fixed` columns take the same
+   * integer in every row (written into the statement, not bound).
    */
-  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[], fixed: readonly (readonly [string, number])[] = []): void {
-    if (rows.length === 0) return;
+  insertMany(
+    table: string,
+    columns: readonly string[],
+    given: readonly (readonly Row[string][])[] | Float64Array,
+    fixed: readonly (readonly [string, number])[] = [],
+  ): void {
+    const count = given instanceof Float64Array ? given.length / columns.length : given.length;
+    if (count === 0) return;
     const cols = this.columns(table);
     for (const c of columns) if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
     for (const [c, v] of fixed) {
@@ -193,24 +200,26 @@ export class Db {
       if (!Number.isSafeInteger(v)) throw new Error(`fixed value of ${table}.${c} is not an integer: ${v}`);
     }
     const observers = this.observers.get(table);
+    // Observers see value arrays.
+    const rows = () => (given instanceof Float64Array ? unpack(given, columns.length) : given);
     const h = this.held.get(table);
-    if (h && h.rows + rows.length <= h.max) {
+    if (h && h.rows + count <= h.max) {
       if (h.rows === 0) {
         h.next = this.maxRowid(table) + 1;
         this.defer(`held:${table}`, [table], () => this.writeHeld(table));
       }
       const first = h.next;
-      h.batches.push({ columns, rows: pack(rows, columns.length), fixed });
-      h.rows += rows.length;
-      h.next += rows.length;
-      for (const f of observers ?? []) f(columns, rows, fixed, first);
+      h.batches.push({ columns, rows: given instanceof Float64Array ? given : pack(given, columns.length), fixed });
+      h.rows += count;
+      h.next += count;
+      if (observers?.size) for (const f of observers) f(columns, rows(), fixed, first);
       return;
     }
     this.writeHeld(table);
-    this.writeMany(table, { columns, rows, fixed });
+    this.writeMany(table, { columns, rows: given, fixed });
     if (observers?.size) {
-      const first = this.lastInsertRowid() - rows.length + 1;
-      for (const f of observers) f(columns, rows, fixed, first);
+      const first = this.lastInsertRowid() - count + 1;
+      for (const f of observers) f(columns, rows(), fixed, first);
     }
   }
 
@@ -490,6 +499,20 @@ function pack(rows: readonly (readonly Row[string][])[], width: number): readonl
       else if (v === null || v === undefined) out[k++] = NaN;
       else return rows;
     }
+  }
+  return out;
+}
+
+/** Value arrays of rows packed in a Float64Array (NaN: NULL). */
+function unpack(packed: Float64Array, width: number): (number | null)[][] {
+  const out: (number | null)[][] = [];
+  for (let k = 0; k < packed.length; k += width) {
+    const r: (number | null)[] = new Array(width);
+    for (let c = 0; c < width; c++) {
+      const v = packed[k + c];
+      r[c] = v === v ? v : null;
+    }
+    out.push(r);
   }
   return out;
 }

@@ -4,7 +4,7 @@
 // a kB size; among equals, the value most sources gave) and a `merge_conflict` diagnostic
 // names the sources and their values. Set-based SQL: a bugreport has thousands of buffers.
 import type { Db } from './database.js';
-import { chargeTrace, type EventCapture } from '../importers/perfetto/charge.js';
+import { chargeTrace, type EventCapture } from './charge.js';
 
 /** (Re)build the merged rows of one snapshot. Idempotent. `capture`: its trace events as written, if kept. */
 export function mergeSnapshot(db: Db, id: number, capture?: EventCapture): void {

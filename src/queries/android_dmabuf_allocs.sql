@@ -59,7 +59,7 @@ LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid;
 -- An allocation is charged to its `attr_tid`; a free to the `attr_tid` of the latest strictly
 -- earlier event on its inode; a free with none is dropped. The rows of `dma_heap_charge` (with
 -- their event's ts, size and inode), which the trace views read: that table is filled once per
--- trace by an ordered pass in JavaScript that applies these rules (src/importers/perfetto/charge.ts),
+-- trace by an ordered pass in JavaScript that applies these rules (src/db/charge.ts),
 -- or from this view for a trace too large for that pass or with values beyond 2^53.
 -- @column snapshot_id Snapshot of the trace.
 -- @column event_id Row id of the event in `dma_heap_event`.

@@ -43,7 +43,7 @@ ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN 
          t.allocated_bytes DESC, t.pid, t.tid;
 
 -- The rows of `dma_heap_totals`, computed in SQL.
--- What the ordered pass of src/importers/perfetto/charge.ts writes to `dma_heap_totals`, stated
+-- What the ordered pass of src/db/charge.ts writes to `dma_heap_totals`, stated
 -- with window functions over `dma_heap_charge` (which must be filled first), `_dmabuf_attributed`
 -- and `dma_heap_event`; used instead of that pass for a trace too large for it or with values
 -- beyond 2^53. One `trace` row per snapshot with `dma_heap_stat` events, one `process` row per

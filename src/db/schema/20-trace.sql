@@ -52,7 +52,7 @@ CREATE TABLE dma_heap_event (
 );
 
 -- One row per `dma_heap_stat` event charged to a thread, computed once when a trace is loaded
--- (src/importers/perfetto/charge.ts, in one ordered pass; the view `_dmabuf_charged` states the
+-- (src/db/charge.ts, in one ordered pass; the view `_dmabuf_charged` states the
 -- same rules in SQL and fills the table instead for a trace too large to hold in memory or with
 -- values beyond 2^53): gralloc allocations charged to their binder client, a free to whoever the
 -- latest strictly earlier event on its inode was charged to; a free with no earlier event has no

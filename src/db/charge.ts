@@ -17,15 +17,13 @@
 // The SQL views remain the statement of the rules and the fallback: a snapshot with more
 // events than the pass may hold (memory stays bounded whatever the trace size), or with a
 // value a JS number cannot hold exactly (beyond 2^53), is computed by INSERT … SELECT from them.
-import type { Db } from '../../db/database.js';
+import type { Db } from './database.js';
 
 /**
  * Events the pass holds in memory, at most: it needs about 150 bytes per event (under 80 MB
  * here, a trace of some 3 GB); a snapshot with more is computed by the SQL views instead.
  */
 export const MAX_PASS_EVENTS = 500_000;
-/** Rows per multi-row INSERT into `dma_heap_charge`. */
-const INSERT_ROWS = 250;
 
 const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
 const TOTALS_COLUMNS = [
@@ -754,39 +752,20 @@ function pass(db: Db, id: number, e: Events): void {
 
 /** The `dma_heap_charge` rows, in event_id order (appends to the table's b-tree). */
 function writeCharges(db: Db, id: number, e: Events, charged: Float64Array, who: Responsibles, cumulative: Float64Array, next: Int32Array): void {
-  // The snapshot id is part of the statement: one value fewer to bind per row.
-  const width = CHARGE_COLUMNS.length - 1;
-  const row = `(?, ${id}, ${Array(width - 1).fill('?').join(', ')})`;
-  const prepare = (rows: number) => db.raw.prepare(`INSERT INTO dma_heap_charge (${CHARGE_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')}`);
-  const full = prepare(INSERT_ROWS);
-  const values: (number | null)[] = new Array(INSERT_ROWS * width).fill(null);
-  let r = 0;
+  // Every value is an exact integer (or NULL): packed, NaN for NULL.
+  const columns = CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id');
+  const width = columns.length;
+  const packed = new Float64Array(e.n * width);
   let v = 0;
-  try {
-    for (let i = 0; i < e.n; i++) {
-      const c = charged[i];
-      if (c !== c) continue;
-      const nx = next[i];
-      values[v++] = e.rowid[i];
-      values[v++] = c;
-      values[v++] = who.pid[who.of[i]];
-      values[v++] = cumulative[i];
-      values[v++] = nx >= 0 ? e.rowid[nx] : null;
-      if (++r === INSERT_ROWS) {
-        full.run(values);
-        r = 0;
-        v = 0;
-      }
-    }
-  } finally {
-    full.free();
+  for (let i = 0; i < e.n; i++) {
+    const c = charged[i];
+    if (c !== c) continue;
+    const nx = next[i];
+    packed[v++] = e.rowid[i];
+    packed[v++] = c;
+    packed[v++] = who.pid[who.of[i]] ?? NaN;
+    packed[v++] = cumulative[i];
+    packed[v++] = nx >= 0 ? e.rowid[nx] : NaN;
   }
-  if (r > 0) {
-    const tail = prepare(r);
-    try {
-      tail.run(values.slice(0, v));
-    } finally {
-      tail.free();
-    }
-  }
+  db.insertMany('dma_heap_charge', columns, packed.subarray(0, v), [['snapshot_id', id]]);
 }
