@@ -116,12 +116,35 @@ export class PerfettoDecoder {
    * that packets are always decoded in trace order (the caller calls drain()).
    */
   packet(buf: Uint8Array, start: number, end: number, offset: number): void {
-    if (this.queue.length > 0) {
+    if (this.queue.length > 0 && !this.onlyCompressed(buf, start, end)) {
       if (this.copyRetained) this.queue.push({ buf: copyOf(buf, start, end), start: 0, end: end - start, offset });
       else this.queue.push({ buf, start, end, offset });
       return;
     }
     this.decodeNow(buf, start, end, offset, false);
+  }
+
+  /**
+   * Whether a packet holds compressed packets and nothing else that is decoded: then it can be
+   * handled before the packets queued ahead of it (its decompression joins the queue behind
+   * them), so that the compressed packets of a chunk all start decompressing at once.
+   */
+  private onlyCompressed(buf: Uint8Array, start: number, end: number): boolean {
+    const c = this.cur;
+    c.reset(buf, start);
+    let compressed = false;
+    while (c.pos < end) {
+      const tag = c.u32();
+      const field = tag >>> 3;
+      if ((tag & 7) === WT_LEN) {
+        if (field === P_COMPRESSED || field === P_ZSTD_COMPRESSED) compressed = true;
+        else if (field === P_FTRACE_EVENTS || field === P_PROCESS_TREE || field === P_PROCESS_STATS || field === P_SYS_STATS || field === P_GPU_MEM_TOTAL) {
+          return false;
+        }
+      }
+      if (!c.skip(tag & 7) || c.bad) return false;
+    }
+    return compressed && c.pos === end;
   }
 
   /** Decode one TracePacket now; never throws on bad content. */
