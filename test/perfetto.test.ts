@@ -2,6 +2,7 @@
 // (proto/perfetto_trimmed.proto); hand-written bytes appear only to corrupt a trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -12,9 +13,9 @@ import { Db } from '../src/db/database.js';
 import { SourceContext } from '../src/importers/context.js';
 import { perfetto, looksLikePerfettoTrace } from '../src/importers/perfetto/index.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
-import { TraceWorker } from '../src/importers/perfetto/remote.js';
+import { TraceWorker, TRACE_WORKER_BYTES } from '../src/importers/perfetto/remote.js';
 import { writeSyntheticTrace } from '../bench/trace.js';
-import { sharedDir, tempDir, diagnostics, rng, importChunked, INTERNAL_ERROR } from './helpers.js';
+import { sharedDir, tempDir, diagnostics, rng, importChunked, cli, INTERNAL_ERROR } from './helpers.js';
 
 // ---- building traces --------------------------------------------------------------------
 
@@ -839,4 +840,22 @@ test('a file the worker cannot read is a diagnostic, as in this thread, not a ha
   assert.equal(d[0].code, 'read_failed');
   assert.match(String(d[0].message), /ENOENT/);
   db.close();
+});
+
+test('the command line decodes a large trace on a worker started while it loads, and waits for that worker to load', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'large.pftrace');
+  // Over the size from which the command line starts the worker early (TRACE_WORKER_BYTES).
+  const { dmaHeapEvents } = await writeSyntheticTrace(file, TRACE_WORKER_BYTES + 1024 * 1024, { compressed: false });
+  const r = cli(['analyze', file, '--format', 'json']);
+  assert.equal(r.code, 0, r.err);
+  const summary = JSON.parse(r.out) as { snapshots: { trace: { scope: string; allocs: number; frees: number }[] }[] };
+  const all = summary.snapshots[0].trace.find((t) => t.scope === 'trace');
+  assert.equal(all && all.allocs + all.frees, dmaHeapEvents);
+  // The launcher awaits the early workers' loading before it changes V8's flags: that promise
+  // keeps the process alive until it settles, and the worker no longer does once loaded.
+  const script = `import { prestartTraceWorkers } from ${JSON.stringify(new URL('../src/importers/perfetto/remote.js', import.meta.url).href)};
+    await prestartTraceWorkers([${JSON.stringify(file)}]); console.log('loaded');`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.deepEqual([child.status, child.stdout], [0, 'loaded\n'], child.stderr);
 });

@@ -18,6 +18,8 @@
 // events than the pass may hold (memory stays bounded whatever the trace size), or with a
 // value a JS number cannot hold exactly (beyond 2^53), is computed by INSERT … SELECT from them.
 import type { Db } from './database.js';
+import type { Rows } from '../importers/types.js';
+import { rowCount, valueAt } from './packed.js';
 
 /**
  * Events the pass holds in memory, at most: it needs about 150 bytes per event (under 80 MB
@@ -104,7 +106,7 @@ export class EventCapture {
     this.events.clear();
   }
 
-  private add(columns: readonly string[], rows: readonly (readonly unknown[])[], fixed: readonly (readonly [string, number])[], firstRowid: number): void {
+  private add(columns: readonly string[], rows: Rows, fixed: readonly (readonly [string, number])[], firstRowid: number): void {
     const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
     if (id === undefined) return; // not attributable: the snapshot's rowids will not match
     let e = this.events.get(id);
@@ -116,13 +118,16 @@ export class EventCapture {
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
     const nullable = (v: unknown) => v === null || v === undefined || isExact(v);
+    const width = columns.length;
+    const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
+    const count = rowCount(rows, width);
     let n = e.n;
-    for (const r of rows) {
-      const t = r[ts];
-      const sz = r[size];
-      const ino = inode < 0 ? null : r[inode];
-      const h = heap < 0 ? null : r[heap];
-      const th = tid < 0 ? null : r[tid];
+    for (let r = 0; r < count; r++) {
+      const t = value(r, ts);
+      const sz = value(r, size);
+      const ino = value(r, inode);
+      const h = value(r, heap);
+      const th = value(r, tid);
       if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th)) {
         this.events.set(id, 'unusable');
         return;

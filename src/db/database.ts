@@ -6,15 +6,16 @@ import type { Database, SqlJsStatic, Statement, SqlValue } from 'sql.js';
 import { packagePath } from '../paths.js';
 import { params, parseSqlFile, type SqlStatement } from './sqlfile.js';
 import { readImage, schemaHash } from './image.js';
-import type { Row } from '../importers/types.js';
+import type { Row, Rows } from '../importers/types.js';
+import { pack, rowCount, valueAt } from './packed.js';
 
 /** A row returned by a query: column name → value. */
 export type ResultRow = Record<string, SqlValue>;
 
-/** What `Db.observe` is called with: the columns and rows of one `insertMany`, its fixed columns, and the rowid of its first row (the others follow). */
+/** What `Db.observe` is called with: the columns and rows (as given) of one `insertMany`, its fixed columns, and the rowid of its first row (the others follow). */
 export type BatchObserver = (
   columns: readonly string[],
-  rows: readonly (readonly Row[string][])[],
+  rows: Rows,
   fixed: readonly (readonly [string, number])[],
   firstRowid: number,
 ) => void;
@@ -22,8 +23,8 @@ export type BatchObserver = (
 /** Rows of one `insertMany` call. */
 interface Batch {
   columns: readonly string[];
-  /** As given; or, held back, packed when every value is a number or NULL (see `pack`). */
-  rows: readonly (readonly Row[string][])[] | Float64Array;
+  /** As given; or, held back, packed when every value is a number or NULL (packed.ts). */
+  rows: Rows;
   fixed: readonly (readonly [string, number])[];
 }
 
@@ -188,10 +189,10 @@ export class Db {
   insertMany(
     table: string,
     columns: readonly string[],
-    given: readonly (readonly Row[string][])[] | Float64Array,
+    given: Rows,
     fixed: readonly (readonly [string, number])[] = [],
   ): void {
-    const count = given instanceof Float64Array ? given.length / columns.length : given.length;
+    const count = rowCount(given, columns.length);
     if (count === 0) return;
     const cols = this.columns(table);
     for (const c of columns) if (!cols.has(c)) throw new Error(`table ${table} has no column ${c}`);
@@ -200,8 +201,6 @@ export class Db {
       if (!Number.isSafeInteger(v)) throw new Error(`fixed value of ${table}.${c} is not an integer: ${v}`);
     }
     const observers = this.observers.get(table);
-    // Observers see value arrays.
-    const rows = () => (given instanceof Float64Array ? unpack(given, columns.length) : given);
     const h = this.held.get(table);
     if (h && h.rows + count <= h.max) {
       if (h.rows === 0) {
@@ -209,17 +208,17 @@ export class Db {
         this.defer(`held:${table}`, [table], () => this.writeHeld(table));
       }
       const first = h.next;
-      h.batches.push({ columns, rows: given instanceof Float64Array ? given : pack(given, columns.length), fixed });
+      h.batches.push({ columns, rows: pack(given, columns.length), fixed });
       h.rows += count;
       h.next += count;
-      if (observers?.size) for (const f of observers) f(columns, rows(), fixed, first);
+      if (observers?.size) for (const f of observers) f(columns, given, fixed, first);
       return;
     }
     this.writeHeld(table);
     this.writeMany(table, { columns, rows: given, fixed });
     if (observers?.size) {
       const first = this.lastInsertRowid() - count + 1;
-      for (const f of observers) f(columns, rows(), fixed, first);
+      for (const f of observers) f(columns, given, fixed, first);
     }
   }
 
@@ -256,16 +255,9 @@ export class Db {
 
   private writeMany(table: string, { columns, rows, fixed }: Batch): void {
     const width = columns.length;
-    const n = rows instanceof Float64Array ? rows.length / width : rows.length;
+    const n = rowCount(rows, width);
     const row = (r: number, out: SqlValue[], at: number): void => {
-      if (rows instanceof Float64Array) {
-        for (let c = 0; c < width; c++) {
-          const v = rows[r * width + c];
-          out[at + c] = v === v ? v : null;
-        }
-      } else {
-        for (let c = 0; c < width; c++) out[at + c] = toSqlValue(rows[r][c]);
-      }
+      for (let c = 0; c < width; c++) out[at + c] = toSqlValue(valueAt(rows, width, r, c));
     };
     const per = Math.max(1, Math.min(MANY_ROWS, Math.floor(MAX_VARIABLES / width)));
     let i = 0;
@@ -483,38 +475,6 @@ function identifiers(sql: string): string[] {
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
-}
-
-/**
- * Rows as one row-major array of numbers, NaN for NULL, when every value is a number or NULL
- * (rows held back then cost the garbage collector one object, not one per row); else as they are.
- */
-function pack(rows: readonly (readonly Row[string][])[], width: number): readonly (readonly Row[string][])[] | Float64Array {
-  const out = new Float64Array(rows.length * width);
-  let k = 0;
-  for (const r of rows) {
-    for (let c = 0; c < width; c++) {
-      const v = r[c];
-      if (typeof v === 'number') out[k++] = v;
-      else if (v === null || v === undefined) out[k++] = NaN;
-      else return rows;
-    }
-  }
-  return out;
-}
-
-/** Value arrays of rows packed in a Float64Array (NaN: NULL). */
-function unpack(packed: Float64Array, width: number): (number | null)[][] {
-  const out: (number | null)[][] = [];
-  for (let k = 0; k < packed.length; k += width) {
-    const r: (number | null)[] = new Array(width);
-    for (let c = 0; c < width; c++) {
-      const v = packed[k + c];
-      r[c] = v === v ? v : null;
-    }
-    out.push(r);
-  }
-  return out;
 }
 
 function toSqlValue(v: Row[string]): SqlValue {

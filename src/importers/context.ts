@@ -1,6 +1,6 @@
 // The ImportContext importers write through: one per source row, all sharing the session's Db.
 import type { Db } from '../db/database.js';
-import type { ImportContext, ProcessFields, Row, Severity, SnapshotFields } from './types.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity, SnapshotFields } from './types.js';
 
 export class SourceContext implements ImportContext {
   constructor(
@@ -25,7 +25,7 @@ export class SourceContext implements ImportContext {
     this.db.insert(table, row);
   }
 
-  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
+  insertMany(table: string, columns: readonly string[], rows: Rows): void {
     const cols = this.db.columns(table);
     const fixed: [string, number][] = [];
     if (cols.has('snapshot_id') && !columns.includes('snapshot_id')) fixed.push(['snapshot_id', this.snapshotId]);

@@ -8,6 +8,12 @@ export type Severity = 'info' | 'warning' | 'error';
 /** A row to insert: column name → value (undefined and null both store NULL). */
 export type Row = Record<string, string | number | bigint | null | undefined | Uint8Array>;
 
+/**
+ * The rows of one `insertMany`: value arrays in `columns` order, or packed (src/db/packed.ts):
+ * one row-major Float64Array of `columns.length` values per row, NaN for NULL.
+ */
+export type Rows = readonly (readonly Row[string][])[] | Float64Array;
+
 export interface SnapshotFields {
   captured_at?: string | null;
   build_fingerprint?: string | null;
@@ -32,8 +38,8 @@ export interface ImportContext {
   readonly path: string;
   /** Insert one row into a table of the schema; `snapshot_id` and `source_id` are filled in when the table has them and the row does not. */
   insert(table: string, row: Row): void;
-  /** Insert many rows of the same columns (value arrays in `columns` order); `snapshot_id` and `source_id` are filled in as for `insert`. */
-  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void;
+  /** Insert many rows of the same columns (value arrays in `columns` order, or packed); `snapshot_id` and `source_id` are filled in as for `insert`. */
+  insertMany(table: string, columns: readonly string[], rows: Rows): void;
   /** Record a recoverable problem; `line` is 1-based within this source. */
   diag(severity: Severity, code: string, message: string, line?: number | null): void;
   /** Record (or improve) what is known of a process: a longer name or a cmdline wins. */

@@ -6,7 +6,8 @@
 // database as decoding here (test/perfetto.test.ts).
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity } from '../types.js';
+import { rowCount } from '../../db/packed.js';
 import { looksLikePerfettoTrace } from './sniff.js';
 import { readHead } from '../../input/head.js';
 
@@ -21,8 +22,9 @@ export interface TraceWorkerData {
 
 /** A write or event of the worker, in the order the importer made it. */
 export type TraceMessage =
+  | ['loaded']
   | ['insert', string, Row]
-  | ['insertMany', string, readonly string[], readonly (readonly Row[string][])[]]
+  | ['insertMany', string, readonly string[], Rows]
   | ['diag', Severity, string, string, number | null]
   | ['process', number, ProcessFields]
   | ['thread', number, number | null, string | null]
@@ -49,10 +51,14 @@ export class TraceWorker {
   private stopped = false;
   /** Rows written here before the worker is told (less than it may have outstanding). */
   private readonly ackRows: number;
+  /** Settles once the worker has loaded its code (or has failed or exited). */
+  readonly loaded: Promise<void>;
+  private markLoaded!: () => void;
 
   constructor(path: string, opts: Partial<Omit<TraceWorkerData, 'path'>> = {}) {
     const data: TraceWorkerData = { path, maxUnackedRows: opts.maxUnackedRows ?? MAX_UNACKED_ROWS, chunkBytes: opts.chunkBytes ?? CHUNK_BYTES };
     this.ackRows = Math.max(1, Math.floor(data.maxUnackedRows / 5));
+    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (m: TraceMessage) => this.receive(m));
     this.worker.on('error', (e) => this.receive(['failed', e.message]));
@@ -62,7 +68,9 @@ export class TraceWorker {
   }
 
   private receive(m: TraceMessage): void {
-    if (this.stopped) return;
+    // Any message comes after 'loaded'; a failure or an exit may come instead of it.
+    this.markLoaded();
+    if (m[0] === 'loaded' || this.stopped) return;
     if (this.deliver) this.deliver(m);
     else this.early.push(m);
   }
@@ -77,7 +85,7 @@ export class TraceWorker {
             return ctx.insert(m[1], m[2]);
           case 'insertMany':
             ctx.insertMany(m[1], m[2], m[3]);
-            written += m[3].length;
+            written += rowCount(m[3], m[2].length);
             if (written >= this.ackRows) {
               this.worker.postMessage(['ack', written]);
               written = 0;
@@ -126,6 +134,7 @@ export class TraceWorker {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.markLoaded();
     void this.worker.terminate();
   }
 }
@@ -137,15 +146,26 @@ export class TraceWorker {
  */
 const early = new Map<string, TraceWorker>();
 
-/** Start decoding now the large Perfetto trace files among `paths` (any other argument is ignored), for a session opened later. */
-export function prestartTraceWorkers(paths: string[]): void {
+/**
+ * Start decoding now the large Perfetto trace files among `paths` (any other argument is
+ * ignored), for a session opened later. Settles once those workers have loaded their code.
+ */
+export function prestartTraceWorkers(paths: string[]): Promise<void> {
+  const loading: Promise<void>[] = [];
   for (const p of paths) {
     if (early.has(p)) continue;
     const w = startIfTrace(p, TRACE_WORKER_BYTES);
     if (!w) continue;
-    w.keepAlive(false);
     early.set(p, w);
+    // Until it has loaded, the worker keeps the process alive (the caller may be waiting for
+    // that); then only once a session takes it.
+    loading.push(
+      w.loaded.then(() => {
+        if (early.get(p) === w) w.keepAlive(false);
+      }),
+    );
   }
+  return Promise.all(loading).then(() => undefined);
 }
 
 /** A worker decoding `p`, if it is a Perfetto trace file of at least `minBytes`. */

@@ -4,12 +4,15 @@
 // `TraceMessage` tuples of remote.ts. It never touches the database itself.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ImportContext, ProcessFields, Row, Severity } from '../types.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity } from '../types.js';
+import { pack, rowCount } from '../../db/packed.js';
 import { decodeTrace } from './stream.js';
 import type { TraceMessage, TraceWorkerData } from './remote.js';
 
 const port = parentPort!;
 const { path, maxUnackedRows, chunkBytes } = workerData as TraceWorkerData;
+// The code is loaded: the command line may now change V8's flags (bin/dmabuf-triage.js).
+port.postMessage(['loaded'] satisfies TraceMessage);
 
 let unacked = 0;
 let resume: (() => void) | null = null;
@@ -25,12 +28,12 @@ port.on('message', (m: ['ack', number]) => {
 /** Thread and process writes not posted yet: a trace ends with hundreds, sent in one message. */
 let small: TraceMessage[] = [];
 
-function post(m: TraceMessage): void {
+function post(m: TraceMessage, transfer?: ArrayBuffer[]): void {
   if (small.length > 0) {
     port.postMessage(['many', small]);
     small = [];
   }
-  port.postMessage(m);
+  port.postMessage(m, transfer);
 }
 
 /** Writes, forwarded. Snapshot and source ids are the database thread's to add. */
@@ -43,9 +46,12 @@ class RemoteContext implements ImportContext {
     post(['insert', table, row]);
   }
 
-  insertMany(table: string, columns: readonly string[], rows: readonly (readonly Row[string][])[]): void {
-    unacked += rows.length;
-    post(['insertMany', table, columns, rows]);
+  insertMany(table: string, columns: readonly string[], rows: Rows): void {
+    // Packed rows cross over without being copied (a structured clone of hundreds of value
+    // arrays costs this thread about as much as decoding them).
+    const packed = pack(rows, columns.length);
+    unacked += rowCount(packed, columns.length);
+    post(['insertMany', table, columns, packed], packed !== rows && packed instanceof Float64Array ? [packed.buffer as ArrayBuffer] : undefined);
   }
 
   diag(severity: Severity, code: string, message: string, line?: number | null): void {
