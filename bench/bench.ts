@@ -15,8 +15,9 @@
 //
 // Options: --size-mb N (both inputs N MB, a quick run), --bugreport-mb N, --trace-mb N,
 // --skip-bugreport, --skip-trace, --repeat N (best of N analyze runs, and of N + 1 floor runs:
-// N before, one after; default 3: this machine's runs vary by ±15%, some days ±30%), --timeout S (kill an
-// analyze run after S seconds, default 300, so the whole bench stays within minutes), --out DIR.
+// N before, one after; default 3: this machine's runs vary by ±15%, some days ±30%),
+// --timeout S (kill an analyze run after S seconds, default 300, so the whole bench stays
+// within minutes), --out DIR.
 // Env: DMABUF_BENCH_SIZE_MB=N as --size-mb.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
