@@ -89,7 +89,20 @@ export function diagnostics(session: Pick<Session, 'query'>): { severity: string
  * What a JavaScript error's message looks like: an importer that reports one as a diagnostic
  * (rather than something about the input) hid a bug of its own behind the input's fault.
  */
-export const INTERNAL_ERROR = /TypeError|ReferenceError|RangeError|Cannot read|is not a function|is not defined|undefined/;
+const INTERNAL_ERROR = /TypeError|ReferenceError|RangeError|Cannot read|is not a function|is not defined|undefined/;
+
+/**
+ * After an import of mutated input: every diagnostic has one of `codes` and a message about the
+ * input (not a JavaScript error's). The codes met are added to `seen`.
+ */
+export function assertInputDiagnostics(session: Pick<Session, 'query'>, codes: readonly string[], label: string, seen: Set<string>): void {
+  for (const d of diagnostics(session)) {
+    const what = `${label}: ${d.severity} ${d.code} ${d.message}`;
+    assert.ok(codes.includes(d.code), what);
+    assert.doesNotMatch(d.message, INTERNAL_ERROR, what);
+    seen.add(d.code);
+  }
+}
 
 /** A fresh temporary folder, removed when the process exits. */
 export function tempDir(prefix = 'dmabuf-triage-test-'): string {
