@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import { PacketFramer, type FrameError } from '../src/importers/perfetto/framer.js';
+import { Cursor } from '../src/importers/perfetto/wire.js';
 import { systraceText } from '../src/importers/systrace-text.js';
 import { asSession, diagnostics, importChunked, openTexts } from './helpers.js';
 
@@ -113,6 +114,24 @@ test('a field header longer than a tag and a varint can be is corruption, also w
       `cut at ${cut}`,
     );
   }
+});
+
+test('64-bit varints decode exactly on both sides of every width the reader treats apart', () => {
+  const values = [0n, 1n, 127n, 128n, 2n ** 28n - 1n, 2n ** 28n, 3n * 2n ** 28n + 5n, 2n ** 30n - 1n, 2n ** 30n, 2n ** 31n, 2n ** 32n + 7n];
+  values.push(2n ** 35n + 9n, 2n ** 49n - 1n, 2n ** 49n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n);
+  for (const v of values) {
+    const bytes = protobuf.Writer.create().uint64(v.toString()).finish();
+    const c = new Cursor(bytes);
+    const got = c.u64();
+    assert.equal(BigInt(got), v, `u64 ${v}`);
+    assert.equal(typeof got, v < 2n ** 53n ? 'number' : 'bigint', `u64 ${v}`);
+    assert.equal(c.pos, bytes.length, `u64 ${v} length`);
+    const neg = new Cursor(protobuf.Writer.create().int64((-v).toString()).finish()).i64();
+    if (v < 2n ** 63n) assert.equal(BigInt(neg), -v, `i64 -${v}`);
+  }
+  // Longer than needed (a writer may pad): the same value.
+  assert.equal(new Cursor(Uint8Array.from([0x85, 0x80, 0x80, 0x80, 0x00])).u64(), 5);
+  assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
 test('events without the field their row needs are reported, not stored as zero; a missing total stays NULL', async () => {

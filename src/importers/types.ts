@@ -38,7 +38,7 @@ export interface ImportContext {
   readonly path: string;
   /** Insert one row into a table of the schema; `snapshot_id` and `source_id` are filled in when the table has them and the row does not. */
   insert(table: string, row: Row): void;
-  /** Insert many rows of the same columns (value arrays in `columns` order, or packed); `snapshot_id` and `source_id` are filled in as for `insert`. */
+  /** Insert many rows of the same columns (value arrays in `columns` order, or packed); `snapshot_id` and `source_id` are filled in as for `insert`. The rows are the context's from then on: the caller does not change them. */
   insertMany(table: string, columns: readonly string[], rows: Rows): void;
   /** Record a recoverable problem; `line` is 1-based within this source. */
   diag(severity: Severity, code: string, message: string, line?: number | null): void;

@@ -332,154 +332,70 @@ export class PerfettoDecoder {
   }
 
   /**
-   * An FtraceEventBundle: the hot path. Events are walked with local variables and inlined
-   * varint reads; per event only the tag of its payload field is decoded (the timestamp and
-   * pid varints are located, not decoded), and the payload is skipped by its length unless it
-   * is one of ours. `compact_sched` and any other bundle field are skipped whole.
+   * An FtraceEventBundle: the hot path. This loop only walks the events. Per event it finds the
+   * tag of the payload field by reading straight through the layout traced writes (timestamp,
+   * pid, common_flags when recorded, then the payload field, which ends the event); the
+   * timestamp and pid varints are located, not decoded. An event of ours, or one laid out
+   * otherwise, goes to `event`, and any other bundle field (cpu, lost_events, compact_sched,
+   * skipped whole) to `bundleField`: the loop stays small enough for its variables to live in
+   * registers, which makes it markedly faster.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
-    const c = this.cur;
     let p = start;
     let events = 0;
     let firstTsAt = -1;
     let lastTsAt = -1;
     while (p < end) {
-      if (buf[p] === EVENT_TAG) {
-        // Event length: a varint, nearly always 1 or 2 bytes.
-        const lenAt = p + 1;
-        let b = buf[lenAt];
-        let len = b & 0x7f;
-        p = lenAt + 1;
-        if (b >= 0x80) {
-          b = buf[p++];
-          len |= (b & 0x7f) << 7;
-          if (b >= 0x80) {
-            c.reset(buf, lenAt);
-            len = c.u32();
-            p = c.pos;
-          }
-        }
-        const e = p + len;
-        if (e > end) throw new Malformed('ftrace event runs past its bundle');
-        // FtraceEvent fields. The timestamp and pid varints are only located here (their
-        // bytes skipped); they are decoded for our events and for the bundle's first and
-        // last events (a bundle holds one CPU's events in time order: they bound it).
-        let tsAt = -1;
-        let pidAt = -1;
-        let kind = 0;
-        let ks = 0;
-        let ke = 0;
-        // The layout traced writes: timestamp, pid, common_flags when recorded, then the payload
-        // field (a tag and a length of at most two bytes each), which ends the event. Read
-        // straight through; any other layout is walked field by field below, from the start.
-        let q = p;
-        if (buf[q] === TS_TAG) {
-          tsAt = ++q;
-          while (buf[q++] >= 0x80);
-        }
-        if (buf[q] === PID_TAG) {
-          pidAt = ++q;
-          while (buf[q++] >= 0x80);
-        }
-        if (buf[q] === FLAGS_TAG) {
-          q++;
-          while (buf[q++] >= 0x80);
-        }
-        let payloadTag = buf[q++];
-        if (payloadTag >= 0x80) payloadTag = (payloadTag & 0x7f) | (buf[q++] << 7);
-        let payloadLen = buf[q++];
-        if (payloadLen >= 0x80) payloadLen = (payloadLen & 0x7f) | (buf[q++] << 7);
-        // A third byte in either would make its value ≥ 2^14.
-        if ((payloadTag & 7) === WT_LEN && payloadTag < 0x4000 && payloadLen < 0x4000 && q + payloadLen === e) {
-          if (OUR_EVENTS[payloadTag >>> 3] === 1) {
-            kind = payloadTag >>> 3;
-            ks = q;
-            ke = e;
-          }
-          p = e;
-        } else {
-          tsAt = -1;
-          pidAt = -1;
-        }
-        while (p < e) {
-          const t = buf[p++];
-          if (t === TS_TAG) {
-            tsAt = p;
-            while (buf[p++] >= 0x80);
-          } else if (t === PID_TAG) {
-            pidAt = p;
-            while (buf[p++] >= 0x80);
-          } else {
-            // Any other field: full tag, then skip (or locate) its value.
-            let tag = t;
-            if (t >= 0x80) {
-              b = buf[p++];
-              tag = (t & 0x7f) | ((b & 0x7f) << 7);
-              if (b >= 0x80) {
-                c.reset(buf, p - 2);
-                tag = c.u32();
-                p = c.pos;
-              }
-            }
-            const wt = tag & 7;
-            if (wt === WT_LEN) {
-              b = buf[p++];
-              let l = b & 0x7f;
-              if (b >= 0x80) {
-                b = buf[p++];
-                l |= (b & 0x7f) << 7;
-                if (b >= 0x80) {
-                  c.reset(buf, p - 2);
-                  l = c.u32();
-                  p = c.pos;
-                }
-              }
-              const f = tag >>> 3;
-              if (OUR_EVENTS[f] === 1) {
-                kind = f;
-                ks = p;
-                ke = p + l;
-              }
-              p += l;
-            } else {
-              c.reset(buf, p);
-              if (!c.skip(wt) || c.bad) throw new Malformed(`impossible wire type ${wt} in an ftrace event`);
-              p = c.pos;
-            }
-          }
-        }
-        if (p !== e) throw new Malformed('ftrace event field runs past the event');
-        if (events === 0) firstTsAt = tsAt;
-        lastTsAt = tsAt;
-        events++;
-        if (kind !== 0) {
-          let ts: Int64 = 0;
-          if (tsAt >= 0) {
-            c.reset(buf, tsAt);
-            ts = c.u64();
-          }
-          let pid = 0;
-          if (pidAt >= 0) {
-            c.reset(buf, pidAt);
-            pid = c.u32();
-          }
-          this.ourEvent(kind, buf, ks, ke, ts, pid);
-        }
+      if (buf[p] !== EVENT_TAG) {
+        p = this.bundleField(buf, p, end);
         continue;
       }
-      // Other bundle fields: cpu, lost_events, compact_sched (skipped whole), ftrace_clock…
-      c.reset(buf, p);
-      const tag = c.u32();
-      const wt = tag & 7;
-      if (tag === ((B_LOST_EVENTS << 3) | WT_VARINT)) {
-        if (c.u32() !== 0) this.sink.lostEventBundles++;
-      } else if (!c.skip(wt)) {
-        throw new Malformed(`impossible wire type ${wt} in an ftrace bundle`);
+      // Event length: a varint, nearly always 1 or 2 bytes.
+      let b = buf[p + 1];
+      let len = b & 0x7f;
+      let s = p + 2;
+      if (b >= 0x80) {
+        b = buf[s++];
+        len |= (b & 0x7f) << 7;
+        if (b >= 0x80) {
+          const c = this.cur;
+          c.reset(buf, p + 1);
+          len = c.u32();
+          s = c.pos;
+        }
       }
-      if (c.bad || c.pos > end) throw new Malformed('truncated ftrace bundle field');
-      p = c.pos;
+      const e = s + len;
+      if (e > end) throw new Malformed('ftrace event runs past its bundle');
+      let q = s;
+      let tsAt = -1;
+      if (buf[q] === TS_TAG) {
+        tsAt = ++q;
+        while (buf[q++] >= 0x80);
+      }
+      if (buf[q] === PID_TAG) {
+        q++;
+        while (buf[q++] >= 0x80);
+      }
+      if (buf[q] === FLAGS_TAG) {
+        q++;
+        while (buf[q++] >= 0x80);
+      }
+      let tag = buf[q++];
+      if (tag >= 0x80) tag = (tag & 0x7f) | (buf[q++] << 7);
+      let plen = buf[q++];
+      if (plen >= 0x80) plen = (plen & 0x7f) | (buf[q++] << 7);
+      // A third byte in either would make its value >= 2^14.
+      if ((tag & 7) !== WT_LEN || tag >= 0x4000 || plen >= 0x4000 || q + plen !== e || OUR_EVENTS[tag >>> 3] === 1) {
+        tsAt = this.event(buf, s, e);
+      }
+      // A bundle holds one CPU's events in time order: its first and last events bound it.
+      if (events === 0) firstTsAt = tsAt;
+      lastTsAt = tsAt;
+      events++;
+      p = e;
     }
     this.sink.ftraceEvents += events;
+    const c = this.cur;
     if (firstTsAt >= 0) {
       c.reset(buf, firstTsAt);
       this.sink.noteTs(c.u64());
@@ -488,6 +404,97 @@ export class PerfettoDecoder {
       c.reset(buf, lastTsAt);
       this.sink.noteTs(c.u64());
     }
+  }
+
+  /** The bundle field at `p` that is not an event: read (lost_events) or skipped. Returns where the next field starts. */
+  private bundleField(buf: Uint8Array, p: number, end: number): number {
+    const c = this.cur;
+    c.reset(buf, p);
+    const tag = c.u32();
+    const wt = tag & 7;
+    if (tag === ((B_LOST_EVENTS << 3) | WT_VARINT)) {
+      if (c.u32() !== 0) this.sink.lostEventBundles++;
+    } else if (!c.skip(wt)) {
+      throw new Malformed(`impossible wire type ${wt} in an ftrace bundle`);
+    }
+    if (c.bad || c.pos > end) throw new Malformed('truncated ftrace bundle field');
+    return c.pos;
+  }
+
+  /**
+   * The FtraceEvent at `buf[p..e)`, walked field by field, whatever its layout, and decoded
+   * when it is one of ours. Returns where its timestamp varint starts (-1: it has none).
+   */
+  private event(buf: Uint8Array, p: number, e: number): number {
+    const c = this.cur;
+    let tsAt = -1;
+    let pidAt = -1;
+    let kind = 0;
+    let ks = 0;
+    let ke = 0;
+    let b = 0;
+    while (p < e) {
+      const t = buf[p++];
+      if (t === TS_TAG) {
+        tsAt = p;
+        while (buf[p++] >= 0x80);
+      } else if (t === PID_TAG) {
+        pidAt = p;
+        while (buf[p++] >= 0x80);
+      } else {
+        // Any other field: full tag, then skip (or locate) its value.
+        let tag = t;
+        if (t >= 0x80) {
+          b = buf[p++];
+          tag = (t & 0x7f) | ((b & 0x7f) << 7);
+          if (b >= 0x80) {
+            c.reset(buf, p - 2);
+            tag = c.u32();
+            p = c.pos;
+          }
+        }
+        const wt = tag & 7;
+        if (wt === WT_LEN) {
+          b = buf[p++];
+          let l = b & 0x7f;
+          if (b >= 0x80) {
+            b = buf[p++];
+            l |= (b & 0x7f) << 7;
+            if (b >= 0x80) {
+              c.reset(buf, p - 2);
+              l = c.u32();
+              p = c.pos;
+            }
+          }
+          const f = tag >>> 3;
+          if (OUR_EVENTS[f] === 1) {
+            kind = f;
+            ks = p;
+            ke = p + l;
+          }
+          p += l;
+        } else {
+          c.reset(buf, p);
+          if (!c.skip(wt) || c.bad) throw new Malformed(`impossible wire type ${wt} in an ftrace event`);
+          p = c.pos;
+        }
+      }
+    }
+    if (p !== e) throw new Malformed('ftrace event field runs past the event');
+    if (kind !== 0) {
+      let ts: Int64 = 0;
+      if (tsAt >= 0) {
+        c.reset(buf, tsAt);
+        ts = c.u64();
+      }
+      let pid = 0;
+      if (pidAt >= 0) {
+        c.reset(buf, pidAt);
+        pid = c.u32();
+      }
+      this.ourEvent(kind, buf, ks, ke, ts, pid);
+    }
+    return tsAt;
   }
 
   /** Decode one of the events we store (not the hot path). */

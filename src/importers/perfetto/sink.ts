@@ -24,9 +24,16 @@ const BATCH_ROWS = 500;
 
 type Value = string | number | bigint | null;
 
-/** Rows of one table waiting to be written. */
+/**
+ * Rows of one table waiting to be written: value arrays, or packed (src/db/packed.ts) for a
+ * row of numbers and NULLs written by `packedRow`. One form at a time: a row of the other form
+ * first writes what is waiting, so rows keep their order.
+ */
 class Batch {
   rows: Value[][] = [];
+  /** Packed rows (`packedRows` of them), or null. */
+  packed: Float64Array | null = null;
+  packedRows = 0;
   /** Index of the `pid` column (filled from the thread's process), or -1. */
   readonly pidIndex: number;
 
@@ -159,16 +166,42 @@ export class TraceSink {
 
   private add(batch: Batch, values: Value[]): void {
     this.storedEvents++;
+    this.push(batch, values);
+  }
+
+  private push(batch: Batch, values: Value[]): void {
+    if (batch.packedRows > 0) this.flush(batch);
     batch.rows.push(values);
     if (batch.rows.length >= BATCH_ROWS) this.flush(batch);
   }
 
-  /** Add a row whose `pid` is the process of thread `tid` (deferred while unknown). */
-  private addForThread(batch: Batch, values: Value[], tid: number): void {
+  /** Room for one more packed row in `batch.packed`: the offset of the row's first value. */
+  private packedRow(batch: Batch): number {
+    this.storedEvents++;
+    if (batch.rows.length > 0) this.flush(batch);
+    batch.packed ??= new Float64Array(BATCH_ROWS * batch.columns.length);
+    return batch.packedRows++ * batch.columns.length;
+  }
+
+  /**
+   * The `pid` to write now in a row of thread `tid`: its process, null when unknown for good, or
+   * undefined when the row is to wait for the process (see `addForThread`).
+   */
+  private rowPid(tid: number): number | null | undefined {
     this.seenTids.add(tid);
     const pid = this.pidOf(tid);
-    if (pid !== undefined || this.pendingOverflow) {
-      values[batch.pidIndex] = pid ?? null;
+    return pid !== undefined || !this.pendingOverflow ? pid : null;
+  }
+
+  /** Add a row whose `pid` is the process of thread `tid` (deferred while unknown). */
+  private addForThread(batch: Batch, values: Value[], tid: number): void {
+    this.addWithPid(batch, values, tid, this.rowPid(tid));
+  }
+
+  /** `addForThread` once `rowPid(tid)` is known. */
+  private addWithPid(batch: Batch, values: Value[], tid: number, pid: number | null | undefined): void {
+    if (pid !== undefined) {
+      values[batch.pidIndex] = pid;
       this.add(batch, values);
       return;
     }
@@ -182,6 +215,12 @@ export class TraceSink {
   }
 
   private flush(batch: Batch): void {
+    if (batch.packed !== null) {
+      const rows = batch.packedRows === BATCH_ROWS ? batch.packed : batch.packed.slice(0, batch.packedRows * batch.columns.length);
+      batch.packed = null;
+      batch.packedRows = 0;
+      this.ctx.insertMany(batch.table, batch.columns, rows);
+    }
     const rows = batch.rows;
     if (rows.length === 0) return;
     batch.rows = [];
@@ -193,13 +232,28 @@ export class TraceSink {
     this.pending = [];
     for (const p of pending) {
       p.values[p.batch.pidIndex] = this.pidOf(p.tid) ?? null;
-      p.batch.rows.push(p.values);
-      if (p.batch.rows.length >= BATCH_ROWS) this.flush(p.batch);
+      this.push(p.batch, p.values);
     }
   }
 
   dmaHeap(ts: Int64, tid: number, inode: Int64, len: Int64, total: Int64 | null): void {
-    this.addForThread(this.batches.dma, [ts, inode, len, total, tid, null], tid);
+    const batch = this.batches.dma;
+    const pid = this.rowPid(tid);
+    if (pid === undefined || typeof ts !== 'number' || typeof inode !== 'number' || typeof len !== 'number' || typeof total === 'bigint') {
+      this.addWithPid(batch, [ts, inode, len, total, tid, null], tid, pid);
+      return;
+    }
+    // The usual row, packed in COLUMNS.dma_heap_event order: no array and no boxed number per
+    // event (a trace may hold millions).
+    const o = this.packedRow(batch);
+    const a = batch.packed!;
+    a[o] = ts;
+    a[o + 1] = inode;
+    a[o + 2] = len;
+    a[o + 3] = total ?? NaN;
+    a[o + 4] = tid;
+    a[o + 5] = pid ?? NaN;
+    if (batch.packedRows >= BATCH_ROWS) this.flush(batch);
   }
 
   /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */

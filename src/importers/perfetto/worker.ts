@@ -48,10 +48,10 @@ class RemoteContext implements ImportContext {
 
   insertMany(table: string, columns: readonly string[], rows: Rows): void {
     // Packed rows cross over without being copied (a structured clone of hundreds of value
-    // arrays costs this thread about as much as decoding them).
+    // arrays costs this thread about as much as decoding them). The rows are ours to give.
     const packed = pack(rows, columns.length);
     unacked += rowCount(packed, columns.length);
-    post(['insertMany', table, columns, packed], packed !== rows && packed instanceof Float64Array ? [packed.buffer as ArrayBuffer] : undefined);
+    post(['insertMany', table, columns, packed], packed instanceof Float64Array ? [packed.buffer as ArrayBuffer] : undefined);
   }
 
   diag(severity: Severity, code: string, message: string, line?: number | null): void {
