@@ -134,6 +134,29 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
+test('timestamps and pids of every varint width are read, however few bytes follow them in the event', async () => {
+  // Widths 1 to 9 bytes (boot-clock timestamps pass 2^49 ns, 8 bytes, after 6.5 days up); pids up to 5.
+  const stamps = ['5', '200', '20000', '3000000', String(2 ** 28 + 3), String(2 ** 35 + 5), String(2 ** 42 + 7), String(2 ** 53 - 1), String(2n ** 62n + 9n)];
+  const pids = [7, 300, 70_000, 4_000_000, 2 ** 31 - 1];
+  const packets: Uint8Array[] = [];
+  const want: { ts: string; tid: number }[] = [];
+  for (const [i, ts] of stamps.entries()) {
+    const pid = pids[i % pids.length];
+    const head = () => W.create().uint32((1 << 3) | 0).uint64(ts).uint32((2 << 3) | 0).uint32(pid);
+    const ours = head().uint32((351 << 3) | 2).bytes(dmaHeapStat(i + 1, 4096, 4096)).finish();
+    const short = head().uint32((3 << 3) | 2).bytes(new Uint8Array([1])).finish(); // not ours, one payload byte
+    packets.push(tracePacket(ftracePacket([ours, short])));
+    want.push({ ts, tid: pid });
+  }
+  const s = await openTexts({ 'widths.pftrace': Buffer.concat(packets) });
+  assert.deepEqual(s.query('SELECT CAST(ts AS TEXT) AS ts, tid FROM dma_heap_event ORDER BY rowid'), want);
+  assert.deepEqual(s.query('SELECT ftrace_events, CAST(start_ts AS TEXT) AS first, CAST(end_ts AS TEXT) AS last FROM trace_info'), [
+    { ftrace_events: 2 * stamps.length, first: stamps[0], last: stamps[stamps.length - 1] },
+  ]);
+  assert.deepEqual(diagnostics(s), []);
+  s.close();
+});
+
 test('events without the field their row needs are reported, not stored as zero; a missing total stays NULL', async () => {
   const ionGrow = W.create().uint32((1 << 3) | 2).string('system').uint32((2 << 3) | 0).uint64(8192).finish(); // no total_allocated
   const bytes = tracePacket(
