@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import { PacketFramer, type FrameError } from '../src/importers/perfetto/framer.js';
-import { Cursor } from '../src/importers/perfetto/wire.js';
+import { Cursor, skipVarint } from '../src/importers/perfetto/wire.js';
 import { systraceText } from '../src/importers/systrace-text.js';
 import { asSession, diagnostics, importChunked, openTexts } from './helpers.js';
 
@@ -132,6 +132,18 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   // Longer than needed (a writer may pad): the same value.
   assert.equal(new Cursor(Uint8Array.from([0x85, 0x80, 0x80, 0x80, 0x00])).u64(), 5);
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
+});
+
+test('skipVarint finds the end of a varint of every width, with room for whole words or not', () => {
+  for (let width = 1; width <= 10; width++) {
+    const varint = [...Array(width - 1).fill(0x80 | width), 0x01];
+    for (const after of [0, 3, 8]) {
+      // Bytes after the varint with their top bit set: a reader that looked past its end would run on.
+      const buf = Buffer.from([0x42, ...varint, ...Array(after).fill(0xff)]);
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      assert.equal(skipVarint(buf, dv, 1, buf.length), 1 + width, `width ${width}, ${after} bytes after`);
+    }
+  }
 });
 
 test('timestamps and pids of every varint width are read, however few bytes follow them in the event', async () => {

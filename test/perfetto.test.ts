@@ -654,13 +654,30 @@ test('generic ftrace events named dma_heap_stat / dmabuf_rss_stat are read', asy
   s.close();
 });
 
-test('64-bit values beyond 2^53 stay exact', async () => {
+test('64-bit values beyond 2^53 stay exact, and rows keep trace order around them', async () => {
   const big = 2n ** 60n + 3n;
-  const s = await load(trace([ftrace(0, [{ timestamp: big.toString(), pid: 1, dmaHeapStat: { inode: (2n ** 55n + 1n).toString(), len: -4096, totalAllocated: 0 } }])]));
+  const huge = { timestamp: big.toString(), pid: 1, dmaHeapStat: { inode: (2n ** 55n + 1n).toString(), len: -4096, totalAllocated: 0 } };
+  const s = await load(trace([ftrace(0, [huge])]));
   assert.deepEqual(s.query('SELECT CAST(ts AS TEXT) AS ts, CAST(inode AS TEXT) AS inode, size_delta FROM dma_heap_event'), [
     { ts: big.toString(), inode: (2n ** 55n + 1n).toString(), size_delta: -4096 },
   ]);
   s.close();
+  // Rows of known threads are kept packed, a bigint row as values: the table still lists the
+  // events as the trace has them; a thread whose process is never known comes last, pid NULL.
+  const t = await load(
+    trace([
+      { processTree: { processes: [{ pid: 1, cmdline: ['p'] }] } },
+      ftrace(0, [dma(10, 1, 1, 4096, 4096), dma(11, 77, 2, 4096, 8192), huge, dma(12, 1, 3, 4096, 8192), dma(13, 1, 1, -4096, 4096)]),
+    ]),
+  );
+  assert.deepEqual(t.query('SELECT CAST(ts AS TEXT) AS ts, tid, pid FROM dma_heap_event ORDER BY rowid'), [
+    { ts: '10', tid: 1, pid: 1 },
+    { ts: big.toString(), tid: 1, pid: 1 },
+    { ts: '12', tid: 1, pid: 1 },
+    { ts: '13', tid: 1, pid: 1 },
+    { ts: '11', tid: 77, pid: null },
+  ]);
+  t.close();
 });
 
 test('the benchmark trace writer makes a real trace of the size asked, plain and compressed', async () => {

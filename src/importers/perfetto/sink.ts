@@ -25,9 +25,9 @@ const BATCH_ROWS = 500;
 type Value = string | number | bigint | null;
 
 /**
- * Rows of one table waiting to be written: value arrays, or packed (src/db/packed.ts) for a
- * row of numbers and NULLs written by `packedRow`. One form at a time: a row of the other form
- * first writes what is waiting, so rows keep their order.
+ * Rows of one table waiting to be written: value arrays, and packed (src/db/packed.ts) for a
+ * row of numbers and NULLs written by `packedRow`. The packed rows waiting are older than the
+ * value arrays waiting (a packed row first writes what waits), and `flush` writes them first.
  */
 class Batch {
   rows: Value[][] = [];
@@ -170,7 +170,6 @@ export class TraceSink {
   }
 
   private push(batch: Batch, values: Value[]): void {
-    if (batch.packedRows > 0) this.flush(batch);
     batch.rows.push(values);
     if (batch.rows.length >= BATCH_ROWS) this.flush(batch);
   }
