@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import { PacketFramer, type FrameError } from '../src/importers/perfetto/framer.js';
-import { Cursor, skipVarint } from '../src/importers/perfetto/wire.js';
+import { Cursor } from '../src/importers/perfetto/wire.js';
+import { bundleWalker } from '../src/importers/perfetto/decoder.js';
 import { systraceText } from '../src/importers/systrace-text.js';
 import { asSession, diagnostics, importChunked, openTexts } from './helpers.js';
 
@@ -134,15 +135,47 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
-test('skipVarint finds the end of a varint of every width, with room for whole words or not', () => {
-  for (let width = 1; width <= 10; width++) {
-    const varint = [...Array(width - 1).fill(0x80 | width), 0x01];
-    for (const after of [0, 3, 8]) {
-      // Bytes after the varint with their top bit set: a reader that looked past its end would run on.
-      const buf = Buffer.from([0x42, ...varint, ...Array(after).fill(0xff)]);
-      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      assert.equal(skipVarint(buf, dv, 1, buf.length), 1 + width, `width ${width}, ${after} bytes after`);
+test('the bundle walk hands over exactly the events of ours and those laid out otherwise, whatever the varint widths', () => {
+  /** A varint `width` bytes long (padded with continuation bytes, as a writer may). */
+  const varint = (width: number, low = 1) => [...Array(width - 1).fill(0x80 | low), 0x01];
+  const event = (...bytes: number[]) => Uint8Array.from(bytes);
+  const usual: Uint8Array[] = [];
+  for (let ts = 1; ts <= 10; ts++) {
+    for (const payload of [0, 1, 12, 200]) {
+      const len = payload < 128 ? [payload] : [0x80 | (payload & 0x7f), payload >> 7];
+      usual.push(event(0x08, ...varint(ts), 0x10, ...varint(1 + (ts % 5)), 0x1a, ...len, ...Array(payload).fill(0xff)));
     }
+  }
+  usual.push(event(0x08, 5, 0x10, 7, 0x28, 1, 0x1a, 1, 0)); // with common_flags
+  const handed = [
+    event(0x08, 9, 0x10, 7, 0xfa, 0x15, 2, 0x08, 1), // dma_heap_stat (351): ours
+    event(0x10, 7, 0x08, 9, 0x1a, 0), // pid before timestamp
+    event(0x08, 9, 0x10, 7, 0xc2, 0xbb, 0x01, 0), // field 3000: a 3-byte tag
+    event(0x08, 9, 0x10, 7, 0x1a, 0, 0x20, 1), // a field after the payload
+  ];
+  const last = event(0x08, ...varint(3, 0x2a), 0x10, 7, 0x1a, 0);
+  const all = [usual[0], ...handed, ...usual.slice(1), last];
+  const bundle = Buffer.concat([Buffer.from([0x08, 3]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
+
+  const walker = bundleWalker(bundle.length + 16);
+  const inRegion = walker.region(0, bundle.length);
+  bundle.copy(inRegion);
+  for (const [where, buf] of [['copied', bundle], ['in place', inRegion]] as const) {
+    const got: Buffer[] = [];
+    const fields: number[] = [];
+    const reader = {
+      event: (b: Uint8Array, s: number, e: number) => (got.push(Buffer.from(b.subarray(s, e))), -1),
+      bundleField: (b: Uint8Array, at: number) => (fields.push(b[at]), at + 2),
+    };
+    assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);
+    assert.deepEqual(got, handed.map((e) => Buffer.from(e)), where);
+    assert.deepEqual(fields, [0x08], where);
+    const tsAt = (at: number, bytes: number[]) => assert.deepEqual([...walker.bytes.subarray(at, at + bytes.length)], bytes, where);
+    tsAt(walker.firstTsAt, [0x01, 0x10]);
+    tsAt(walker.lastTsAt, [...varint(3, 0x2a), 0x10]);
+    // The last event's length one byte too long: it runs past the bundle.
+    const cut = Buffer.from(buf.subarray(0, bundle.length - 1));
+    assert.equal(walker.bundle(cut, 0, cut.length, reader), -1, where);
   }
 });
 

@@ -1,22 +1,23 @@
 // Decodes Perfetto `TracePacket`s into trace-table rows. Field numbers: ../shared/formats.md
 // §6 and proto/perfetto_trimmed.proto (upstream: google/perfetto protos/perfetto/trace/).
 //
-// The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a hand-rolled
-// wire reader (wire.ts): each FtraceEvent's timestamp, pid and event-field tag are read, and
-// the event body is decoded only for the few events we store; every other event, and each
-// bundle's `compact_sched`, is skipped by its length without being materialized. The process
-// tree, the first packet of nearly every trace, is read with the same reader (protobufjs and
-// the schema would otherwise be loaded before the first event is decoded). Rare packets
-// (process stats, sys stats, GPU totals, generic events) are decoded with protobufjs against
-// the trimmed schema.
+// The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a walk in
+// WebAssembly (walker.ts, bundle.wat) that reads each FtraceEvent's timestamp, pid and
+// event-field tag and hands over only the few events we store, decoded here with a hand-rolled
+// wire reader (wire.ts); every other event, and each bundle's `compact_sched`, is skipped by its
+// length without being materialized. The process tree, the first packet of nearly every trace,
+// is read with the same reader (protobufjs and the schema would otherwise be loaded before the
+// first event is decoded). Rare packets (process stats, sys stats, GPU totals, generic events)
+// are decoded with protobufjs against the trimmed schema.
 import zlib from 'node:zlib';
 import type { ImportContext } from '../types.js';
-import { add, Cursor, negate, skipVarint, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
+import { add, Cursor, negate, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
 import type protobuf from 'protobufjs';
 import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
 import type { TraceSink } from './sink.js';
 import { PacketFramer } from './framer.js';
 import { zstdBound } from './zstd.js';
+import { BundleWalker, type BundleReader } from './walker.js';
 
 // TracePacket fields.
 const P_FTRACE_EVENTS = 1;
@@ -28,12 +29,10 @@ const P_COMPRESSED = 50;
 const P_GPU_MEM_TOTAL = 71;
 const P_ZSTD_COMPRESSED = 133;
 // FtraceEventBundle fields.
-const B_EVENT = 2;
 const B_LOST_EVENTS = 3;
 // FtraceEvent fields.
 const E_TIMESTAMP = 1;
 const E_PID = 2;
-const E_COMMON_FLAGS = 5;
 const E_BINDER_TRANSACTION = 50;
 const E_BINDER_RECEIVED = 51;
 const E_TASK_NEWTASK = 235;
@@ -45,13 +44,11 @@ const E_ION_STAT = 335;
 const E_GPU_MEM_TOTAL = 340;
 const E_DMA_HEAP_STAT = 351;
 const E_DMABUF_RSS_STAT = 579;
-/** First byte of an FtraceEventBundle.event field, of FtraceEvent.timestamp, pid and common_flags. */
-const EVENT_TAG = (B_EVENT << 3) | WT_LEN;
+/** First byte of FtraceEvent.timestamp and pid. */
 const TS_TAG = (E_TIMESTAMP << 3) | WT_VARINT;
 const PID_TAG = (E_PID << 3) | WT_VARINT;
-const FLAGS_TAG = (E_COMMON_FLAGS << 3) | WT_VARINT;
-/** FtraceEvent payload fields we decode (1 = ours), indexed by field number. */
-const OUR_EVENTS = new Uint8Array(1024);
+/** FtraceEvent payload fields we decode (1 = ours), indexed by field number (those of a 2-byte tag). */
+const OUR_EVENTS = new Uint8Array(2048);
 for (const f of [
   E_DMA_HEAP_STAT,
   E_DMABUF_RSS_STAT,
@@ -90,10 +87,18 @@ type Queued =
   | { buf: Uint8Array; start: number; end: number; offset: number }
   | { inflating: Promise<Uint8Array | Error>; bytes: Uint8Array; kind: 'zlib' | 'zstd' };
 
+/** The walker of this thread's decoders that are not given one (a walk is synchronous: they can share). */
+let sharedWalker: BundleWalker | undefined;
+
+/** A walker of ftrace bundles for `PerfettoDecoder`, with `regionBytes` of memory to read a trace into. */
+export function bundleWalker(regionBytes: number): BundleWalker {
+  return new BundleWalker(OUR_EVENTS, regionBytes);
+}
+
 /** fzstd (pure-JS zstd), loaded when a trace first holds zstd-compressed packets. */
 let fzstd: Promise<typeof import('fzstd')> | undefined;
 
-export class PerfettoDecoder {
+export class PerfettoDecoder implements BundleReader {
   /** The caller reuses the memory of the buffers it hands over: copy what is kept for later. */
   copyRetained = false;
   private readonly queue: Queued[] = [];
@@ -105,12 +110,15 @@ export class PerfettoDecoder {
    */
   private insertAt = -1;
   private readonly fields = new EventFields();
-  /** A DataView over the buffer `bundle` last read. */
-  private viewOf: Uint8Array | null = null;
-  private view: DataView = new DataView(new ArrayBuffer(0));
 
-  constructor(private readonly sink: TraceSink) {
+  private readonly walker: BundleWalker;
+
+  constructor(
+    private readonly sink: TraceSink,
+    walker?: BundleWalker,
+  ) {
     this.ctx = sink.ctx;
+    this.walker = walker ?? (sharedWalker ??= new BundleWalker(OUR_EVENTS));
   }
 
   /**
@@ -335,81 +343,31 @@ export class PerfettoDecoder {
   }
 
   /**
-   * An FtraceEventBundle: the hot path. This loop only walks the events. Per event it finds the
-   * tag of the payload field by reading straight through the layout traced writes (timestamp,
-   * pid, common_flags when recorded, then the payload field, which ends the event); the
-   * timestamp and pid varints are located, not decoded. An event of ours, or one laid out
-   * otherwise, goes to `event`, and any other bundle field (cpu, lost_events, compact_sched,
-   * skipped whole) to `bundleField`. Kept this small, the loop runs about 10% faster than
-   * with those paths inline (in-memory decoding, measured).
+   * An FtraceEventBundle: the hot path, walked in WebAssembly (walker.ts, bundle.wat). The walk
+   * counts the events and hands to `event` those of ours and those laid out otherwise than
+   * traced writes them; other bundle fields (cpu, lost_events, compact_sched) go to `bundleField`.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
-    if (buf !== this.viewOf) {
-      this.viewOf = buf;
-      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    }
-    const dv = this.view;
-    let p = start;
-    let events = 0;
-    let firstTsAt = -1;
-    let lastTsAt = -1;
-    while (p < end) {
-      if (buf[p] !== EVENT_TAG) {
-        p = this.bundleField(buf, p, end);
-        continue;
-      }
-      // Event length: a varint, nearly always 1 or 2 bytes.
-      let b = buf[p + 1];
-      let len = b & 0x7f;
-      let s = p + 2;
-      if (b >= 0x80) {
-        b = buf[s++];
-        len |= (b & 0x7f) << 7;
-        if (b >= 0x80) {
-          const c = this.cur;
-          c.reset(buf, p + 1);
-          len = c.u32();
-          s = c.pos;
-        }
-      }
-      const e = s + len;
-      if (e > end) throw new Malformed('ftrace event runs past its bundle');
-      let q = s;
-      let tsAt = -1;
-      if (buf[q] === TS_TAG) {
-        tsAt = ++q;
-        q = skipVarint(buf, dv, q, e);
-      }
-      if (buf[q] === PID_TAG) q = skipVarint(buf, dv, q + 1, e);
-      if (buf[q] === FLAGS_TAG) q = skipVarint(buf, dv, q + 1, e);
-      let tag = buf[q++];
-      if (tag >= 0x80) tag = (tag & 0x7f) | (buf[q++] << 7);
-      let plen = buf[q++];
-      if (plen >= 0x80) plen = (plen & 0x7f) | (buf[q++] << 7);
-      // A third byte in either would make its value >= 2^14.
-      if ((tag & 7) !== WT_LEN || tag >= 0x4000 || plen >= 0x4000 || q + plen !== e || OUR_EVENTS[tag >>> 3] === 1) {
-        tsAt = this.event(buf, s, e);
-      }
-      // A bundle holds one CPU's events in time order: its first and last events bound it.
-      if (events === 0) firstTsAt = tsAt;
-      lastTsAt = tsAt;
-      events++;
-      p = e;
-    }
+    const w = this.walker;
+    const events = w.bundle(buf, start, end, this);
+    if (events < 0) throw new Malformed('ftrace event runs past its bundle');
     this.sink.ftraceEvents += events;
+    // A bundle holds one CPU's events in time order: its first and last events bound it.
     const c = this.cur;
-    if (firstTsAt >= 0) {
-      c.reset(buf, firstTsAt);
+    const first = w.firstTsAt;
+    const last = w.lastTsAt;
+    if (first >= 0) {
+      c.reset(w.bytes, first);
       this.sink.noteTs(c.u64());
     }
-    if (lastTsAt >= 0 && lastTsAt !== firstTsAt) {
-      c.reset(buf, lastTsAt);
+    if (last >= 0 && last !== first) {
+      c.reset(w.bytes, last);
       this.sink.noteTs(c.u64());
     }
   }
 
   /** The bundle field at `p` that is not an event: read (lost_events) or skipped. Returns where the next field starts. */
-  private bundleField(buf: Uint8Array, p: number, end: number): number {
+  bundleField(buf: Uint8Array, p: number, end: number): number {
     const c = this.cur;
     c.reset(buf, p);
     const tag = c.u32();
@@ -427,7 +385,7 @@ export class PerfettoDecoder {
    * The FtraceEvent at `buf[p..e)`, walked field by field, whatever its layout, and decoded
    * when it is one of ours. Returns where its timestamp varint starts (-1: it has none).
    */
-  private event(buf: Uint8Array, p: number, e: number): number {
+  event(buf: Uint8Array, p: number, e: number): number {
     const c = this.cur;
     let tsAt = -1;
     let pidAt = -1;

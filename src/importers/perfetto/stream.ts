@@ -4,6 +4,7 @@
 import type { ImportContext } from '../types.js';
 import { PacketFramer } from './framer.js';
 import { PerfettoDecoder } from './decoder.js';
+import type { BundleWalker } from './walker.js';
 import { TraceSink } from './sink.js';
 
 /**
@@ -20,12 +21,14 @@ export interface DecodeOptions {
   progress: (message: string) => void;
   /** The reader refills a chunk's memory once the next one is asked for: copy whatever must outlive that. */
   reusedChunks?: boolean;
+  /** The walker of ftrace bundles to use (one whose memory holds the chunks walks them in place). */
+  walker?: BundleWalker;
 }
 
 /** Decode a whole trace into `ctx`. Bad content and a failing byte source are diagnostics, not exceptions. */
 export async function decodeTrace(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, opts: DecodeOptions): Promise<void> {
   const sink = new TraceSink(ctx, 'perfetto');
-  const decoder = new PerfettoDecoder(sink);
+  const decoder = new PerfettoDecoder(sink, opts.walker);
   decoder.copyRetained = opts.reusedChunks === true;
   const framer = new PacketFramer(
     (buf, s, e, offset) => decoder.packet(buf, s, e, offset),

@@ -1,17 +1,22 @@
 // The worker thread that decodes a large Perfetto trace file (started by remote.ts): it reads
-// the file into a few reused buffers, runs the decoding loop (stream.ts) and posts every write
-// the importer makes, in order, to the thread that owns the database. Messages are the
-// `TraceMessage` tuples of remote.ts. It never touches the database itself.
+// the file into a few reused buffers, in the memory the bundle walk reads (walker.ts), runs the
+// decoding loop (stream.ts) and posts every write the importer makes, in order, to the thread
+// that owns the database. Messages are the `TraceMessage` tuples of remote.ts. It never touches
+// the database itself.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ImportContext, ProcessFields, Row, Rows, Severity } from '../types.js';
 import { pack, rowCount } from '../../db/packed.js';
 import { decodeTrace } from './stream.js';
+import { bundleWalker } from './decoder.js';
 import type { TraceMessage, TraceWorkerData } from './remote.js';
 
 const port = parentPort!;
 const { path, maxUnackedRows, chunkBytes } = workerData as TraceWorkerData;
-// The code is loaded: the command line may now change V8's flags (bin/dmabuf-triage.js).
+/** The chunks are read into the walker's memory, where the bundles are walked without a copy. */
+const walker = bundleWalker(3 * chunkBytes);
+// The code is loaded, the walk's WebAssembly compiled: the command line may now change V8's
+// flags (bin/dmabuf-triage.js; compiled before, the walk is still optimized when it runs hot).
 port.postMessage(['loaded'] satisfies TraceMessage);
 
 let unacked = 0;
@@ -87,7 +92,7 @@ class RemoteContext implements ImportContext {
 async function* fileChunks(file: string): AsyncIterable<Uint8Array> {
   const fh = await fs.promises.open(file, 'r');
   try {
-    const ring = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+    const ring = [0, 1, 2].map((k) => walker.region(k * chunkBytes, chunkBytes));
     let k = 0;
     // A read left in flight when the consumer stops early must not be an unhandled rejection.
     const read = (buf: Buffer) => {
@@ -114,6 +119,7 @@ try {
   await decodeTrace(fileChunks(path), new RemoteContext(path), {
     progress: (message) => post(['progress', message]),
     reusedChunks: true,
+    walker,
   });
   post(['end']);
 } catch (e) {

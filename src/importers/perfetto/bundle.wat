@@ -1,0 +1,123 @@
+;; The event walk of an FtraceEventBundle, the hot path of Perfetto trace decoding, in
+;; WebAssembly: `npm run build` assembles this file (wabt's wat2wasm) into bundle.wasm, which
+;; walker.ts loads. It is the loop `PerfettoDecoder.bundle` would otherwise run in JavaScript,
+;; where it cost about half again as much and ran slowly until V8 optimized it.
+;;
+;; `bundle(start, end)` walks the bundle at memory[start, end). Per event it finds the tag of
+;; the payload field by reading straight through the layout traced writes (timestamp, pid,
+;; common_flags when recorded, then the payload field, which ends the event), locating the
+;; varints without decoding them. An event whose payload is one of ours (the table below), or
+;; one laid out otherwise, is handed to the import `event(start, end)`, which decodes it and
+;; returns where its timestamp varint starts (-1: none). Any bundle field that is not an event
+;; (cpu, lost_events, compact_sched) goes to the import `field(at, end)`, which returns where
+;; the next field starts. Both may throw; the exception goes through to the caller.
+;;
+;; Returns the number of events, or -1 when an event's length runs past the bundle. Leaves at
+;; memory[0] and memory[4] (i32) where the timestamp varints of the first and last events
+;; start (-1: none). Memory layout (walker.ts): [16, 16 + 2048) holds a byte per payload field
+;; number, 1 for ours. Reads may go a few bytes past `end` (never past an event's end when
+;; what is read there is used): the caller keeps 16 bytes of memory after any bundle.
+(module
+  (import "walker" "memory" (memory 1))
+  (import "walker" "event" (func $event (param i32 i32) (result i32)))
+  (import "walker" "field" (func $field (param i32 i32) (result i32)))
+
+  ;; The end of the varint at q, in an event ending at e (e when it runs to the end): a word at
+  ;; a time when 8 bytes remain, the first byte without the continuation bit found by ctz.
+  (func $skipVarint (param $q i32) (param $e i32) (result i32)
+    (local $stops i64)
+    (if (i32.le_u (i32.add (local.get $q) (i32.const 8)) (local.get $e))
+      (then
+        (local.set $stops (i64.and (i64.xor (i64.load (local.get $q)) (i64.const -1))
+                                   (i64.const 0x8080808080808080)))
+        (if (i64.ne (local.get $stops) (i64.const 0))
+          (then (return (i32.add (local.get $q)
+            (i32.add (i32.wrap_i64 (i64.shr_u (i64.ctz (local.get $stops)) (i64.const 3)))
+                     (i32.const 1))))))
+        (local.set $q (i32.add (local.get $q) (i32.const 8)))))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $q) (local.get $e)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br_if $byte (i32.ge_u (i32.load8_u (i32.sub (local.get $q) (i32.const 1))) (i32.const 0x80)))))
+    (local.get $q))
+
+  (func (export "bundle") (param $start i32) (param $end i32) (result i32)
+    (local $p i32) (local $b i32) (local $len i32) (local $shift i32) (local $s i32) (local $e i32)
+    (local $q i32) (local $tsAt i32) (local $tag i32) (local $plen i32)
+    (local $events i32) (local $first i32) (local $last i32)
+    (local.set $p (local.get $start))
+    (local.set $first (i32.const -1))
+    (local.set $last (i32.const -1))
+    (block $walked
+      (loop $next
+        (br_if $walked (i32.ge_u (local.get $p) (local.get $end)))
+        ;; Not an event (field 2, length-delimited: tag byte 0x12).
+        (if (i32.ne (i32.load8_u (local.get $p)) (i32.const 0x12))
+          (then
+            (local.set $p (call $field (local.get $p) (local.get $end)))
+            (br $next)))
+        ;; The event's length: a varint of at most 5 bytes, nearly always 1 or 2.
+        (local.set $b (i32.load8_u offset=1 (local.get $p)))
+        (local.set $len (i32.and (local.get $b) (i32.const 0x7f)))
+        (local.set $s (i32.add (local.get $p) (i32.const 2)))
+        (if (i32.ge_u (local.get $b) (i32.const 0x80))
+          (then
+            (local.set $shift (i32.const 7))
+            (loop $lenByte
+              (local.set $b (i32.load8_u (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (i32.const 1)))
+              (local.set $len (i32.or (local.get $len)
+                (i32.shl (i32.and (local.get $b) (i32.const 0x7f)) (local.get $shift))))
+              (if (i32.ge_u (local.get $b) (i32.const 0x80))
+                (then
+                  (local.set $shift (i32.add (local.get $shift) (i32.const 7)))
+                  (br_if $lenByte (i32.lt_u (local.get $shift) (i32.const 35)))
+                  (return (i32.const -1)))))))
+        (if (i32.gt_u (local.get $s) (local.get $end)) (then (return (i32.const -1))))
+        (if (i32.gt_u (local.get $len) (i32.sub (local.get $end) (local.get $s))) (then (return (i32.const -1))))
+        (local.set $e (i32.add (local.get $s) (local.get $len)))
+        ;; Straight through: timestamp (0x08), pid (0x10), common_flags (0x28), payload.
+        (local.set $q (local.get $s))
+        (local.set $tsAt (i32.const -1))
+        (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x08))
+          (then
+            (local.set $tsAt (i32.add (local.get $q) (i32.const 1)))
+            (local.set $q (call $skipVarint (local.get $tsAt) (local.get $e)))))
+        (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x10))
+          (then (local.set $q (call $skipVarint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))))
+        (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x28))
+          (then (local.set $q (call $skipVarint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))))
+        ;; The payload's tag and length, each taken as at most 2 bytes (a third would make it >= 2^14).
+        (local.set $tag (i32.load8_u (local.get $q)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (if (i32.ge_u (local.get $tag) (i32.const 0x80))
+          (then
+            (local.set $tag (i32.or (i32.and (local.get $tag) (i32.const 0x7f))
+                                    (i32.shl (i32.load8_u (local.get $q)) (i32.const 7))))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))))
+        (local.set $plen (i32.load8_u (local.get $q)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (if (i32.ge_u (local.get $plen) (i32.const 0x80))
+          (then
+            (local.set $plen (i32.or (i32.and (local.get $plen) (i32.const 0x7f))
+                                     (i32.shl (i32.load8_u (local.get $q)) (i32.const 7))))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))))
+        (if (i32.or
+              (i32.or (i32.ne (i32.and (local.get $tag) (i32.const 7)) (i32.const 2))
+                      (i32.ge_u (local.get $tag) (i32.const 0x4000)))
+              (i32.or (i32.ge_u (local.get $plen) (i32.const 0x4000))
+                      (i32.ne (i32.add (local.get $q) (local.get $plen)) (local.get $e))))
+          (then (local.set $tsAt (call $event (local.get $s) (local.get $e))))
+          (else
+            (if (i32.load8_u offset=16 (i32.shr_u (local.get $tag) (i32.const 3)))
+              (then (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))
+        (if (i32.eqz (local.get $events)) (then (local.set $first (local.get $tsAt))))
+        (local.set $last (local.get $tsAt))
+        (local.set $events (i32.add (local.get $events) (i32.const 1)))
+        (local.set $p (local.get $e))
+        (br $next)))
+    (i32.store (i32.const 0) (local.get $first))
+    (i32.store (i32.const 4) (local.get $last))
+    (local.get $events))
+)

@@ -1,0 +1,102 @@
+// The WebAssembly walk of ftrace bundles (bundle.wat, assembled into bundle.wasm by the build)
+// and the memory it walks. A bundle the decoder hands over is walked where it lies when it is
+// already in that memory (the worker reads the trace file into regions of it, worker.ts), and
+// is copied into the walker's scratch area otherwise (a packet assembled across chunks, the
+// packets of compressed_packets, a trace decoded in memory).
+import fs from 'node:fs';
+import { MAX_PACKET_BYTES } from './framer.js';
+
+/** The decoder side of a walk: the two imports of bundle.wat, over `BundleWalker.bytes`. */
+export interface BundleReader {
+  /** Decode the event at `buf[start, end)`; returns where its timestamp varint starts (-1: none). */
+  event(buf: Uint8Array, start: number, end: number): number;
+  /** Read or skip the bundle field at `buf[at..]`, not an event; returns where the next one starts. */
+  bundleField(buf: Uint8Array, at: number, end: number): number;
+}
+
+/** Memory layout, as bundle.wat reads it: results, then the table of payload fields of ours. */
+const FIRST_TS_AT = 0;
+const LAST_TS_AT = 4;
+const OURS_AT = 16;
+/** Payload field numbers the table covers (those of a 2-byte tag). */
+const OURS_FIELDS = 2048;
+/** Regions start at the second page; the scratch area follows them. */
+const PAGE = 65536;
+/** Bytes kept after any bundle: the walk may read that far past its end (bundle.wat). */
+const SLACK = 16;
+
+let compiled: WebAssembly.Module | null = null;
+
+/**
+ * One WebAssembly memory and an instance walking it. The memory never grows, so the views of
+ * it stay valid: its scratch area holds the largest packet the framer accepts. Untouched pages
+ * cost no memory (they are mapped on first write), so the scratch costs what is copied there.
+ */
+export class BundleWalker {
+  /** The whole memory, for the reader to decode from. */
+  readonly bytes: Uint8Array;
+  private readonly i32: Int32Array;
+  private readonly walk: (start: number, end: number) => number;
+  private reader: BundleReader | null = null;
+  private readonly regionBytes: number;
+  private readonly scratchAt: number;
+
+  /**
+   * `ours[f]` is 1 for a payload field number f the reader decodes (events with another payload
+   * and the usual layout are only counted). `regionBytes`: memory to lend out (`region`).
+   */
+  constructor(ours: Uint8Array, regionBytes = 0) {
+    this.regionBytes = regionBytes;
+    this.scratchAt = PAGE + Math.ceil(regionBytes / PAGE) * PAGE;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((this.scratchAt + MAX_PACKET_BYTES + SLACK) / PAGE) });
+    compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./bundle.wasm', import.meta.url)));
+    const instance = new WebAssembly.Instance(compiled, {
+      walker: {
+        memory,
+        event: (start: number, end: number) => this.reader!.event(this.bytes, start, end),
+        field: (at: number, end: number) => this.reader!.bundleField(this.bytes, at, end),
+      },
+    });
+    this.walk = instance.exports.bundle as (start: number, end: number) => number;
+    this.bytes = new Uint8Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+    this.bytes.set(ours.subarray(0, OURS_FIELDS), OURS_AT);
+  }
+
+  /** Memory lent for the caller's data (read into it, it is walked in place): `regionBytes` from `offset`. */
+  region(offset: number, length: number): Buffer {
+    if (offset < 0 || length < 0 || offset + length > this.regionBytes) throw new RangeError('outside the walker’s regions');
+    return Buffer.from(this.bytes.buffer, PAGE + offset, length);
+  }
+
+  /** Where `buf[start, end)` is in the memory: where it lies, else copied into the scratch area. */
+  private place(buf: Uint8Array, start: number, end: number): number {
+    if (buf.buffer === this.bytes.buffer && buf.byteOffset >= PAGE && buf.byteOffset + end <= this.scratchAt) return buf.byteOffset + start;
+    this.bytes.set(buf.subarray(start, end), this.scratchAt);
+    return this.scratchAt;
+  }
+
+  /**
+   * Walk the bundle at `buf[start, end)` for `reader`. Returns the number of events (-1: an
+   * event runs past the bundle); `firstTsAt` and `lastTsAt` then say where in `bytes` the
+   * timestamps of its first and last events start.
+   */
+  bundle(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
+    if (end - start > MAX_PACKET_BYTES) throw new RangeError('a bundle larger than a packet');
+    const at = this.place(buf, start, end);
+    this.reader = reader;
+    try {
+      return this.walk(at, at + (end - start));
+    } finally {
+      this.reader = null;
+    }
+  }
+
+  get firstTsAt(): number {
+    return this.i32[FIRST_TS_AT >> 2];
+  }
+
+  get lastTsAt(): number {
+    return this.i32[LAST_TS_AT >> 2];
+  }
+}
