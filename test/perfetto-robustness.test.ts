@@ -135,7 +135,7 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
-test('the bundle walk hands over exactly the events of ours and those laid out otherwise, whatever the varint widths', () => {
+test('the bundle walk decodes the usual dma_heap_stat events and hands over exactly the other events of ours and those laid out otherwise, in order', () => {
   /** A varint `width` bytes long (padded with continuation bytes, as a writer may). */
   const varint = (width: number, low = 1) => [...Array(width - 1).fill(0x80 | low), 0x01];
   const event = (...bytes: number[]) => Uint8Array.from(bytes);
@@ -147,28 +147,45 @@ test('the bundle walk hands over exactly the events of ours and those laid out o
     }
   }
   usual.push(event(0x08, 5, 0x10, 7, 0x28, 1, 0x1a, 1, 0)); // with common_flags
+  const heap = (ts: number, pid: number, len: number, total?: number, field = 351) => {
+    const payload = W.create().uint32((1 << 3) | 0).uint64(5).uint32((2 << 3) | 0).int64(len);
+    if (total !== undefined) payload.uint32((3 << 3) | 0).uint64(total);
+    return W.create().uint32((1 << 3) | 0).uint64(ts).uint32((2 << 3) | 0).uint32(pid).uint32((field << 3) | 2).bytes(payload.finish()).finish();
+  };
   const handed = [
-    event(0x08, 9, 0x10, 7, 0xfa, 0x15, 2, 0x08, 1), // dma_heap_stat (351): ours
+    event(0x08, 9, 0x10, 7, 0xfa, 0x15, 2, 0x08, 1), // dma_heap_stat without its len
     event(0x10, 7, 0x08, 9, 0x1a, 0), // pid before timestamp
     event(0x08, 9, 0x10, 7, 0xc2, 0xbb, 0x01, 0), // field 3000: a 3-byte tag
     event(0x08, 9, 0x10, 7, 0x1a, 0, 0x20, 1), // a field after the payload
+    heap(2 ** 53, 7, 4096, 8192), // a timestamp a double does not hold exactly
+    heap(10_002, 2 ** 31, 4096), // a pid past int32
+    heap(10_003, 7, 4096, 8192, 579), // dmabuf_rss_stat: ours, its fields like dma_heap_stat's
   ];
   const last = event(0x08, ...varint(3, 0x2a), 0x10, 7, 0x1a, 0);
-  const all = [usual[0], ...handed, ...usual.slice(1), last];
+  const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...usual.slice(1), last];
   const bundle = Buffer.concat([Buffer.from([0x08, 3]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
+  const want = [
+    ['row', 10_000, 5, 4096, 8192, 7],
+    ['event', Buffer.from(handed[0])],
+    ['row', 10_001, 5, -4096, NaN, 2 ** 31 - 1],
+    ...handed.slice(1).map((e) => ['event', Buffer.from(e)]),
+  ];
 
   const walker = bundleWalker(bundle.length + 16);
   const inRegion = walker.region(0, bundle.length);
   bundle.copy(inRegion);
   for (const [where, buf] of [['copied', bundle], ['in place', inRegion]] as const) {
-    const got: Buffer[] = [];
+    const got: unknown[] = [];
     const fields: number[] = [];
     const reader = {
-      event: (b: Uint8Array, s: number, e: number) => (got.push(Buffer.from(b.subarray(s, e))), -1),
+      event: (b: Uint8Array, s: number, e: number) => (got.push(['event', Buffer.from(b.subarray(s, e))]), -1),
       bundleField: (b: Uint8Array, at: number) => (fields.push(b[at]), at + 2),
+      heapRows: (rows: Float64Array, count: number) => {
+        for (let i = 0; i < count; i++) got.push(['row', ...rows.subarray(i * 5, i * 5 + 5)]);
+      },
     };
     assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);
-    assert.deepEqual(got, handed.map((e) => Buffer.from(e)), where);
+    assert.deepEqual(got, want, where);
     assert.deepEqual(fields, [0x08], where);
     const tsAt = (at: number, bytes: number[]) => assert.deepEqual([...walker.bytes.subarray(at, at + bytes.length)], bytes, where);
     tsAt(walker.firstTsAt, [0x01, 0x10]);

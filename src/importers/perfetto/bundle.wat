@@ -6,16 +6,21 @@
 ;; `bundle(start, end)` walks the bundle at memory[start, end). Per event it finds the tag of
 ;; the payload field by reading straight through the layout traced writes (timestamp, pid,
 ;; common_flags when recorded, then the payload field, which ends the event), locating the
-;; varints without decoding them. An event whose payload is one of ours (the table below), or
-;; one laid out otherwise, is handed to the import `event(start, end)`, which decodes it and
-;; returns where its timestamp varint starts (-1: none). Any bundle field that is not an event
+;; varints without decoding them. A `dma_heap_stat` event (the most frequent of ours) with the
+;; usual fields (inode, len, total_allocated, in that order) and values a double holds exactly
+;; is decoded here into a row (below). Any other event whose payload is one of ours (the table
+;; below), or one laid out otherwise, is handed to the import `event(start, end)`, which decodes
+;; it and returns where its timestamp varint starts (-1: none). Any bundle field that is not an event
 ;; (cpu, lost_events, compact_sched) goes to the import `field(at, end)`, which returns where
 ;; the next field starts. Both may throw; the exception goes through to the caller.
 ;;
 ;; Returns the number of events, or -1 when an event's length runs past the bundle. Leaves at
 ;; memory[0] and memory[4] (i32) where the timestamp varints of the first and last events
 ;; start (-1: none). Memory layout (walker.ts): [16, 16 + 2048) holds a byte per payload field
-;; number, 1 for ours. Reads may go a few bytes past `end` (never past an event's end when
+;; number, 1 for ours. The rows of dma_heap_stat events are f64 quintuples (ts, inode, len,
+;; total_allocated or NaN, pid) from 4096, at most 1536 (then the events are handed over), their
+;; count the i32 at memory[8]: the caller takes them, and resets the count, before each call of
+;; `event` and after the walk, so that rows and handed-over events keep the trace's order. Reads may go a few bytes past `end` (never past an event's end when
 ;; what is read there is used): the caller keeps 16 bytes of memory after any bundle.
 (module
   (import "walker" "memory" (memory 1))
@@ -42,9 +47,82 @@
         (br_if $byte (i32.ge_u (i32.load8_u (i32.sub (local.get $q) (i32.const 1))) (i32.const 0x80)))))
     (local.get $q))
 
+  ;; Where the last $varint ended; 0 when it ran past its bound or over 10 bytes.
+  (global $at (mut i32) (i32.const 0))
+
+  ;; The varint at q, bounded by e, as an i64.
+  (func $varint (param $q i32) (param $e i32) (result i64)
+    (local $v i64) (local $shift i64) (local $b i32)
+    (loop $byte
+      (if (i32.ge_u (local.get $q) (local.get $e))
+        (then (global.set $at (i32.const 0)) (return (i64.const 0))))
+      (local.set $b (i32.load8_u (local.get $q)))
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (local.set $v (i64.or (local.get $v)
+        (i64.shl (i64.extend_i32_u (i32.and (local.get $b) (i32.const 0x7f))) (local.get $shift))))
+      (if (i32.ge_u (local.get $b) (i32.const 0x80))
+        (then
+          (local.set $shift (i64.add (local.get $shift) (i64.const 7)))
+          (br_if $byte (i64.lt_u (local.get $shift) (i64.const 70)))
+          (global.set $at (i32.const 0))
+          (return (i64.const 0)))))
+    (global.set $at (local.get $q))
+    (local.get $v))
+
+  ;; The dma_heap_stat payload at [q, e) of an event whose timestamp and pid varints start at
+  ;; tsAt and pidAt, as a row: 1 when written, 0 when the event is to be handed over (a field
+  ;; missing, repeated or out of order, a value beyond 2^53, no room left).
+  (func $dmaHeap (param $q i32) (param $e i32) (param $tsAt i32) (param $pidAt i32) (result i32)
+    (local $n i32) (local $row i32) (local $ts i64) (local $pid i64) (local $inode i64)
+    (local $len i64) (local $v i64) (local $total f64)
+    (if (i32.or (i32.lt_s (local.get $tsAt) (i32.const 0)) (i32.lt_s (local.get $pidAt) (i32.const 0)))
+      (then (return (i32.const 0))))
+    (local.set $n (i32.load (i32.const 8)))
+    (if (i32.ge_u (local.get $n) (i32.const 1536)) (then (return (i32.const 0))))
+    ;; Timestamp and inode below 2^53, pid below 2^31 (read as uint32 otherwise: handed over).
+    (local.set $ts (call $varint (local.get $tsAt) (local.get $q)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $ts) (i64.const 0x20000000000000)))
+      (then (return (i32.const 0))))
+    (local.set $pid (call $varint (local.get $pidAt) (local.get $q)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $pid) (i64.const 0x80000000)))
+      (then (return (i32.const 0))))
+    ;; inode = 1 (uint64)
+    (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x08)) (then (return (i32.const 0))))
+    (local.set $inode (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $inode) (i64.const 0x20000000000000)))
+      (then (return (i32.const 0))))
+    (local.set $q (global.get $at))
+    ;; len = 2 (int64): |len| below 2^53
+    (if (i32.ge_u (local.get $q) (local.get $e)) (then (return (i32.const 0))))
+    (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x10)) (then (return (i32.const 0))))
+    (local.set $len (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+    (if (i32.or (i32.eqz (global.get $at))
+                (i64.gt_u (i64.add (local.get $len) (i64.const 0x1fffffffffffff)) (i64.const 0x3ffffffffffffe)))
+      (then (return (i32.const 0))))
+    (local.set $q (global.get $at))
+    ;; total_allocated = 3 (uint64), optional
+    (local.set $total (f64.const nan))
+    (if (i32.lt_u (local.get $q) (local.get $e))
+      (then
+        (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x18)) (then (return (i32.const 0))))
+        (local.set $v (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+        (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $v) (i64.const 0x20000000000000)))
+          (then (return (i32.const 0))))
+        (local.set $total (f64.convert_i64_u (local.get $v)))
+        (local.set $q (global.get $at))))
+    (if (i32.ne (local.get $q) (local.get $e)) (then (return (i32.const 0))))
+    (local.set $row (i32.add (i32.const 4096) (i32.mul (local.get $n) (i32.const 40))))
+    (f64.store offset=0 (local.get $row) (f64.convert_i64_u (local.get $ts)))
+    (f64.store offset=8 (local.get $row) (f64.convert_i64_u (local.get $inode)))
+    (f64.store offset=16 (local.get $row) (f64.convert_i64_s (local.get $len)))
+    (f64.store offset=24 (local.get $row) (local.get $total))
+    (f64.store offset=32 (local.get $row) (f64.convert_i64_u (local.get $pid)))
+    (i32.store (i32.const 8) (i32.add (local.get $n) (i32.const 1)))
+    (i32.const 1))
+
   (func (export "bundle") (param $start i32) (param $end i32) (result i32)
     (local $p i32) (local $b i32) (local $len i32) (local $shift i32) (local $s i32) (local $e i32)
-    (local $q i32) (local $tsAt i32) (local $tag i32) (local $plen i32)
+    (local $q i32) (local $tsAt i32) (local $pidAt i32) (local $tag i32) (local $plen i32)
     (local $events i32) (local $first i32) (local $last i32)
     (local.set $p (local.get $start))
     (local.set $first (i32.const -1))
@@ -80,12 +158,15 @@
         ;; Straight through: timestamp (0x08), pid (0x10), common_flags (0x28), payload.
         (local.set $q (local.get $s))
         (local.set $tsAt (i32.const -1))
+        (local.set $pidAt (i32.const -1))
         (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x08))
           (then
             (local.set $tsAt (i32.add (local.get $q) (i32.const 1)))
             (local.set $q (call $skipVarint (local.get $tsAt) (local.get $e)))))
         (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x10))
-          (then (local.set $q (call $skipVarint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))))
+          (then
+            (local.set $pidAt (i32.add (local.get $q) (i32.const 1)))
+            (local.set $q (call $skipVarint (local.get $pidAt) (local.get $e)))))
         (if (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x28))
           (then (local.set $q (call $skipVarint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))))
         ;; The payload's tag and length, each taken as at most 2 bytes (a third would make it >= 2^14).
@@ -111,7 +192,14 @@
           (then (local.set $tsAt (call $event (local.get $s) (local.get $e))))
           (else
             (if (i32.load8_u offset=16 (i32.shr_u (local.get $tag) (i32.const 3)))
-              (then (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))
+              (then
+                ;; dma_heap_stat (tag (351 << 3) | 2) decoded here, else handed over. (Wasm has no
+                ;; short-circuit `or`: the call is made only when the tag is that one.)
+                (if (i32.eq (local.get $tag) (i32.const 2810))
+                  (then
+                    (if (i32.eqz (call $dmaHeap (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)))
+                      (then (local.set $tsAt (call $event (local.get $s) (local.get $e))))))
+                  (else (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))))
         (if (i32.eqz (local.get $events)) (then (local.set $first (local.get $tsAt))))
         (local.set $last (local.get $tsAt))
         (local.set $events (i32.add (local.get $events) (i32.const 1)))

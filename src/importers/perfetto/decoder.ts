@@ -17,7 +17,7 @@ import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
 import type { TraceSink } from './sink.js';
 import { PacketFramer } from './framer.js';
 import { zstdBound } from './zstd.js';
-import { BundleWalker, type BundleReader } from './walker.js';
+import { BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
 
 // TracePacket fields.
 const P_FTRACE_EVENTS = 1;
@@ -344,8 +344,9 @@ export class PerfettoDecoder implements BundleReader {
 
   /**
    * An FtraceEventBundle: the hot path, walked in WebAssembly (walker.ts, bundle.wat). The walk
-   * counts the events and hands to `event` those of ours and those laid out otherwise than
-   * traced writes them; other bundle fields (cpu, lost_events, compact_sched) go to `bundleField`.
+   * counts the events, decodes the usual `dma_heap_stat` events itself (`heapRows`), and hands
+   * to `event` the other events of ours and those laid out otherwise than traced writes them;
+   * other bundle fields (cpu, lost_events, compact_sched) go to `bundleField`.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
     const w = this.walker;
@@ -363,6 +364,15 @@ export class PerfettoDecoder implements BundleReader {
     if (last >= 0 && last !== first) {
       c.reset(w.bytes, last);
       this.sink.noteTs(c.u64());
+    }
+  }
+
+  /** `dma_heap_stat` events the walk decoded (see `BundleReader`): as `event` would store them. */
+  heapRows(rows: Float64Array, count: number): void {
+    const sink = this.sink;
+    for (let i = 0, o = 0; i < count; i++, o += ROW_VALUES) {
+      const total = rows[o + 3];
+      sink.dmaHeap(rows[o], rows[o + 4], rows[o + 1], rows[o + 2], total === total ? total : null);
     }
   }
 

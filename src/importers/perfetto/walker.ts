@@ -6,18 +6,29 @@
 import fs from 'node:fs';
 import { MAX_PACKET_BYTES } from './framer.js';
 
-/** The decoder side of a walk: the two imports of bundle.wat, over `BundleWalker.bytes`. */
+/** The decoder side of a walk: the imports of bundle.wat, over `BundleWalker.bytes`, and the rows it decoded. */
 export interface BundleReader {
   /** Decode the event at `buf[start, end)`; returns where its timestamp varint starts (-1: none). */
   event(buf: Uint8Array, start: number, end: number): number;
   /** Read or skip the bundle field at `buf[at..]`, not an event; returns where the next one starts. */
   bundleField(buf: Uint8Array, at: number, end: number): number;
+  /**
+   * `dma_heap_stat` events the walk decoded, in trace order: `count` rows of `ROW_VALUES`
+   * values (ts, inode, len, total_allocated or NaN when absent, pid), all exact integers.
+   */
+  heapRows(rows: Float64Array, count: number): void;
 }
+
+/** Values per row of `BundleReader.heapRows`. */
+export const ROW_VALUES = 5;
 
 /** Memory layout, as bundle.wat reads it: results, then the table of payload fields of ours. */
 const FIRST_TS_AT = 0;
 const LAST_TS_AT = 4;
+const ROW_COUNT_AT = 8;
 const OURS_AT = 16;
+const ROWS_AT = 4096;
+const MAX_ROWS = 1536;
 /** Payload field numbers the table covers (those of a 2-byte tag). */
 const OURS_FIELDS = 2048;
 /** Regions start at the second page; the scratch area follows them. */
@@ -36,6 +47,7 @@ export class BundleWalker {
   /** The whole memory, for the reader to decode from. */
   readonly bytes: Uint8Array;
   private readonly i32: Int32Array;
+  private readonly rows: Float64Array;
   private readonly walk: (start: number, end: number) => number;
   private reader: BundleReader | null = null;
   private readonly regionBytes: number;
@@ -53,13 +65,17 @@ export class BundleWalker {
     const instance = new WebAssembly.Instance(compiled, {
       walker: {
         memory,
-        event: (start: number, end: number) => this.reader!.event(this.bytes, start, end),
+        event: (start: number, end: number) => {
+          this.takeRows();
+          return this.reader!.event(this.bytes, start, end);
+        },
         field: (at: number, end: number) => this.reader!.bundleField(this.bytes, at, end),
       },
     });
     this.walk = instance.exports.bundle as (start: number, end: number) => number;
     this.bytes = new Uint8Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+    this.rows = new Float64Array(memory.buffer, ROWS_AT, MAX_ROWS * ROW_VALUES);
     this.bytes.set(ours.subarray(0, OURS_FIELDS), OURS_AT);
   }
 
@@ -77,9 +93,10 @@ export class BundleWalker {
   }
 
   /**
-   * Walk the bundle at `buf[start, end)` for `reader`. Returns the number of events (-1: an
-   * event runs past the bundle); `firstTsAt` and `lastTsAt` then say where in `bytes` the
-   * timestamps of its first and last events start.
+   * Walk the bundle at `buf[start, end)` for `reader`, which gets its events of ours (as rows
+   * or to decode) in order. Returns the number of events (-1: an event runs past the bundle);
+   * `firstTsAt` and `lastTsAt` then say where in `bytes` the timestamps of its first and last
+   * events start.
    */
   bundle(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
     if (end - start > MAX_PACKET_BYTES) throw new RangeError('a bundle larger than a packet');
@@ -88,8 +105,17 @@ export class BundleWalker {
     try {
       return this.walk(at, at + (end - start));
     } finally {
+      this.takeRows();
       this.reader = null;
     }
+  }
+
+  /** Hand the rows the walk decoded so far to the reader. */
+  private takeRows(): void {
+    const count = this.i32[ROW_COUNT_AT >> 2];
+    if (count === 0) return;
+    this.i32[ROW_COUNT_AT >> 2] = 0;
+    this.reader!.heapRows(this.rows, count);
   }
 
   get firstTsAt(): number {
