@@ -3,8 +3,8 @@
 //
 // The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a walk in
 // WebAssembly (walker.ts, bundle.wat) that reads each FtraceEvent's timestamp, pid and
-// event-field tag and hands over only the few events we store, decoded here with a hand-rolled
-// wire reader (wire.ts); every other event, and each bundle's `compact_sched`, is skipped by its
+// event-field tag, decodes the usual dma_heap_stat events itself and hands over the other few
+// events we store, decoded here with a hand-rolled wire reader (wire.ts); every other event, and each bundle's `compact_sched`, is skipped by its
 // length without being materialized. The process tree, the first packet of nearly every trace,
 // is read with the same reader (protobufjs and the schema would otherwise be loaded before the
 // first event is decoded). Rare packets (process stats, sys stats, GPU totals, generic events)
@@ -118,7 +118,7 @@ export class PerfettoDecoder implements BundleReader {
     walker?: BundleWalker,
   ) {
     this.ctx = sink.ctx;
-    this.walker = walker ?? (sharedWalker ??= new BundleWalker(OUR_EVENTS));
+    this.walker = walker ?? (sharedWalker ??= bundleWalker(0));
   }
 
   /**

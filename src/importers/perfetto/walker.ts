@@ -22,7 +22,7 @@ export interface BundleReader {
 /** Values per row of `BundleReader.heapRows`. */
 export const ROW_VALUES = 5;
 
-/** Memory layout, as bundle.wat reads it: results, then the table of payload fields of ours. */
+/** Memory layout, as bundle.wat uses it: results of a walk, the table of payload fields of ours, the rows it decoded. */
 const FIRST_TS_AT = 0;
 const LAST_TS_AT = 4;
 const ROW_COUNT_AT = 8;
