@@ -11,18 +11,19 @@
 ;; usual fields (inode, len, total_allocated, in that order) and values a double holds exactly
 ;; is decoded here into a row (below). Any other event whose payload is one of ours (the table
 ;; below), or one laid out otherwise, is handed to the import `event(start, end)`, which decodes
-;; it and returns where its timestamp varint starts (-1: none). Any bundle field that is not an event
-;; (cpu, lost_events, compact_sched) goes to the import `field(at, end)`, which returns where
-;; the next field starts. Both may throw; the exception goes through to the caller.
+;; it and returns where its timestamp varint starts (-1: none). Any bundle field that is not an
+;; event (cpu, lost_events, compact_sched) goes to the import `field(at, end)`, which returns
+;; where the next field starts. Both may throw; the exception goes through to the caller.
 ;;
 ;; Returns the number of events, or -1 when an event's length runs past the bundle. Leaves at
 ;; memory[0] and memory[4] (i32) where the timestamp varints of the first and last events
 ;; start (-1: none). Memory layout (walker.ts): [16, 16 + 2048) holds a byte per payload field
 ;; number, 1 for ours. The rows of dma_heap_stat events are f64 quintuples (ts, inode, len,
-;; total_allocated or NaN, pid) from 4096, at most 1536 (then the events are handed over), their
-;; count the i32 at memory[8]: the caller takes them, and resets the count, before each call of
-;; `event` and after the walk, so that rows and handed-over events keep the trace's order. Reads may go a few bytes past `end` (never past an event's end when
-;; what is read there is used): the caller keeps 16 bytes of memory after any bundle.
+;; total_allocated or NaN, FtraceEvent.pid: the thread) from 4096, at most 1536 (then the
+;; events are handed over), their count the i32 at memory[8]: the caller takes them, and resets
+;; the count, before each call of `event` and after the walk, so that rows and handed-over
+;; events keep the trace's order. Reads may go a few bytes past `end` (never past an event's
+;; end when what is read there is used): the caller keeps 16 bytes of memory after any bundle.
 (module
   (import "walker" "memory" (memory 1))
   (import "walker" "event" (func $event (param i32 i32) (result i32)))

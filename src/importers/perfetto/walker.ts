@@ -14,7 +14,8 @@ export interface BundleReader {
   bundleField(buf: Uint8Array, at: number, end: number): number;
   /**
    * `dma_heap_stat` events the walk decoded, in trace order: `count` rows of `ROW_VALUES`
-   * values (ts, inode, len, total_allocated or NaN when absent, pid), all exact integers.
+   * values (ts, inode, len, total_allocated or NaN when absent, FtraceEvent.pid: the thread),
+   * all exact integers.
    */
   heapRows(rows: Float64Array, count: number): void;
 }
