@@ -12,6 +12,7 @@ import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { scenarioTrace } from './fixtures/trace.js';
+import { Rng } from './fixtures/generate-scenario.js';
 
 function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
@@ -52,6 +53,31 @@ test('charges: the in-memory pass equals the SQL rules on every peer trace', asy
 test('charges: the in-memory pass equals the SQL rules on the example and on a generated trace', async () => {
   assert.equal(await bothWays('example.zip', fs.readFileSync(packagePath('examples', 'bugreport-example.zip'))), 1);
   assert.equal(await bothWays('trace.pftrace', scenarioTrace(smallScenario(34), { churn: 300, seed: 11 }).bytes), 1);
+});
+
+test('charges: the in-memory pass equals the SQL rules on events out of order, at equal times, of threads without a process', async () => {
+  // A text capture: few inodes and timestamps (many events share one), lines out of time order,
+  // threads with and without a tgid column, frees of buffers never seen allocated, no total.
+  const rng = new Rng(7);
+  const pick = (k: number) => Math.floor(rng.next() * k);
+  let text = '# tracer: nop\n';
+  for (let j = 0; j < 600; j++) {
+    const tid = 600 + pick(6);
+    const who = tid < 603 ? `allocator-${tid}   (  ${tid - (tid % 2)})` : `worker-${tid}  `;
+    const len = (rng.next() < 0.55 ? 1 : -1) * 4096 * (1 + pick(4));
+    const total = rng.next() < 0.9 ? ` total_allocated=${4096 * (100 + pick(50))}B` : '';
+    text += `  ${who} [00${pick(4)}] ...1  100.${String(pick(40)).padStart(6, '0')}: dma_heap_stat: inode=${1 + pick(12)} len=${len}B${total}\n`;
+  }
+  const bytes = new TextEncoder().encode(text);
+  const s = await open({ name: 'trace.txt', bytes });
+  const [shape] = s.query(`
+    SELECT (SELECT count(*) FROM dma_heap_event a JOIN dma_heap_event b ON b.rowid = a.rowid + 1 WHERE b.ts < a.ts) AS backwards,
+           (SELECT count(*) FROM (SELECT 1 FROM dma_heap_event GROUP BY inode, ts HAVING count(*) > 1)) AS shared,
+           (SELECT count(*) FROM dma_heap_event e JOIN thread t USING (snapshot_id, tid) WHERE t.pid IS NULL) AS without_process,
+           (SELECT count(*) FROM dma_heap_event WHERE heap_total IS NULL) AS without_total`);
+  s.close();
+  for (const [what, n] of Object.entries(shape)) assert.ok((n as number) > 20, `${what}: ${n}`);
+  assert.equal(await bothWays('trace.txt', bytes), 1);
 });
 
 test('charges are written on first use: the summary, a query of a trace view and an export all see the same rows', async () => {

@@ -5,25 +5,26 @@
 // The rules are those of the views `_dmabuf_gralloc_served`, `_dmabuf_attributed`,
 // `_dmabuf_charged` and `_dmabuf_trace_totals` (src/queries/android_dmabuf_allocs.sql,
 // dmabuf_trace_summary.sql): window functions over every event, which in sql.js cost a sort
-// per window and a JS↔wasm round trip per row. Here the events are read once into typed
-// arrays and put in trace order (ts, then event_id) once; short loops over them compute the
-// charged thread, the next charged event on each inode, the running sums per responsible
-// process and overall, the buffers outstanding at the end and the heaps' total over time.
-// The totals go back with multi-row INSERTs; the per-event rows too, but on first use
-// (`Db.defer`): only the trace views read them, the summary does not. Each loop is its own
-// function: V8 optimizes a small function with one hot loop quickly, and a pass runs once per
-// trace. While a session loads, the events are taken as they are written (`EventCapture`).
+// per window and a JS↔wasm round trip per row. Here the events are held as records in a
+// WebAssembly memory, taken as they are written while a session loads (`EventCapture`) or
+// read back once, and the pass is a few loops over them in WebAssembly (charge.wat): trace
+// order (ts, then event_id), the charged thread and the next charged event on each inode, the
+// running sums per responsible process and overall, the buffers outstanding at the end and the
+// heaps' total over time. The totals go back with a multi-row INSERT; the per-event rows too,
+// but on first use (`Db.defer`): only the trace views read them, the summary does not.
 //
 // The SQL views remain the statement of the rules and the fallback: a snapshot with more
 // events than the pass may hold (memory stays bounded whatever the trace size), or with a
 // value a JS number cannot hold exactly (beyond 2^53), is computed by INSERT … SELECT from them.
+import fs from 'node:fs';
 import type { Db } from './database.js';
 import type { Rows } from '../importers/types.js';
 import { rowCount, valueAt } from './packed.js';
 
 /**
- * Events the pass holds in memory, at most: it needs about 150 bytes per event (under 80 MB
- * here, a trace of some 3 GB); a snapshot with more is computed by the SQL views instead.
+ * Events the pass holds in memory, at most: it needs some 120 bytes per event, up to 250 when
+ * inodes and threads are spread too thin for direct tables (under 130 MB here, a trace of some
+ * 3 GB); a snapshot with more is computed by the SQL views instead.
  */
 export const MAX_PASS_EVENTS = 500_000;
 
@@ -87,10 +88,72 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
 
 // ---- reading ----------------------------------------------------------------------------
 
+/** Bytes of an event's record in the memory of the pass (charge.wat says its fields). */
+const EVENT_BYTES = 112;
+/** Where the pass's inputs are in a record, in f64s. */
+const ROWID = 0;
+const TS = 1;
+const INODE = 2;
+const SIZE = 3;
+const HEAP = 4;
+const TID = 5;
+const ATTR = 6;
+const PAGE = 65536;
+
+/**
+ * One snapshot's `dma_heap_event` rows as the pass takes them: a record each, in rowid order,
+ * from the start of a WebAssembly memory (which grows as they come). NaN stands for NULL.
+ */
+class Events {
+  n = 0;
+  /** Rowid of the first event (captured events: the others follow it). */
+  firstRowid = 0;
+  /** Bytes moved in all: every running sum stays exact when this does. */
+  moved = 0;
+  readonly memory = new WebAssembly.Memory({ initial: 16 });
+  /** The memory as f64s (a new view after it grows). */
+  values = new Float64Array(this.memory.buffer);
+
+  private end = 0;
+
+  /**
+   * Room for `bytes` (zeroed) after the events and what was reserved before, for the pass
+   * (once the events are all in); returns where it starts.
+   */
+  reserve(bytes: number): number {
+    const at = Math.max(this.end, this.n * EVENT_BYTES);
+    this.end = at + Math.ceil(bytes / 8) * 8;
+    const pages = Math.ceil(this.end / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (pages > 0) {
+      this.memory.grow(pages);
+      this.values = new Float64Array(this.memory.buffer);
+    }
+    return at;
+  }
+
+  /** Add an event (its values exact integers or NaN). */
+  push(rowid: number, ts: number, inode: number, size: number, heap: number, tid: number): void {
+    if ((this.n + 1) * EVENT_BYTES > this.memory.buffer.byteLength) {
+      this.memory.grow(this.memory.buffer.byteLength / PAGE);
+      this.values = new Float64Array(this.memory.buffer);
+    }
+    const v = this.values;
+    const at = (this.n++ * EVENT_BYTES) / 8;
+    v[at + ROWID] = rowid;
+    v[at + TS] = ts;
+    v[at + INODE] = inode;
+    v[at + SIZE] = size;
+    v[at + HEAP] = heap;
+    v[at + TID] = tid;
+    this.moved += Math.abs(size);
+  }
+}
+
 /**
  * `dma_heap_event` rows kept as the importers write them (`Db.observe`), so that the pass
- * need not read them back (a JS↔wasm round trip per value). A snapshot's capture is used only
- * when it is complete: exact values, as many as the table holds, with consecutive rowids.
+ * need not read them back (a JS↔wasm round trip per value); they are written where the pass
+ * reads them, while the trace loads. A snapshot's capture is used only when it is complete:
+ * exact values, as many as the table holds, with consecutive rowids.
  */
 export class EventCapture {
   private readonly events = new Map<number, Events | 'unusable'>();
@@ -112,8 +175,9 @@ export class EventCapture {
     let e = this.events.get(id);
     if (e === 'unusable') return;
     if (e === undefined) {
-      e = allocEvents(1024);
+      e = new Events();
       e.firstRowid = firstRowid;
+      this.events.set(id, e);
     }
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
@@ -121,31 +185,19 @@ export class EventCapture {
     const width = columns.length;
     const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
     const count = rowCount(rows, width);
-    let n = e.n;
     for (let r = 0; r < count; r++) {
       const t = value(r, ts);
       const sz = value(r, size);
       const ino = value(r, inode);
       const h = value(r, heap);
       const th = value(r, tid);
-      if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th)) {
+      if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th) || e.n === MAX_PASS_EVENTS) {
+        // Read by the SQL views anyway, past MAX_PASS_EVENTS.
         this.events.set(id, 'unusable');
         return;
       }
-      if (n === MAX_PASS_EVENTS) {
-        this.events.set(id, 'unusable'); // read by the SQL views anyway
-        return;
-      }
-      if (n === e.ts.length) e = growEvents(e, n * 2);
-      e.ts[n] = t;
-      e.size[n] = sz;
-      e.inode[n] = typeof ino === 'number' ? ino : NaN;
-      e.heap[n] = typeof h === 'number' ? h : NaN;
-      e.tid[n] = typeof th === 'number' ? th : NaN;
-      n++;
+      e.push(firstRowid + r, t, typeof ino === 'number' ? ino : NaN, sz, typeof h === 'number' ? h : NaN, typeof th === 'number' ? th : NaN);
     }
-    e.n = n;
-    this.events.set(id, e);
   }
 
   /**
@@ -158,26 +210,8 @@ export class EventCapture {
     this.events.delete(id);
     if (e === undefined || e === 'unusable' || e.n > max) return undefined;
     if (this.db.maxRowid('dma_heap_event') - e.firstRowid + 1 !== e.n) return undefined;
-    let moved = 0;
-    for (let i = 0; i < e.n; i++) {
-      e.rowid[i] = e.firstRowid + i;
-      moved += Math.abs(e.size[i]);
-    }
-    return Number.isSafeInteger(moved) ? e : undefined;
+    return Number.isSafeInteger(e.moved) ? e : undefined;
   }
-}
-
-/** One snapshot's `dma_heap_event` rows as columns, in rowid order. NaN stands for NULL. */
-interface Events {
-  n: number;
-  /** Rowid of the first event (captured events: the others follow it). */
-  firstRowid: number;
-  rowid: Float64Array;
-  ts: Float64Array;
-  inode: Float64Array;
-  size: Float64Array;
-  heap: Float64Array;
-  tid: Float64Array;
 }
 
 const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
@@ -188,19 +222,10 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
   const st = db.raw.prepare(sql);
   try {
     st.bind([id, max + 1]);
-    let e = allocEvents(1024);
-    let n = 0;
-    // Bytes moved in all: every running sum stays exact when this does.
-    let moved = 0;
+    const e = new Events();
     while (st.step()) {
-      if (n === max) return 'too_many';
-      const r = st.get();
-      const rowid = r[0];
-      const ts = r[1];
-      const inode = r[2];
-      const size = r[3];
-      const heap = r[4];
-      const tid = r[5];
+      if (e.n === max) return 'too_many';
+      const [rowid, ts, inode, size, heap, tid] = st.get();
       if (
         !isExact(rowid) ||
         !isExact(ts) ||
@@ -211,136 +236,16 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
       ) {
         return 'inexact';
       }
-      if (n === e.rowid.length) e = growEvents(e, n * 2);
-      e.rowid[n] = rowid;
-      e.ts[n] = ts;
-      e.inode[n] = inode === null ? NaN : inode;
-      e.size[n] = size;
-      e.heap[n] = heap === null ? NaN : heap;
-      e.tid[n] = tid === null ? NaN : tid;
-      moved += Math.abs(size);
-      n++;
+      e.push(rowid, ts, inode ?? NaN, size, heap ?? NaN, tid ?? NaN);
     }
-    if (n === 0) return 'none';
-    if (!Number.isSafeInteger(moved)) return 'inexact';
-    e.n = n;
-    return e;
+    if (e.n === 0) return 'none';
+    return Number.isSafeInteger(e.moved) ? e : 'inexact';
   } finally {
     st.free();
   }
 }
 
-function allocEvents(cap: number): Events {
-  return {
-    n: 0,
-    firstRowid: 0,
-    rowid: new Float64Array(cap),
-    ts: new Float64Array(cap),
-    inode: new Float64Array(cap),
-    size: new Float64Array(cap),
-    heap: new Float64Array(cap),
-    tid: new Float64Array(cap),
-  };
-}
-
-function growEvents(e: Events, cap: number): Events {
-  const g = allocEvents(cap);
-  g.n = e.n;
-  g.firstRowid = e.firstRowid;
-  g.rowid.set(e.rowid);
-  g.ts.set(e.ts);
-  g.inode.set(e.inode);
-  g.size.set(e.size);
-  g.heap.set(e.heap);
-  g.tid.set(e.tid);
-  return g;
-}
-
 // ---- helpers ----------------------------------------------------------------------------
-
-/**
- * Dense ids 0, 1, 2… for the distinct values of a column (integers; NaN for NULL): a direct
- * table when the values span a compact range (inodes usually do), else open addressing over
- * typed arrays. No per-key object, unlike a Map of doubles, and cache-friendly.
- */
-class DenseIds {
-  count = 0;
-  private nanId = -1;
-  /** Direct table: ids by value − base (-1: none yet). */
-  private direct: Int32Array | null = null;
-  private base = 0;
-  private keys = new Float64Array(0);
-  private slots = new Int32Array(0);
-  private mask = 0;
-
-  /** Ids for `values[0..n)`: a direct table when their range (NaN aside) is less than `directLimit` wide. */
-  static over(values: Float64Array, n: number, directLimit: number): DenseIds {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const v = values[i];
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    return new DenseIds(lo, hi, directLimit);
-  }
-
-  /** `min`..`max`: range of the values (NaN aside); a direct table is used when it is less than `directLimit` wide. */
-  private constructor(min: number, max: number, directLimit: number) {
-    if (max >= min && max - min < directLimit) {
-      this.base = min;
-      this.direct = new Int32Array(max - min + 1).fill(-1);
-    } else {
-      this.rehash(1024);
-    }
-  }
-
-  id(v: number): number {
-    if (v !== v) {
-      if (this.nanId < 0) this.nanId = this.count++;
-      return this.nanId;
-    }
-    const d = this.direct;
-    if (d !== null) {
-      const k = v - this.base;
-      const q = d[k];
-      if (q >= 0) return q;
-      return (d[k] = this.count++);
-    }
-    let h = hash(v) & this.mask;
-    for (;;) {
-      const s = this.slots[h];
-      if (s < 0) {
-        this.slots[h] = this.count;
-        this.keys[h] = v;
-        if ((this.count + 1) * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-        return this.count++;
-      }
-      if (this.keys[h] === v) return s;
-      h = (h + 1) & this.mask;
-    }
-  }
-
-  private rehash(cap: number): void {
-    const keys = this.keys;
-    const slots = this.slots;
-    this.keys = new Float64Array(cap);
-    this.slots = new Int32Array(cap).fill(-1);
-    this.mask = cap - 1;
-    for (let j = 0; j < slots.length; j++) {
-      if (slots[j] < 0) continue;
-      let h = hash(keys[j]) & this.mask;
-      while (this.slots[h] >= 0) h = (h + 1) & this.mask;
-      this.slots[h] = slots[j];
-      this.keys[h] = keys[j];
-    }
-  }
-}
-
-/** Hash of an integer below 2^53 (both 32-bit halves mixed). */
-function hash(v: number): number {
-  return Math.imul((v >>> 0) ^ Math.imul((v / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b) >>> 15;
-}
 
 /** A gralloc thread's serving spans: from `start` to `end` (inclusive), its allocations are the client's. */
 class Spans {
@@ -376,21 +281,6 @@ class Spans {
   }
 }
 
-/** Kahan–Babuška–Neumaier sum, as SQLite's sum() of REAL values (same order, same result). */
-class ExactSum {
-  private s = 0;
-  private err = 0;
-  add(r: number): void {
-    const t = this.s + r;
-    if (Math.abs(this.s) > Math.abs(r)) this.err += this.s - t + r;
-    else this.err += r - t + this.s;
-    this.s = t;
-  }
-  get value(): number {
-    return this.s + this.err;
-  }
-}
-
 const nullIfNaN = (v: number): number | null => (v === v ? v : null);
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
@@ -422,355 +312,129 @@ function known(db: Db, id: number): Known {
   return { pidOf, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
 }
 
-/** Event indices in trace order: ts, then event_id (the events are in rowid order). */
-function traceOrder(ts: Float64Array, n: number): Uint32Array {
-  const order = new Uint32Array(n);
-  let sorted = true;
-  for (let i = 0; i < n; i++) {
-    order[i] = i;
-    if (i > 0 && ts[i] < ts[i - 1]) sorted = false;
-  }
-  if (!sorted) order.sort((a, b) => ts[a] - ts[b] || a - b);
-  return order;
-}
+let compiled: WebAssembly.Module | null = null;
 
-/** attr_tid of each event: the client when a gralloc thread makes it inside a serving span, else its thread. */
-function attribute(e: Events, spans: Map<number, Spans>): Float64Array {
-  if (spans.size === 0) return e.tid;
-  const attr = new Float64Array(e.tid);
-  for (let i = 0; i < e.n; i++) {
-    const served = spans.get(e.tid[i]);
-    if (served === undefined) continue;
-    // coalesce(client, emitter): a span's NULL client leaves the emitter.
-    const client = served.clientAt(e.ts[i]);
-    if (client === client) attr[i] = client;
-  }
-  return attr;
-}
+/** Bytes of a responsible's record (charge.wat says its fields). */
+const RECORD_BYTES = 112;
+/** Values of a dma_heap_charge row as the pass packs them (CHARGE_COLUMNS without snapshot_id). */
+const PACKED_VALUES = 5;
 
-/** Per event, the charged thread (NaN: dropped) and the next charged event on its inode; per inode, its last event. */
-interface Charges {
-  charged: Float64Array;
-  next: Int32Array;
-  /** Per inode: the first event (in order) at its latest ts, the row `max(ts)` picks. */
-  lastEvent: Int32Array;
-  inodes: number;
-}
-
-/**
- * An allocation is charged to its attribution; a free (size <= 0) to the attribution of the
- * latest strictly earlier event on its inode (the last in order among those at the greatest
- * earlier ts), and dropped when there is none.
- */
-function charge(e: Events, order: Uint32Array, attr: Float64Array): Charges {
-  const n = e.n;
-  const { ts, inode, size } = e;
-  const ids = DenseIds.over(inode, n, 4 * n + 4096);
-  // Per inode q: [3q] latest ts, [3q+1] attribution of the last event at it, [3q+2] of the last one before it.
-  const state = new Float64Array(3 * n);
-  const lastCharged = new Int32Array(n);
-  const lastEvent = new Int32Array(n);
-  const charged = new Float64Array(n);
-  const next = new Int32Array(n).fill(-1);
-  for (let k = 0; k < n; k++) {
-    const i = order[k];
-    const t = ts[i];
-    const a = attr[i];
-    const alloc = size[i] > 0;
-    const fresh = ids.count;
-    const q = ids.id(inode[i]);
-    const f = 3 * q;
-    let c: number;
-    if (q === fresh) {
-      c = alloc ? a : NaN;
-      state[f] = t;
-      state[f + 1] = a;
-      state[f + 2] = NaN;
-      lastCharged[q] = -1;
-      lastEvent[q] = i;
-    } else if (state[f] < t) {
-      c = alloc ? a : state[f + 1];
-      state[f + 2] = state[f + 1];
-      state[f] = t;
-      state[f + 1] = a;
-      lastEvent[q] = i;
-    } else {
-      c = alloc ? a : state[f + 2];
-      state[f + 1] = a;
-    }
-    charged[i] = c;
-    if (c === c) {
-      const prev = lastCharged[q];
-      if (prev >= 0) next[prev] = i;
-      lastCharged[q] = i;
-    }
-  }
-  return { charged, next, lastEvent, inodes: ids.count };
-}
-
-/** The responsible processes (threads when the process is unknown) and which one each event is charged to. */
-interface Responsibles {
-  /** Per event: index in pid/tid, -1 when the event is not charged. */
-  of: Int32Array;
-  /** Per responsible: its process, or null with its thread. */
-  pid: (number | null)[];
-  tid: (number | null)[];
-  /** Responsible of a thread (creating it when new). */
-  lookup(t: number): number;
-}
-
-function responsibles(charged: Float64Array, n: number, pidOf: Map<number, number | null>): Responsibles {
-  const pid: (number | null)[] = [];
-  const tid: (number | null)[] = [];
-  const byPid = new Map<number, number>();
-  const tids = DenseIds.over(charged, n, 4 * n + 65536);
-  const ofTid: number[] = [];
-  const lookup = (t: number): number => {
-    const k = tids.id(t);
-    if (k < ofTid.length) return ofTid[k];
-    const p = pidOf.get(t) ?? null;
-    let w: number | undefined;
-    if (p !== null) {
-      w = byPid.get(p);
-      if (w === undefined) {
-        byPid.set(p, (w = pid.length));
-        pid.push(p);
-        tid.push(null);
-      }
-    } else {
-      w = pid.length;
-      pid.push(null);
-      tid.push(t);
-    }
-    ofTid.push(w);
-    return w;
-  };
-  const of = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = charged[i];
-    of[i] = c === c ? lookup(c) : -1;
-  }
-  return { of, pid, tid, lookup };
-}
-
-/** Totals of a set of charged events, with the highest running sum of their sizes. */
-class Totals {
-  allocs = 0;
-  frees = 0;
-  allocated = 0;
-  freed = 0;
-  peak = -Infinity;
-  firstTs = NaN;
-  lastTs = NaN;
-}
-
-/**
- * In trace order: the running sum of each responsible (per row, for its peak; and per
- * timestamp, events at the same ts included, for Perfetto's cumulative value) and overall,
- * and the totals of each responsible and of the trace.
- */
-function runningSums(e: Events, order: Uint32Array, who: Int32Array, count: number): { cumulative: Float64Array; per: Totals[]; trace: Totals } {
-  const n = e.n;
-  const { ts, size } = e;
-  const sum = new Float64Array(count);
-  const per: Totals[] = [];
-  for (let w = 0; w < count; w++) per.push(new Totals());
-  const trace = new Totals();
-  const cumulative = new Float64Array(n);
-  let all = 0;
-  let groupStart = 0;
-  for (let k = 0; k < n; k++) {
-    const i = order[k];
-    const t = ts[i];
-    if (k > 0 && t !== ts[order[k - 1]]) {
-      // A new timestamp: the previous one's events get their responsible's sum after all of it.
-      for (let g = groupStart; g < k; g++) {
-        const j = order[g];
-        if (who[j] >= 0) cumulative[j] = sum[who[j]];
-      }
-      groupStart = k;
-    }
-    const w = who[i];
-    if (w < 0) continue;
-    const sz = size[i];
-    const p = per[w];
-    const s = (sum[w] += sz);
-    if (s > p.peak) p.peak = s;
-    if (p.firstTs !== p.firstTs) p.firstTs = t;
-    p.lastTs = t;
-    all += sz;
-    if (all > trace.peak) trace.peak = all;
-    if (sz > 0) {
-      p.allocs++;
-      p.allocated += sz;
-      trace.allocs++;
-      trace.allocated += sz;
-    } else {
-      p.frees++;
-      p.freed -= sz;
-      trace.frees++;
-      trace.freed -= sz;
-    }
-  }
-  for (let g = groupStart; g < n; g++) {
-    const j = order[g];
-    if (who[j] >= 0) cumulative[j] = sum[who[j]];
-  }
-  return { cumulative, per, trace };
-}
-
-/** Buffers still allocated at the end of a trace, by responsible. */
-class Outstanding {
-  buffers = 0;
-  bytes = 0;
-  maxBytes = -Infinity;
-  maxInode = -Infinity;
-  firstTs = Infinity;
-  lastTs = -Infinity;
-
-  add(size: number, inode: number, ts: number): void {
-    this.buffers++;
-    this.bytes += size;
-    if (size > this.maxBytes) this.maxBytes = size;
-    if (inode > this.maxInode) this.maxInode = inode; // NaN (NULL) never is
-    if (ts < this.firstTs) this.firstTs = ts;
-    if (ts > this.lastTs) this.lastTs = ts;
-  }
-}
-
-/** The heaps' total over time: each value lasts until the next event, the last until the end of the trace. */
-function heapStats(e: Events, order: Uint32Array, traceEnd: number) {
-  const n = e.n;
-  const { ts, size, heap } = e;
-  const weighted = new ExactSum();
-  let dur = 0;
-  let values = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  let allFreed = 0;
-  for (let k = 0; k < n; k++) {
-    const i = order[k];
-    const t = ts[i];
-    if (size[i] <= 0) allFreed -= size[i];
-    const h = heap[i];
-    if (h !== h) continue;
-    const d = k + 1 < n ? ts[order[k + 1]] - t : Math.max(traceEnd === traceEnd ? traceEnd : t, t) - t;
-    weighted.add(h * d);
-    dur += d;
-    values++;
-    if (h < min) min = h;
-    if (h > max) max = h;
-  }
-  return {
-    avg: values > 0 && dur !== 0 ? weighted.value / dur : null,
-    min: finiteOrNull(min),
-    max: finiteOrNull(max),
-    end: nullIfNaN(heap[order[n - 1]]),
-    allFreed,
-  };
+interface PassExports {
+  order(ev: number, order: number, n: number): number;
+  range(ev: number, n: number, field: number, out: number): void;
+  charge(n: number, ev: number, attr: number, order: number, table: number, mask: number, direct: number, base: number): number;
+  responsibles(n: number, ev: number, table: number, mask: number, direct: number, base: number): void;
+  sums(n: number, ev: number, order: number, per: number, count: number): void;
+  outstanding(inodes: number, ev: number, per: number, count: number): void;
+  heap(n: number, ev: number, order: number, traceEnd: number, out: number): void;
+  pack(n: number, ev: number, pids: number, out: number): number;
 }
 
 function pass(db: Db, id: number, e: Events): void {
   const n = e.n;
   const k = known(db, id);
-  const order = traceOrder(e.ts, n);
-  const attr = attribute(e, k.spans);
-  const { charged, next, lastEvent, inodes } = charge(e, order, attr);
-  const who = responsibles(charged, n, k.pidOf);
 
-  // Buffers outstanding at the end: the inode's last event is an allocation, charged (as an
-  // allocation) to its attribution; one made by a thread-less event counts for the trace only.
-  const outTrace = new Outstanding();
-  const outBy = new Map<number, Outstanding>();
-  for (let q = 0; q < inodes; q++) {
-    const i = lastEvent[q];
-    const sz = e.size[i];
-    if (!(sz > 0)) continue;
-    outTrace.add(sz, e.inode[i], e.ts[i]);
-    const a = attr[i];
-    if (a !== a) continue;
-    const w = who.lookup(a);
-    let o = outBy.get(w);
-    if (!o) outBy.set(w, (o = new Outstanding()));
-    o.add(sz, e.inode[i], e.ts[i]);
+  // The responsibles: a thread's process, or the thread itself when its process is unknown.
+  const pid: (number | null)[] = [];
+  const tid: (number | null)[] = [];
+  const byPid = new Map<number, number>();
+  const responsible = (t: number): number => {
+    const p = k.pidOf.get(t) ?? null;
+    if (p === null) return tid.push(t), pid.push(null) - 1;
+    let w = byPid.get(p);
+    if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null);
+    return w;
+  };
+  compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./charge.wasm', import.meta.url)));
+  const x = new WebAssembly.Instance(compiled, { pass: { memory: e.memory, responsible } }).exports as unknown as PassExports;
+
+  const extend = (bytes: number) => e.reserve(bytes);
+  const f64 = (at: number, length: number) => new Float64Array(e.memory.buffer, at, length);
+  const out = extend(64);
+  /** A table for keys (charge.wat) in the f64 `field` of the records: direct when their range is under `directLimit`. */
+  const table = (field: number, directLimit: number) => {
+    x.range(0, n, 8 * field, out);
+    const [min, max] = f64(out, 2);
+    if (max >= min && max - min < directLimit) return { at: extend(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
+    const entries = 2 ** Math.max(4, Math.ceil(Math.log2(2 * n)));
+    return { at: extend(12 * entries), mask: entries - 1, direct: 0, base: 0 };
+  };
+
+  // Trace order: ts, then event_id (the events are in rowid order).
+  const orderAt = extend(4 * n);
+  if (!x.order(0, orderAt, n)) {
+    const v = e.values;
+    const ts = (i: number) => v[(i * EVENT_BYTES) / 8 + TS];
+    new Uint32Array(e.memory.buffer, orderAt, n).sort((a, b) => ts(a) - ts(b) || a - b);
   }
-  const { cumulative, per, trace } = runningSums(e, order, who.of, who.pid.length);
-  const heap = heapStats(e, order, k.traceEnd);
+  // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its thread.
+  let attr = TID;
+  if (k.spans.size > 0) {
+    attr = ATTR;
+    const v = new Float64Array(e.memory.buffer);
+    for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
+      // coalesce(client, emitter): a span's NULL client leaves the emitter.
+      const client = k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN;
+      v[at + ATTR] = client === client ? client : v[at + TID];
+    }
+  }
+  // Inodes usually span a compact range, threads too.
+  const inodes = table(INODE, 4 * n + 4096);
+  const inodeCount = x.charge(n, 0, 8 * attr, orderAt, inodes.at, inodes.mask, inodes.direct, inodes.base);
+  const threads = table(attr, 4 * n + 65536);
+  x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
+  const count = pid.length;
+  const pids = extend(8 * count);
+  const per = extend(RECORD_BYTES * (count + 1));
+  f64(pids, count).set(pid.map((p) => p ?? NaN));
+  x.sums(n, 0, orderAt, per, count);
+  x.outstanding(inodeCount, 0, per, count);
+  x.heap(n, 0, orderAt, k.traceEnd, out);
+  // Only the trace views read the per-event rows (the summary reads the totals): packed and
+  // written on first use, from this memory, kept until then.
+  db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => {
+    const packed = extend(8 * PACKED_VALUES * n);
+    const values = x.pack(n, 0, pids, packed);
+    db.insertMany('dma_heap_charge', CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id'), f64(packed, values), [['snapshot_id', id]]);
+  });
 
-  // Only the trace views read the per-event rows (the summary reads the totals): written on first use.
-  db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => writeCharges(db, id, e, charged, who, cumulative, next));
-
-  const out = (o: Outstanding | undefined) =>
-    o === undefined
-      ? [0, 0, null, null, null, null]
-      : [o.buffers, o.bytes, finiteOrNull(o.maxBytes), finiteOrNull(o.maxInode), finiteOrNull(o.firstTs), finiteOrNull(o.lastTs)];
-  const rows: (number | string | null)[][] = [
+  const order = new Uint32Array(e.memory.buffer, orderAt, n);
+  const event = (i: number, field: number) => e.values[(i * EVENT_BYTES) / 8 + field];
+  const [weighted, error, dur, values, heapMin, heapMax, allFreed] = f64(out, 7);
+  const records = f64(per, (RECORD_BYTES / 8) * (count + 1));
+  // A record's fields (charge.wat): running sum, peak, first ts, last ts, allocs, frees, allocated,
+  // freed; then the buffers outstanding at the end: count, bytes, largest, largest inode, first ts, last ts.
+  const record = (w: number) => Array.from(records.subarray((w * RECORD_BYTES) / 8, ((w + 1) * RECORD_BYTES) / 8));
+  const outstanding = (r: number[]) =>
+    r[8] === 0 ? [0, 0, null, null, null, null] : [r[8], r[9], finiteOrNull(r[10]), finiteOrNull(r[11]), finiteOrNull(r[12]), finiteOrNull(r[13])];
+  const t = record(count);
+  const totals: (number | string | null)[][] = [
     [
       id,
       'trace',
       null,
       null,
-      trace.allocs,
-      trace.frees,
-      trace.allocated,
-      trace.freed,
-      trace.allocated - trace.freed,
-      ...out(outTrace),
-      trace.allocs + trace.frees > 0 ? trace.peak : null,
-      e.ts[order[0]],
-      e.ts[order[n - 1]],
-      heap.allFreed - trace.freed,
-      heap.avg,
-      heap.min,
-      heap.max,
-      heap.end,
+      t[4],
+      t[5],
+      t[6],
+      t[7],
+      t[6] - t[7],
+      ...outstanding(t),
+      t[4] + t[5] > 0 ? t[1] : null,
+      event(order[0], TS),
+      event(order[n - 1], TS),
+      allFreed - t[7],
+      values > 0 && dur !== 0 ? (weighted + error) / dur : null,
+      finiteOrNull(heapMin),
+      finiteOrNull(heapMax),
+      nullIfNaN(event(order[n - 1], HEAP)),
       nullIfNaN(k.traceEnd),
     ],
   ];
-  for (let w = 0; w < per.length; w++) {
-    const p = per[w];
-    if (p.allocs + p.frees === 0) continue; // no charged event
-    rows.push([
-      id,
-      'process',
-      who.pid[w],
-      who.tid[w],
-      p.allocs,
-      p.frees,
-      p.allocated,
-      p.freed,
-      p.allocated - p.freed,
-      ...out(outBy.get(w)),
-      p.peak,
-      p.firstTs,
-      p.lastTs,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-    ]);
+  for (let w = 0; w < count; w++) {
+    const r = record(w);
+    if (r[4] + r[5] === 0) continue; // no charged event
+    totals.push([id, 'process', pid[w], tid[w], r[4], r[5], r[6], r[7], r[6] - r[7], ...outstanding(r), r[1], r[2], r[3], null, null, null, null, null, null]);
   }
-  db.insertMany('dma_heap_totals', TOTALS_COLUMNS, rows);
-}
-
-/** The `dma_heap_charge` rows, in event_id order (appends to the table's b-tree). */
-function writeCharges(db: Db, id: number, e: Events, charged: Float64Array, who: Responsibles, cumulative: Float64Array, next: Int32Array): void {
-  // Every value is an exact integer (or NULL): packed, NaN for NULL.
-  const columns = CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id');
-  const width = columns.length;
-  const packed = new Float64Array(e.n * width);
-  let v = 0;
-  for (let i = 0; i < e.n; i++) {
-    const c = charged[i];
-    if (c !== c) continue;
-    const nx = next[i];
-    packed[v++] = e.rowid[i];
-    packed[v++] = c;
-    packed[v++] = who.pid[who.of[i]] ?? NaN;
-    packed[v++] = cumulative[i];
-    packed[v++] = nx >= 0 ? e.rowid[nx] : NaN;
-  }
-  db.insertMany('dma_heap_charge', columns, packed.subarray(0, v), [['snapshot_id', id]]);
+  db.insertMany('dma_heap_totals', TOTALS_COLUMNS, totals);
 }
