@@ -100,6 +100,17 @@ const TID = 5;
 const ATTR = 6;
 const PAGE = 65536;
 
+/** The smallest and largest of some numbers (NaN aside). */
+class Range {
+  min = Infinity;
+  max = -Infinity;
+
+  add(v: number): void {
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
 /**
  * One snapshot's `dma_heap_event` rows as the pass takes them: a record each, in rowid order,
  * from the start of a WebAssembly memory (which grows as they come). NaN stands for NULL.
@@ -110,6 +121,11 @@ class Events {
   firstRowid = 0;
   /** Bytes moved in all: every running sum stays exact when this does. */
   moved = 0;
+  /** Whether the events are in trace order (ts never decreases). */
+  sorted = true;
+  /** The range of their inodes and of their threads (NULL aside; min > max: none). */
+  readonly inodes = new Range();
+  readonly tids = new Range();
   readonly memory = new WebAssembly.Memory({ initial: 16 });
   /** The memory as f64s (a new view after it grows). */
   values = new Float64Array(this.memory.buffer);
@@ -146,6 +162,9 @@ class Events {
     v[at + HEAP] = heap;
     v[at + TID] = tid;
     this.moved += Math.abs(size);
+    if (this.n > 1 && ts < v[at - EVENT_BYTES / 8 + TS]) this.sorted = false;
+    this.inodes.add(inode);
+    this.tids.add(tid);
   }
 }
 
@@ -320,13 +339,11 @@ const RECORD_BYTES = 112;
 const PACKED_VALUES = 5;
 
 interface PassExports {
-  order(ev: number, order: number, n: number): number;
-  range(ev: number, n: number, field: number, out: number): void;
+  identity(order: number, n: number): void;
   charge(n: number, ev: number, attr: number, order: number, table: number, mask: number, direct: number, base: number): number;
   responsibles(n: number, ev: number, table: number, mask: number, direct: number, base: number): void;
-  sums(n: number, ev: number, order: number, per: number, count: number): void;
+  sums(n: number, ev: number, order: number, per: number, count: number, traceEnd: number, out: number): void;
   outstanding(inodes: number, ev: number, per: number, count: number): void;
-  heap(n: number, ev: number, order: number, traceEnd: number, out: number): void;
   pack(n: number, ev: number, pids: number, out: number): number;
 }
 
@@ -351,10 +368,8 @@ function pass(db: Db, id: number, e: Events): void {
   const extend = (bytes: number) => e.reserve(bytes);
   const f64 = (at: number, length: number) => new Float64Array(e.memory.buffer, at, length);
   const out = extend(64);
-  /** A table for keys (charge.wat) in the f64 `field` of the records: direct when their range is under `directLimit`. */
-  const table = (field: number, directLimit: number) => {
-    x.range(0, n, 8 * field, out);
-    const [min, max] = f64(out, 2);
+  /** A table for keys (charge.wat) in `range`: direct when that is under `directLimit` wide. */
+  const table = ({ min, max }: Range, directLimit: number) => {
     if (max >= min && max - min < directLimit) return { at: extend(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
     const entries = 2 ** Math.max(4, Math.ceil(Math.log2(2 * n)));
     return { at: extend(12 * entries), mask: entries - 1, direct: 0, base: 0 };
@@ -362,34 +377,36 @@ function pass(db: Db, id: number, e: Events): void {
 
   // Trace order: ts, then event_id (the events are in rowid order).
   const orderAt = extend(4 * n);
-  if (!x.order(0, orderAt, n)) {
+  x.identity(orderAt, n);
+  if (!e.sorted) {
     const v = e.values;
     const ts = (i: number) => v[(i * EVENT_BYTES) / 8 + TS];
     new Uint32Array(e.memory.buffer, orderAt, n).sort((a, b) => ts(a) - ts(b) || a - b);
   }
   // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its thread.
   let attr = TID;
+  let attrs = e.tids;
   if (k.spans.size > 0) {
     attr = ATTR;
-    const v = new Float64Array(e.memory.buffer);
+    attrs = new Range();
+    const v = e.values;
     for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
       // coalesce(client, emitter): a span's NULL client leaves the emitter.
       const client = k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN;
-      v[at + ATTR] = client === client ? client : v[at + TID];
+      attrs.add((v[at + ATTR] = client === client ? client : v[at + TID]));
     }
   }
   // Inodes usually span a compact range, threads too.
-  const inodes = table(INODE, 4 * n + 4096);
+  const inodes = table(e.inodes, 4 * n + 4096);
   const inodeCount = x.charge(n, 0, 8 * attr, orderAt, inodes.at, inodes.mask, inodes.direct, inodes.base);
-  const threads = table(attr, 4 * n + 65536);
+  const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
   const count = pid.length;
   const pids = extend(8 * count);
   const per = extend(RECORD_BYTES * (count + 1));
   f64(pids, count).set(pid.map((p) => p ?? NaN));
-  x.sums(n, 0, orderAt, per, count);
+  x.sums(n, 0, orderAt, per, count, k.traceEnd, out);
   x.outstanding(inodeCount, 0, per, count);
-  x.heap(n, 0, orderAt, k.traceEnd, out);
   // Only the trace views read the per-event rows (the summary reads the totals): packed and
   // written on first use, from this memory, kept until then.
   db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => {

@@ -56,37 +56,15 @@
       (br $probe))
     (unreachable))
 
-  ;; order[k] = k; 1 when the events are already in trace order (else the caller sorts `order`).
-  (func (export "order") (param $ev i32) (param $order i32) (param $n i32) (result i32)
-    (local $k i32) (local $sorted i32) (local $t f64) (local $prev f64)
-    (local.set $sorted (i32.const 1))
-    (local.set $prev (f64.const -inf))
+  ;; order[k] = k, for events already in trace order.
+  (func (export "identity") (param $order i32) (param $n i32)
+    (local $k i32)
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
         (i32.store (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2))) (local.get $k))
-        (local.set $t (f64.load offset=8 (call $event (local.get $ev) (local.get $k))))
-        (if (f64.lt (local.get $t) (local.get $prev)) (then (local.set $sorted (i32.const 0))))
-        (local.set $prev (local.get $t))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $each)))
-    (local.get $sorted))
-
-  ;; min and max of the f64 at byte `field` of the events, NaN aside, at out (+inf, -inf: none).
-  (func (export "range") (param $ev i32) (param $n i32) (param $field i32) (param $out i32)
-    (local $i i32) (local $v f64) (local $min f64) (local $max f64)
-    (local.set $min (f64.const inf))
-    (local.set $max (f64.const -inf))
-    (block $done
-      (loop $each
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $v (f64.load (i32.add (call $event (local.get $ev) (local.get $i)) (local.get $field))))
-        (if (f64.lt (local.get $v) (local.get $min)) (then (local.set $min (local.get $v))))
-        (if (f64.gt (local.get $v) (local.get $max)) (then (local.set $max (local.get $v))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $each)))
-    (f64.store (local.get $out) (local.get $min))
-    (f64.store offset=8 (local.get $out) (local.get $max)))
+        (br $each))))
 
   ;; In trace order: the charged thread of each event (NaN: dropped), the next charged event on
   ;; its inode, and per inode the first event at its latest ts. An allocation is charged to its
@@ -206,10 +184,16 @@
   ;; The records of the responsibles 0..count-1 and of the trace (record `count`), then, in trace
   ;; order, the running sums: per responsible (its peak; each event's cumulative value, its sum
   ;; after every event at the event's ts, as Perfetto's) and overall, and the totals of charged
-  ;; events.
+  ;; events. And the heaps' total over time, each value lasting until the next event (the last
+  ;; one until the end of the trace, `traceEnd`, NaN when unknown): at `out`, f64s: the
+  ;; time-weighted sum as SQLite's sum() adds it (Kahan-Babuska-Neumaier: sum, then its error),
+  ;; the duration, the number of values, min, max; then the bytes of all frees.
   (func (export "sums") (param $n i32) (param $ev i32) (param $order i32) (param $per i32) (param $count i32)
+    (param $traceEnd f64) (param $out i32)
     (local $w i32) (local $p i32) (local $trace i32) (local $k i32) (local $e i32) (local $t f64) (local $prevT f64)
     (local $group i32) (local $sz f64) (local $s f64)
+    (local $h f64) (local $d f64) (local $r f64) (local $ws f64) (local $err f64) (local $sum f64) (local $dur f64)
+    (local $values f64) (local $min f64) (local $max f64) (local $freed f64)
     (block $done
       (loop $each
         (br_if $done (i32.gt_u (local.get $w) (local.get $count)))
@@ -225,11 +209,14 @@
         (local.set $w (i32.add (local.get $w) (i32.const 1)))
         (br $each)))
     (local.set $trace (i32.add (local.get $per) (i32.mul (local.get $count) (global.get $RECORD))))
+    (local.set $min (f64.const inf))
+    (local.set $max (f64.const -inf))
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
         (local.set $e (call $event (local.get $ev) (i32.load (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2))))))
         (local.set $t (f64.load offset=8 (local.get $e)))
+        (local.set $sz (f64.load offset=24 (local.get $e)))
         (if (i32.and (i32.gt_u (local.get $k) (i32.const 0)) (f64.ne (local.get $t) (local.get $prevT)))
           (then
             ;; A new ts: the previous one's events get their responsible's sum after all of it.
@@ -239,7 +226,6 @@
         (local.set $w (i32.load offset=76 (local.get $e)))
         (if (i32.ge_s (local.get $w) (i32.const 0))
           (then
-            (local.set $sz (f64.load offset=24 (local.get $e)))
             (local.set $p (i32.add (local.get $per) (i32.mul (local.get $w) (global.get $RECORD))))
             (local.set $s (f64.add (f64.load (local.get $p)) (local.get $sz)))
             (f64.store (local.get $p) (local.get $s))
@@ -261,9 +247,39 @@
                 (f64.store offset=56 (local.get $p) (f64.sub (f64.load offset=56 (local.get $p)) (local.get $sz)))
                 (f64.store offset=40 (local.get $trace) (f64.add (f64.load offset=40 (local.get $trace)) (f64.const 1)))
                 (f64.store offset=56 (local.get $trace) (f64.sub (f64.load offset=56 (local.get $trace)) (local.get $sz)))))))
+        ;; The heaps' total, of every event.
+        (if (f64.le (local.get $sz) (f64.const 0)) (then (local.set $freed (f64.sub (local.get $freed) (local.get $sz)))))
+        (local.set $h (f64.load offset=32 (local.get $e)))
+        (if (f64.eq (local.get $h) (local.get $h))
+          (then
+            (if (i32.lt_u (i32.add (local.get $k) (i32.const 1)) (local.get $n))
+              (then (local.set $d (f64.sub
+                (f64.load offset=8 (call $event (local.get $ev)
+                  (i32.load (i32.add (local.get $order) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2))))))
+                (local.get $t))))
+              (else (local.set $d (f64.sub
+                (f64.max (select (local.get $traceEnd) (local.get $t) (f64.eq (local.get $traceEnd) (local.get $traceEnd))) (local.get $t))
+                (local.get $t)))))
+            (local.set $r (f64.mul (local.get $h) (local.get $d)))
+            (local.set $sum (f64.add (local.get $ws) (local.get $r)))
+            (if (f64.gt (f64.abs (local.get $ws)) (f64.abs (local.get $r)))
+              (then (local.set $err (f64.add (local.get $err) (f64.add (f64.sub (local.get $ws) (local.get $sum)) (local.get $r)))))
+              (else (local.set $err (f64.add (local.get $err) (f64.add (f64.sub (local.get $r) (local.get $sum)) (local.get $ws))))))
+            (local.set $ws (local.get $sum))
+            (local.set $dur (f64.add (local.get $dur) (local.get $d)))
+            (local.set $values (f64.add (local.get $values) (f64.const 1)))
+            (if (f64.lt (local.get $h) (local.get $min)) (then (local.set $min (local.get $h))))
+            (if (f64.gt (local.get $h) (local.get $max)) (then (local.set $max (local.get $h))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $each)))
-    (call $settle (local.get $group) (local.get $n) (local.get $ev) (local.get $order) (local.get $per)))
+    (call $settle (local.get $group) (local.get $n) (local.get $ev) (local.get $order) (local.get $per))
+    (f64.store (local.get $out) (local.get $ws))
+    (f64.store offset=8 (local.get $out) (local.get $err))
+    (f64.store offset=16 (local.get $out) (local.get $dur))
+    (f64.store offset=24 (local.get $out) (local.get $values))
+    (f64.store offset=32 (local.get $out) (local.get $min))
+    (f64.store offset=40 (local.get $out) (local.get $max))
+    (f64.store offset=48 (local.get $out) (local.get $freed)))
 
   ;; Add a buffer outstanding at the end (the allocation at e) to the record at p.
   (func $outstanding (param $p i32) (param $e i32)
@@ -296,54 +312,6 @@
               (then (call $outstanding (i32.add (local.get $per) (i32.mul (local.get $w) (global.get $RECORD))) (local.get $e))))))
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $each))))
-
-  ;; The heaps' total over time, each value lasting until the next event (the last one until
-  ;; the end of the trace, `traceEnd`, NaN when unknown): at `out`, f64s: the time-weighted sum
-  ;; as SQLite's sum() adds it (Kahan-Babuska-Neumaier: sum, then its error), the duration, the
-  ;; number of values, min, max; then the bytes of all frees.
-  (func (export "heap") (param $n i32) (param $ev i32) (param $order i32) (param $traceEnd f64) (param $out i32)
-    (local $k i32) (local $e i32) (local $t f64) (local $sz f64) (local $h f64) (local $d f64) (local $r f64)
-    (local $s f64) (local $err f64) (local $sum f64) (local $dur f64) (local $values f64)
-    (local $min f64) (local $max f64) (local $freed f64)
-    (local.set $min (f64.const inf))
-    (local.set $max (f64.const -inf))
-    (block $done
-      (loop $each
-        (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
-        (local.set $e (call $event (local.get $ev) (i32.load (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2))))))
-        (local.set $t (f64.load offset=8 (local.get $e)))
-        (local.set $sz (f64.load offset=24 (local.get $e)))
-        (if (f64.le (local.get $sz) (f64.const 0)) (then (local.set $freed (f64.sub (local.get $freed) (local.get $sz)))))
-        (local.set $h (f64.load offset=32 (local.get $e)))
-        (if (f64.eq (local.get $h) (local.get $h))
-          (then
-            (if (i32.lt_u (i32.add (local.get $k) (i32.const 1)) (local.get $n))
-              (then (local.set $d (f64.sub
-                (f64.load offset=8 (call $event (local.get $ev)
-                  (i32.load (i32.add (local.get $order) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2))))))
-                (local.get $t))))
-              (else (local.set $d (f64.sub
-                (f64.max (select (local.get $traceEnd) (local.get $t) (f64.eq (local.get $traceEnd) (local.get $traceEnd))) (local.get $t))
-                (local.get $t)))))
-            (local.set $r (f64.mul (local.get $h) (local.get $d)))
-            (local.set $sum (f64.add (local.get $s) (local.get $r)))
-            (if (f64.gt (f64.abs (local.get $s)) (f64.abs (local.get $r)))
-              (then (local.set $err (f64.add (local.get $err) (f64.add (f64.sub (local.get $s) (local.get $sum)) (local.get $r)))))
-              (else (local.set $err (f64.add (local.get $err) (f64.add (f64.sub (local.get $r) (local.get $sum)) (local.get $s))))))
-            (local.set $s (local.get $sum))
-            (local.set $dur (f64.add (local.get $dur) (local.get $d)))
-            (local.set $values (f64.add (local.get $values) (f64.const 1)))
-            (if (f64.lt (local.get $h) (local.get $min)) (then (local.set $min (local.get $h))))
-            (if (f64.gt (local.get $h) (local.get $max)) (then (local.set $max (local.get $h))))))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $each)))
-    (f64.store (local.get $out) (local.get $s))
-    (f64.store offset=8 (local.get $out) (local.get $err))
-    (f64.store offset=16 (local.get $out) (local.get $dur))
-    (f64.store offset=24 (local.get $out) (local.get $values))
-    (f64.store offset=32 (local.get $out) (local.get $min))
-    (f64.store offset=40 (local.get $out) (local.get $max))
-    (f64.store offset=48 (local.get $out) (local.get $freed)))
 
   ;; The dma_heap_charge rows of the charged events, in event order, packed at `out`: rowid,
   ;; charged thread, its responsible's process (`pids`, an f64 per responsible, NaN: none),
