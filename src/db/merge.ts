@@ -11,18 +11,30 @@ export function mergeSnapshot(db: Db, id: number, capture?: EventCapture): void 
   db.transaction(() => {
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
              DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code = 'merge_conflict';`);
-    mergeBuffers(db, id);
-    mergeBuffersWithoutInode(db, id);
-    mergeHolders(db, id);
-    db.exec(`
-      UPDATE dmabuf_attachment SET dmabuf_id = (
-        SELECT d.id FROM dmabuf d WHERE d.snapshot_id = dmabuf_attachment.snapshot_id AND d.inode = dmabuf_attachment.inode)
-      WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
-    recordConflicts(db, id);
+    // A snapshot with nothing observed per buffer (a trace, say) has nothing to merge.
+    if (observed(db, id)) {
+      mergeBuffers(db, id);
+      mergeBuffersWithoutInode(db, id);
+      mergeHolders(db, id);
+      db.exec(`
+        UPDATE dmabuf_attachment SET dmabuf_id = (
+          SELECT d.id FROM dmabuf d WHERE d.snapshot_id = dmabuf_attachment.snapshot_id AND d.inode = dmabuf_attachment.inode)
+        WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
+      recordConflicts(db, id);
+    }
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
     chargeTrace(db, id, { capture });
   });
+}
+
+/** Whether a buffer, a holder or an attachment was observed in the snapshot. */
+function observed(db: Db, id: number): boolean {
+  const [r] = db.query(`
+    SELECT EXISTS (SELECT 1 FROM dmabuf_observation WHERE snapshot_id = ${id})
+        OR EXISTS (SELECT 1 FROM dmabuf_holder_observation WHERE snapshot_id = ${id})
+        OR EXISTS (SELECT 1 FROM dmabuf_attachment WHERE snapshot_id = ${id}) AS any`);
+  return r.any === 1;
 }
 
 /** The value of `col` most observations of the buffer `o` agree on (first seen among equals). */
