@@ -365,18 +365,17 @@ function pass(db: Db, id: number, e: Events): void {
   compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./charge.wasm', import.meta.url)));
   const x = new WebAssembly.Instance(compiled, { pass: { memory: e.memory, responsible } }).exports as unknown as PassExports;
 
-  const extend = (bytes: number) => e.reserve(bytes);
   const f64 = (at: number, length: number) => new Float64Array(e.memory.buffer, at, length);
-  const out = extend(64);
+  const out = e.reserve(64);
   /** A table for keys (charge.wat) in `range`: direct when that is under `directLimit` wide. */
   const table = ({ min, max }: Range, directLimit: number) => {
-    if (max >= min && max - min < directLimit) return { at: extend(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
+    if (max >= min && max - min < directLimit) return { at: e.reserve(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
     const entries = 2 ** Math.max(4, Math.ceil(Math.log2(2 * n)));
-    return { at: extend(12 * entries), mask: entries - 1, direct: 0, base: 0 };
+    return { at: e.reserve(12 * entries), mask: entries - 1, direct: 0, base: 0 };
   };
 
   // Trace order: ts, then event_id (the events are in rowid order).
-  const orderAt = extend(4 * n);
+  const orderAt = e.reserve(4 * n);
   x.identity(orderAt, n);
   if (!e.sorted) {
     const v = e.values;
@@ -402,15 +401,15 @@ function pass(db: Db, id: number, e: Events): void {
   const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
   const count = pid.length;
-  const pids = extend(8 * count);
-  const per = extend(RECORD_BYTES * (count + 1));
+  const pids = e.reserve(8 * count);
+  const per = e.reserve(RECORD_BYTES * (count + 1));
   f64(pids, count).set(pid.map((p) => p ?? NaN));
   x.sums(n, 0, orderAt, per, count, k.traceEnd, out);
   x.outstanding(inodeCount, 0, per, count);
   // Only the trace views read the per-event rows (the summary reads the totals): packed and
   // written on first use, from this memory, kept until then.
   db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => {
-    const packed = extend(8 * PACKED_VALUES * n);
+    const packed = e.reserve(8 * PACKED_VALUES * n);
     const values = x.pack(n, 0, pids, packed);
     db.insertMany('dma_heap_charge', CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id'), f64(packed, values), [['snapshot_id', id]]);
   });
