@@ -7,12 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../src/index.js';
 import { Db } from '../src/db/database.js';
-import { chargeTrace } from '../src/db/charge.js';
+import { chargeTrace, EventCapture } from '../src/db/charge.js';
 import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { scenarioTrace } from './fixtures/trace.js';
 import { Rng } from './fixtures/generate-scenario.js';
+import type { Rows } from '../src/importers/types.js';
 
 function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
@@ -99,4 +100,46 @@ test('charges are written on first use: the summary, a query of a trace view and
   assert.equal(fresh.query('SELECT n FROM mine')[0].n, queried.length);
   fresh.close();
   s.close();
+});
+
+test('charges: packed batches are captured as rows are; a batch the pass cannot take exactly leaves the snapshot to the SQL rules', async () => {
+  const columns = ['ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'];
+  // Two threads of one process, allocations and frees on a few inodes, a NULL total and a NULL
+  // thread, times out of order; rows as a trace sink packs them (NaN for NULL).
+  const rows: number[][] = [];
+  for (let j = 0; j < 300; j++) {
+    const inode = 1 + (j % 7);
+    rows.push([1000 + ((j * 37) % 290) * 10, inode, (j % 3 === 2 ? -1 : 1) * 4096 * inode, j % 11 === 0 ? NaN : 4096 * j, j % 13 === 0 ? NaN : 50 + (j % 2), 50]);
+  }
+  const charged = async (batches: Rows[]) => {
+    const db = await Db.create();
+    db.raw.run("INSERT INTO source (id, path, importer) VALUES (1, 't', 'perfetto'); INSERT INTO snapshot (id, source_id, kind) VALUES (1, 1, 'trace')");
+    const capture = new EventCapture(db);
+    for (const b of batches) db.insertMany('dma_heap_event', columns, b, [['snapshot_id', 1], ['source_id', 1]]);
+    const method = chargeTrace(db, 1, { capture });
+    capture.close();
+    const result = tables(db);
+    chargeTrace(db, 1, { maxPassEvents: 0 });
+    assert.deepEqual(tables(db), result, 'the pass and the SQL rules differ');
+    db.close();
+    return { method, result };
+  };
+  const packed = (part: number[][]) => Float64Array.from(part.flat());
+  const asArrays = (part: number[][]) => part.map((r) => r.map((v) => (v === v ? v : null)));
+  const parts = [rows.slice(0, 120), rows.slice(120, 121), rows.slice(121)];
+  // The same rows in packed batches, in value arrays, and mixed: captured alike, charged alike.
+  const viaPacked = await charged(parts.map(packed));
+  assert.equal(viaPacked.method, 'pass');
+  const { charge, totals } = viaPacked.result as { charge: unknown[]; totals: unknown[] };
+  assert.ok(charge.length > 200 && totals.length >= 2, `${charge.length} charged events, ${totals.length} totals`);
+  assert.deepEqual(await charged(parts.map(asArrays)), viaPacked);
+  assert.deepEqual(await charged([packed(parts[0]), asArrays(parts[1]), packed(parts[2])]), viaPacked);
+  // A time or a size that is not an exact integer: the capture is not used, the rows are read
+  // back and found inexact, and the SQL rules charge them.
+  for (const bad of [[0, 2 ** 53 + 2], [2, 0.5], [1, 2 ** 60]] as const) {
+    const spoiled = rows.map((r) => r.slice());
+    spoiled[200][bad[0]] = bad[1];
+    const { method } = await charged([packed(spoiled.slice(0, 150)), packed(spoiled.slice(150))]);
+    assert.equal(method, 'sql', `column ${columns[bad[0]]} = ${bad[1]}`);
+  }
 });

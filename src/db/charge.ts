@@ -147,12 +147,18 @@ class Events {
     return at;
   }
 
+  /** Room for `more` events after the `n` held (the memory at least doubles when it grows). */
+  private room(more: number): void {
+    const bytes = (this.n + more) * EVENT_BYTES;
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    this.memory.grow(Math.ceil(Math.max(bytes - have, have) / PAGE));
+    this.values = new Float64Array(this.memory.buffer);
+  }
+
   /** Add an event (its values exact integers or NaN). */
   push(rowid: number, ts: number, inode: number, size: number, heap: number, tid: number): void {
-    if ((this.n + 1) * EVENT_BYTES > this.memory.buffer.byteLength) {
-      this.memory.grow(this.memory.buffer.byteLength / PAGE);
-      this.values = new Float64Array(this.memory.buffer);
-    }
+    this.room(1);
     const v = this.values;
     const at = (this.n++ * EVENT_BYTES) / 8;
     v[at + ROWID] = rowid;
@@ -165,6 +171,52 @@ class Events {
     if (this.n > 1 && ts < v[at - EVENT_BYTES / 8 + TS]) this.sorted = false;
     this.inodes.add(inode);
     this.tids.add(tid);
+  }
+
+  /**
+   * Add the packed rows of one batch (`width` values a row; `ts`… the columns' indexes, each
+   * present), the first with rowid `firstRowid`: the usual way events arrive, so one plain loop
+   * without a call per row. False when a value is not what the pass takes (ts and size exact
+   * integers, the others exact integers or NULL) or the rows are too many: the events are then
+   * not to be used.
+   */
+  pushPacked(rows: Float64Array, width: number, ts: number, inode: number, size: number, heap: number, tid: number, firstRowid: number): boolean {
+    const count = rows.length / width;
+    if (this.n + count > MAX_PASS_EVENTS) return false;
+    this.room(count);
+    const v = this.values;
+    const step = EVENT_BYTES / 8;
+    let at = this.n * step;
+    let last = this.n > 0 ? v[at - step + TS] : -Infinity;
+    let { moved, sorted } = this;
+    const inodes = this.inodes;
+    const tids = this.tids;
+    for (let o = 0, r = firstRowid; o < rows.length; o += width, r++, at += step) {
+      const t = rows[o + ts];
+      const sz = rows[o + size];
+      const i = rows[o + inode];
+      const h = rows[o + heap];
+      const th = rows[o + tid];
+      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(sz)) return false;
+      if ((i === i && !Number.isSafeInteger(i)) || (h === h && !Number.isSafeInteger(h)) || (th === th && !Number.isSafeInteger(th))) return false;
+      v[at + ROWID] = r;
+      v[at + TS] = t;
+      v[at + INODE] = i;
+      v[at + SIZE] = sz;
+      v[at + HEAP] = h;
+      v[at + TID] = th;
+      moved += Math.abs(sz);
+      if (t < last) sorted = false;
+      last = t;
+      if (i < inodes.min) inodes.min = i;
+      if (i > inodes.max) inodes.max = i;
+      if (th < tids.min) tids.min = th;
+      if (th > tids.max) tids.max = th;
+    }
+    this.n += count;
+    this.moved = moved;
+    this.sorted = sorted;
+    return true;
   }
 }
 
@@ -200,8 +252,12 @@ export class EventCapture {
     }
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
-    const nullable = (v: unknown) => v === null || v === undefined || isExact(v);
     const width = columns.length;
+    if (rows instanceof Float64Array && Math.min(ts, inode, size, heap, tid) >= 0) {
+      if (!e.pushPacked(rows, width, ts, inode, size, heap, tid, firstRowid)) this.events.set(id, 'unusable');
+      return;
+    }
+    const nullable = (v: unknown) => v === null || v === undefined || isExact(v);
     const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
     const count = rowCount(rows, width);
     for (let r = 0; r < count; r++) {
