@@ -12,6 +12,7 @@ import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { scenarioTrace } from './fixtures/trace.js';
+import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { Rng } from './fixtures/generate-scenario.js';
 import type { Rows } from '../src/importers/types.js';
 
@@ -142,4 +143,82 @@ test('charges: packed batches are captured as rows are; a batch the pass cannot 
     const { method } = await charged([packed(spoiled.slice(0, 150)), packed(spoiled.slice(150))]);
     assert.equal(method, 'sql', `column ${columns[bad[0]]} = ${bad[1]}`);
   }
+});
+
+/**
+ * A trace of clients asking a gralloc allocator for buffers over binder: synchronous and one-way
+ * transactions, replies, nested serving, allocations inside and outside the spans, frees by the
+ * clients, and other binder traffic between the clients, in bundles of several CPUs.
+ */
+function grallocTrace(seed: number, requests: number): Uint8Array {
+  const rng = new Rng(seed);
+  const pick = (k: number) => Math.floor(rng.next() * k);
+  const servers = [501, 502, 503];
+  const clients = [701, 702, 711, 712, 721];
+  const cpus: Record<string, unknown>[][] = [[], [], [], []];
+  const on = (e: Record<string, unknown>) => cpus[pick(4)].push(e);
+  let ts = 1000;
+  let id = 1;
+  let inode = 100;
+  let total = 0;
+  const live: { inode: number; len: number }[] = [];
+  const send = (from: number, to: number, reply: number, flags: number) => {
+    const debugId = id++;
+    on({ timestamp: (ts += 1 + pick(5)), pid: from, binderTransaction: { debugId, targetNode: 5, toProc: Math.floor(to / 10) * 10, toThread: reply ? to : 0, reply, code: 1, flags } });
+    return debugId;
+  };
+  const receive = (by: number, debugId: number) => on({ timestamp: (ts += 1 + pick(5)), pid: by, binderTransactionReceived: { debugId } });
+  const alloc = (by: number) => {
+    const len = 4096 * (1 + pick(8));
+    live.push({ inode: ++inode, len });
+    on({ timestamp: (ts += 1 + pick(5)), pid: by, dmaHeapStat: { inode, len, totalAllocated: (total += len) } });
+  };
+  for (let j = 0; j < requests; j++) {
+    const client = clients[pick(clients.length)];
+    const server = servers[pick(servers.length)];
+    const oneWay = pick(5) === 0 ? 1 : 0;
+    receive(server, send(client, server, 0, oneWay));
+    if (pick(4) === 0) receive(server, send(clients[pick(clients.length)], server, 0, 0)); // nested
+    alloc(server);
+    if (pick(3) === 0) alloc(server);
+    if (!oneWay && pick(6) > 0) receive(client, send(server, client, 1, 0));
+    if (pick(3) === 0) alloc(server); // after the reply: the allocator's own
+    for (let k = pick(4); k > 0; k--) receive(clients[pick(clients.length)], send(clients[pick(clients.length)], 700, pick(2), pick(2)));
+    if (live.length > 0 && pick(2) === 0) {
+      const b = live.splice(pick(live.length), 1)[0];
+      on({ timestamp: (ts += 1 + pick(5)), pid: clients[pick(clients.length)], dmaHeapStat: { inode: b.inode, len: -b.len, totalAllocated: (total -= b.len) } });
+    }
+  }
+  const T = perfettoTypes();
+  const packets = [
+    {
+      processTree: {
+        processes: [
+          { pid: 500, cmdline: ['/vendor/bin/hw/android.hardware.graphics.allocator-V2-service'] },
+          { pid: 700, cmdline: ['com.example.game'] },
+          { pid: 710, cmdline: ['com.example.camera'] },
+          { pid: 720, cmdline: ['/system/bin/surfaceflinger'] },
+        ],
+        threads: [...servers.map((tid) => ({ tid, tgid: 500 })), ...clients.map((tid) => ({ tid, tgid: Math.floor(tid / 10) * 10 }))],
+      },
+    },
+    ...cpus.map((event, cpu) => ({ ftraceEvents: { cpu, event } })),
+  ];
+  return T.Trace.encode(T.Trace.fromObject({ packet: packets })).finish();
+}
+
+test('charges: gralloc spans from many binder events; the rules look binder events up by thread and by id', async () => {
+  const bytes = grallocTrace(5, 400);
+  assert.equal(await bothWays('gralloc.pftrace', bytes), 1);
+  const s = await open({ name: 'gralloc.pftrace', bytes });
+  // The allocator's allocations inside a span are charged to clients, the others to itself.
+  const [who] = s.query(`SELECT sum(pid = 500) AS own, sum(pid <> 500) AS clients, (SELECT count(*) FROM binder_event) AS binder
+                         FROM android_dmabuf_allocs WHERE buf_size > 0`);
+  assert.ok((who.own as number) > 50 && (who.clients as number) > 200 && (who.binder as number) > 1000, JSON.stringify(who));
+  // No scan of binder_event per received event: a trace may hold millions of them.
+  const plan = s.query('EXPLAIN QUERY PLAN SELECT * FROM _dmabuf_gralloc_served').map((r) => String(r.detail));
+  const lookups = plan.filter((d) => /binder_event/.test(d));
+  assert.ok(lookups.length === 3 && lookups.every((d) => /^SEARCH \w+ USING INDEX binder_event_by_(thread|id)/.test(d)), plan.join('\n'));
+  assert.ok(lookups.some((d) => /binder_event_by_id \(snapshot_id=\? AND debug_id=\?\)/.test(d)), plan.join('\n'));
+  s.close();
 });

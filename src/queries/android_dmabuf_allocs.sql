@@ -24,10 +24,13 @@ SELECT r.snapshot_id, r.tid AS server_tid, t.tid AS client_tid, r.ts AS start_ts
        (SELECT min(x.ts) FROM binder_event x
         WHERE x.snapshot_id = r.snapshot_id AND x.tid = r.tid AND x.ts >= r.ts
           AND x.kind = 'transaction' AND x.reply = 1) AS end_ts
+-- In this order (CROSS JOIN keeps it): the few gralloc threads, their `received` events
+-- (binder_event_by_thread), the transaction of each (binder_event_by_id). Left to itself the
+-- planner may scan every transaction of the trace for each received event.
 FROM gralloc_thread g
-JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kind = 'received'
-JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
-                   AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0;
+CROSS JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kind = 'received'
+CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
+                         AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0;
 
 -- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by

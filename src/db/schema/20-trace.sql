@@ -240,5 +240,7 @@ CREATE TABLE binder_event (
   to_thread INTEGER
 );
 
--- Finds the `received` event of a transaction and the reply a serving thread sends.
+-- Finds the `received` events of a thread and the reply a serving thread sends.
 CREATE INDEX binder_event_by_thread ON binder_event (snapshot_id, tid, ts);
+-- Finds the transaction a `received` event is the arrival of.
+CREATE INDEX binder_event_by_id ON binder_event (snapshot_id, debug_id);
