@@ -6,7 +6,7 @@ import { loadInput, makeEnv, type InputSpec } from './input/load.js';
 import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
 import { TRACE_WORKER_BYTES, TraceWorkers } from './importers/perfetto/remote.js';
-import { EventCapture, MAX_PASS_EVENTS } from './db/charge.js';
+import { EventCapture, MAX_HELD_BINDER_EVENTS, MAX_PASS_EVENTS } from './db/charge.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
@@ -94,9 +94,11 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
   }
   const env = makeEnv(options.progress ?? (() => {}), workers);
   // Trace events as they are written: the charge pass of the merge then need not read them back.
-  // They are written into the database on first use: the summary reads their totals only.
+  // They, and the binder events the pass reads its gralloc spans from, are written into the
+  // database on first use: the summary reads their totals only.
   const capture = new EventCapture(db);
   db.holdInserts('dma_heap_event', MAX_PASS_EVENTS);
+  db.holdInserts('binder_event', MAX_HELD_BINDER_EVENTS);
   try {
     for (const input of list) {
       const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;

@@ -85,6 +85,33 @@ test('rows held back are written on first use, in order, with the rowids their o
   direct.db.close();
 });
 
+test('rows held back are handed out per snapshot only while all of its rows are held and packed', async () => {
+  const db = await Db.create();
+  db.begin();
+  db.holdInserts('dma_heap_event', 6);
+  const snapshot = (id: number) => [['snapshot_id', id], ['source_id', 1]] as const;
+  const packed = (from: number, n: number) => Float64Array.from(batch(from, n).flat().map((v) => (v === null ? NaN : Number(v))));
+  assert.deepEqual(db.heldRows('dma_heap_event', 1), []);
+  db.insertMany('dma_heap_event', COLUMNS, packed(0, 2), snapshot(1));
+  db.insertMany('dma_heap_event', COLUMNS, batch(10, 1), snapshot(1)); // value arrays: packed when held
+  db.insertMany('dma_heap_event', COLUMNS, packed(20, 2), snapshot(2));
+  const held = db.heldRows('dma_heap_event', 1)!;
+  assert.deepEqual(held.map((b) => b.columns), [COLUMNS, COLUMNS]);
+  assert.deepEqual(held.map((b) => Array.from(b.rows)), [Array.from(packed(0, 2)), Array.from(packed(10, 1))]);
+  assert.deepEqual(Array.from(db.heldRows('dma_heap_event', 2)![0].rows), Array.from(packed(20, 2)));
+  // Handing them out writes nothing.
+  assert.equal(db.raw.exec('SELECT count(*) FROM dma_heap_event')[0].values[0][0], 0);
+  // A row that cannot be packed (a bigint): that snapshot's rows are to be read from the table.
+  db.insertMany('dma_heap_event', COLUMNS, [[5, 5n, -4096, null, 8, null]], snapshot(2));
+  assert.equal(db.heldRows('dma_heap_event', 2), undefined);
+  assert.equal(db.heldRows('dma_heap_event', 1)?.length, 2);
+  // Beyond 6 rows the held ones are written: neither snapshot's rows are all held now.
+  db.insertMany('dma_heap_event', COLUMNS, packed(30, 2), snapshot(1));
+  assert.equal(db.heldRows('dma_heap_event', 1), undefined);
+  assert.equal(db.query('SELECT count(*) AS n FROM dma_heap_event')[0].n, 8);
+  db.close();
+});
+
 test('counts are printed with thousands separators', () => {
   assert.deepEqual(
     [0, 999, 1000, -1234567, 12.5, '77', null].map(count),

@@ -183,7 +183,12 @@ function grallocTrace(seed: number, requests: number): Uint8Array {
     if (pick(3) === 0) alloc(server);
     if (!oneWay && pick(6) > 0) receive(client, send(server, client, 1, 0));
     if (pick(3) === 0) alloc(server); // after the reply: the allocator's own
-    for (let k = pick(4); k > 0; k--) receive(clients[pick(clients.length)], send(clients[pick(clients.length)], 700, pick(2), pick(2)));
+    // Traffic between clients; a client allocating while it serves one is charged itself.
+    for (let k = pick(4); k > 0; k--) {
+      const to = clients[pick(clients.length)];
+      receive(to, send(clients[pick(clients.length)], to, pick(2), pick(2)));
+      if (pick(2) === 0) alloc(to);
+    }
     if (live.length > 0 && pick(2) === 0) {
       const b = live.splice(pick(live.length), 1)[0];
       on({ timestamp: (ts += 1 + pick(5)), pid: clients[pick(clients.length)], dmaHeapStat: { inode: b.inode, len: -b.len, totalAllocated: (total -= b.len) } });
@@ -212,9 +217,10 @@ test('charges: gralloc spans from many binder events; the rules look binder even
   assert.equal(await bothWays('gralloc.pftrace', bytes), 1);
   const s = await open({ name: 'gralloc.pftrace', bytes });
   // The allocator's allocations inside a span are charged to clients, the others to itself.
-  const [who] = s.query(`SELECT sum(pid = 500) AS own, sum(pid <> 500) AS clients, (SELECT count(*) FROM binder_event) AS binder
-                         FROM android_dmabuf_allocs WHERE buf_size > 0`);
-  assert.ok((who.own as number) > 50 && (who.clients as number) > 200 && (who.binder as number) > 1000, JSON.stringify(who));
+  const [who] = s.query(`SELECT sum(c.pid = 500) AS own, sum(c.pid <> 500 AND e.tid IN (501, 502, 503)) AS clients,
+                                sum(e.tid NOT IN (501, 502, 503) AND c.tid = e.tid) AS themselves, (SELECT count(*) FROM binder_event) AS binder
+                         FROM dma_heap_charge c JOIN dma_heap_event e ON e.rowid = c.event_id WHERE e.size_delta > 0`);
+  assert.ok((who.own as number) > 50 && (who.clients as number) > 200 && (who.themselves as number) > 100 && (who.binder as number) > 1000, JSON.stringify(who));
   // No scan of binder_event per received event: a trace may hold millions of them.
   const plan = s.query('EXPLAIN QUERY PLAN SELECT * FROM _dmabuf_gralloc_served').map((r) => String(r.detail));
   const lookups = plan.filter((d) => /binder_event/.test(d));

@@ -27,6 +27,12 @@ import { rowCount, valueAt } from './packed.js';
  * 3 GB); a snapshot with more is computed by the SQL views instead.
  */
 export const MAX_PASS_EVENTS = 500_000;
+/**
+ * Binder events held back at most (64 bytes each): the pass finds its gralloc spans in them
+ * (`servedFromHeld`), so a summary never writes them, which costs sql.js some 10 µs each (a
+ * trace may hold millions). Beyond, they are written and the spans read from the database.
+ */
+export const MAX_HELD_BINDER_EVENTS = 1_000_000;
 
 const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
 const TOTALS_COLUMNS = [
@@ -375,7 +381,8 @@ function known(db: Db, id: number): Known {
     pidOf.set(r.tid as number, (r.pid as number | null) ?? null);
   }
   const spans = new Map<number, Spans>();
-  for (const r of db.query('SELECT server_tid, client_tid, start_ts, end_ts FROM _dmabuf_gralloc_served WHERE snapshot_id = ?', [id])) {
+  const served = servedFromHeld(db, id) ?? db.query('SELECT server_tid, client_tid, start_ts, end_ts FROM _dmabuf_gralloc_served WHERE snapshot_id = ?', [id]);
+  for (const r of served) {
     if (r.end_ts === null || r.start_ts === null) continue; // covers nothing
     const server = r.server_tid as number;
     let list = spans.get(server);
@@ -385,6 +392,67 @@ function known(db: Db, id: number): Known {
   for (const list of spans.values()) list.seal();
   const end = db.query('SELECT max(end_ts) AS end_ts FROM trace_info WHERE snapshot_id = ?', [id])[0];
   return { pidOf, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
+}
+
+/**
+ * The rows of `_dmabuf_gralloc_served` for a snapshot whose binder events are all held back
+ * (`Db.heldRows`), found here without writing them: the received events of the gralloc
+ * threads, the synchronous transaction each is the arrival of (by debug_id), the thread's next
+ * reply. Undefined when the events are not held or a value is not an exact integer.
+ */
+function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] | undefined {
+  const batches = db.heldRows('binder_event', id);
+  if (!batches) return undefined;
+  const servers = new Set(db.query('SELECT tid FROM _dmabuf_gralloc_thread WHERE snapshot_id = ?', [id]).map((r) => r.tid as number));
+  /** Received events of each gralloc thread: ts, debug_id. */
+  const received = new Map<number, number[]>();
+  /** Replies of each gralloc thread: ts. */
+  const replies = new Map<number, number[]>();
+  /** Threads that sent each synchronous transaction (not one-way, not a reply), by debug_id. */
+  const senders = new Map<number, number[]>();
+  const add = (m: Map<number, number[]>, k: number, ...v: number[]) => {
+    const list = m.get(k);
+    if (list) list.push(...v);
+    else m.set(k, v);
+  };
+  const nullable = (v: number) => v !== v || Number.isSafeInteger(v);
+  for (const { columns, rows } of batches) {
+    const [ts, tid, rec, debugId, reply, flags] = ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags'].map((c) => columns.indexOf(c));
+    if (Math.min(ts, tid, rec, debugId, reply, flags) < 0) return undefined;
+    for (let o = 0; o < rows.length; o += columns.length) {
+      const t = rows[o + ts];
+      const th = rows[o + tid];
+      const d = rows[o + debugId];
+      const r = rows[o + reply];
+      const f = rows[o + flags];
+      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(th) || !Number.isSafeInteger(d) || !nullable(r) || !nullable(f)) return undefined;
+      if (rows[o + rec] === 1) {
+        if (servers.has(th)) add(received, th, t, d);
+      } else if (rows[o + rec] === 0) {
+        if (r === 1 && servers.has(th)) add(replies, th, t);
+        // (flags & 1) = 0 in SQL: NULL flags are not.
+        else if (r === 0 && f === f && f % 2 === 0) add(senders, d, th);
+      }
+    }
+  }
+  const out: { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] = [];
+  for (const [server, list] of received) {
+    const ends = (replies.get(server) ?? []).sort((a, b) => a - b);
+    for (let k = 0; k < list.length; k += 2) {
+      const start = list[k];
+      // The thread's first reply at or after start.
+      let lo = 0;
+      let hi = ends.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ends[mid] < start) lo = mid + 1;
+        else hi = mid;
+      }
+      const end = lo < ends.length ? ends[lo] : null;
+      for (const client of senders.get(list[k + 1]) ?? []) out.push({ server_tid: server, client_tid: client, start_ts: start, end_ts: end });
+    }
+  }
+  return out;
 }
 
 let compiled: WebAssembly.Module | null = null;

@@ -233,6 +233,19 @@ export class Db {
     if (!this.held.has(table)) this.held.set(table, { max: maxRows, batches: [], rows: 0, next: 0 });
   }
 
+  /**
+   * The rows of `table` held back for one snapshot, when all of that snapshot's rows are held
+   * and packed: the batches' columns and packed rows, in order ([] when the snapshot has none).
+   * Undefined when some were written already (held rows beyond the limit are) or are not
+   * packed: then read the table. Reading them here writes nothing.
+   */
+  heldRows(table: string, snapshotId: number): { columns: readonly string[]; rows: Float64Array }[] | undefined {
+    const mine = (this.held.get(table)?.batches ?? []).filter((b) => b.fixed.some(([c, v]) => c === 'snapshot_id' && v === snapshotId));
+    if (mine.some((b) => !(b.rows instanceof Float64Array))) return undefined;
+    if (this.raw.exec(`SELECT 1 FROM ${quoteIdent(table)} WHERE snapshot_id = ${Number(snapshotId)} LIMIT 1`).length > 0) return undefined;
+    return mine.map((b) => ({ columns: b.columns, rows: b.rows as Float64Array }));
+  }
+
   /** The largest rowid of `table` (0 when empty), rows held back included. */
   maxRowid(table: string): number {
     const h = this.held.get(table);

@@ -1,8 +1,22 @@
+-- Threads of the gralloc allocator service.
+-- One row per thread of a process whose name or cmdline matches
+-- `/vendor/bin/hw/android.hardware.graphics.allocator*` or `/vendor/bin/hw/*gralloc.allocator*`:
+-- the threads whose allocations may be charged to the binder client they serve (rules: see
+-- `android_dmabuf_allocs`).
+-- @column snapshot_id Snapshot of the trace.
+-- @column tid The thread.
+CREATE VIEW _dmabuf_gralloc_thread AS
+SELECT th.snapshot_id, th.tid
+FROM thread th
+JOIN process p ON p.snapshot_id = th.snapshot_id AND p.pid = th.pid
+WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
+   OR p.name GLOB '/vendor/bin/hw/*gralloc.allocator*'
+   OR p.cmdline GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
+   OR p.cmdline GLOB '/vendor/bin/hw/*gralloc.allocator*';
+
 -- Binder transactions served by a gralloc allocator thread (spans).
 -- One row per synchronous binder transaction (not one-way, not a reply) received by a thread
--- of the gralloc allocator service (process name or cmdline matching
--- `/vendor/bin/hw/android.hardware.graphics.allocator*` or `/vendor/bin/hw/*gralloc.allocator*`):
--- the span from its `binder_transaction_received` to the thread's next reply, and the client
+-- of the gralloc allocator service (`_dmabuf_gralloc_thread`): the span from its `binder_transaction_received` to the thread's next reply, and the client
 -- thread that sent it. Allocations the server thread makes inside a span are charged to the
 -- client (rules: see `android_dmabuf_allocs`).
 -- @column snapshot_id Snapshot of the trace.
@@ -11,26 +25,17 @@
 -- @column start_ts Arrival of the transaction (`binder_transaction_received`), ns.
 -- @column end_ts The server thread's next reply at or after start_ts, ns; NULL when the trace has none (the span then covers nothing).
 CREATE VIEW _dmabuf_gralloc_served AS
-WITH gralloc_thread AS MATERIALIZED (
-  SELECT th.snapshot_id, th.tid
-  FROM thread th
-  JOIN process p ON p.snapshot_id = th.snapshot_id AND p.pid = th.pid
-  WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
-     OR p.name GLOB '/vendor/bin/hw/*gralloc.allocator*'
-     OR p.cmdline GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
-     OR p.cmdline GLOB '/vendor/bin/hw/*gralloc.allocator*'
-)
 SELECT r.snapshot_id, r.tid AS server_tid, t.tid AS client_tid, r.ts AS start_ts,
        (SELECT min(x.ts) FROM binder_event x
         WHERE x.snapshot_id = r.snapshot_id AND x.tid = r.tid AND x.ts >= r.ts
-          AND x.kind = 'transaction' AND x.reply = 1) AS end_ts
+          AND x.received = 0 AND x.reply = 1) AS end_ts
 -- In this order (CROSS JOIN keeps it): the few gralloc threads, their `received` events
 -- (binder_event_by_thread), the transaction of each (binder_event_by_id). Left to itself the
 -- planner may scan every transaction of the trace for each received event.
-FROM gralloc_thread g
-CROSS JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.kind = 'received'
+FROM _dmabuf_gralloc_thread g
+CROSS JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND r.received = 1
 CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
-                         AND t.kind = 'transaction' AND t.reply = 0 AND (t.flags & 1) = 0;
+                         AND t.received = 0 AND t.reply = 0 AND (t.flags & 1) = 0;
 
 -- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by

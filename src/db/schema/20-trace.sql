@@ -226,8 +226,10 @@ CREATE TABLE binder_event (
   ts INTEGER NOT NULL,
   -- Thread that emitted the event: the sender of a transaction, the receiver of a `received`.
   tid INTEGER NOT NULL,
+  -- 1 for `binder_transaction_received`, 0 for `binder_transaction` (what `kind` says in words).
+  received INTEGER NOT NULL,
   -- `transaction` (binder_transaction) or `received` (binder_transaction_received).
-  kind TEXT NOT NULL,
+  kind TEXT GENERATED ALWAYS AS (CASE received WHEN 1 THEN 'received' ELSE 'transaction' END) VIRTUAL,
   -- Transaction id shared by a transaction and its `received` event.
   debug_id INTEGER NOT NULL,
   -- 1 when the transaction is a reply; NULL for `received`.

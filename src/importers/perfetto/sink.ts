@@ -62,7 +62,7 @@ const COLUMNS = {
   ion_heap_event: ['ts', 'origin', 'heap_name', 'buffer_id', 'size_delta', 'heap_total', 'reported_total', 'tid', 'pid'],
   gpu_mem_total_sample: ['ts', 'gpu_id', 'pid', 'size_bytes', 'origin'],
   trace_meminfo_sample: ['ts', 'counter', 'value_bytes'],
-  binder_event: ['ts', 'tid', 'kind', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
+  binder_event: ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
 } as const;
 
 interface ProcInfo {
@@ -297,12 +297,12 @@ export class TraceSink {
 
   binderTransaction(ts: Int64, tid: number, debugId: number, reply: number, flags: number, toProc: number | null, toThread: number | null): void {
     this.seenTids.add(tid);
-    this.add(this.batches.binder, [ts, tid, 'transaction', debugId, reply, flags, toProc, toThread]);
+    this.add(this.batches.binder, [ts, tid, 0, debugId, reply, flags, toProc, toThread]);
   }
 
   binderReceived(ts: Int64, tid: number, debugId: number): void {
     this.seenTids.add(tid);
-    this.add(this.batches.binder, [ts, tid, 'received', debugId, null, null, null, null]);
+    this.add(this.batches.binder, [ts, tid, 1, debugId, null, null, null, null]);
   }
 
   /** Write deferred rows, threads, processes and the trace_info row. */
