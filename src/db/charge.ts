@@ -28,11 +28,13 @@ import { rowCount, valueAt } from './packed.js';
  */
 export const MAX_PASS_EVENTS = 500_000;
 /**
- * Binder events held back at most (64 bytes each): the pass finds its gralloc spans in them
- * (`servedFromHeld`), so a summary never writes them, which costs sql.js some 10 µs each (a
- * trace may hold millions). Beyond, they are written and the spans read from the database.
+ * Binder events held back at most (64 bytes each, 128 MB in all): the pass finds its gralloc
+ * spans in them (`servedFromHeld`), so a summary never writes them. Written, they cost sql.js
+ * some 8 µs and, with the database file's growth, over 150 bytes each (measured on a 1 GB trace
+ * of 1.77 million binder events: 14.9 s and 543 MB written, 1.9 s and 233 MB held). Beyond,
+ * they are written and the spans read from the database.
  */
-export const MAX_HELD_BINDER_EVENTS = 1_000_000;
+export const MAX_HELD_BINDER_EVENTS = 2_000_000;
 
 const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
 const TOTALS_COLUMNS = [
@@ -404,42 +406,49 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
   const batches = db.heldRows('binder_event', id);
   if (!batches) return undefined;
   const servers = new Set(db.query('SELECT tid FROM _dmabuf_gralloc_thread WHERE snapshot_id = ?', [id]).map((r) => r.tid as number));
-  /** Received events of each gralloc thread: ts, debug_id. */
+  /** Received events of each gralloc thread: ts, debug_id, ts, debug_id… */
   const received = new Map<number, number[]>();
-  /** Replies of each gralloc thread: ts. */
+  /** Replies of each gralloc thread: their ts. */
   const replies = new Map<number, number[]>();
-  /** Threads that sent each synchronous transaction (not one-way, not a reply), by debug_id. */
+  /** Threads that sent the synchronous transactions (not one-way, not a reply) a gralloc thread received, by debug_id. */
   const senders = new Map<number, number[]>();
-  const add = (m: Map<number, number[]>, k: number, ...v: number[]) => {
-    const list = m.get(k);
-    if (list) list.push(...v);
-    else m.set(k, v);
+  const list = (m: Map<number, number[]>, k: number) => {
+    let l = m.get(k);
+    if (!l) m.set(k, (l = []));
+    return l;
   };
   const nullable = (v: number) => v !== v || Number.isSafeInteger(v);
-  for (const { columns, rows } of batches) {
-    const [ts, tid, rec, debugId, reply, flags] = ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags'].map((c) => columns.indexOf(c));
-    if (Math.min(ts, tid, rec, debugId, reply, flags) < 0) return undefined;
-    for (let o = 0; o < rows.length; o += columns.length) {
+  const fields = batches.map(({ columns, rows }) => ({ rows, width: columns.length, at: ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags'].map((c) => columns.indexOf(c)) }));
+  // First the gralloc threads' received events and replies, then the transactions they received.
+  for (const { rows, width, at } of fields) {
+    const [ts, tid, rec, debugId, reply, flags] = at;
+    if (Math.min(...at) < 0) return undefined;
+    for (let o = 0; o < rows.length; o += width) {
       const t = rows[o + ts];
       const th = rows[o + tid];
       const d = rows[o + debugId];
       const r = rows[o + reply];
-      const f = rows[o + flags];
-      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(th) || !Number.isSafeInteger(d) || !nullable(r) || !nullable(f)) return undefined;
+      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(th) || !Number.isSafeInteger(d) || !nullable(r) || !nullable(rows[o + flags])) return undefined;
+      if (!servers.has(th)) continue;
       if (rows[o + rec] === 1) {
-        if (servers.has(th)) add(received, th, t, d);
-      } else if (rows[o + rec] === 0) {
-        if (r === 1 && servers.has(th)) add(replies, th, t);
-        // (flags & 1) = 0 in SQL: NULL flags are not.
-        else if (r === 0 && f === f && f % 2 === 0) add(senders, d, th);
-      }
+        list(received, th).push(t, d);
+        senders.set(d, []);
+      } else if (rows[o + rec] === 0 && r === 1) list(replies, th).push(t);
+    }
+  }
+  for (const { rows, width, at } of fields) {
+    const [, tid, rec, debugId, reply, flags] = at;
+    for (let o = 0; o < rows.length; o += width) {
+      // (flags & 1) = 0 in SQL: NULL flags are not.
+      const f = rows[o + flags];
+      if (rows[o + rec] === 0 && rows[o + reply] === 0 && f === f && f % 2 === 0) senders.get(rows[o + debugId])?.push(rows[o + tid]);
     }
   }
   const out: { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] = [];
-  for (const [server, list] of received) {
+  for (const [server, events] of received) {
     const ends = (replies.get(server) ?? []).sort((a, b) => a - b);
-    for (let k = 0; k < list.length; k += 2) {
-      const start = list[k];
+    for (let k = 0; k < events.length; k += 2) {
+      const start = events[k];
       // The thread's first reply at or after start.
       let lo = 0;
       let hi = ends.length;
@@ -449,7 +458,7 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
         else hi = mid;
       }
       const end = lo < ends.length ? ends[lo] : null;
-      for (const client of senders.get(list[k + 1]) ?? []) out.push({ server_tid: server, client_tid: client, start_ts: start, end_ts: end });
+      for (const client of senders.get(events[k + 1])!) out.push({ server_tid: server, client_tid: client, start_ts: start, end_ts: end });
     }
   }
   return out;
