@@ -296,13 +296,33 @@ export class TraceSink {
   }
 
   binderTransaction(ts: Int64, tid: number, debugId: number, reply: number, flags: number, toProc: number | null, toThread: number | null): void {
-    this.seenTids.add(tid);
-    this.add(this.batches.binder, [ts, tid, 0, debugId, reply, flags, toProc, toThread]);
+    this.binder(ts, tid, 0, debugId, reply, flags, toProc ?? NaN, toThread ?? NaN);
   }
 
   binderReceived(ts: Int64, tid: number, debugId: number): void {
+    this.binder(ts, tid, 1, debugId, NaN, NaN, NaN, NaN);
+  }
+
+  /** A binder_event row (NaN for NULL), packed unless its timestamp is a bigint (a trace may hold millions). */
+  private binder(ts: Int64, tid: number, received: number, debugId: number, reply: number, flags: number, toProc: number, toThread: number): void {
     this.seenTids.add(tid);
-    this.add(this.batches.binder, [ts, tid, 1, debugId, null, null, null, null]);
+    const batch = this.batches.binder;
+    if (typeof ts !== 'number') {
+      const n = (v: number) => (v === v ? v : null);
+      this.add(batch, [ts, tid, received, debugId, n(reply), n(flags), n(toProc), n(toThread)]);
+      return;
+    }
+    const o = this.packedRow(batch);
+    const a = batch.packed!;
+    a[o] = ts;
+    a[o + 1] = tid;
+    a[o + 2] = received;
+    a[o + 3] = debugId;
+    a[o + 4] = reply;
+    a[o + 5] = flags;
+    a[o + 6] = toProc;
+    a[o + 7] = toThread;
+    if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
   }
 
   /** Write deferred rows, threads, processes and the trace_info row. */
