@@ -405,7 +405,11 @@ function known(db: Db, id: number): Known {
 function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] | undefined {
   const batches = db.heldRows('binder_event', id);
   if (!batches) return undefined;
-  const servers = new Set(db.query('SELECT tid FROM _dmabuf_gralloc_thread WHERE snapshot_id = ?', [id]).map((r) => r.tid as number));
+  const servers = db.query('SELECT tid FROM _dmabuf_gralloc_thread WHERE snapshot_id = ?', [id]).map((r) => r.tid as number);
+  if (servers.some((t) => t < 0 || t >= 2 ** 24)) return undefined;
+  /** 1 at the gralloc threads (a byte a tid up to the largest: no hash per event). */
+  const isServer = new Uint8Array(Math.max(-1, ...servers) + 1);
+  for (const t of servers) isServer[t] = 1;
   /** Received events of each gralloc thread: ts, debug_id, ts, debug_id… */
   const received = new Map<number, number[]>();
   /** Replies of each gralloc thread: their ts. */
@@ -417,23 +421,29 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
     if (!l) m.set(k, (l = []));
     return l;
   };
-  const nullable = (v: number) => v !== v || Number.isSafeInteger(v);
   const fields = batches.map(({ columns, rows }) => ({ rows, width: columns.length, at: ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags'].map((c) => columns.indexOf(c)) }));
+  if (fields.some(({ at }) => Math.min(...at) < 0)) return undefined;
   // First the gralloc threads' received events and replies, then the transactions they received.
+  // The values these take must be exact (a value beyond 2^53 equals no exact one); threads and
+  // transaction ids are 32-bit.
+  /** The range of those transaction ids. */
+  let low = Infinity;
+  let high = -Infinity;
   for (const { rows, width, at } of fields) {
-    const [ts, tid, rec, debugId, reply, flags] = at;
-    if (Math.min(...at) < 0) return undefined;
+    const [ts, tid, rec, debugId, reply] = at;
     for (let o = 0; o < rows.length; o += width) {
-      const t = rows[o + ts];
       const th = rows[o + tid];
+      if (isServer[th] !== 1) continue;
+      const t = rows[o + ts];
       const d = rows[o + debugId];
-      const r = rows[o + reply];
-      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(th) || !Number.isSafeInteger(d) || !nullable(r) || !nullable(rows[o + flags])) return undefined;
-      if (!servers.has(th)) continue;
+      if (!Number.isSafeInteger(t) || (d | 0) !== d) return undefined;
       if (rows[o + rec] === 1) {
         list(received, th).push(t, d);
-        senders.set(d, []);
-      } else if (rows[o + rec] === 0 && r === 1) list(replies, th).push(t);
+        // Keys as small integers: a double key costs the Map a boxed number per lookup.
+        senders.set(d | 0, []);
+        if (d < low) low = d;
+        if (d > high) high = d;
+      } else if (rows[o + rec] === 0 && rows[o + reply] === 1) list(replies, th).push(t);
     }
   }
   for (const { rows, width, at } of fields) {
@@ -441,7 +451,12 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
     for (let o = 0; o < rows.length; o += width) {
       // (flags & 1) = 0 in SQL: NULL flags are not.
       const f = rows[o + flags];
-      if (rows[o + rec] === 0 && rows[o + reply] === 0 && f === f && f % 2 === 0) senders.get(rows[o + debugId])?.push(rows[o + tid]);
+      const d = rows[o + debugId];
+      if (!(d >= low && d <= high) || rows[o + rec] !== 0 || rows[o + reply] !== 0 || !(f % 2 === 0) || (d | 0) !== d) continue;
+      const clients = senders.get(d | 0);
+      if (!clients) continue;
+      if (!Number.isSafeInteger(rows[o + tid])) return undefined;
+      clients.push(rows[o + tid]);
     }
   }
   const out: { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] = [];
