@@ -7,6 +7,7 @@ import { catalogue, runAnalysis, type AnalysisInfo } from './analyses.js';
 import { summarize, type Summary } from './summary.js';
 import { TRACE_WORKER_BYTES, TraceWorkers } from './importers/perfetto/remote.js';
 import { EventCapture, MAX_HELD_BINDER_EVENTS, MAX_PASS_EVENTS } from './db/charge.js';
+import { RssCapture } from './db/rss.js';
 
 export type { InputSpec } from './input/load.js';
 export type { AnalysisInfo, AnalysisParam } from './analyses.js';
@@ -96,7 +97,7 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
   // Trace events as they are written: the charge pass of the merge then need not read them back.
   // They, and the binder events the pass reads its gralloc spans from, are written into the
   // database on first use: the summary reads their totals only.
-  const capture = new EventCapture(db);
+  const captures = { events: new EventCapture(db), rss: new RssCapture(db) };
   db.holdInserts('dma_heap_event', MAX_PASS_EVENTS);
   db.holdInserts('binder_event', MAX_HELD_BINDER_EVENTS);
   try {
@@ -104,14 +105,15 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
       const before = db.query('SELECT coalesce(max(id), 0) AS id FROM snapshot')[0].id as number;
       db.begin();
       await loadInput(db, input, env);
-      for (const r of db.query('SELECT id FROM snapshot WHERE id > ?', [before])) mergeSnapshot(db, r.id as number, capture);
+      for (const r of db.query('SELECT id FROM snapshot WHERE id > ?', [before])) mergeSnapshot(db, r.id as number, captures);
       db.commit();
     }
   } catch (e) {
     db.close();
     throw e;
   } finally {
-    capture.close();
+    captures.events.close();
+    captures.rss.close();
     workers.close();
   }
   return new Session(db);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { open } from '../src/index.js';
 import { Db } from '../src/db/database.js';
 import { chargeTrace, EventCapture } from '../src/db/charge.js';
+import { rssTotals } from '../src/db/rss.js';
 import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
@@ -20,6 +21,7 @@ function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
     totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid'),
+    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid'),
   };
 }
 
@@ -31,6 +33,8 @@ async function bothWays(name: string, bytes: Uint8Array): Promise<number> {
   s.close();
   const ids = db.query('SELECT DISTINCT snapshot_id AS id FROM dma_heap_event').map((r) => Number(r.id));
   const methods = ids.map((id) => chargeTrace(db, id));
+  // RSS totals from the samples as written (loaded) and with the SQL rules (here).
+  for (const r of db.query('SELECT DISTINCT snapshot_id AS id FROM dmabuf_rss_sample')) rssTotals(db, Number(r.id));
   const pass = tables(db);
   assert.deepEqual(pass, loaded, `${name}: the events as written and as read back are charged differently`);
   for (const id of ids) assert.equal(chargeTrace(db, id, { maxPassEvents: 0 }), 'sql');
@@ -189,13 +193,24 @@ function grallocTrace(seed: number, requests: number): Uint8Array {
       receive(to, send(clients[pick(clients.length)], to, pick(2), pick(2)));
       if (pick(2) === 0) alloc(to);
     }
+    // DMA-BUF RSS changes: of a client, of a thread whose process is unknown, some at one ts.
+    if (pick(3) === 0) {
+      const by = pick(4) === 0 ? 999 : clients[pick(clients.length)];
+      const at = pick(3) === 0 ? ts : (ts += 1 + pick(5));
+      on({ timestamp: at, pid: by, dmabufRssStat: { rss: 4096 * (10 + pick(1000)), rssDelta: 4096, iIno: inode } });
+    }
     if (live.length > 0 && pick(2) === 0) {
       const b = live.splice(pick(live.length), 1)[0];
       on({ timestamp: (ts += 1 + pick(5)), pid: clients[pick(clients.length)], dmaHeapStat: { inode: b.inode, len: -b.len, totalAllocated: (total -= b.len) } });
     }
   }
+  // Samples at one ts: the first written is the first sample, the last written the last.
+  cpus[0].unshift({ timestamp: 500, pid: 999, dmabufRssStat: { rss: 4096, rssDelta: 4096 } }, { timestamp: 500, pid: 999, dmabufRssStat: { rss: 8192, rssDelta: 4096 } });
+  cpus[0].push({ timestamp: ts + 10, pid: 999, dmabufRssStat: { rss: 12288, rssDelta: 4096 } }, { timestamp: ts + 10, pid: 999, dmabufRssStat: { rss: 16384, rssDelta: 4096 } });
+  const polled = (timestamp: number) => ({ timestamp, processStats: { processes: [700, 710].map((pid) => ({ pid, dmabufRssKb: 100 + pick(5000) })) } });
   const T = perfettoTypes();
   const packets = [
+    polled(2000),
     {
       processTree: {
         processes: [
@@ -208,6 +223,9 @@ function grallocTrace(seed: number, requests: number): Uint8Array {
       },
     },
     ...cpus.map((event, cpu) => ({ ftraceEvents: { cpu, event } })),
+    // Polled DMA-BUF RSS of the clients' processes, one sample at the time of a traced one.
+    polled(5000),
+    polled(ts),
   ];
   return T.Trace.encode(T.Trace.fromObject({ packet: packets })).finish();
 }
@@ -221,6 +239,11 @@ test('charges: gralloc spans from many binder events; the rules look binder even
                                 sum(e.tid NOT IN (501, 502, 503) AND c.tid = e.tid) AS themselves, (SELECT count(*) FROM binder_event) AS binder
                          FROM dma_heap_charge c JOIN dma_heap_event e ON e.rowid = c.event_id WHERE e.size_delta > 0`);
   assert.ok((who.own as number) > 50 && (who.clients as number) > 200 && (who.themselves as number) > 100 && (who.binder as number) > 1000, JSON.stringify(who));
+  // RSS totals (compared with the SQL rules above): both origins for a process, a thread without one.
+  const rss = s.query('SELECT pid, origins FROM dmabuf_rss_totals ORDER BY pid, tid');
+  assert.ok(rss.some((r) => r.pid === 700 && r.origins === 'dmabuf_rss_stat,process_stats'), JSON.stringify(rss));
+  const [unknown] = s.query('SELECT samples, first_bytes, last_bytes FROM dmabuf_rss_totals WHERE tid = 999');
+  assert.ok((unknown.samples as number) > 10 && unknown.first_bytes === 4096 && unknown.last_bytes === 16384, JSON.stringify(unknown));
   // No scan of binder_event per received event: a trace may hold millions of them.
   const plan = s.query('EXPLAIN QUERY PLAN SELECT * FROM _dmabuf_gralloc_served').map((r) => String(r.detail));
   const lookups = plan.filter((d) => /binder_event/.test(d));

@@ -1,13 +1,22 @@
 // Builds the merged tables from what the importers observed: one `dmabuf` row per
 // (snapshot, inode) whatever the number of sources, one `dmabuf_holder` row per
-// (snapshot, inode, pid), and the charge of every trace allocation (`dma_heap_charge`). Where sources disagree the most exact value wins (a byte size over
-// a kB size; among equals, the value most sources gave) and a `merge_conflict` diagnostic
-// names the sources and their values. Set-based SQL: a bugreport has thousands of buffers.
+// (snapshot, inode, pid), the charge of every trace allocation (`dma_heap_charge`) and the
+// DMA-BUF RSS totals of a trace (`dmabuf_rss_totals`). Where sources disagree the most exact
+// value wins (a byte size over a kB size; among equals, the value most sources gave) and a
+// `merge_conflict` diagnostic names the sources and their values. Set-based SQL: a bugreport
+// has thousands of buffers.
 import type { Db } from './database.js';
 import { chargeTrace, type EventCapture } from './charge.js';
+import { rssTotals, type RssCapture } from './rss.js';
 
-/** (Re)build the merged rows of one snapshot. Idempotent. `capture`: its trace events as written, if kept. */
-export function mergeSnapshot(db: Db, id: number, capture?: EventCapture): void {
+/** What the importers wrote, kept as they wrote it: the merge then need not read it back. */
+export interface Captures {
+  events?: EventCapture;
+  rss?: RssCapture;
+}
+
+/** (Re)build the merged rows of one snapshot. Idempotent. */
+export function mergeSnapshot(db: Db, id: number, captures: Captures = {}): void {
   db.transaction(() => {
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
              DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code = 'merge_conflict';`);
@@ -24,7 +33,8 @@ export function mergeSnapshot(db: Db, id: number, capture?: EventCapture): void 
     }
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
-    chargeTrace(db, id, { capture });
+    chargeTrace(db, id, { capture: captures.events });
+    rssTotals(db, id, captures.rss);
   });
 }
 

@@ -1,8 +1,50 @@
+-- DMA-BUF RSS over a trace per process, the rules of `dmabuf_rss_totals` in SQL.
+-- One row per snapshot and process (per thread when a sample's process is unknown) with
+-- `dmabuf_rss_sample` rows: their number, the first sample (earliest ts, then lowest rowid)
+-- and the last (latest ts, then highest rowid), the peak and the origins in alphabetical order.
+-- That table is filled once per trace from the samples as they are written
+-- (src/db/rss.ts), or from this view when those are not all at hand.
+-- @column snapshot_id Snapshot of the trace.
+-- @column pid Process whose RSS it is; NULL when unknown.
+-- @column tid Thread of the samples when their process is unknown; else NULL.
+-- @column samples Samples.
+-- @column first_ts Time of the first sample, ns.
+-- @column first_bytes RSS at the first sample, bytes.
+-- @column last_ts Time of the last sample, ns.
+-- @column last_bytes RSS at the last sample, bytes.
+-- @column peak_bytes Largest RSS sampled, bytes.
+-- @column origins The samples' origins, in alphabetical order, comma-separated.
+CREATE VIEW _dmabuf_rss_totals AS
+WITH
+rss AS (
+  SELECT s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes,
+         s.pid IS NULL AS no_pid, coalesce(s.pid, s.tid) AS who,
+         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts, s.rowid) AS n_first,
+         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts DESC, s.rowid DESC) AS n_last
+  FROM dmabuf_rss_sample s
+),
+origin AS (
+  SELECT snapshot_id, no_pid, who, group_concat(origin, ',') AS origins
+  FROM (SELECT DISTINCT snapshot_id, pid IS NULL AS no_pid, coalesce(pid, tid) AS who, origin
+        FROM dmabuf_rss_sample ORDER BY snapshot_id, no_pid, who, origin)
+  GROUP BY snapshot_id, no_pid, who
+)
+SELECT r.snapshot_id, max(r.pid) AS pid, CASE WHEN max(r.pid) IS NULL THEN max(r.tid) END AS tid, count(*) AS samples,
+       max(CASE WHEN n_first = 1 THEN r.ts END) AS first_ts,
+       max(CASE WHEN n_first = 1 THEN r.rss_bytes END) AS first_bytes,
+       max(CASE WHEN n_last = 1 THEN r.ts END) AS last_ts,
+       max(CASE WHEN n_last = 1 THEN r.rss_bytes END) AS last_bytes,
+       max(r.rss_bytes) AS peak_bytes,
+       o.origins
+FROM rss r
+JOIN origin o ON o.snapshot_id = r.snapshot_id AND o.no_pid = r.no_pid AND o.who IS r.who
+GROUP BY r.snapshot_id, r.no_pid, r.who;
+
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
 -- end, per responsible process (after gralloc re-attribution; the same buffers as the
 -- `outstanding` ones of `dmabuf_trace_buffers`); `rss_growth` — a process whose DMA-BUF RSS
--- (`dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
+-- (`dmabuf_rss_totals`, from `dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
 -- than `rss_growth_min_bytes`. Unordered: `dmabuf_leak_suspects` grades and orders them with
 -- its other kinds.
 -- @for dmabuf_leak_suspects
@@ -32,24 +74,6 @@ unfreed AS (
   LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid
   WHERE t.scope = 'process' AND t.outstanding_buffers > 0
 ),
-rss AS (
-  SELECT s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
-         s.pid IS NULL AS no_pid, coalesce(s.pid, s.tid) AS who,
-         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts, s.rowid) AS n_first,
-         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts DESC, s.rowid DESC) AS n_last
-  FROM dmabuf_rss_sample s
-),
-growth AS (
-  SELECT r.snapshot_id, max(r.pid) AS pid, max(r.tid) AS tid, count(*) AS samples,
-         max(CASE WHEN n_first = 1 THEN r.rss_bytes END) AS first_bytes,
-         max(CASE WHEN n_first = 1 THEN r.ts END) AS first_ts,
-         max(CASE WHEN n_last = 1 THEN r.rss_bytes END) AS last_bytes,
-         max(CASE WHEN n_last = 1 THEN r.ts END) AS last_ts,
-         max(r.rss_bytes) AS peak_bytes,
-         group_concat(DISTINCT r.origin) AS origins
-  FROM rss r
-  GROUP BY r.snapshot_id, r.no_pid, r.who
-),
 rss_growth AS (
   SELECT g.snapshot_id, 'rss_growth' AS kind,
          CASE WHEN g.pid IS NULL THEN 'thread ' || g.tid
@@ -57,7 +81,7 @@ rss_growth AS (
          g.last_bytes - g.first_bytes AS bytes,
          'DMA-BUF RSS rose from ' || g.first_bytes || ' to ' || g.last_bytes || ' bytes between ts ' || g.first_ts ||
          ' and ts ' || g.last_ts || ' (' || g.samples || ' samples from ' || g.origins || ', peak ' || g.peak_bytes || ' bytes)' AS evidence
-  FROM growth g
+  FROM dmabuf_rss_totals g
   LEFT JOIN process p ON p.snapshot_id = g.snapshot_id AND p.pid = g.pid
   WHERE g.last_bytes - g.first_bytes >
         (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_leak_suspects' AND name = 'rss_growth_min_bytes')

@@ -153,6 +153,32 @@ CREATE TABLE dmabuf_rss_sample (
   inode INTEGER
 );
 
+-- DMA-BUF RSS over a trace per process (per thread when its process is unknown): the samples of
+-- `dmabuf_rss_sample` summed up once per snapshot when it is loaded (src/db/rss.ts, or the view
+-- `_dmabuf_rss_totals` that states the rules); the `rss_growth` leak findings read it.
+CREATE TABLE dmabuf_rss_totals (
+  -- Snapshot of the trace.
+  snapshot_id INTEGER NOT NULL,
+  -- Process whose RSS it is; NULL when the samples' thread could not be mapped to its process.
+  pid INTEGER,
+  -- Thread of the samples when their process is unknown; else NULL.
+  tid INTEGER,
+  -- Samples.
+  samples INTEGER NOT NULL,
+  -- Time of the first sample (the earliest; the first written among equals), ns.
+  first_ts INTEGER NOT NULL,
+  -- RSS at the first sample, bytes.
+  first_bytes INTEGER NOT NULL,
+  -- Time of the last sample (the latest; the last written among equals), ns.
+  last_ts INTEGER NOT NULL,
+  -- RSS at the last sample, bytes.
+  last_bytes INTEGER NOT NULL,
+  -- Largest RSS sampled, bytes.
+  peak_bytes INTEGER NOT NULL,
+  -- The samples' origins (`dmabuf_rss_stat`, `process_stats`), in alphabetical order, comma-separated.
+  origins TEXT NOT NULL
+);
+
 -- One row per ION heap event (ION-era kernels): `ion_heap_grow`, `ion_heap_shrink` (per heap)
 -- and `ion_stat` (all heaps, per buffer). `dmabuf_ion_summary` summarizes them.
 CREATE TABLE ion_heap_event (

@@ -1,0 +1,114 @@
+// DMA-BUF RSS over a trace per process, what the `rss_growth` leak findings read: computed once
+// per snapshot when it is merged (src/db/merge.ts) into `dmabuf_rss_totals`
+// (src/db/schema/20-trace.sql). The rules are those of the view `_dmabuf_rss_totals`
+// (src/queries/dmabuf_leak_suspects_trace.sql): two window functions and a grouping over every
+// sample, which sql.js takes some 2 s to run over 260,000 samples. Here the samples are summed up
+// as they are written while a session loads (`RssCapture`), in one pass; a snapshot whose
+// samples were not all seen that way, or hold a value a JS number cannot hold exactly, is
+// computed from the view.
+import type { Db } from './database.js';
+import type { Rows } from '../importers/types.js';
+import { rowCount, valueAt } from './packed.js';
+
+const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins'] as const;
+
+/** The samples of one process (or of one thread whose process is unknown) so far. */
+interface Owner {
+  pid: number | null;
+  tid: number | null;
+  samples: number;
+  firstTs: number;
+  firstBytes: number;
+  lastTs: number;
+  lastBytes: number;
+  peak: number;
+  origins: Set<string>;
+}
+
+/** One snapshot's samples as they were written: per owner, in rowid order from `firstRowid`. */
+interface Captured {
+  owners: Map<string, Owner>;
+  n: number;
+  firstRowid: number;
+}
+
+const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const nullableExact = (v: unknown): v is number | null => v === null || isExact(v);
+
+/**
+ * `dmabuf_rss_sample` rows summed up as the importers write them (`Db.observe`). A snapshot's
+ * sums are used only when they are complete: exact values, with consecutive rowids up to the
+ * table's last.
+ */
+export class RssCapture {
+  private readonly snapshots = new Map<number, Captured | 'unusable'>();
+  private readonly stop: () => void;
+
+  constructor(private readonly db: Db) {
+    this.stop = db.observe('dmabuf_rss_sample', (columns, rows, fixed, first) => this.add(columns, rows, fixed, first));
+  }
+
+  /** Stop capturing (and let go of what was not taken). */
+  close(): void {
+    this.stop();
+    this.snapshots.clear();
+  }
+
+  private add(columns: readonly string[], rows: Rows, fixed: readonly (readonly [string, number])[], firstRowid: number): void {
+    const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
+    if (id === undefined) return; // not attributable: the snapshot's rowids will not match
+    let s = this.snapshots.get(id);
+    if (s === 'unusable') return;
+    if (s === undefined) this.snapshots.set(id, (s = { owners: new Map(), n: 0, firstRowid }));
+    const width = columns.length;
+    const [ts, pid, tid, bytes, origin] = ['ts', 'pid', 'tid', 'rss_bytes', 'origin'].map((c) => columns.indexOf(c));
+    const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
+    const count = rowCount(rows, width);
+    for (let r = 0; r < count; r++) {
+      const t = value(r, ts);
+      const b = value(r, bytes);
+      const p = value(r, pid) ?? null;
+      const th = value(r, tid) ?? null;
+      const o = value(r, origin);
+      if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || typeof o !== 'string') {
+        this.snapshots.set(id, 'unusable');
+        return;
+      }
+      const key = p !== null ? `p${p}` : `t${th}`;
+      const w = s.owners.get(key);
+      if (w === undefined) {
+        s.owners.set(key, { pid: p, tid: p === null ? th : null, samples: 1, firstTs: t, firstBytes: b, lastTs: t, lastBytes: b, peak: b, origins: new Set([o]) });
+        continue;
+      }
+      w.samples++;
+      // Rows come in rowid order: among samples at one ts the first written stays first, the last written becomes last.
+      if (t < w.firstTs) (w.firstTs = t), (w.firstBytes = b);
+      if (t >= w.lastTs) (w.lastTs = t), (w.lastBytes = b);
+      if (b > w.peak) w.peak = b;
+      w.origins.add(o);
+    }
+    s.n += count;
+  }
+
+  /** A snapshot's sums, if the capture saw every one of its samples (checked with the table's largest rowid). Taken once. */
+  take(id: number): Captured | undefined {
+    const s = this.snapshots.get(id);
+    this.snapshots.delete(id);
+    if (s === undefined || s === 'unusable') return undefined;
+    return this.db.maxRowid('dmabuf_rss_sample') - s.firstRowid + 1 === s.n ? s : undefined;
+  }
+}
+
+/** (Re)compute `dmabuf_rss_totals` for one snapshot, from its samples as captured or else with the view. Idempotent. */
+export function rssTotals(db: Db, snapshotId: number, capture?: RssCapture): void {
+  const id = Number(snapshotId);
+  db.exec(`DELETE FROM dmabuf_rss_totals WHERE snapshot_id = ${id}`);
+  const s = capture?.take(id);
+  if (s === undefined) {
+    const [any] = db.query('SELECT EXISTS (SELECT 1 FROM dmabuf_rss_sample WHERE snapshot_id = ?) AS any', [id]);
+    if (any.any === 1) db.exec(`INSERT INTO dmabuf_rss_totals (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM _dmabuf_rss_totals WHERE snapshot_id = ${id}`);
+    return;
+  }
+  const rows = [...s.owners.values()].map((w) => [id, w.pid, w.tid, w.samples, w.firstTs, w.firstBytes, w.lastTs, w.lastBytes, w.peak, [...w.origins].sort().join(',')]);
+  db.insertMany('dmabuf_rss_totals', COLUMNS, rows);
+}
