@@ -135,7 +135,7 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
-test('the bundle walk decodes the usual dma_heap_stat events and hands over exactly the other events of ours and those laid out otherwise, in order', () => {
+test('the bundle walk decodes the usual dma_heap_stat and binder events and hands over exactly the other events of ours and those laid out otherwise, in order', () => {
   /** A varint `width` bytes long (padded with continuation bytes, as a writer may). */
   const varint = (width: number, low = 1) => [...Array(width - 1).fill(0x80 | low), 0x01];
   const event = (...bytes: number[]) => Uint8Array.from(bytes);
@@ -161,14 +161,37 @@ test('the bundle walk decodes the usual dma_heap_stat events and hands over exac
     heap(10_002, 2 ** 31, 4096), // a pid past int32
     heap(10_003, 7, 4096, 8192, 579), // dmabuf_rss_stat: ours, its fields like dma_heap_stat's
   ];
+  /** A binder_transaction (50) or _received (51) event with these varint fields, in this order. */
+  const binder = (ts: number, field: number, ...fields: [number, number | string][]) => {
+    const payload = W.create();
+    for (const [f, v] of fields) payload.uint32((f << 3) | 0).int64(v);
+    return W.create().uint32((1 << 3) | 0).uint64(ts).uint32((2 << 3) | 0).uint32(9).uint32((field << 3) | 2).bytes(payload.finish()).finish();
+  };
+  const binders = [
+    binder(20_000, 50, [1, 42], [2, 5], [3, 200], [4, 0], [5, 0], [6, 3], [7, 16]),
+    binder(20_001, 50, [1, -5], [3, 200], [5, 1]), // a negative debug_id (ten bytes); no to_thread, no flags
+    binder(20_002, 51, [1, 42]),
+  ];
+  const binderHanded = [
+    binder(20_003, 50, [3, 200], [5, 0]), // no debug_id
+    binder(20_004, 50, [5, 0], [1, 43]), // out of order
+    binder(20_005, 51, [1, 43], [2, 1]), // a field a received event does not have
+    binder(20_006, 50, [1, 44], [7, String(2n ** 53n)]), // flags a double does not hold exactly
+    // debug_id length-delimited
+    W.create().uint32((1 << 3) | 0).uint64(20_007).uint32((2 << 3) | 0).uint32(9).uint32((50 << 3) | 2).bytes(Uint8Array.from([0x0a, 1, 1])).finish(),
+  ];
   const last = event(0x08, ...varint(3, 0x2a), 0x10, 7, 0x1a, 0);
-  const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...usual.slice(1), last];
+  const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...binders, ...binderHanded, ...usual.slice(1), last];
   const bundle = Buffer.concat([Buffer.from([0x08, 3]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
   const want = [
     ['row', 10_000, 5, 4096, 8192, 7],
     ['event', Buffer.from(handed[0])],
     ['row', 10_001, 5, -4096, NaN, 2 ** 31 - 1],
     ...handed.slice(1).map((e) => ['event', Buffer.from(e)]),
+    ['binder', 20_000, 9, 0, 42, 0, 16, 200, 0],
+    ['binder', 20_001, 9, 0, -5, 1, 0, 200, NaN],
+    ['binder', 20_002, 9, 1, 42, NaN, NaN, NaN, NaN],
+    ...binderHanded.map((e) => ['event', Buffer.from(e)]),
   ];
 
   const walker = bundleWalker(bundle.length + 16);
@@ -182,6 +205,9 @@ test('the bundle walk decodes the usual dma_heap_stat events and hands over exac
       bundleField: (b: Uint8Array, at: number) => (fields.push(b[at]), at + 2),
       heapRows: (rows: Float64Array, count: number) => {
         for (let i = 0; i < count; i++) got.push(['row', ...rows.subarray(i * 5, i * 5 + 5)]);
+      },
+      binderRows: (rows: Float64Array, count: number) => {
+        for (let i = 0; i < count; i++) got.push(['binder', ...rows.subarray(i * 8, i * 8 + 8)]);
       },
     };
     assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);

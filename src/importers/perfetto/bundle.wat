@@ -9,9 +9,11 @@
 ;; common_flags when recorded, then the payload field, which ends the event), locating the
 ;; varints without decoding them. A `dma_heap_stat` event (the most frequent of ours) with the
 ;; usual fields (inode, len, total_allocated, in that order) and values a double holds exactly
-;; is decoded here into a row (below). Any other event whose payload is one of ours (the table
-;; below), or one laid out otherwise, is handed to the import `event(start, end)`, which decodes
-;; it and returns where its timestamp varint starts (-1: none). Any bundle field that is not an
+;; is decoded here into a row (below), and so are `binder_transaction` and
+;; `binder_transaction_received` events (a busy system sends thousands a second) whose fields are
+;; varints in field order. Any other event whose payload is one of ours (the table below), or one
+;; laid out otherwise, is handed to the import `event(start, end)`, which decodes it and returns
+;; where its timestamp varint starts (-1: none). Any bundle field that is not an
 ;; event (cpu, lost_events, compact_sched) goes to the import `field(at, end)`, which returns
 ;; where the next field starts. Both may throw; the exception goes through to the caller.
 ;;
@@ -20,9 +22,12 @@
 ;; start (-1: none). Memory layout (walker.ts): [16, 16 + 2048) holds a byte per payload field
 ;; number, 1 for ours. The rows of dma_heap_stat events are f64 quintuples (ts, inode, len,
 ;; total_allocated or NaN, FtraceEvent.pid: the thread) from 4096, at most 1536 (then the
-;; events are handed over), their count the i32 at memory[8]: the caller takes them, and resets
-;; the count, before each call of `event` and after the walk, so that rows and handed-over
-;; events keep the trace's order. Reads may go a few bytes past `end` (never past an event's
+;; events are handed over), their count the i32 at memory[8]; the rows of binder events are
+;; eight f64s (ts, the thread, 1 for received else 0, debug_id, reply, flags, to_proc, to_thread:
+;; NaN for what a received event lacks and for an absent to_proc or to_thread) from 65536, at
+;; most 1024, their count the i32 at memory[12]. The caller takes them, and resets the counts,
+;; before each call of `event` and after the walk, so that rows and handed-over events keep the
+;; trace's order. Reads may go a few bytes past `end` (never past an event's
 ;; end when what is read there is used): the caller keeps 16 bytes of memory after any bundle.
 (module
   (import "walker" "memory" (memory 1))
@@ -122,6 +127,71 @@
     (i32.store (i32.const 8) (i32.add (local.get $n) (i32.const 1)))
     (i32.const 1))
 
+  ;; The binder_transaction (received 0) or binder_transaction_received (received 1) payload at
+  ;; [q, e) of an event whose timestamp and pid varints start at tsAt and pidAt, as a row: 1 when
+  ;; written, 0 when the event is to be handed over (a tag of more than one byte or not a varint,
+  ;; fields out of order or repeated, one a received event does not have, no debug_id, a value
+  ;; beyond 2^53, no room left). debug_id, reply, to_proc and to_thread are int32 (their low 32
+  ;; bits, signed), flags uint32; target_node and code are not kept.
+  (func $binder (param $q i32) (param $e i32) (param $tsAt i32) (param $pidAt i32) (param $received i32) (result i32)
+    (local $n i32) (local $row i32) (local $ts i64) (local $pid i64) (local $tag i32) (local $field i32)
+    (local $last i32) (local $has i32) (local $v i64) (local $debug i64) (local $reply i64) (local $flags i64)
+    (local $toProc i64) (local $toThread i64)
+    (if (i32.or (i32.lt_s (local.get $tsAt) (i32.const 0)) (i32.lt_s (local.get $pidAt) (i32.const 0)))
+      (then (return (i32.const 0))))
+    (local.set $n (i32.load (i32.const 12)))
+    (if (i32.ge_u (local.get $n) (i32.const 1024)) (then (return (i32.const 0))))
+    (local.set $ts (call $varint (local.get $tsAt) (local.get $q)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $ts) (i64.const 0x20000000000000)))
+      (then (return (i32.const 0))))
+    (local.set $pid (call $varint (local.get $pidAt) (local.get $q)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $pid) (i64.const 0x80000000)))
+      (then (return (i32.const 0))))
+    (block $read
+      (loop $next
+        (br_if $read (i32.ge_u (local.get $q) (local.get $e)))
+        (local.set $tag (i32.load8_u (local.get $q)))
+        (local.set $field (i32.shr_u (local.get $tag) (i32.const 3)))
+        ;; One byte, a varint, after the previous field, and a field the event has.
+        (if (i32.or
+              (i32.or (i32.ge_u (local.get $tag) (i32.const 0x80)) (i32.ne (i32.and (local.get $tag) (i32.const 7)) (i32.const 0)))
+              (i32.or (i32.le_u (local.get $field) (local.get $last))
+                      (i32.gt_u (local.get $field) (select (i32.const 1) (i32.const 7) (local.get $received)))))
+          (then (return (i32.const 0))))
+        (local.set $last (local.get $field))
+        (local.set $v (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+        (if (i32.eqz (global.get $at)) (then (return (i32.const 0))))
+        (local.set $q (global.get $at))
+        (local.set $has (i32.or (local.get $has) (i32.shl (i32.const 1) (local.get $field))))
+        (if (i32.eq (local.get $field) (i32.const 1)) (then (local.set $debug (local.get $v))))
+        (if (i32.eq (local.get $field) (i32.const 3)) (then (local.set $toProc (local.get $v))))
+        (if (i32.eq (local.get $field) (i32.const 4)) (then (local.set $toThread (local.get $v))))
+        (if (i32.eq (local.get $field) (i32.const 5)) (then (local.set $reply (local.get $v))))
+        (if (i32.eq (local.get $field) (i32.const 7)) (then (local.set $flags (local.get $v))))
+        (br $next)))
+    (if (i32.eqz (i32.and (local.get $has) (i32.const 2))) (then (return (i32.const 0))))
+    (if (i64.ge_u (local.get $flags) (i64.const 0x20000000000000)) (then (return (i32.const 0))))
+    (local.set $row (i32.add (i32.const 65536) (i32.shl (local.get $n) (i32.const 6))))
+    (f64.store offset=0 (local.get $row) (f64.convert_i64_u (local.get $ts)))
+    (f64.store offset=8 (local.get $row) (f64.convert_i64_u (local.get $pid)))
+    (f64.store offset=16 (local.get $row) (f64.convert_i32_u (local.get $received)))
+    (f64.store offset=24 (local.get $row) (f64.convert_i32_s (i32.wrap_i64 (local.get $debug))))
+    (if (local.get $received)
+      (then
+        (f64.store offset=32 (local.get $row) (f64.const nan))
+        (f64.store offset=40 (local.get $row) (f64.const nan))
+        (f64.store offset=48 (local.get $row) (f64.const nan))
+        (f64.store offset=56 (local.get $row) (f64.const nan)))
+      (else
+        (f64.store offset=32 (local.get $row) (f64.convert_i32_u (i32.ne (i32.wrap_i64 (local.get $reply)) (i32.const 0))))
+        (f64.store offset=40 (local.get $row) (f64.convert_i64_u (local.get $flags)))
+        (f64.store offset=48 (local.get $row)
+          (select (f64.convert_i32_s (i32.wrap_i64 (local.get $toProc))) (f64.const nan) (i32.and (local.get $has) (i32.const 8))))
+        (f64.store offset=56 (local.get $row)
+          (select (f64.convert_i32_s (i32.wrap_i64 (local.get $toThread))) (f64.const nan) (i32.and (local.get $has) (i32.const 16))))))
+    (i32.store (i32.const 12) (i32.add (local.get $n) (i32.const 1)))
+    (i32.const 1))
+
   (func (export "bundle") (param $start i32) (param $end i32) (result i32)
     (local $p i32) (local $b i32) (local $len i32) (local $shift i32) (local $s i32) (local $e i32)
     (local $q i32) (local $tsAt i32) (local $pidAt i32) (local $tag i32) (local $plen i32)
@@ -195,13 +265,17 @@
           (else
             (if (i32.load8_u offset=16 (i32.shr_u (local.get $tag) (i32.const 3)))
               (then
-                ;; dma_heap_stat (tag (351 << 3) | 2) decoded here, else handed over. (Wasm has no
-                ;; short-circuit `or`: the call is made only when the tag is that one.)
-                (if (i32.eq (local.get $tag) (i32.const 2810))
-                  (then
-                    (if (i32.eqz (call $dmaHeap (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)))
-                      (then (local.set $tsAt (call $event (local.get $s) (local.get $e))))))
-                  (else (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))))
+                ;; dma_heap_stat (tag (351 << 3) | 2) and binder events decoded here, else handed
+                ;; over. (Wasm has no short-circuit `or`: each call is made only for its tag.)
+                (if (i32.eqz
+                      (if (result i32) (i32.eq (local.get $tag) (i32.const 2810))
+                        (then (call $dmaHeap (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)))
+                        (else (if (result i32) (i32.eq (i32.and (local.get $tag) (i32.const -9)) (i32.const 402))
+                          ;; binder_transaction (50 << 3 | 2 = 402) or _received (51: 410).
+                          (then (call $binder (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)
+                                              (i32.shr_u (i32.and (local.get $tag) (i32.const 8)) (i32.const 3))))
+                          (else (i32.const 0))))))
+                  (then (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))))
         (if (i32.eqz (local.get $events)) (then (local.set $first (local.get $tsAt))))
         (local.set $last (local.get $tsAt))
         (local.set $events (i32.add (local.get $events) (i32.const 1)))

@@ -17,7 +17,7 @@ import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
 import type { TraceSink } from './sink.js';
 import { PacketFramer } from './framer.js';
 import { zstdBound } from './zstd.js';
-import { BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
+import { BINDER_ROW_VALUES, BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
 
 // TracePacket fields.
 const P_FTRACE_EVENTS = 1;
@@ -344,8 +344,9 @@ export class PerfettoDecoder implements BundleReader {
 
   /**
    * An FtraceEventBundle: the hot path, walked in WebAssembly (walker.ts, bundle.wat). The walk
-   * counts the events, decodes the usual `dma_heap_stat` events itself (`heapRows`), and hands
-   * to `event` the other events of ours and those laid out otherwise than traced writes them;
+   * counts the events, decodes the usual `dma_heap_stat` and binder events itself (`heapRows`,
+   * `binderRows`), and hands to `event` the other events of ours and those laid out otherwise
+   * than traced writes them;
    * other bundle fields (cpu, lost_events, compact_sched) go to `bundleField`.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
@@ -373,6 +374,14 @@ export class PerfettoDecoder implements BundleReader {
     for (let i = 0, o = 0; i < count; i++, o += ROW_VALUES) {
       const total = rows[o + 3];
       sink.dmaHeap(rows[o], rows[o + 4], rows[o + 1], rows[o + 2], total === total ? total : null);
+    }
+  }
+
+  /** Binder events the walk decoded (see `BundleReader`): as `event` would store them. */
+  binderRows(rows: Float64Array, count: number): void {
+    const sink = this.sink;
+    for (let i = 0, o = 0; i < count; i++, o += BINDER_ROW_VALUES) {
+      sink.binder(rows[o], rows[o + 1], rows[o + 2], rows[o + 3], rows[o + 4], rows[o + 5], rows[o + 6], rows[o + 7]);
     }
   }
 

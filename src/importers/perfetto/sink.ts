@@ -304,7 +304,7 @@ export class TraceSink {
   }
 
   /** A binder_event row (NaN for NULL), packed unless its timestamp is a bigint (a trace may hold millions). */
-  private binder(ts: Int64, tid: number, received: number, debugId: number, reply: number, flags: number, toProc: number, toThread: number): void {
+  binder(ts: Int64, tid: number, received: number, debugId: number, reply: number, flags: number, toProc: number, toThread: number): void {
     this.seenTids.add(tid);
     const batch = this.batches.binder;
     if (typeof ts !== 'number') {

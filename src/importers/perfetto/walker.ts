@@ -18,22 +18,34 @@ export interface BundleReader {
    * all exact integers.
    */
   heapRows(rows: Float64Array, count: number): void;
+  /**
+   * `binder_transaction` and `binder_transaction_received` events the walk decoded, in trace
+   * order: `count` rows of `BINDER_ROW_VALUES` values (ts, FtraceEvent.pid: the thread, 1 for
+   * received else 0, debug_id, reply, flags, to_proc, to_thread; NaN for NULL), exact integers.
+   */
+  binderRows(rows: Float64Array, count: number): void;
 }
 
 /** Values per row of `BundleReader.heapRows`. */
 export const ROW_VALUES = 5;
+/** Values per row of `BundleReader.binderRows`. */
+export const BINDER_ROW_VALUES = 8;
 
 /** Memory layout, as bundle.wat uses it: results of a walk, the table of payload fields of ours, the rows it decoded. */
 const FIRST_TS_AT = 0;
 const LAST_TS_AT = 4;
 const ROW_COUNT_AT = 8;
+const BINDER_COUNT_AT = 12;
 const OURS_AT = 16;
 const ROWS_AT = 4096;
 const MAX_ROWS = 1536;
+const BINDER_ROWS_AT = 65536;
+const MAX_BINDER_ROWS = 1024;
 /** Payload field numbers the table covers (those of a 2-byte tag). */
 const OURS_FIELDS = 2048;
-/** Regions start at the second page; the scratch area follows them. */
+/** Regions start at the third page; the scratch area follows them. */
 const PAGE = 65536;
+const REGIONS_AT = 2 * PAGE;
 /** Bytes kept after any bundle: the walk may read that far past its end (bundle.wat). */
 const SLACK = 16;
 
@@ -49,6 +61,7 @@ export class BundleWalker {
   readonly bytes: Uint8Array;
   private readonly i32: Int32Array;
   private readonly rows: Float64Array;
+  private readonly binderRows: Float64Array;
   private readonly walk: (start: number, end: number) => number;
   private reader: BundleReader | null = null;
   private readonly regionBytes: number;
@@ -60,7 +73,7 @@ export class BundleWalker {
    */
   constructor(ours: Uint8Array, regionBytes = 0) {
     this.regionBytes = regionBytes;
-    this.scratchAt = PAGE + Math.ceil(regionBytes / PAGE) * PAGE;
+    this.scratchAt = REGIONS_AT + Math.ceil(regionBytes / PAGE) * PAGE;
     const memory = new WebAssembly.Memory({ initial: Math.ceil((this.scratchAt + MAX_PACKET_BYTES + SLACK) / PAGE) });
     compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./bundle.wasm', import.meta.url)));
     const instance = new WebAssembly.Instance(compiled, {
@@ -77,18 +90,19 @@ export class BundleWalker {
     this.bytes = new Uint8Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.rows = new Float64Array(memory.buffer, ROWS_AT, MAX_ROWS * ROW_VALUES);
+    this.binderRows = new Float64Array(memory.buffer, BINDER_ROWS_AT, MAX_BINDER_ROWS * BINDER_ROW_VALUES);
     this.bytes.set(ours.subarray(0, OURS_FIELDS), OURS_AT);
   }
 
   /** Memory lent for the caller's data (read into it, it is walked in place): `regionBytes` from `offset`. */
   region(offset: number, length: number): Buffer {
     if (offset < 0 || length < 0 || offset + length > this.regionBytes) throw new RangeError('outside the walker’s regions');
-    return Buffer.from(this.bytes.buffer, PAGE + offset, length);
+    return Buffer.from(this.bytes.buffer, REGIONS_AT + offset, length);
   }
 
   /** Where `buf[start, end)` is in the memory: where it lies, else copied into the scratch area. */
   private place(buf: Uint8Array, start: number, end: number): number {
-    if (buf.buffer === this.bytes.buffer && buf.byteOffset >= PAGE && buf.byteOffset + end <= this.scratchAt) return buf.byteOffset + start;
+    if (buf.buffer === this.bytes.buffer && buf.byteOffset >= REGIONS_AT && buf.byteOffset + end <= this.scratchAt) return buf.byteOffset + start;
     this.bytes.set(buf.subarray(start, end), this.scratchAt);
     return this.scratchAt;
   }
@@ -114,9 +128,15 @@ export class BundleWalker {
   /** Hand the rows the walk decoded so far to the reader. */
   private takeRows(): void {
     const count = this.i32[ROW_COUNT_AT >> 2];
-    if (count === 0) return;
-    this.i32[ROW_COUNT_AT >> 2] = 0;
-    this.reader!.heapRows(this.rows, count);
+    if (count > 0) {
+      this.i32[ROW_COUNT_AT >> 2] = 0;
+      this.reader!.heapRows(this.rows, count);
+    }
+    const binder = this.i32[BINDER_COUNT_AT >> 2];
+    if (binder > 0) {
+      this.i32[BINDER_COUNT_AT >> 2] = 0;
+      this.reader!.binderRows(this.binderRows, binder);
+    }
   }
 
   get firstTsAt(): number {
