@@ -4,7 +4,10 @@
 // a process tree first, then per-CPU ftrace bundles of mostly `sched_switch` and `print`
 // (atrace) events, each bundle also carrying a `compact_sched` block, and 1% (by count of
 // ftrace events) `dma_heap_stat` allocations and frees. The compressed variant groups
-// packets into `compressed_packets` (zlib), as traced's deflate compression does.
+// packets into `compressed_packets` (zlib), as traced's deflate compression does. On request,
+// some events are binder transactions, their arrivals and replies (a busy device sends thousands
+// a second, one in fifty here to the gralloc allocator) and
+// `dmabuf_rss_stat` changes, as real traces of DMA-BUF use hold.
 // Deterministic (seeded); streamed to disk, never held whole.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -49,6 +52,9 @@ function fieldIds() {
     evPrint: id(T.FtraceEvent, 'print'),
     evSched: id(T.FtraceEvent, 'sched_switch'),
     evDma: id(T.FtraceEvent, 'dma_heap_stat'),
+    evBinder: id(T.FtraceEvent, 'binder_transaction'),
+    evBinderReceived: id(T.FtraceEvent, 'binder_transaction_received'),
+    evRss: id(T.FtraceEvent, 'dmabuf_rss_stat'),
     csTs: id(compact, 'switch_timestamp'),
     csState: id(compact, 'switch_prev_state'),
     csPid: id(compact, 'switch_next_pid'),
@@ -94,11 +100,22 @@ function makeProcesses(rand: () => number): Proc[] {
   return procs;
 }
 
+export interface SyntheticTraceOptions {
+  compressed: boolean;
+  /** Share of the ftrace events that are binder transactions, arrivals and replies (default 0). */
+  binder?: number;
+  /** Share that are `dmabuf_rss_stat` events (default 0). */
+  rss?: number;
+}
+
 /**
  * Write a synthetic trace of about `targetBytes` (bytes of packets, before compression for the
- * compressed variant) to `path`. Returns how many `dma_heap_stat` events it holds.
+ * compressed variant) to `path`. Returns how many `dma_heap_stat` events it holds. Without
+ * binder or RSS events the trace is the same for the same size whatever the options' version.
  */
-export async function writeSyntheticTrace(path: string, targetBytes: number, opts: { compressed: boolean }): Promise<{ dmaHeapEvents: number }> {
+export async function writeSyntheticTrace(path: string, targetBytes: number, opts: SyntheticTraceOptions): Promise<{ dmaHeapEvents: number }> {
+  const binderShare = opts.binder ?? 0;
+  const rssShare = opts.rss ?? 0;
   const F = fieldIds();
   const T = perfettoTypes();
   const seeded = new Rng(0x5eed);
@@ -164,6 +181,10 @@ export async function writeSyntheticTrace(path: string, targetBytes: number, opt
     let nextInode = 10_000;
     const live: { inode: number; len: number }[] = [];
     const comms = threads.slice(0, 64).map((t) => t.name);
+    const allocator = procs.find((p) => p.name.includes('graphics.allocator'))!;
+    let debugId = 0;
+    /** Events to write next (thread, payload): a transaction's arrival and reply. */
+    const follow: [number, (w: protobuf.Writer) => void][] = [];
 
     while (written < targetBytes) {
       // A fresh writer per packet: protobufjs's Writer keeps its content after finish().
@@ -175,6 +196,17 @@ export async function writeSyntheticTrace(path: string, targetBytes: number, opt
       w.uint32((F.bundleCpu << 3) | WT_VARINT).uint32(cpu);
       for (let i = 0; i < EVENTS_PER_BUNDLE; i++) {
         ts += 1 + Math.floor(rand() * 20_000);
+        if (follow.length > 0) {
+          // What a transaction calls for: its arrival in a thread of its destination, that thread's reply.
+          const [tid, payload] = follow.shift()!;
+          eventCount++;
+          w.uint32((F.bundleEvent << 3) | WT_LEN).fork();
+          w.uint32((F.evTs << 3) | WT_VARINT).uint64(ts);
+          w.uint32((F.evPid << 3) | WT_VARINT).uint32(tid);
+          payload(w);
+          w.ldelim();
+          continue;
+        }
         const th = threads[Math.floor(rand() * threads.length)];
         eventCount++;
         w.uint32((F.bundleEvent << 3) | WT_LEN).fork();
@@ -203,6 +235,37 @@ export async function writeSyntheticTrace(path: string, targetBytes: number, opt
           w.uint32((2 << 3) | WT_VARINT).int64(len);
           w.uint32((3 << 3) | WT_VARINT).uint64(heapTotal);
           w.ldelim();
+        } else if (binderShare + rssShare > 0 && rand() < binderShare + rssShare) {
+          if (rand() < rssShare / (binderShare + rssShare)) {
+            w.uint32((F.evRss << 3) | WT_LEN).fork();
+            w.uint32((1 << 3) | WT_VARINT).uint64(4096 * (1 + Math.floor(rand() * 100_000)));
+            w.uint32((2 << 3) | WT_VARINT).int64(rand() < 0.5 ? 4096 : -4096);
+            w.uint32((3 << 3) | WT_VARINT).uint64(nextInode - Math.floor(rand() * 100));
+            w.ldelim();
+          } else {
+            // A synchronous transaction (one in fifty to the gralloc allocator), or a one-way one.
+            const to = rand() < 0.02 ? allocator : procs[Math.floor(rand() * procs.length)];
+            const id = ++debugId;
+            const oneWay = rand() < 0.1;
+            const transaction = (reply: boolean, toTid: number, flags: number) => (x: protobuf.Writer) => {
+              x.uint32((F.evBinder << 3) | WT_LEN).fork();
+              x.uint32((1 << 3) | WT_VARINT).int32(reply ? id + 1 : id);
+              x.uint32((2 << 3) | WT_VARINT).int32(reply ? 0 : 100 + (to.pid % 50));
+              x.uint32((3 << 3) | WT_VARINT).int32(reply ? th.pid : to.pid);
+              x.uint32((4 << 3) | WT_VARINT).int32(toTid);
+              x.uint32((5 << 3) | WT_VARINT).int32(reply ? 1 : 0);
+              x.uint32((6 << 3) | WT_VARINT).uint32(reply ? 0 : 1 + (id % 30));
+              x.uint32((7 << 3) | WT_VARINT).uint32(flags);
+              x.ldelim();
+            };
+            transaction(false, 0, oneWay ? 17 : 16)(w);
+            const server = to.threads[Math.floor(rand() * to.threads.length)].tid;
+            follow.push([server, (x) => x.uint32((F.evBinderReceived << 3) | WT_LEN).fork().uint32((1 << 3) | WT_VARINT).int32(id).ldelim()]);
+            if (!oneWay) {
+              debugId++;
+              follow.push([server, transaction(true, th.tid, 16)]);
+            }
+          }
         } else if (rand() < 0.7) {
           const next = threads[Math.floor(rand() * threads.length)];
           w.uint32((F.evSched << 3) | WT_LEN).fork();
