@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import type { Db } from './database.js';
 import type { Rows } from '../importers/types.js';
 import { rowCount, valueAt } from './packed.js';
+import { TableCapture } from './capture.js';
 
 /**
  * Events the pass holds in memory, at most: it needs some 120 bytes per event, up to 250 when
@@ -229,42 +230,26 @@ class Events {
 }
 
 /**
- * `dma_heap_event` rows kept as the importers write them (`Db.observe`), so that the pass
- * need not read them back (a JS↔wasm round trip per value); they are written where the pass
- * reads them, while the trace loads. A snapshot's capture is used only when it is complete:
- * exact values, as many as the table holds, with consecutive rowids.
+ * `dma_heap_event` rows kept as the importers write them (capture.ts), so that the pass need
+ * not read them back (a JS↔wasm round trip per value); they are written where the pass reads
+ * them, while the trace loads. Used when complete and exact, and no more than the pass holds.
  */
-export class EventCapture {
-  private readonly events = new Map<number, Events | 'unusable'>();
-  private readonly stop: () => void;
-
-  constructor(private readonly db: Db) {
-    this.stop = db.observe('dma_heap_event', (columns, rows, fixed, first) => this.add(columns, rows, fixed, first));
+export class EventCapture extends TableCapture<Events> {
+  constructor(db: Db) {
+    super(db, 'dma_heap_event');
   }
 
-  /** Stop capturing (and let go of what was not taken). */
-  close(): void {
-    this.stop();
-    this.events.clear();
+  protected start(firstRowid: number): Events {
+    const e = new Events();
+    e.firstRowid = firstRowid;
+    return e;
   }
 
-  private add(columns: readonly string[], rows: Rows, fixed: readonly (readonly [string, number])[], firstRowid: number): void {
-    const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
-    if (id === undefined) return; // not attributable: the snapshot's rowids will not match
-    let e = this.events.get(id);
-    if (e === 'unusable') return;
-    if (e === undefined) {
-      e = new Events();
-      e.firstRowid = firstRowid;
-      this.events.set(id, e);
-    }
+  protected add(e: Events, columns: readonly string[], rows: Rows, firstRowid: number): boolean {
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
     const width = columns.length;
-    if (rows instanceof Float64Array && Math.min(ts, inode, size, heap, tid) >= 0) {
-      if (!e.pushPacked(rows, width, ts, inode, size, heap, tid, firstRowid)) this.events.set(id, 'unusable');
-      return;
-    }
+    if (rows instanceof Float64Array && Math.min(ts, inode, size, heap, tid) >= 0) return e.pushPacked(rows, width, ts, inode, size, heap, tid, firstRowid);
     const nullable = (v: unknown) => v === null || v === undefined || isExact(v);
     const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
     const count = rowCount(rows, width);
@@ -274,26 +259,17 @@ export class EventCapture {
       const ino = value(r, inode);
       const h = value(r, heap);
       const th = value(r, tid);
-      if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th) || e.n === MAX_PASS_EVENTS) {
-        // Read by the SQL views anyway, past MAX_PASS_EVENTS.
-        this.events.set(id, 'unusable');
-        return;
-      }
+      // Read by the SQL views anyway, past MAX_PASS_EVENTS.
+      if (ts < 0 || size < 0 || !isExact(t) || !isExact(sz) || !nullable(ino) || !nullable(h) || !nullable(th) || e.n === MAX_PASS_EVENTS) return false;
       e.push(firstRowid + r, t, typeof ino === 'number' ? ino : NaN, sz, typeof h === 'number' ? h : NaN, typeof th === 'number' ? th : NaN);
     }
+    return true;
   }
 
-  /**
-   * A snapshot's events in rowid order, if the capture holds all of them: its rows are the
-   * table's last ones, consecutive from the first captured (nothing else writes this table
-   * while a snapshot loads; checked with the table's largest rowid). Taken once.
-   */
+  /** A snapshot's events in rowid order, if the capture holds all of them (at most `max`). Taken once. */
   take(id: number, max: number): Events | undefined {
-    const e = this.events.get(id);
-    this.events.delete(id);
-    if (e === undefined || e === 'unusable' || e.n > max) return undefined;
-    if (this.db.maxRowid('dma_heap_event') - e.firstRowid + 1 !== e.n) return undefined;
-    return Number.isSafeInteger(e.moved) ? e : undefined;
+    const e = this.taken(id);
+    return e !== undefined && e.n <= max && Number.isSafeInteger(e.moved) ? e : undefined;
   }
 }
 

@@ -9,6 +9,7 @@
 import type { Db } from './database.js';
 import type { Rows } from '../importers/types.js';
 import { rowCount, valueAt } from './packed.js';
+import { TableCapture, type Captured } from './capture.js';
 
 const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins'] as const;
 
@@ -26,40 +27,24 @@ interface Owner {
 }
 
 /** One snapshot's samples as they were written: per owner, in rowid order from `firstRowid`. */
-interface Captured {
+interface Samples extends Captured {
   owners: Map<string, Owner>;
-  n: number;
-  firstRowid: number;
 }
 
 const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 const nullableExact = (v: unknown): v is number | null => v === null || isExact(v);
 
-/**
- * `dmabuf_rss_sample` rows summed up as the importers write them (`Db.observe`). A snapshot's
- * sums are used only when they are complete: exact values, with consecutive rowids up to the
- * table's last.
- */
-export class RssCapture {
-  private readonly snapshots = new Map<number, Captured | 'unusable'>();
-  private readonly stop: () => void;
-
-  constructor(private readonly db: Db) {
-    this.stop = db.observe('dmabuf_rss_sample', (columns, rows, fixed, first) => this.add(columns, rows, fixed, first));
+/** `dmabuf_rss_sample` rows summed up as the importers write them: used when exact and complete. */
+export class RssCapture extends TableCapture<Samples> {
+  constructor(db: Db) {
+    super(db, 'dmabuf_rss_sample');
   }
 
-  /** Stop capturing (and let go of what was not taken). */
-  close(): void {
-    this.stop();
-    this.snapshots.clear();
+  protected start(firstRowid: number): Samples {
+    return { owners: new Map(), n: 0, firstRowid };
   }
 
-  private add(columns: readonly string[], rows: Rows, fixed: readonly (readonly [string, number])[], firstRowid: number): void {
-    const id = fixed.find(([c]) => c === 'snapshot_id')?.[1];
-    if (id === undefined) return; // not attributable: the snapshot's rowids will not match
-    let s = this.snapshots.get(id);
-    if (s === 'unusable') return;
-    if (s === undefined) this.snapshots.set(id, (s = { owners: new Map(), n: 0, firstRowid }));
+  protected add(s: Samples, columns: readonly string[], rows: Rows): boolean {
     const width = columns.length;
     const [ts, pid, tid, bytes, origin] = ['ts', 'pid', 'tid', 'rss_bytes', 'origin'].map((c) => columns.indexOf(c));
     const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
@@ -70,10 +55,7 @@ export class RssCapture {
       const p = value(r, pid) ?? null;
       const th = value(r, tid) ?? null;
       const o = value(r, origin);
-      if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || typeof o !== 'string') {
-        this.snapshots.set(id, 'unusable');
-        return;
-      }
+      if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || typeof o !== 'string') return false;
       const key = p !== null ? `p${p}` : `t${th}`;
       const w = s.owners.get(key);
       if (w === undefined) {
@@ -88,14 +70,12 @@ export class RssCapture {
       w.origins.add(o);
     }
     s.n += count;
+    return true;
   }
 
-  /** A snapshot's sums, if the capture saw every one of its samples (checked with the table's largest rowid). Taken once. */
-  take(id: number): Captured | undefined {
-    const s = this.snapshots.get(id);
-    this.snapshots.delete(id);
-    if (s === undefined || s === 'unusable') return undefined;
-    return this.db.maxRowid('dmabuf_rss_sample') - s.firstRowid + 1 === s.n ? s : undefined;
+  /** A snapshot's sums, if the capture saw every one of its samples. Taken once. */
+  take(id: number): Samples | undefined {
+    return this.taken(id);
   }
 }
 
