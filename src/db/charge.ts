@@ -29,13 +29,12 @@ import { TableCapture } from './capture.js';
  */
 export const MAX_PASS_EVENTS = 500_000;
 /**
- * Binder events held back at most (64 bytes each, 128 MB in all): the pass finds its gralloc
- * spans in them (`servedFromHeld`), so a summary never writes them. Written, they cost sql.js
- * some 8 µs and, with the database file's growth, over 150 bytes each (measured on a 1 GB trace
- * of 1.77 million binder events: 14.9 s and 543 MB written, 1.9 s and 233 MB held). Beyond,
- * they are written and the spans read from the database.
+ * Binder events held back at most: all of them. The pass finds its gralloc spans in them
+ * (`servedFromHeld`), so a summary never writes them; held, they cost 64 bytes each, written
+ * some 8 µs and, with the database file's growth, 190 bytes each (measured on a 1 GB trace of
+ * 4.6 million binder events: 36.6 s and 886 MB of RSS with 2 million held at most).
  */
-export const MAX_HELD_BINDER_EVENTS = 2_000_000;
+export const MAX_HELD_BINDER_EVENTS = Infinity;
 
 const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
 const TOTALS_COLUMNS = [
