@@ -371,6 +371,38 @@ function known(db: Db, id: number): Known {
   return { pidOf, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
 }
 
+/** A set of int32 keys with a slot each (open addressing): what a Map does, without a boxed key per lookup. */
+class IdTable {
+  private readonly keys: Int32Array;
+  private readonly used: Uint8Array;
+  private readonly mask: number;
+
+  constructor(count: number) {
+    const size = 2 ** Math.max(4, Math.ceil(Math.log2(2 * count + 1)));
+    this.keys = new Int32Array(size);
+    this.used = new Uint8Array(size);
+    this.mask = size - 1;
+  }
+
+  private slot(key: number): number {
+    let h = Math.imul(key, 0x9e3779b1) >>> 0 & this.mask;
+    while (this.used[h] === 1 && this.keys[h] !== key) h = (h + 1) & this.mask;
+    return h;
+  }
+
+  add(key: number): void {
+    const h = this.slot(key);
+    this.used[h] = 1;
+    this.keys[h] = key;
+  }
+
+  /** The key's slot, or -1. */
+  find(key: number): number {
+    const h = this.slot(key);
+    return this.used[h] === 1 ? h : -1;
+  }
+}
+
 /**
  * The rows of `_dmabuf_gralloc_served` for a snapshot whose binder events are all held back
  * (`Db.heldRows`), found here without writing them: the received events of the gralloc
@@ -389,8 +421,6 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
   const received = new Map<number, number[]>();
   /** Replies of each gralloc thread: their ts. */
   const replies = new Map<number, number[]>();
-  /** Threads that sent the synchronous transactions (not one-way, not a reply) a gralloc thread received, by debug_id. */
-  const senders = new Map<number, number[]>();
   const list = (m: Map<number, number[]>, k: number) => {
     let l = m.get(k);
     if (!l) m.set(k, (l = []));
@@ -401,9 +431,7 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
   // First the gralloc threads' received events and replies, then the transactions they received.
   // The values these take must be exact (a value beyond 2^53 equals no exact one); threads and
   // transaction ids are 32-bit.
-  /** The range of those transaction ids. */
-  let low = Infinity;
-  let high = -Infinity;
+  let count = 0;
   for (const { rows, width, at } of fields) {
     const [ts, tid, rec, debugId, reply] = at;
     for (let o = 0; o < rows.length; o += width) {
@@ -414,24 +442,26 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
       if (!Number.isSafeInteger(t) || (d | 0) !== d) return undefined;
       if (rows[o + rec] === 1) {
         list(received, th).push(t, d);
-        // Keys as small integers: a double key costs the Map a boxed number per lookup.
-        senders.set(d | 0, []);
-        if (d < low) low = d;
-        if (d > high) high = d;
+        count++;
       } else if (rows[o + rec] === 0 && rows[o + reply] === 1) list(replies, th).push(t);
     }
   }
+  // Threads that sent the synchronous transactions (not one-way, not a reply) they received, by
+  // debug_id: a typed table, as every transaction of the trace is looked up in it.
+  const ids = new IdTable(count);
+  for (const events of received.values()) for (let k = 1; k < events.length; k += 2) ids.add(events[k]);
+  const senders: number[][] = [];
   for (const { rows, width, at } of fields) {
     const [, tid, rec, debugId, reply, flags] = at;
     for (let o = 0; o < rows.length; o += width) {
       // (flags & 1) = 0 in SQL: NULL flags are not.
       const f = rows[o + flags];
       const d = rows[o + debugId];
-      if (!(d >= low && d <= high) || rows[o + rec] !== 0 || rows[o + reply] !== 0 || !(f % 2 === 0) || (d | 0) !== d) continue;
-      const clients = senders.get(d | 0);
-      if (!clients) continue;
+      if (rows[o + rec] !== 0 || rows[o + reply] !== 0 || !(f % 2 === 0) || (d | 0) !== d) continue;
+      const slot = ids.find(d);
+      if (slot < 0) continue;
       if (!Number.isSafeInteger(rows[o + tid])) return undefined;
-      clients.push(rows[o + tid]);
+      (senders[slot] ??= []).push(rows[o + tid]);
     }
   }
   const out: { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] = [];
@@ -448,7 +478,7 @@ function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: n
         else hi = mid;
       }
       const end = lo < ends.length ? ends[lo] : null;
-      for (const client of senders.get(events[k + 1])!) out.push({ server_tid: server, client_tid: client, start_ts: start, end_ts: end });
+      for (const client of senders[ids.find(events[k + 1])] ?? []) out.push({ server_tid: server, client_tid: client, start_ts: start, end_ts: end });
     }
   }
   return out;
