@@ -28,13 +28,6 @@ import { TableCapture } from './capture.js';
  * 3 GB); a snapshot with more is computed by the SQL views instead.
  */
 export const MAX_PASS_EVENTS = 500_000;
-/**
- * Binder events held back at most: all of them. The pass finds its gralloc spans in them
- * (`servedFromHeld`), so a summary never writes them; held, they cost 64 bytes each, written
- * some 8 µs and, with the database file's growth, 190 bytes each (measured on a 1 GB trace of
- * 4.6 million binder events: 36.6 s and 886 MB of RSS with 2 million held at most).
- */
-export const MAX_HELD_BINDER_EVENTS = Infinity;
 
 const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
 const TOTALS_COLUMNS = [

@@ -46,7 +46,7 @@ export class RssCapture extends TableCapture<Samples> {
 
   protected add(s: Samples, columns: readonly string[], rows: Rows): boolean {
     const width = columns.length;
-    const [ts, pid, tid, bytes, origin] = ['ts', 'pid', 'tid', 'rss_bytes', 'origin'].map((c) => columns.indexOf(c));
+    const [ts, pid, tid, bytes, polled] = ['ts', 'pid', 'tid', 'rss_bytes', 'polled'].map((c) => columns.indexOf(c));
     const value = (r: number, c: number) => (c < 0 ? null : valueAt(rows, width, r, c));
     const count = rowCount(rows, width);
     for (let r = 0; r < count; r++) {
@@ -54,8 +54,9 @@ export class RssCapture extends TableCapture<Samples> {
       const b = value(r, bytes);
       const p = value(r, pid) ?? null;
       const th = value(r, tid) ?? null;
-      const o = value(r, origin);
-      if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || typeof o !== 'string') return false;
+      // The origin as `dmabuf_rss_sample.origin` names it.
+      const o = value(r, polled) === 1 ? 'process_stats' : 'dmabuf_rss_stat';
+      if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || !isExact(value(r, polled))) return false;
       const key = p !== null ? `p${p}` : `t${th}`;
       const w = s.owners.get(key);
       if (w === undefined) {
@@ -85,8 +86,9 @@ export function rssTotals(db: Db, snapshotId: number, capture?: RssCapture): voi
   db.exec(`DELETE FROM dmabuf_rss_totals WHERE snapshot_id = ${id}`);
   const s = capture?.take(id);
   if (s === undefined) {
-    const [any] = db.query('SELECT EXISTS (SELECT 1 FROM dmabuf_rss_sample WHERE snapshot_id = ?) AS any', [id]);
-    if (any.any === 1) db.exec(`INSERT INTO dmabuf_rss_totals (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM _dmabuf_rss_totals WHERE snapshot_id = ${id}`);
+    // No sample held back or written: nothing to sum up (and nothing held is written to know it).
+    if (db.heldRows('dmabuf_rss_sample', id)?.length === 0) return;
+    db.exec(`INSERT INTO dmabuf_rss_totals (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM _dmabuf_rss_totals WHERE snapshot_id = ${id}`);
     return;
   }
   const rows = [...s.owners.values()].map((w) => [id, w.pid, w.tid, w.samples, w.firstTs, w.firstBytes, w.lastTs, w.lastBytes, w.peak, [...w.origins].sort().join(',')]);

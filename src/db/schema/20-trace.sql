@@ -143,8 +143,10 @@ CREATE TABLE dmabuf_rss_sample (
   pid INTEGER,
   -- DMA-BUF RSS of the process after the change, bytes (`process_stats` reports kB, multiplied by 1024 here).
   rss_bytes INTEGER NOT NULL,
+  -- 1 for a `process_stats` sample, 0 for a `dmabuf_rss_stat` event (what `origin` says in words).
+  polled INTEGER NOT NULL,
   -- `dmabuf_rss_stat` (ftrace event) or `process_stats` (polled `dmabuf_rss_kb`).
-  origin TEXT NOT NULL,
+  origin TEXT GENERATED ALWAYS AS (CASE polled WHEN 1 THEN 'process_stats' ELSE 'dmabuf_rss_stat' END) VIRTUAL,
   -- Thread that emitted the `dmabuf_rss_stat` event; NULL for `process_stats`.
   tid INTEGER,
   -- Change of RSS that triggered the event, bytes (`rss_delta`); NULL for `process_stats`.

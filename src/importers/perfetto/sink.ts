@@ -58,7 +58,7 @@ interface Pending {
 
 const COLUMNS = {
   dma_heap_event: ['ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'],
-  dmabuf_rss_sample: ['ts', 'pid', 'rss_bytes', 'origin', 'tid', 'rss_delta', 'inode'],
+  dmabuf_rss_sample: ['ts', 'pid', 'rss_bytes', 'polled', 'tid', 'rss_delta', 'inode'],
   ion_heap_event: ['ts', 'origin', 'heap_name', 'buffer_id', 'size_delta', 'heap_total', 'reported_total', 'tid', 'pid'],
   gpu_mem_total_sample: ['ts', 'gpu_id', 'pid', 'size_bytes', 'origin'],
   trace_meminfo_sample: ['ts', 'counter', 'value_bytes'],
@@ -262,12 +262,12 @@ export class TraceSink {
 
   /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */
   rssEvent(ts: Int64, tid: number, rss: Int64, delta: Int64 | null, inode: Int64 | null): void {
-    this.addForThread(this.batches.rss, [ts, null, rss, 'dmabuf_rss_stat', tid, delta, inode], tid);
+    this.addForThread(this.batches.rss, [ts, null, rss, 0, tid, delta, inode], tid);
   }
 
   /** A `process_stats` sample of a process's DMA-BUF RSS. */
   rssPolled(ts: Int64, pid: number, rssBytes: Int64): void {
-    this.add(this.batches.rss, [ts, pid, rssBytes, 'process_stats', null, null, null]);
+    this.add(this.batches.rss, [ts, pid, rssBytes, 1, null, null, null]);
   }
 
   ion(
