@@ -16,9 +16,10 @@ WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
 
 -- Binder transactions served by a gralloc allocator thread (spans).
 -- One row per synchronous binder transaction (not one-way, not a reply) received by a thread
--- of the gralloc allocator service (`_dmabuf_gralloc_thread`): the span from its `binder_transaction_received` to the thread's next reply, and the client
--- thread that sent it. Allocations the server thread makes inside a span are charged to the
--- client (rules: see `android_dmabuf_allocs`).
+-- of the gralloc allocator service (`_dmabuf_gralloc_thread`): the span from its
+-- `binder_transaction_received` to the thread's next reply, and the client thread that sent
+-- it. Allocations the server thread makes inside a span are charged to the client (rules: see
+-- `android_dmabuf_allocs`).
 -- @column snapshot_id Snapshot of the trace.
 -- @column server_tid Gralloc allocator thread serving the transaction.
 -- @column client_tid Thread that sent the transaction.
