@@ -14,6 +14,7 @@ import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { scenarioTrace } from './fixtures/trace.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
+import { TraceSink } from '../src/importers/perfetto/sink.js';
 import { Rng } from './fixtures/generate-scenario.js';
 import type { Rows } from '../src/importers/types.js';
 
@@ -154,7 +155,7 @@ test('charges: packed batches are captured as rows are; a batch the pass cannot 
  * transactions, replies, nested serving, allocations inside and outside the spans, frees by the
  * clients, and other binder traffic between the clients, in bundles of several CPUs.
  */
-function grallocTrace(seed: number, requests: number): Uint8Array {
+function grallocTrace(seed: number, requests: number, named: 'first' | 'last' = 'first'): Uint8Array {
   const rng = new Rng(seed);
   const pick = (k: number) => Math.floor(rng.next() * k);
   const servers = [501, 502, 503];
@@ -209,10 +210,8 @@ function grallocTrace(seed: number, requests: number): Uint8Array {
   cpus[0].push({ timestamp: ts + 10, pid: 999, dmabufRssStat: { rss: 12288, rssDelta: 4096 } }, { timestamp: ts + 10, pid: 999, dmabufRssStat: { rss: 16384, rssDelta: 4096 } });
   const polled = (timestamp: number) => ({ timestamp, processStats: { processes: [700, 710].map((pid) => ({ pid, dmabufRssKb: 100 + pick(5000) })) } });
   const T = perfettoTypes();
-  const packets = [
-    polled(2000),
-    {
-      processTree: {
+  const tree = {
+    processTree: {
         processes: [
           { pid: 500, cmdline: ['/vendor/bin/hw/android.hardware.graphics.allocator-V2-service'] },
           { pid: 700, cmdline: ['com.example.game'] },
@@ -221,11 +220,17 @@ function grallocTrace(seed: number, requests: number): Uint8Array {
         ],
         threads: [...servers.map((tid) => ({ tid, tgid: 500 })), ...clients.map((tid) => ({ tid, tgid: Math.floor(tid / 10) * 10 }))],
       },
-    },
+  };
+  // Named last: an early tree gives the threads' processes but no process's name.
+  const unnamed = { processTree: { processes: tree.processTree.processes.map(({ pid }) => ({ pid })), threads: tree.processTree.threads } };
+  const packets = [
+    polled(2000),
+    named === 'first' ? tree : unnamed,
     ...cpus.map((event, cpu) => ({ ftraceEvents: { cpu, event } })),
     // Polled DMA-BUF RSS of the clients' processes, one sample at the time of a traced one.
     polled(5000),
     polled(ts),
+    ...(named === 'last' ? [tree] : []),
   ];
   return T.Trace.encode(T.Trace.fromObject({ packet: packets })).finish();
 }
@@ -250,4 +255,45 @@ test('charges: gralloc spans from many binder events; the rules look binder even
   assert.ok(lookups.length === 3 && lookups.every((d) => /^SEARCH \w+ USING INDEX binder_event_by_(thread|id)/.test(d)), plan.join('\n'));
   assert.ok(lookups.some((d) => /binder_event_by_id \(snapshot_id=\? AND debug_id=\?\)/.test(d)), plan.join('\n'));
   s.close();
+});
+
+test('past the binder events stored in full, only those gralloc attribution may need are stored, and the charges are the same', async () => {
+  let bytes = grallocTrace(9, 400);
+  const charged = async () => {
+    const s = await open({ name: 'gralloc.pftrace', bytes });
+    const out = {
+      allocs: s.query('SELECT * FROM android_dmabuf_allocs'),
+      totals: s.query('SELECT * FROM dma_heap_totals ORDER BY scope, pid, tid'),
+      binder: s.query('SELECT count(*) AS n, sum(tid IN (501, 502, 503)) AS allocator, sum(to_proc = 500) AS to_allocator FROM binder_event')[0],
+      thinned: s.query("SELECT message FROM diagnostic WHERE code = 'binder_events_thinned'").map((r) => String(r.message)),
+    };
+    s.close();
+    return out;
+  };
+  const full = await charged();
+  const max = TraceSink.maxBinderEvents;
+  TraceSink.maxBinderEvents = 100;
+  try {
+    const thinned = await charged();
+    assert.deepEqual(thinned.allocs, full.allocs);
+    assert.deepEqual(thinned.totals, full.totals);
+    // Every event of the allocator's threads and every transaction sent to it is kept; of the
+    // clients' traffic among themselves, only what came in the first 100.
+    const kept = thinned.binder as Record<string, number>;
+    const all = full.binder as Record<string, number>;
+    assert.ok(kept.n < all.n / 2, JSON.stringify({ kept, all }));
+    assert.equal(kept.allocator, all.allocator);
+    assert.equal(kept.to_allocator, all.to_allocator);
+    assert.equal(thinned.thinned.length, 1);
+    assert.match(thinned.thinned[0], new RegExp(`^${all.n - kept.n} binder events .* first 100 `));
+    assert.deepEqual(full.thinned, []);
+    // The processes named last: while the events come, none is known not to be the allocator.
+    bytes = grallocTrace(9, 400, 'last');
+    const late = await charged();
+    assert.deepEqual(late.allocs, full.allocs);
+    assert.deepEqual(late.binder, full.binder);
+    assert.deepEqual(late.thinned, []);
+  } finally {
+    TraceSink.maxBinderEvents = max;
+  }
 });

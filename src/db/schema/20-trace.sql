@@ -244,7 +244,9 @@ CREATE TABLE trace_meminfo_sample (
 
 -- One row per binder event of a trace (`binder_transaction`, `binder_transaction_received`),
 -- kept so that allocations a gralloc allocator thread makes while serving a transaction can be
--- charged to the client (`android_dmabuf_allocs`).
+-- charged to the client (`android_dmabuf_allocs`). Past 2,000,000 in one trace, only the events
+-- that attribution may need are stored (of a thread of the allocator, or sent to it, or of a
+-- process not named yet); a `binder_events_thinned` diagnostic counts the others.
 CREATE TABLE binder_event (
   -- Snapshot the trace belongs to.
   snapshot_id INTEGER NOT NULL,

@@ -30,6 +30,12 @@ const PACKED_BATCH_ROWS = 4000;
 type Value = string | number | bigint | null;
 
 /**
+ * A gralloc allocator process by its name or cmdline: the GLOBs of the view
+ * `_dmabuf_gralloc_thread` (src/queries/android_dmabuf_allocs.sql), which decides.
+ */
+const GRALLOC_ALLOCATOR = /^\/vendor\/bin\/hw\/(android\.hardware\.graphics\.allocator|.*gralloc\.allocator)/s;
+
+/**
  * Rows of one table waiting to be written: value arrays, and packed (src/db/packed.ts) for a
  * row of numbers and NULLs written by `packedRow`. The packed rows waiting are older than the
  * value arrays waiting (a packed row first writes what waits), and `flush` writes them first.
@@ -89,6 +95,16 @@ export class TraceSink {
   private readonly commNames = new Map<number, string>();
   private pending: Pending[] = [];
   private pendingOverflow = false;
+
+  /**
+   * Binder events stored in full, at most: past them, only those the gralloc attribution may
+   * need are (see `binder`), the others counted in a `binder_events_thinned` diagnostic. Held in
+   * memory until used (64 bytes each), a trace's binder events would grow without bound. Tests
+   * lower it.
+   */
+  static maxBinderEvents = 2_000_000;
+  private binderStored = 0;
+  private binderThinned = 0;
 
   startTs: Int64 | null = null;
   endTs: Int64 | null = null;
@@ -305,6 +321,11 @@ export class TraceSink {
 
   /** A binder_event row (NaN for NULL), packed unless its timestamp is a bigint (a trace may hold millions). */
   binder(ts: Int64, tid: number, received: number, debugId: number, reply: number, flags: number, toProc: number, toThread: number): void {
+    if (this.binderStored >= TraceSink.maxBinderEvents && !this.mayServeGralloc(tid, toProc)) {
+      this.binderThinned++;
+      return;
+    }
+    this.binderStored++;
     this.seenTids.add(tid);
     const batch = this.batches.binder;
     if (typeof ts !== 'number') {
@@ -323,6 +344,21 @@ export class TraceSink {
     a[o + 6] = toProc;
     a[o + 7] = toThread;
     if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
+  }
+
+  /**
+   * Whether a binder event of thread `tid`, sent to process `toProc` (NaN: none), may count for
+   * the gralloc attribution: the process of either is an allocator, or is not named yet.
+   */
+  private mayServeGralloc(tid: number, toProc: number): boolean {
+    const pid = this.pidOf(tid);
+    return pid === undefined || this.maybeAllocator(pid) || (toProc === toProc && this.maybeAllocator(toProc));
+  }
+
+  private maybeAllocator(pid: number): boolean {
+    const p = this.processes.get(pid);
+    if (!p || (!p.name && !p.cmdline)) return true;
+    return GRALLOC_ALLOCATOR.test(p.name ?? '') || GRALLOC_ALLOCATOR.test(p.cmdline ?? '');
   }
 
   /** Write deferred rows, threads, processes and the trace_info row. */
@@ -361,6 +397,13 @@ export class TraceSink {
         'warning',
         'trace_lost_events',
         `${this.lostEventBundles} ftrace bundles report lost events (the kernel ring buffer overran): allocations and frees may be missing`,
+      );
+    }
+    if (this.binderThinned > 0) {
+      this.ctx.diag(
+        'info',
+        'binder_events_thinned',
+        `${this.binderThinned} binder events between processes other than the gralloc allocator were not stored (past the first ${TraceSink.maxBinderEvents} of the trace)`,
       );
     }
     if (this.storedEvents === 0) {
