@@ -112,6 +112,16 @@ class Range {
   }
 }
 
+/** Write an event's inputs into its record, `at` f64s into the memory. */
+function setRecord(v: Float64Array, at: number, rowid: number, ts: number, inode: number, size: number, heap: number, tid: number): void {
+  v[at + ROWID] = rowid;
+  v[at + TS] = ts;
+  v[at + INODE] = inode;
+  v[at + SIZE] = size;
+  v[at + HEAP] = heap;
+  v[at + TID] = tid;
+}
+
 /**
  * One snapshot's `dma_heap_event` rows as the pass takes them: a record each, in rowid order,
  * from the start of a WebAssembly memory (which grows as they come). NaN stands for NULL.
@@ -162,12 +172,7 @@ class Events {
     this.room(1);
     const v = this.values;
     const at = (this.n++ * EVENT_BYTES) / 8;
-    v[at + ROWID] = rowid;
-    v[at + TS] = ts;
-    v[at + INODE] = inode;
-    v[at + SIZE] = size;
-    v[at + HEAP] = heap;
-    v[at + TID] = tid;
+    setRecord(v, at, rowid, ts, inode, size, heap, tid);
     this.moved += Math.abs(size);
     if (this.n > 1 && ts < v[at - EVENT_BYTES / 8 + TS]) this.sorted = false;
     this.inodes.add(inode);
@@ -200,12 +205,7 @@ class Events {
       const th = rows[o + tid];
       if (!Number.isSafeInteger(t) || !Number.isSafeInteger(sz)) return false;
       if ((i === i && !Number.isSafeInteger(i)) || (h === h && !Number.isSafeInteger(h)) || (th === th && !Number.isSafeInteger(th))) return false;
-      v[at + ROWID] = r;
-      v[at + TS] = t;
-      v[at + INODE] = i;
-      v[at + SIZE] = sz;
-      v[at + HEAP] = h;
-      v[at + TID] = th;
+      setRecord(v, at, r, t, i, sz, h, th);
       moved += Math.abs(sz);
       if (t < last) sorted = false;
       last = t;
