@@ -8,20 +8,20 @@
 //     bench/trace.ts. Floors: reading the file (in this process, and in a fresh node process
 //     timed as analyze is, start-up included: both printed); reading it and inflating its
 //     compressed_packets. Targets: ≤ 3 × (uncompressed), ≤ 1.5 × (compressed), RSS < 300 MB.
-//  3. A 300 MB trace like (2) where a tenth of the events start a binder transaction (its arrival
-//     and reply follow) and a fiftieth are `dmabuf_rss_stat` changes, as real traces of DMA-BUF use hold:
-//     reported against the read floor, with no target of its own (it keeps the paths those
-//     events take in sight).
+//  3. A 300 MB trace like (2) where a tenth of the events start a binder transaction (its
+//     arrival and reply follow) and a fiftieth are `dmabuf_rss_stat` changes, as real traces of
+//     DMA-BUF use hold: reported against the read floor, with no target of its own (it keeps the
+//     paths those events take in sight).
 //
 // Inputs are generated into bench/out/ (gitignored) and reused when present. Peak RSS of
 // the child comes from getrusage via a preloaded probe (bench/rss-probe.ts), so the CLI
 // needs no support for it. It reports; it never fails on a missed target (exit 0).
 //
 // Options: --size-mb N (every input N MB, a quick run), --bugreport-mb N, --trace-mb N,
-// --mixed-mb N, --skip-bugreport, --skip-trace, --skip-mixed, --repeat N (best of N analyze runs, and of N + 1 floor runs:
-// N before, one after; default 3: this machine's runs vary by ±15%, some days ±30%),
-// --timeout S (kill an analyze run after S seconds, default 300, so the whole bench stays
-// within minutes), --out DIR.
+// --mixed-mb N, --skip-bugreport, --skip-trace, --skip-mixed, --repeat N (best of N analyze
+// runs, and of N + 1 floor runs: N before, one after; default 3: this machine's runs vary by
+// ±15%, some days ±30%), --timeout S (kill an analyze run after S seconds, default 300, so the
+// whole bench stays within minutes), --out DIR.
 // Env: DMABUF_BENCH_SIZE_MB=N as --size-mb.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

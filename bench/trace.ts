@@ -6,8 +6,8 @@
 // ftrace events) `dma_heap_stat` allocations and frees. The compressed variant groups
 // packets into `compressed_packets` (zlib), as traced's deflate compression does. On request,
 // some events are binder transactions, their arrivals and replies (a busy device sends thousands
-// a second, one in fifty here to the gralloc allocator) and
-// `dmabuf_rss_stat` changes, as real traces of DMA-BUF use hold.
+// a second, one in fifty here to the gralloc allocator) and `dmabuf_rss_stat` changes, as real
+// traces of DMA-BUF use hold.
 // Deterministic (seeded); streamed to disk, never held whole.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
