@@ -2,6 +2,14 @@
 // The dmabuf-triage command: a plain JavaScript launcher for the code `npm run build` compiles into dist/.
 import v8 from 'node:v8';
 
+// Output piped into a reader that stops early (`| head`): the rest is not wanted, so stop quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 // A large Perfetto trace named on the command line starts decoding (on a worker thread) while
 // the rest of the program loads; the session that opens it takes that worker.
 const { prestartTraceWorkers } = await import('../dist/src/importers/perfetto/remote.js');

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import initSqlJs from 'sql.js';
+import { spawn } from 'node:child_process';
 import { cli, tempDir } from './helpers.js';
+import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes } from './fixtures/bugreport.js';
 
@@ -166,4 +168,17 @@ test('diff of a capture with itself lists nothing', () => {
   const r = cli(['diff', zip, zip, '-q', '--format', 'csv', '--no-headers']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, '');
+});
+
+test('output piped into a reader that stops early (| head) ends quietly, with exit 0', async () => {
+  // A listing longer than a pipe holds (every buffer of the example), whose reader closes the pipe
+  // after the first chunk.
+  const args = ['query', packagePath('examples', 'bugreport-example.zip'), '-q', '--sql', 'SELECT * FROM dmabuf'];
+  const child = spawn(process.execPath, [packagePath('bin', 'dmabuf-triage.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(err, '');
+  assert.equal(code, 0);
 });
