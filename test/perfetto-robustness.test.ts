@@ -182,7 +182,8 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
   ];
   const last = event(0x08, ...varint(3, 0x2a), 0x10, 7, 0x1a, 0);
   const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...binders, ...binderHanded, ...usual.slice(1), last];
-  const bundle = Buffer.concat([Buffer.from([0x08, 3]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
+  // cpu (field 1) and compact_sched (4, length-delimited) are skipped in the walk; lost_events (3) is handed over.
+  const bundle = Buffer.concat([Buffer.from([0x08, 3, 0x22, 2, 0x0a, 0x00, 0x18, 1]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
   const want = [
     ['row', 10_000, 5, 4096, 8192, 7],
     ['event', Buffer.from(handed[0])],
@@ -212,13 +213,17 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
     };
     assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);
     assert.deepEqual(got, want, where);
-    assert.deepEqual(fields, [0x08], where);
+    assert.deepEqual(fields, [0x18], where);
     const tsAt = (at: number, bytes: number[]) => assert.deepEqual([...walker.bytes.subarray(at, at + bytes.length)], bytes, where);
     tsAt(walker.firstTsAt, [0x01, 0x10]);
     tsAt(walker.lastTsAt, [...varint(3, 0x2a), 0x10]);
     // The last event's length one byte too long: it runs past the bundle.
     const cut = Buffer.from(buf.subarray(0, bundle.length - 1));
     assert.equal(walker.bundle(cut, 0, cut.length, reader), -1, where);
+    // A length-delimited field that runs past the bundle is handed over (its reader reports it).
+    fields.length = 0;
+    assert.equal(walker.bundle(Buffer.from([0x08, 3, 0x22, 5, 0x0a, 0x00]), 0, 6, reader), 0, where);
+    assert.deepEqual(fields, [0x22], where);
   }
 });
 

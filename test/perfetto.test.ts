@@ -215,6 +215,27 @@ test('chunk boundaries do not matter: 1-, 7- and 4096-byte chunks give the same 
   s.close();
 });
 
+test('bundle fields: compact_sched is skipped, a bundle that lost events is counted and reported', async () => {
+  const compactSched = { switchTimestamp: [5, 6, 7], switchNextPid: [1, 2, 3], internTable: ['a', 'b'], switchNextCommIndex: [0, 1, 0] };
+  const bytes = trace([
+    { ftraceEvents: { cpu: 0, compactSched, event: [dma(10, 7, 1, 4096, 4096)], lostEvents: false } },
+    { ftraceEvents: { cpu: 1, event: [dma(11, 7, 2, 4096, 8192)], compactSched, lostEvents: true } },
+    { ftraceEvents: { lostEvents: true, cpu: 300, event: [dma(12, 7, 1, -4096, 4096)] } },
+  ]);
+  const db = await importChunked(perfetto, bytes, bytes.length);
+  try {
+    assert.deepEqual(db.query('SELECT ts, inode, size_delta FROM dma_heap_event ORDER BY ts').map((r) => [r.ts, r.inode, r.size_delta]), [
+      [10, 1, 4096],
+      [11, 2, 4096],
+      [12, 1, -4096],
+    ]);
+    assert.deepEqual(db.query('SELECT lost_event_bundles, ftrace_events FROM trace_info')[0], { lost_event_bundles: 2, ftrace_events: 3 });
+    assert.match(diagnostics(db).find((d) => d.code === 'trace_lost_events')?.message ?? '', /^2 ftrace bundles report lost events/);
+  } finally {
+    db.close();
+  }
+});
+
 test('FtraceEvent.pid is a thread: mapped to its process through the process tree, wherever the tree is', async () => {
   const tree = {
     processTree: {

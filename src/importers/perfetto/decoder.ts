@@ -346,7 +346,7 @@ export class PerfettoDecoder implements BundleReader {
    * An FtraceEventBundle: the hot path, walked in WebAssembly (walker.ts, bundle.wat). The walk
    * counts the events, decodes the usual `dma_heap_stat` and binder events itself (`heapRows`,
    * `binderRows`), and hands to `event` the other events of ours and those laid out otherwise
-   * than traced writes them; other bundle fields (cpu, lost_events, compact_sched) go to
+   * than traced writes them; other bundle fields the walk does not skip (lost_events) go to
    * `bundleField`.
    */
   private bundle(buf: Uint8Array, start: number, end: number): void {
