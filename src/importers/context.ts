@@ -1,6 +1,23 @@
 // The ImportContext importers write through: one per source row, all sharing the session's Db.
 import type { Db } from '../db/database.js';
-import type { ImportContext, ProcessFields, Row, Rows, Severity, SnapshotFields } from './types.js';
+import type { SqlValue } from 'sql.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity, SnapshotFields, ThreadFields } from './types.js';
+
+/** Rows per statement of the thread and process upserts, largest first (few statements, each prepared once). */
+const UPSERT_ROWS = [256, 16, 1];
+
+const PROCESS_UPSERT = (rows: string) => `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES ${rows}
+  ON CONFLICT (snapshot_id, pid) DO UPDATE SET
+    name = CASE WHEN excluded.name IS NOT NULL AND length(excluded.name) > length(coalesce(process.name, ''))
+                THEN excluded.name ELSE process.name END,
+    cmdline = coalesce(excluded.cmdline, process.cmdline),
+    ppid = coalesce(excluded.ppid, process.ppid),
+    uid = coalesce(excluded.uid, process.uid)`;
+
+const THREAD_UPSERT = (rows: string) => `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES ${rows}
+  ON CONFLICT (snapshot_id, tid) DO UPDATE SET
+    pid = coalesce(excluded.pid, thread.pid),
+    name = coalesce(excluded.name, thread.name)`;
 
 export class SourceContext implements ImportContext {
   constructor(
@@ -45,26 +62,50 @@ export class SourceContext implements ImportContext {
   }
 
   process(pid: number, f: ProcessFields): void {
-    this.db.write(
-      `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (snapshot_id, pid) DO UPDATE SET
-         name = CASE WHEN excluded.name IS NOT NULL AND length(excluded.name) > length(coalesce(process.name, ''))
-                     THEN excluded.name ELSE process.name END,
-         cmdline = coalesce(excluded.cmdline, process.cmdline),
-         ppid = coalesce(excluded.ppid, process.ppid),
-         uid = coalesce(excluded.uid, process.uid)`,
-      [this.snapshotId, pid, f.name || null, f.cmdline || null, f.ppid ?? null, f.uid ?? null],
-    );
+    this.processes([[pid, f]]);
+  }
+
+  processes(list: readonly (readonly [number, ProcessFields])[]): void {
+    this.upsert(list, 6, PROCESS_UPSERT, ([pid, f], out, at) => {
+      out[at] = this.snapshotId;
+      out[at + 1] = pid;
+      out[at + 2] = f.name || null;
+      out[at + 3] = f.cmdline || null;
+      out[at + 4] = f.ppid ?? null;
+      out[at + 5] = f.uid ?? null;
+    });
   }
 
   thread(tid: number, pid: number | null, name?: string | null): void {
-    this.db.write(
-      `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES (?, ?, ?, ?)
-       ON CONFLICT (snapshot_id, tid) DO UPDATE SET
-         pid = coalesce(excluded.pid, thread.pid),
-         name = coalesce(excluded.name, thread.name)`,
-      [this.snapshotId, tid, pid, name || null],
-    );
+    this.threads([[tid, pid, name]]);
+  }
+
+  threads(list: readonly ThreadFields[]): void {
+    this.upsert(list, 4, THREAD_UPSERT, ([tid, pid, name], out, at) => {
+      out[at] = this.snapshotId;
+      out[at + 1] = tid;
+      out[at + 2] = pid;
+      out[at + 3] = name || null;
+    });
+  }
+
+  /**
+   * Write `list` with the upsert `sql` (its VALUES rows of `width` parameters at the mark), in
+   * order, UPSERT_ROWS rows per statement where they fill one, then fewer: a row that meets an
+   * earlier one of the same list is merged into it as one upsert after the other would.
+   */
+  private upsert<T>(list: readonly T[], width: number, sql: (rows: string) => string, fill: (item: T, out: SqlValue[], at: number) => void): void {
+    const one = `(${Array(width).fill('?').join(', ')})`;
+    let i = 0;
+    for (const per of UPSERT_ROWS) {
+      if (list.length - i < per) continue;
+      const text = sql(Array(per).fill(one).join(', '));
+      const values: SqlValue[] = new Array(per * width);
+      for (; i + per <= list.length; i += per) {
+        for (let r = 0; r < per; r++) fill(list[i + r], values, r * width);
+        this.db.write(text, values);
+      }
+    }
   }
 
   snapshot(fields: SnapshotFields): void {

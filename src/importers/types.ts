@@ -30,6 +30,9 @@ export interface ProcessFields {
   uid?: number | null;
 }
 
+/** A thread as `ImportContext.thread` takes it: tid, pid (null: unknown), name. */
+export type ThreadFields = readonly [number, number | null, (string | null)?];
+
 /** Where an importer writes. One context per source (file, zip entry or bugreport section). */
 export interface ImportContext {
   readonly snapshotId: number;
@@ -44,8 +47,12 @@ export interface ImportContext {
   diag(severity: Severity, code: string, message: string, line?: number | null): void;
   /** Record (or improve) what is known of a process: a longer name or a cmdline wins. */
   process(pid: number, fields: ProcessFields): void;
+  /** `process` for each, in order, at once (a trace ends with hundreds or thousands). */
+  processes(list: readonly (readonly [number, ProcessFields])[]): void;
   /** Record (or improve) what is known of a thread. */
   thread(tid: number, pid: number | null, name?: string | null): void;
+  /** `thread` for each (tid, pid, name), in order, at once. */
+  threads(list: readonly ThreadFields[]): void;
   /** Fill snapshot fields (only those given and not null). */
   snapshot(fields: SnapshotFields): void;
   /** A child source (a section of this text, an entry of this zip) sharing this snapshot. */

@@ -6,7 +6,7 @@
 // database as decoding here (test/perfetto.test.ts).
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { ImportContext, ProcessFields, Row, Rows, Severity } from '../types.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity, ThreadFields } from '../types.js';
 import { rowCount } from '../../db/packed.js';
 import { looksLikePerfettoTrace } from './sniff.js';
 import { readHead } from '../../input/head.js';
@@ -26,9 +26,8 @@ export type TraceMessage =
   | ['insert', string, Row]
   | ['insertMany', string, readonly string[], Rows]
   | ['diag', Severity, string, string, number | null]
-  | ['process', number, ProcessFields]
-  | ['thread', number, number | null, string | null]
-  | ['many', TraceMessage[]]
+  | ['processes', readonly (readonly [number, ProcessFields])[]]
+  | ['threads', readonly ThreadFields[]]
   | ['describe', string, number | null]
   | ['progress', string]
   | ['end']
@@ -93,13 +92,10 @@ export class TraceWorker {
             return;
           case 'diag':
             return ctx.diag(m[1], m[2], m[3], m[4]);
-          case 'process':
-            return ctx.process(m[1], m[2]);
-          case 'thread':
-            return ctx.thread(m[1], m[2], m[3]);
-          case 'many':
-            for (const x of m[1]) apply(x);
-            return;
+          case 'processes':
+            return ctx.processes(m[1]);
+          case 'threads':
+            return ctx.threads(m[1]);
           case 'describe':
             return ctx.describe(m[1], m[2] ?? undefined);
           case 'progress':

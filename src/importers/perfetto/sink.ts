@@ -12,7 +12,7 @@
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
-import type { ImportContext } from '../types.js';
+import type { ImportContext, ProcessFields } from '../types.js';
 import type { Int64 } from './wire.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
@@ -365,23 +365,23 @@ export class TraceSink {
   finish(): void {
     this.flushPending();
     for (const b of Object.values(this.batches)) this.flush(b);
-    for (const [pid, p] of this.processes) {
-      this.ctx.process(pid, { name: p.name, cmdline: p.cmdline, ppid: p.ppid, uid: p.uid });
-    }
+    const processes: [number, ProcessFields][] = [];
+    for (const [pid, p] of this.processes) processes.push([pid, { name: p.name, cmdline: p.cmdline, ppid: p.ppid, uid: p.uid }]);
     // Processes known only as some thread's tgid.
     for (const pid of new Set(this.tgid.values())) {
-      if (!this.processes.has(pid)) this.ctx.process(pid, {});
+      if (!this.processes.has(pid)) processes.push([pid, {}]);
     }
     // Processes the trace saw forked, named after their main thread.
     for (const [pid, creator] of this.forks) {
       if (this.processes.has(pid)) continue;
-      this.ctx.process(pid, { name: this.commNames.get(pid) ?? null, ppid: this.pidOf(creator) ?? null });
+      processes.push([pid, { name: this.commNames.get(pid) ?? null, ppid: this.pidOf(creator) ?? null }]);
     }
+    this.ctx.processes(processes);
     // Threads: those the trace described or saw created, and those that emitted a stored event.
     const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys()]);
-    for (const tid of [...tids].sort((a, b) => a - b)) {
-      this.ctx.thread(tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null);
-    }
+    this.ctx.threads(
+      [...tids].sort((a, b) => a - b).map((tid) => [tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null] as const),
+    );
     this.ctx.insert('trace_info', {
       format: this.format,
       start_ts: this.startTs,

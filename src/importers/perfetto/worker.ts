@@ -5,7 +5,7 @@
 // the database itself.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ImportContext, ProcessFields, Row, Rows, Severity } from '../types.js';
+import type { ImportContext, ProcessFields, Row, Rows, Severity, ThreadFields } from '../types.js';
 import { pack, rowCount } from '../../db/packed.js';
 import { decodeTrace } from './stream.js';
 import { bundleWalker } from './decoder.js';
@@ -30,14 +30,7 @@ port.on('message', (m: ['ack', number]) => {
   }
 });
 
-/** Thread and process writes not posted yet: a trace ends with hundreds, sent in one message. */
-let small: TraceMessage[] = [];
-
 function post(m: TraceMessage, transfer?: ArrayBuffer[]): void {
-  if (small.length > 0) {
-    port.postMessage(['many', small]);
-    small = [];
-  }
   port.postMessage(m, transfer);
 }
 
@@ -64,11 +57,19 @@ class RemoteContext implements ImportContext {
   }
 
   process(pid: number, fields: ProcessFields): void {
-    small.push(['process', pid, fields]);
+    this.processes([[pid, fields]]);
+  }
+
+  processes(list: readonly (readonly [number, ProcessFields])[]): void {
+    post(['processes', list]);
   }
 
   thread(tid: number, pid: number | null, name?: string | null): void {
-    small.push(['thread', tid, pid, name ?? null]);
+    this.threads([[tid, pid, name ?? null]]);
+  }
+
+  threads(list: readonly ThreadFields[]): void {
+    post(['threads', list]);
   }
 
   describe(importer: string, bytes?: number): void {
