@@ -1,11 +1,14 @@
 // The database layer's own promises: the schema image opened at start-up is the schema the
-// SQL files make, and rows held back (`holdInserts`) end up exactly as if written at once.
+// SQL files make, rows held back (`holdInserts`) end up exactly as if written at once, and
+// threads and processes written as one list end up as if written one by one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Db } from '../src/db/database.js';
 import { IMAGE_PATH } from '../src/db/image.js';
+import { SourceContext } from '../src/importers/context.js';
+import type { ProcessFields, ThreadFields } from '../src/importers/types.js';
 import { count } from '../src/report/format.js';
 import { tempDir } from './helpers.js';
 
@@ -117,4 +120,37 @@ test('counts are printed with thousands separators', () => {
     [0, 999, 1000, -1234567, 12.5, '77', null].map(count),
     ['0', '999', '1,000', '-1,234,567', '12.5', '77', '-'],
   );
+});
+
+test('threads and processes written as one list are the rows one write each makes, repeats merged', async () => {
+  // Past one statement's worth (256 rows), with repeats across statements and within one.
+  const procs: [number, ProcessFields][] = [];
+  const threads: ThreadFields[] = [];
+  for (let i = 0; i < 300; i++) {
+    procs.push([1000 + (i % 280), i % 3 === 0 ? { name: `p${i}`, ppid: i } : i % 3 === 1 ? { name: `process-${i}`, uid: 10_000 + i } : { cmdline: `/bin/x ${i}` }]);
+    threads.push([2000 + (i % 290), i % 4 === 0 ? null : 1000 + i, i % 5 === 0 ? null : `t${i}`]);
+  }
+  const rows = (db: Db) => ({
+    process: db.query('SELECT * FROM process ORDER BY snapshot_id, pid'),
+    thread: db.query('SELECT * FROM thread ORDER BY snapshot_id, tid'),
+  });
+  const one = await Db.create();
+  const many = await Db.create();
+  try {
+    const a = SourceContext.topLevel(one, 't', 'perfetto', 'trace', 't');
+    for (const [pid, f] of procs) a.process(pid, f);
+    for (const [tid, pid, name] of threads) a.thread(tid, pid, name);
+    const b = SourceContext.topLevel(many, 't', 'perfetto', 'trace', 't');
+    b.processes(procs);
+    b.threads(threads);
+    const want = rows(one);
+    assert.equal(want.process.length, 280);
+    assert.equal(want.thread.length, 290);
+    // A repeat merges: the longer name, the first non-null of the others.
+    assert.deepEqual(want.process.find((p) => p.pid === 1000), { snapshot_id: 1, pid: 1000, name: 'process-280', cmdline: null, ppid: 0, uid: 10_280 });
+    assert.deepEqual(rows(many), want);
+  } finally {
+    one.close();
+    many.close();
+  }
 });
