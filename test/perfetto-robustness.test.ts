@@ -210,6 +210,8 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
       binderRows: (rows: Float64Array, count: number) => {
         for (let i = 0; i < count; i++) got.push(['binder', ...rows.subarray(i * 8, i * 8 + 8)]);
       },
+      otherPacket: (): boolean => assert.fail('a bundle walk hands over no packet'),
+      failedPacket: () => assert.fail('a bundle walk hands over no packet'),
     };
     assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);
     assert.deepEqual(got, want, where);

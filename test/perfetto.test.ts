@@ -14,6 +14,8 @@ import { SourceContext } from '../src/importers/context.js';
 import { perfetto, looksLikePerfettoTrace } from '../src/importers/perfetto/index.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { TraceWorker, TRACE_WORKER_BYTES } from '../src/importers/perfetto/remote.js';
+import { bundleWalker } from '../src/importers/perfetto/decoder.js';
+import { decodeTrace } from '../src/importers/perfetto/stream.js';
 import { writeSyntheticTrace } from '../bench/trace.js';
 import { sharedDir, tempDir, diagnostics, rng, importChunked, cli, assertInputDiagnostics } from './helpers.js';
 
@@ -72,7 +74,8 @@ function tables(s: { query(sql: string): Record<string, unknown>[] }): Record<st
   const out: Record<string, unknown[]> = {};
   for (const t of ['dma_heap_event', 'dmabuf_rss_sample', 'ion_heap_event', 'gpu_mem_total_sample', 'trace_meminfo_sample', 'binder_event', 'thread', 'process', 'trace_info']) {
     const order = t === 'thread' ? 'tid' : t === 'process' ? 'pid' : t === 'trace_info' ? 'rowid' : 'ts, rowid';
-    out[t] = s.query(`SELECT * FROM ${t} ORDER BY ${order}`);
+    // The rowid too: rows are written in trace order, whatever the chunks or the path.
+    out[t] = s.query(`SELECT rowid AS row_id, * FROM ${t} ORDER BY ${order}`);
   }
   out.diagnostic = s.query('SELECT severity, code, message FROM diagnostic ORDER BY id');
   return out;
@@ -542,6 +545,92 @@ test('random mutations of a trace never throw out of the importer, and only the 
   }
   // The mutations did reach the decoder (not all of them landed in bytes it ignores).
   assert.ok(seen.has('malformed_packet') && seen.has('corrupt_trace'), [...seen].join(' '));
+});
+
+/**
+ * Decode `bytes` as the trace worker does (worker.ts): chunks of `size` bytes read in turn into
+ * three regions of the walker's memory, where whole packets are walked in WebAssembly. Returns
+ * the database and how many packets that walk decoded.
+ */
+async function importInWalker(bytes: Uint8Array, size: number): Promise<{ db: Db; walked: number }> {
+  const db = await Db.create();
+  db.begin();
+  const ctx = SourceContext.topLevel(db, 'capture.bin', 'perfetto', 'trace', 'capture.bin', bytes.length);
+  const walker = bundleWalker(3 * size);
+  const ring = [0, 1, 2].map((k) => walker.region(k * size, size));
+  let walked = 0;
+  const packets = walker.packets.bind(walker);
+  walker.packets = (buf, start, end, reader) => {
+    const to = packets(buf, start, end, reader);
+    if (to > start) walked += walker.packetCount;
+    return to;
+  };
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    for (let i = 0, k = 0; i < bytes.length; i += size, k++) {
+      const n = Math.min(size, bytes.length - i);
+      ring[k % 3].set(bytes.subarray(i, i + n));
+      yield ring[k % 3].subarray(0, n);
+    }
+  }
+  await decodeTrace(chunks(), ctx, { progress: () => {}, reusedChunks: true, walker });
+  db.commit();
+  return { db, walked };
+}
+
+test('packets walked whole in WebAssembly, as the worker reads a trace, give the tables and diagnostics of decoding them one by one, also when malformed', async () => {
+  const file = path.join(tempDir(), 'mixed.pftrace');
+  await writeSyntheticTrace(file, 400 * 1024, { compressed: false, binder: 0.1, rss: 0.05 });
+  const synthetic = new Uint8Array(fs.readFileSync(file));
+  const rand = rng(2024);
+  const mutated = (b: Uint8Array, n: number) => {
+    const m = Uint8Array.from(b);
+    for (let k = 0; k < n; k++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
+    return m;
+  };
+  // A bundle whose last event claims 3 bytes more than the bundle holds, between good packets.
+  const cut = trace([ftrace(0, [dma(10, 7, 1, 4096, 4096), dma(11, 7, 2, 4096, 8192)])]);
+  let last = cut.length - 2;
+  while (!(cut[last] === 0x12 && cut[last + 1] === cut.length - last - 2)) last--;
+  cut[last + 1] += 3;
+  const good = trace([ftrace(1, [dma(5, 7, 3, 4096, 4096)])]);
+  // Packets with timestamps of their own (field 8), one written twice: the last counts.
+  const T = perfettoTypes();
+  const field = (p: Packet) => T.TracePacket.encode(T.TracePacket.fromObject(p)).finish();
+  const raw = (...fields: Uint8Array[]) => {
+    const body = concat(fields);
+    return concat([protobuf.Writer.create().uint32((1 << 3) | 2).uint32(body.length).finish(), body]);
+  };
+  const stamped = concat([
+    raw(field({ timestamp: 2 }), field(ftrace(0, [dma(10, 7, 1, 4096, 4096)])), field({ timestamp: 200 })),
+    raw(field(ftrace(1, [dma(20, 7, 1, -4096, 0)])), field({ timestamp: 5, trustedPacketSequenceId: 3 })),
+  ]);
+  const traces: [string, Uint8Array][] = [
+    ['synthetic', synthetic],
+    ['rich', richTrace()],
+    ['a bundle cut short', concat([good, cut, good])],
+    ['packet timestamps', stamped],
+  ];
+  for (let i = 0; i < 12; i++) traces.push([`synthetic mutation ${i}`, mutated(synthetic, 1 + i * 3)]);
+  for (let i = 0; i < 12; i++) traces.push([`rich mutation ${i}`, mutated(richTrace(), 1 + (i % 6))]);
+  const [info] = (await importChunked(perfetto, stamped, stamped.length)).query('SELECT start_ts, end_ts, packets FROM trace_info');
+  assert.deepEqual(info, { start_ts: 5, end_ts: 200, packets: 2 });
+  let walkedAll = 0;
+  for (const [what, bytes] of traces) {
+    for (const size of [64 * 1024, 1024 * 1024]) {
+      const one = await importChunked(perfetto, bytes, size);
+      const { db: whole, walked } = await importInWalker(bytes, size);
+      assert.deepEqual(tables(whole), tables(one), `${what}, chunks of ${size} bytes`);
+      if (what === 'synthetic') {
+        // All but the process tree and the packets cut by a chunk boundary.
+        const [{ packets }] = one.query('SELECT packets FROM trace_info');
+        assert.ok(walked >= (packets as number) / 2 && walked < (packets as number), `${what}: ${walked} of ${packets} packets walked whole`);
+      }
+      walkedAll += walked;
+      one.close();
+      whole.close();
+    }
+  }
+  assert.ok(walkedAll >= 300, `${walkedAll} packets walked whole`);
 });
 
 test('a file that is not a trace is refused by sniffing; open() rejects it', async () => {

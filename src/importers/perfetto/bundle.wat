@@ -37,6 +37,8 @@
   (import "walker" "memory" (memory 1))
   (import "walker" "event" (func $event (param i32 i32) (result i32)))
   (import "walker" "field" (func $field (param i32 i32) (result i32)))
+  (import "walker" "packet" (func $packet (param i32 i32) (result i32)))
+  (import "walker" "failed" (func $failed (param i32 i32)))
 
   ;; The end of the varint at q, in an event ending at e (e when it runs to the end): a word at
   ;; a time when 8 bytes remain, the first byte without the continuation bit found by ctz.
@@ -196,7 +198,7 @@
     (i32.store (i32.const 12) (i32.add (local.get $n) (i32.const 1)))
     (i32.const 1))
 
-  (func (export "bundle") (param $start i32) (param $end i32) (result i32)
+  (func $bundle (export "bundle") (param $start i32) (param $end i32) (result i32)
     (local $p i32) (local $b i32) (local $len i32) (local $shift i32) (local $s i32) (local $e i32)
     (local $q i32) (local $tsAt i32) (local $pidAt i32) (local $tag i32) (local $plen i32)
     (local $events i32) (local $first i32) (local $last i32) (local $stops i64) (local $v i64)
@@ -318,4 +320,181 @@
     (i32.store (i32.const 0) (local.get $first))
     (i32.store (i32.const 4) (local.get $last))
     (local.get $events))
+;; ---- whole packets ----------------------------------------------------------------------
+
+  ;; The smallest and largest timestamps noted by `packets`; where their varints start is at
+  ;; memory[2072] and [2076] (-1: none yet).
+  (global $minTs (mut i64) (i64.const 0))
+  (global $maxTs (mut i64) (i64.const 0))
+
+  ;; The 64-bit varint at q as the JavaScript reader (wire.ts, Cursor.u64) takes it: at most ten
+  ;; bytes, whatever follows (the memory has slack after any bundle), bits past 64 dropped.
+  (func $u64At (param $q i32) (result i64)
+    (local $v i64) (local $shift i64) (local $b i32)
+    (loop $byte
+      (local.set $b (i32.load8_u (local.get $q)))
+      (local.set $v (i64.or (local.get $v)
+        (i64.shl (i64.extend_i32_u (i32.and (local.get $b) (i32.const 0x7f))) (local.get $shift))))
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (local.set $shift (i64.add (local.get $shift) (i64.const 7)))
+      (br_if $byte (i32.and (i32.ge_u (local.get $b) (i32.const 0x80)) (i64.lt_u (local.get $shift) (i64.const 70)))))
+    (local.get $v))
+
+  ;; Note the timestamp whose varint starts at q (none when q < 0) in the bounds.
+  (func $noteTs (param $q i32)
+    (local $v i64)
+    (if (i32.lt_s (local.get $q) (i32.const 0)) (then (return)))
+    (local.set $v (call $u64At (local.get $q)))
+    (if (i32.or (i32.lt_s (i32.load (i32.const 2072)) (i32.const 0)) (i64.lt_u (local.get $v) (global.get $minTs)))
+      (then
+        (global.set $minTs (local.get $v))
+        (i32.store (i32.const 2072) (local.get $q))))
+    (if (i32.or (i32.lt_s (i32.load (i32.const 2076)) (i32.const 0)) (i64.gt_u (local.get $v) (global.get $maxTs)))
+      (then
+        (global.set $maxTs (local.get $v))
+        (i32.store (i32.const 2076) (local.get $q)))))
+
+  ;; The end of the varint at q of at most `max` bytes, ending before e; 0 when it does not.
+  (func $varintEnd (param $q i32) (param $e i32) (param $max i32) (result i32)
+    (local $stop i32)
+    (local.set $stop (i32.add (local.get $q) (local.get $max)))
+    (loop $byte
+      (if (i32.or (i32.ge_u (local.get $q) (local.get $e)) (i32.ge_u (local.get $q) (local.get $stop)))
+        (then (return (i32.const 0))))
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (br_if $byte (i32.ge_u (i32.load8_u (i32.sub (local.get $q) (i32.const 1))) (i32.const 0x80))))
+    (local.get $q))
+
+  ;; Whether the TracePacket at [s, e) is one the walk decodes whole: every field whole and of a
+  ;; possible wire type, none of the payloads decoded elsewhere (process_tree 2, sys_stats 7,
+  ;; process_stats 9, compressed_packets 50, gpu_mem_total 71, zstd_compressed_packets 133, when
+  ;; length-delimited). Tags of more than four bytes and lengths of more than four are left to
+  ;; the decoder too. The decoder's reading of such a packet is the rule (decoder.ts).
+  (func $plain (param $s i32) (param $e i32) (result i32)
+    (local $q i32) (local $r i32) (local $tag i32) (local $field i32) (local $len i32)
+    (local.set $q (local.get $s))
+    (block $walked
+      (loop $next
+        (br_if $walked (i32.ge_u (local.get $q) (local.get $e)))
+        (local.set $r (call $varintEnd (local.get $q) (local.get $e) (i32.const 4)))
+        (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+        (local.set $tag (i32.wrap_i64 (call $u64At (local.get $q))))
+        (local.set $q (local.get $r))
+        (local.set $field (i32.shr_u (local.get $tag) (i32.const 3)))
+        (block $skipped
+          (block $len
+            (block $i32
+              (block $i64
+                (block $varint
+                  (br_table $varint $i64 $len $skipped $skipped $i32 $skipped $skipped
+                    (i32.and (local.get $tag) (i32.const 7))))
+                ;; varint
+                (local.set $q (call $varintEnd (local.get $q) (local.get $e) (i32.const 10)))
+                (if (i32.eqz (local.get $q)) (then (return (i32.const 0))))
+                (br $next))
+              ;; 64-bit
+              (local.set $q (i32.add (local.get $q) (i32.const 8)))
+              (br_if $next (i32.le_u (local.get $q) (local.get $e)))
+              (return (i32.const 0)))
+            ;; 32-bit
+            (local.set $q (i32.add (local.get $q) (i32.const 4)))
+            (br_if $next (i32.le_u (local.get $q) (local.get $e)))
+            (return (i32.const 0)))
+          ;; length-delimited
+          (local.set $r (call $varintEnd (local.get $q) (local.get $e) (i32.const 4)))
+          (if (i32.eqz (local.get $r)) (then (return (i32.const 0))))
+          (local.set $len (i32.wrap_i64 (call $u64At (local.get $q))))
+          (local.set $q (local.get $r))
+          (if (i32.gt_u (local.get $len) (i32.sub (local.get $e) (local.get $q))) (then (return (i32.const 0))))
+          (local.set $q (i32.add (local.get $q) (local.get $len)))
+          (if (i32.or
+                (i32.or (i32.eq (local.get $field) (i32.const 2)) (i32.eq (local.get $field) (i32.const 7)))
+                (i32.or
+                  (i32.or (i32.eq (local.get $field) (i32.const 9)) (i32.eq (local.get $field) (i32.const 50)))
+                  (i32.or (i32.eq (local.get $field) (i32.const 71)) (i32.eq (local.get $field) (i32.const 133)))))
+            (then (return (i32.const 0))))
+          (br $next))
+        ;; an impossible wire type
+        (return (i32.const 0))))
+    (i32.const 1))
+
+  ;; `packets(start, end)` walks the `Trace.packet` fields at memory[start, end) while each is
+  ;; whole there (tag byte 0x0a, a length of at most 4 bytes and `maxPacket` bytes): a packet
+  ;; `plain` says is decoded here, its ftrace bundles walked by `bundle` (one with an event
+  ;; running past its end stops its packet, which goes to the import `failed(s, e)`); any other
+  ;; goes to the import `packet(s, e)`, which decodes it and returns whether the walk may go on
+  ;; (0: the decoder has packets waiting, which must keep their order). Returns where it stopped:
+  ;; a field that is not a whole packet, or the end. Keeps at memory[2064] the number of packets
+  ;; it decoded, at [2068] their ftrace events (of whole bundles), at [2072] and [2076] where the
+  ;; varints of the smallest and largest timestamps noted start (each bundle's first and last
+  ;; events', and each packet's own: the last of its field 8; -1: none), at [2080] and [2084]
+  ;; where the packet it decodes starts and ends: all as they are when an import throws.
+  (func (export "packets") (param $start i32) (param $end i32) (param $maxPacket i32) (result i32)
+    (local $p i32) (local $s i32) (local $e i32) (local $len i32) (local $q i32) (local $r i32)
+    (local $tag i32) (local $n i32) (local $tsAt i32)
+    (local.set $p (local.get $start))
+    (i32.store (i32.const 2064) (i32.const 0))
+    (i32.store (i32.const 2068) (i32.const 0))
+    (i32.store (i32.const 2072) (i32.const -1))
+    (i32.store (i32.const 2076) (i32.const -1))
+    (block $stop
+      (loop $next
+        (br_if $stop (i32.ge_u (local.get $p) (local.get $end)))
+        (br_if $stop (i32.ne (i32.load8_u (local.get $p)) (i32.const 0x0a)))
+        (local.set $s (call $varintEnd (i32.add (local.get $p) (i32.const 1)) (local.get $end) (i32.const 4)))
+        (br_if $stop (i32.eqz (local.get $s)))
+        (local.set $len (i32.wrap_i64 (call $u64At (i32.add (local.get $p) (i32.const 1)))))
+        (br_if $stop (i32.gt_u (local.get $len) (local.get $maxPacket)))
+        (br_if $stop (i32.gt_u (local.get $len) (i32.sub (local.get $end) (local.get $s))))
+        (local.set $e (i32.add (local.get $s) (local.get $len)))
+        (local.set $p (local.get $e))
+        (if (i32.eqz (call $plain (local.get $s) (local.get $e)))
+          (then
+            (br_if $next (call $packet (local.get $s) (local.get $e)))
+            (br $stop)))
+        (i32.store (i32.const 2064) (i32.add (i32.load (i32.const 2064)) (i32.const 1)))
+        (i32.store (i32.const 2080) (local.get $s))
+        (i32.store (i32.const 2084) (local.get $e))
+        (local.set $tsAt (i32.const -1))
+        ;; Its fields, whole and of possible wire types (`plain`).
+        (local.set $q (local.get $s))
+        (block $done
+          (loop $field
+            (br_if $done (i32.ge_u (local.get $q) (local.get $e)))
+            (local.set $r (call $varintEnd (local.get $q) (local.get $e) (i32.const 4)))
+            (local.set $tag (i32.wrap_i64 (call $u64At (local.get $q))))
+            (local.set $q (local.get $r))
+            (block $skipped
+              (block $len
+                (block $i32
+                  (block $i64
+                    (block $varint
+                      (br_table $varint $i64 $len $skipped $skipped $i32 $skipped $skipped
+                        (i32.and (local.get $tag) (i32.const 7))))
+                    ;; timestamp = 8: the packet's own
+                    (if (i32.eq (local.get $tag) (i32.const 0x40)) (then (local.set $tsAt (local.get $q))))
+                    (local.set $q (call $varintEnd (local.get $q) (local.get $e) (i32.const 10)))
+                    (br $field))
+                  (local.set $q (i32.add (local.get $q) (i32.const 8)))
+                  (br $field))
+                (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                (br $field))
+              (local.set $r (call $varintEnd (local.get $q) (local.get $e) (i32.const 4)))
+              (local.set $len (i32.wrap_i64 (call $u64At (local.get $q))))
+              (local.set $q (i32.add (local.get $r) (local.get $len)))
+              ;; ftrace_events = 1
+              (br_if $field (i32.ne (local.get $tag) (i32.const 0x0a)))
+              (local.set $n (call $bundle (local.get $r) (local.get $q)))
+              (if (i32.lt_s (local.get $n) (i32.const 0))
+                (then
+                  (call $failed (local.get $s) (local.get $e))
+                  (br $next)))
+              (i32.store (i32.const 2068) (i32.add (i32.load (i32.const 2068)) (local.get $n)))
+              (call $noteTs (i32.load (i32.const 0)))
+              (call $noteTs (i32.load (i32.const 4)))
+              (br $field))
+            (unreachable)))
+        (call $noteTs (local.get $tsAt))
+        (br $next)))
+    (local.get $p))
 )

@@ -82,6 +82,8 @@ function inflateOptions(bytes: Uint8Array): zlib.ZlibOptions {
 /** Thrown inside the decoder for a malformed packet; caught per packet (any other exception is a bug and propagates). */
 class Malformed extends Error {}
 
+const BUNDLE_OVERRUN = 'ftrace event runs past its bundle';
+
 /** A packet waiting for earlier compressed packets, or compressed packets being decompressed. */
 type Queued =
   | { buf: Uint8Array; start: number; end: number; offset: number }
@@ -165,12 +167,59 @@ export class PerfettoDecoder implements BundleReader {
       this.decodePacket(buf, start, end, nested);
     } catch (e) {
       if (!(e instanceof Malformed)) throw e;
-      this.ctx.diag(
-        'warning',
-        'malformed_packet',
-        `packet at byte ${offset}${nested ? ' (inside a compressed packet)' : ''} (${end - start} bytes) skipped: ${e.message}`,
-      );
+      this.skipped(offset, end - start, nested, e.message);
     }
+  }
+
+  private skipped(offset: number, bytes: number, nested: boolean, why: string): void {
+    this.ctx.diag('warning', 'malformed_packet', `packet at byte ${offset}${nested ? ' (inside a compressed packet)' : ''} (${bytes} bytes) skipped: ${why}`);
+  }
+
+  /** Stream offset of `buf[0]` during a walk of whole packets (`packets`). */
+  private packetsOffset = 0;
+
+  /**
+   * The whole top-level packets at `buf[start, end)`, stream offset `offset`, decoded at once:
+   * in WebAssembly when the chunk lies in the walker's memory (read there by the trace worker)
+   * and no packet is waiting its turn, as `packet` would one by one (walker.ts, `packets`).
+   * Returns where the framer is to go on (`start`: nothing was decoded).
+   */
+  packets(buf: Uint8Array, start: number, end: number, offset: number): number {
+    if (this.queue.length > 0) return start;
+    const w = this.walker;
+    this.packetsOffset = offset - start;
+    let stop: number;
+    try {
+      stop = w.packets(buf, start, end, this);
+    } catch (e) {
+      if (!(e instanceof Malformed)) throw e;
+      // An event or bundle field of the packet being decoded was malformed.
+      const [s, e2] = w.packetAt;
+      this.skipped(this.packetsOffset + s, e2 - s, false, e.message);
+      stop = e2;
+    }
+    if (stop === start) return start;
+    const sink = this.sink;
+    sink.packets += w.packetCount;
+    sink.ftraceEvents += w.eventCount;
+    const c = this.cur;
+    for (const at of [w.minTsAt, w.maxTsAt]) {
+      if (at < 0) continue;
+      c.reset(w.bytes, at);
+      sink.noteTs(c.u64());
+    }
+    return stop;
+  }
+
+  /** A packet a walk of whole packets hands over (see `BundleReader`): decoded now; the walk goes on while none waits. */
+  otherPacket(buf: Uint8Array, start: number, end: number): boolean {
+    this.decodeNow(buf, start, end, this.packetsOffset + start, false);
+    return this.queue.length === 0;
+  }
+
+  /** A packet of a walk of whole packets stopped at an event running past its bundle (see `BundleReader`). */
+  failedPacket(buf: Uint8Array, start: number, end: number): void {
+    this.skipped(this.packetsOffset + start, end - start, false, BUNDLE_OVERRUN);
   }
 
   /**
@@ -352,7 +401,7 @@ export class PerfettoDecoder implements BundleReader {
   private bundle(buf: Uint8Array, start: number, end: number): void {
     const w = this.walker;
     const events = w.bundle(buf, start, end, this);
-    if (events < 0) throw new Malformed('ftrace event runs past its bundle');
+    if (events < 0) throw new Malformed(BUNDLE_OVERRUN);
     this.sink.ftraceEvents += events;
     // A bundle holds one CPU's events in time order: its first and last events bound it.
     const c = this.cur;

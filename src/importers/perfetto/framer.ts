@@ -24,11 +24,17 @@ export class PacketFramer {
   private skipLeft = 0;
   private readonly h = { tag: 0, value: 0 };
 
-  /** `nested`: the packets of a decompressed `compressed_packets` payload, not of the file. */
+  /**
+   * `nested`: the packets of a decompressed `compressed_packets` payload, not of the file.
+   * `onPackets`, when given, is offered the chunk wherever a field starts: it may take the
+   * whole packets from there at once, as `onPacket` would one by one, and returns where it
+   * stopped (where it was asked: none taken).
+   */
   constructor(
     private readonly onPacket: (buf: Uint8Array, start: number, end: number, offset: number) => void,
     private readonly onError: (e: FrameError) => void,
     private readonly nested = false,
+    private readonly onPackets?: (buf: Uint8Array, start: number, end: number, offset: number) => number,
   ) {}
 
   push(chunk: Uint8Array): void {
@@ -69,6 +75,13 @@ export class PacketFramer {
         this.hdrLen = 0;
         pos = this.field(chunk, pos, n, headerAt);
         continue;
+      }
+      if (this.onPackets) {
+        const to = this.onPackets(chunk, pos, n, this.offset + pos);
+        if (to > pos) {
+          pos = to;
+          continue;
+        }
       }
       const r = parseHeader(chunk, pos, n, this.h);
       if (r === -1) {

@@ -33,6 +33,8 @@ export async function decodeTrace(chunks: AsyncIterable<Uint8Array>, ctx: Import
   const framer = new PacketFramer(
     (buf, s, e, offset) => decoder.packet(buf, s, e, offset),
     (err) => ctx.diag(err.code === 'truncated' ? 'warning' : 'error', err.code, err.message),
+    false,
+    (buf, s, e, offset) => decoder.packets(buf, s, e, offset),
   );
   let bytes = 0;
   let nextProgress = PROGRESS_EVERY;

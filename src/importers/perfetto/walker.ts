@@ -24,6 +24,13 @@ export interface BundleReader {
    * received else 0, debug_id, reply, flags, to_proc, to_thread; NaN for NULL), exact integers.
    */
   binderRows(rows: Float64Array, count: number): void;
+  /**
+   * Decode the packet at `buf[start, end)` that a walk of whole packets (`BundleWalker.packets`)
+   * leaves to the reader; returns whether that walk may go on.
+   */
+  otherPacket(buf: Uint8Array, start: number, end: number): boolean;
+  /** The packet at `buf[start, end)` of a walk of whole packets has an event that runs past its bundle: it stopped there. */
+  failedPacket(buf: Uint8Array, start: number, end: number): void;
 }
 
 /** Values per row of `BundleReader.heapRows`. */
@@ -37,6 +44,12 @@ const LAST_TS_AT = 4;
 const ROW_COUNT_AT = 8;
 const BINDER_COUNT_AT = 12;
 const OURS_AT = 16;
+/** Results of a walk of whole packets: packets and events it decoded, where the varints of the smallest and largest timestamps start. */
+const PACKETS_AT = 2064;
+const EVENTS_AT = 2068;
+const MIN_TS_AT = 2072;
+const MAX_TS_AT = 2076;
+const PACKET_AT = 2080;
 const ROWS_AT = 4096;
 const MAX_ROWS = 1536;
 const BINDER_ROWS_AT = 65536;
@@ -63,7 +76,12 @@ export class BundleWalker {
   private readonly rows: Float64Array;
   private readonly binderRows: Float64Array;
   private readonly walk: (start: number, end: number) => number;
+  private readonly walkPackets: (start: number, end: number, maxPacket: number) => number;
   private reader: BundleReader | null = null;
+  /** The buffer a walk of whole packets is over (where its packets are handed over from). */
+  private packetsOf: Uint8Array | null = null;
+  /** Where in the memory the buffer of the last walk of whole packets starts. */
+  private packetsAt = 0;
   private readonly regionBytes: number;
   private readonly scratchAt: number;
 
@@ -84,9 +102,20 @@ export class BundleWalker {
           return this.reader!.event(this.bytes, start, end);
         },
         field: (at: number, end: number) => this.reader!.bundleField(this.bytes, at, end),
+        packet: (start: number, end: number) => {
+          this.takeRows();
+          const buf = this.packetsOf!;
+          return this.reader!.otherPacket(buf, start - buf.byteOffset, end - buf.byteOffset) ? 1 : 0;
+        },
+        failed: (start: number, end: number) => {
+          this.takeRows();
+          const buf = this.packetsOf!;
+          this.reader!.failedPacket(buf, start - buf.byteOffset, end - buf.byteOffset);
+        },
       },
     });
     this.walk = instance.exports.bundle as (start: number, end: number) => number;
+    this.walkPackets = instance.exports.packets as (start: number, end: number, maxPacket: number) => number;
     this.bytes = new Uint8Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.rows = new Float64Array(memory.buffer, ROWS_AT, MAX_ROWS * ROW_VALUES);
@@ -100,9 +129,14 @@ export class BundleWalker {
     return Buffer.from(this.bytes.buffer, REGIONS_AT + offset, length);
   }
 
+  /** Whether `buf[start, end)` lies in the regions lent out (`region`). */
+  private inRegions(buf: Uint8Array, start: number, end: number): boolean {
+    return buf.buffer === this.bytes.buffer && buf.byteOffset + start >= REGIONS_AT && buf.byteOffset + end <= this.scratchAt;
+  }
+
   /** Where `buf[start, end)` is in the memory: where it lies, else copied into the scratch area. */
   private place(buf: Uint8Array, start: number, end: number): number {
-    if (buf.buffer === this.bytes.buffer && buf.byteOffset >= REGIONS_AT && buf.byteOffset + end <= this.scratchAt) return buf.byteOffset + start;
+    if (this.inRegions(buf, start, end)) return buf.byteOffset + start;
     this.bytes.set(buf.subarray(start, end), this.scratchAt);
     return this.scratchAt;
   }
@@ -116,12 +150,36 @@ export class BundleWalker {
   bundle(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
     if (end - start > MAX_PACKET_BYTES) throw new RangeError('a bundle larger than a packet');
     const at = this.place(buf, start, end);
+    // A bundle of a packet a walk of whole packets handed over is walked inside that walk.
+    const outer = this.reader;
+    if (outer) this.takeRows();
     this.reader = reader;
     try {
       return this.walk(at, at + (end - start));
     } finally {
       this.takeRows();
+      this.reader = outer;
+    }
+  }
+
+  /**
+   * Walk the whole `Trace.packet` fields at `buf[start, end)` (a chunk read into the regions;
+   * elsewhere nothing is walked) for `reader`: packets of ftrace bundles and fields skipped are
+   * decoded in WebAssembly, any other goes to `reader.otherPacket` (bundle.wat, `packets`). Returns
+   * where the walk stopped (a field that is not a whole packet, or `end`); `packetCount`,
+   * `eventCount`, `minTsAt` and `maxTsAt` then say what it decoded.
+   */
+  packets(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
+    if (this.reader || !this.inRegions(buf, start, end)) return start;
+    const at = (this.packetsAt = buf.byteOffset);
+    this.reader = reader;
+    this.packetsOf = buf;
+    try {
+      return this.walkPackets(at + start, at + end, MAX_PACKET_BYTES) - at;
+    } finally {
+      this.takeRows();
       this.reader = null;
+      this.packetsOf = null;
     }
   }
 
@@ -145,5 +203,27 @@ export class BundleWalker {
 
   get lastTsAt(): number {
     return this.i32[LAST_TS_AT >> 2];
+  }
+
+  get packetCount(): number {
+    return this.i32[PACKETS_AT >> 2];
+  }
+
+  get eventCount(): number {
+    return this.i32[EVENTS_AT >> 2];
+  }
+
+  get minTsAt(): number {
+    return this.i32[MIN_TS_AT >> 2];
+  }
+
+  get maxTsAt(): number {
+    return this.i32[MAX_TS_AT >> 2];
+  }
+
+  /** The bounds, in the buffer walked, of the packet a walk of whole packets was decoding when the reader threw. */
+  get packetAt(): [number, number] {
+    const at = this.packetsAt;
+    return [this.i32[PACKET_AT >> 2] - at, this.i32[(PACKET_AT >> 2) + 1] - at];
   }
 }
