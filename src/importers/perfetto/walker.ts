@@ -60,7 +60,7 @@ const OURS_FIELDS = 2048;
 const PAGE = 65536;
 const REGIONS_AT = 2 * PAGE;
 /** Bytes kept after any bundle: the walk may read that far past its end (bundle.wat). */
-const SLACK = 16;
+const SLACK = 32;
 
 let compiled: WebAssembly.Module | null = null;
 
