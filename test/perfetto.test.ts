@@ -859,6 +859,38 @@ test('the process tree is read as protobufjs reads it: last value wins, odd wire
   s.close();
 });
 
+test('rows of a thread whose process is unknown wait; once it is known, by the process tree or a new task, its next rows do not', async () => {
+  // Each of 101, 105 and 200 is unknown at first, then becomes known in its own way: a thread
+  // of a known process, a new thread of a known thread, a process.
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 100, cmdline: ['com.example.app'] }], threads: [] } },
+    ftrace(0, [dma(1, 101, 1, 4096, 4096), dma(2, 105, 2, 4096, 8192), dma(3, 200, 3, 4096, 12288)]),
+    { processTree: { processes: [], threads: [{ tid: 101, tgid: 100 }] } },
+    ftrace(0, [
+      dma(4, 101, 4, 4096, 16384),
+      dma(5, 105, 5, 4096, 20480),
+      { timestamp: 6, pid: 101, taskNewtask: { pid: 105, comm: 'worker', cloneFlags: 0x10000 } },
+      dma(7, 105, 6, 4096, 24576),
+      dma(8, 200, 7, 4096, 28672),
+    ]),
+    { processTree: { processes: [{ pid: 200, cmdline: ['other'] }], threads: [] } },
+    ftrace(0, [dma(9, 200, 8, 4096, 32768)]),
+  ]);
+  const s = await load(bytes);
+  // Written in the order they could be: those that waited at the end.
+  assert.deepEqual(s.query('SELECT ts, tid, pid FROM dma_heap_event ORDER BY rowid').map((r) => [r.ts, r.tid, r.pid]), [
+    [4, 101, 100],
+    [7, 105, 100],
+    [9, 200, 200],
+    [1, 101, 100],
+    [2, 105, 100],
+    [3, 200, 200],
+    [5, 105, 100],
+    [8, 200, 200],
+  ]);
+  s.close();
+});
+
 test('tasks created during the trace: threads join their creator\'s process, forks are new processes; the process tree names first', async () => {
   const CLONE_THREAD = 0x10000;
   const newtask = (ts: number, creator: number, pid: number, comm: string, cloneFlags: number): Packet => ({

@@ -87,6 +87,8 @@ export class TraceSink {
   private readonly processes = new Map<number, ProcInfo>();
   /** Threads that emitted a stored event. */
   private readonly seenTids = new Set<number>();
+  /** `pidOf` of the threads that emitted a stored event (NaN: unknown), until a thread or process changes. */
+  private readonly pidCache = new Map<number, number>();
   /** Threads created during the trace: new tid → the thread that created it (same process). */
   private readonly clones = new Map<number, number>();
   /** Processes created during the trace (fork): pid → the thread that created it. */
@@ -129,12 +131,16 @@ export class TraceSink {
 
   /** A thread and (when known) its process, with its name when known. */
   thread(tid: number, tgid: number | null, name?: string | null): void {
-    if (tgid !== null && tgid >= 0) this.tgid.set(tid, tgid);
+    if (tgid !== null && tgid >= 0 && this.tgid.get(tid) !== tgid) {
+      this.tgid.set(tid, tgid);
+      this.pidCache.clear();
+    }
     if (name) this.threadNames.set(tid, name);
   }
 
   /** A process of a process tree (or a text capture's main thread). Later non-empty values win. */
   process(pid: number, info: Partial<ProcInfo>): void {
+    if (!this.processes.has(pid)) this.pidCache.clear();
     const p = this.processes.get(pid) ?? { name: null, cmdline: null, ppid: null, uid: null };
     if (info.name) p.name = info.name;
     if (info.cmdline) p.cmdline = info.cmdline;
@@ -145,6 +151,7 @@ export class TraceSink {
 
   /** A task created during the trace by thread `creator`: a thread of its process, or (`thread` false) a new process. */
   newTask(creator: number, tid: number, comm: string | null, thread: boolean): void {
+    this.pidCache.clear();
     if (thread) {
       this.clones.set(tid, creator);
       this.forks.delete(tid);
@@ -208,9 +215,14 @@ export class TraceSink {
    * undefined when the row is to wait for the process (see `addForThread`).
    */
   private rowPid(tid: number): number | null | undefined {
-    this.seenTids.add(tid);
-    const pid = this.pidOf(tid);
-    return pid !== undefined || !this.pendingOverflow ? pid : null;
+    let pid = this.pidCache.get(tid);
+    if (pid === undefined) {
+      this.seenTids.add(tid);
+      pid = this.pidOf(tid) ?? NaN;
+      this.pidCache.set(tid, pid);
+    }
+    if (pid === pid) return pid;
+    return this.pendingOverflow ? null : undefined;
   }
 
   /** Add a row whose `pid` is the process of thread `tid` (deferred while unknown). */
