@@ -562,7 +562,7 @@ async function importInWalker(bytes: Uint8Array, size: number): Promise<{ db: Db
   const packets = walker.packets.bind(walker);
   walker.packets = (buf, start, end, reader) => {
     const to = packets(buf, start, end, reader);
-    if (to > start) walked += walker.packetCount;
+    if (to > start) walked += walker.walked.packets;
     return to;
   };
   async function* chunks(): AsyncIterable<Uint8Array> {

@@ -200,10 +200,11 @@ export class PerfettoDecoder implements BundleReader {
     }
     if (stop === start) return start;
     const sink = this.sink;
-    sink.packets += w.packetCount;
-    sink.ftraceEvents += w.eventCount;
+    const { packets, events, minTsAt, maxTsAt } = w.walked;
+    sink.packets += packets;
+    sink.ftraceEvents += events;
     const c = this.cur;
-    for (const at of [w.minTsAt, w.maxTsAt]) {
+    for (const at of [minTsAt, maxTsAt]) {
       if (at < 0) continue;
       c.reset(w.bytes, at);
       sink.noteTs(c.u64());

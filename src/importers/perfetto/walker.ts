@@ -166,8 +166,8 @@ export class BundleWalker {
    * Walk the whole `Trace.packet` fields at `buf[start, end)` (a chunk read into the regions;
    * elsewhere nothing is walked) for `reader`: packets of ftrace bundles and fields skipped are
    * decoded in WebAssembly, any other goes to `reader.otherPacket` (bundle.wat, `packets`). Returns
-   * where the walk stopped (a field that is not a whole packet, or `end`); `packetCount`,
-   * `eventCount`, `minTsAt` and `maxTsAt` then say what it decoded.
+   * where the walk stopped (a field that is not a whole packet, or `end`); `walked` then says
+   * what it decoded.
    */
   packets(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
     if (this.reader || !this.inRegions(buf, start, end)) return start;
@@ -205,20 +205,13 @@ export class BundleWalker {
     return this.i32[LAST_TS_AT >> 2];
   }
 
-  get packetCount(): number {
-    return this.i32[PACKETS_AT >> 2];
-  }
-
-  get eventCount(): number {
-    return this.i32[EVENTS_AT >> 2];
-  }
-
-  get minTsAt(): number {
-    return this.i32[MIN_TS_AT >> 2];
-  }
-
-  get maxTsAt(): number {
-    return this.i32[MAX_TS_AT >> 2];
+  /**
+   * What the last walk of whole packets (`packets`) decoded: packets, their ftrace events, and
+   * where in `bytes` the varints of the smallest and largest timestamps it noted start (-1: none).
+   */
+  get walked(): { packets: number; events: number; minTsAt: number; maxTsAt: number } {
+    const i = this.i32;
+    return { packets: i[PACKETS_AT >> 2], events: i[EVENTS_AT >> 2], minTsAt: i[MIN_TS_AT >> 2], maxTsAt: i[MAX_TS_AT >> 2] };
   }
 
   /** The bounds, in the buffer walked, of the packet a walk of whole packets was decoding when the reader threw. */
