@@ -3,21 +3,33 @@ import type { Db } from '../db/database.js';
 import type { SqlValue } from 'sql.js';
 import type { ImportContext, ProcessFields, Row, Rows, Severity, SnapshotFields, ThreadFields } from './types.js';
 
-/** Rows per statement of the thread and process upserts, largest first (few statements, each prepared once). */
-const UPSERT_ROWS = [256, 16, 1];
+/**
+ * An upsert of `width` values a row, as statements of 256, 16 and 1 rows (largest first: few
+ * statements, each prepared once): [rows, SQL] each.
+ */
+function upserts(width: number, sql: (rows: string) => string): [number, string][] {
+  const one = `(${Array(width).fill('?').join(', ')})`;
+  return [256, 16, 1].map((n) => [n, sql(Array(n).fill(one).join(', '))]);
+}
 
-const PROCESS_UPSERT = (rows: string) => `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES ${rows}
+const PROCESS_UPSERTS = upserts(
+  6,
+  (rows) => `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES ${rows}
   ON CONFLICT (snapshot_id, pid) DO UPDATE SET
     name = CASE WHEN excluded.name IS NOT NULL AND length(excluded.name) > length(coalesce(process.name, ''))
                 THEN excluded.name ELSE process.name END,
     cmdline = coalesce(excluded.cmdline, process.cmdline),
     ppid = coalesce(excluded.ppid, process.ppid),
-    uid = coalesce(excluded.uid, process.uid)`;
+    uid = coalesce(excluded.uid, process.uid)`,
+);
 
-const THREAD_UPSERT = (rows: string) => `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES ${rows}
+const THREAD_UPSERTS = upserts(
+  4,
+  (rows) => `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES ${rows}
   ON CONFLICT (snapshot_id, tid) DO UPDATE SET
     pid = coalesce(excluded.pid, thread.pid),
-    name = coalesce(excluded.name, thread.name)`;
+    name = coalesce(excluded.name, thread.name)`,
+);
 
 export class SourceContext implements ImportContext {
   constructor(
@@ -66,7 +78,7 @@ export class SourceContext implements ImportContext {
   }
 
   processes(list: readonly (readonly [number, ProcessFields])[]): void {
-    this.upsert(list, 6, PROCESS_UPSERT, ([pid, f], out, at) => {
+    this.upsert(list, 6, PROCESS_UPSERTS, ([pid, f], out, at) => {
       out[at] = this.snapshotId;
       out[at + 1] = pid;
       out[at + 2] = f.name || null;
@@ -81,7 +93,7 @@ export class SourceContext implements ImportContext {
   }
 
   threads(list: readonly ThreadFields[]): void {
-    this.upsert(list, 4, THREAD_UPSERT, ([tid, pid, name], out, at) => {
+    this.upsert(list, 4, THREAD_UPSERTS, ([tid, pid, name], out, at) => {
       out[at] = this.snapshotId;
       out[at + 1] = tid;
       out[at + 2] = pid;
@@ -90,16 +102,14 @@ export class SourceContext implements ImportContext {
   }
 
   /**
-   * Write `list` with the upsert `sql` (its VALUES rows of `width` parameters at the mark), in
-   * order, UPSERT_ROWS rows per statement where they fill one, then fewer: a row that meets an
-   * earlier one of the same list is merged into it as one upsert after the other would.
+   * Write `list` in order with `statements` (`upserts`), the largest that each run of rows fills
+   * first: a row that meets an earlier one of the same list is merged into it as one upsert
+   * after the other would.
    */
-  private upsert<T>(list: readonly T[], width: number, sql: (rows: string) => string, fill: (item: T, out: SqlValue[], at: number) => void): void {
-    const one = `(${Array(width).fill('?').join(', ')})`;
+  private upsert<T>(list: readonly T[], width: number, statements: [number, string][], fill: (item: T, out: SqlValue[], at: number) => void): void {
     let i = 0;
-    for (const per of UPSERT_ROWS) {
+    for (const [per, text] of statements) {
       if (list.length - i < per) continue;
-      const text = sql(Array(per).fill(one).join(', '));
       const values: SqlValue[] = new Array(per * width);
       for (; i + per <= list.length; i += per) {
         for (let r = 0; r < per; r++) fill(list[i + r], values, r * width);
