@@ -3,9 +3,11 @@
 //
 // The hot path — ftrace bundles, which are nearly all of a trace's bytes — is a walk in
 // WebAssembly (walker.ts, bundle.wat) that reads each FtraceEvent's timestamp, pid and
-// event-field tag, decodes the usual dma_heap_stat events itself and hands over the other few
-// events we store, decoded here with a hand-rolled wire reader (wire.ts); every other event, and each bundle's `compact_sched`, is skipped by its
-// length without being materialized. The process tree, the first packet of nearly every trace,
+// event-field tag, decodes the usual dma_heap_stat and binder events itself and hands over the
+// other few events we store, decoded here with a hand-rolled wire reader (wire.ts); every other
+// event, and each bundle's `compact_sched`, is skipped by its length without being
+// materialized. Where the trace worker reads the file into the walk's memory, whole packets of
+// bundles are walked there too (`packets`), and only the others come here one by one. The process tree, the first packet of nearly every trace,
 // is read with the same reader (protobufjs and the schema would otherwise be loaded before the
 // first event is decoded). Rare packets (process stats, sys stats, GPU totals, generic events)
 // are decoded with protobufjs against the trimmed schema.

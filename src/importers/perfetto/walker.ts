@@ -2,7 +2,9 @@
 // and the memory it walks. A bundle the decoder hands over is walked where it lies when it is
 // already in that memory (the worker reads the trace file into regions of it, worker.ts), and
 // is copied into the walker's scratch area otherwise (a packet assembled across chunks, the
-// packets of compressed_packets, a trace decoded in memory).
+// packets of compressed_packets, a trace decoded in memory). A chunk read into the regions is
+// walked a whole packet at a time (`packets`), the decoder given only the packets the walk does
+// not decode itself.
 import fs from 'node:fs';
 import { MAX_PACKET_BYTES } from './framer.js';
 
@@ -44,7 +46,10 @@ const LAST_TS_AT = 4;
 const ROW_COUNT_AT = 8;
 const BINDER_COUNT_AT = 12;
 const OURS_AT = 16;
-/** Results of a walk of whole packets: packets and events it decoded, where the varints of the smallest and largest timestamps start. */
+/**
+ * Results of a walk of whole packets: packets and events it decoded, where the varints of the
+ * smallest and largest timestamps start, the bounds of the packet it was decoding.
+ */
 const PACKETS_AT = 2064;
 const EVENTS_AT = 2068;
 const MIN_TS_AT = 2072;
