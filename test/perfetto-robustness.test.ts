@@ -135,7 +135,7 @@ test('64-bit varints decode exactly on both sides of every width the reader trea
   assert.equal(new Cursor(Uint8Array.from([0x81, 0x80, 0x80, 0x80, 0x81, 0x00])).u64(), 2 ** 28 + 1);
 });
 
-test('the bundle walk decodes the usual dma_heap_stat and binder events and hands over exactly the other events of ours and those laid out otherwise, in order', () => {
+test('the bundle walk decodes the usual dma_heap_stat, binder and dmabuf_rss_stat events and hands over exactly the other events of ours and those laid out otherwise, in order', () => {
   /** A varint `width` bytes long (padded with continuation bytes, as a writer may). */
   const varint = (width: number, low = 1) => [...Array(width - 1).fill(0x80 | low), 0x01];
   const event = (...bytes: number[]) => Uint8Array.from(bytes);
@@ -159,7 +159,24 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
     event(0x08, 9, 0x10, 7, 0x1a, 0, 0x20, 1), // a field after the payload
     heap(2 ** 53, 7, 4096, 8192), // a timestamp a double does not hold exactly
     heap(10_002, 2 ** 31, 4096), // a pid past int32
-    heap(10_003, 7, 4096, 8192, 579), // dmabuf_rss_stat: ours, its fields like dma_heap_stat's
+  ];
+  /** A dmabuf_rss_stat (579) event with these fields (rss=1 uint64, rss_delta=2 int64, i_ino=3 uint64), in this order. */
+  const rss = (ts: number, ...fields: [number, number | string][]) => {
+    const payload = W.create();
+    for (const [f, v] of fields) payload.uint32((f << 3) | 0)[f === 2 ? 'int64' : 'uint64'](v);
+    return W.create().uint32((1 << 3) | 0).uint64(ts).uint32((2 << 3) | 0).uint32(8).uint32((579 << 3) | 2).bytes(payload.finish()).finish();
+  };
+  const rsses = [
+    rss(30_000, [1, 12288], [2, 4096], [3, 900]),
+    rss(30_001, [1, 8192], [2, -4096]), // no i_ino
+    rss(30_002, [1, 8192], [3, 901]), // no rss_delta
+    rss(30_003, [1, 0]),
+  ];
+  const rssHanded = [
+    rss(30_004, [2, 4096], [3, 900]), // no rss
+    rss(30_005, [1, 4096], [3, 900], [2, 1]), // out of order
+    rss(30_006, [1, String(2n ** 53n)]), // an rss a double does not hold exactly
+    rss(30_007, [1, 4096], [2, String(-(2n ** 53n))]), // a delta a double does not hold exactly
   ];
   /** A binder_transaction (50) or _received (51) event with these varint fields, in this order. */
   const binder = (ts: number, field: number, ...fields: [number, number | string][]) => {
@@ -181,7 +198,7 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
     W.create().uint32((1 << 3) | 0).uint64(20_007).uint32((2 << 3) | 0).uint32(9).uint32((50 << 3) | 2).bytes(Uint8Array.from([0x0a, 1, 1])).finish(),
   ];
   const last = event(0x08, ...varint(3, 0x2a), 0x10, 7, 0x1a, 0);
-  const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...binders, ...binderHanded, ...usual.slice(1), last];
+  const all = [usual[0], heap(10_000, 7, 4096, 8192), handed[0], heap(10_001, 2 ** 31 - 1, -4096), ...handed.slice(1), ...binders, ...binderHanded, ...rsses, ...rssHanded, ...usual.slice(1), last];
   // cpu (field 1) and compact_sched (4, length-delimited) are skipped in the walk; lost_events (3) is handed over.
   const bundle = Buffer.concat([Buffer.from([0x08, 3, 0x22, 2, 0x0a, 0x00, 0x18, 1]), ...all.map((e) => Buffer.concat([Buffer.from(W.create().uint32((2 << 3) | 2).uint32(e.length).finish()), e]))]);
   const want = [
@@ -193,6 +210,11 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
     ['binder', 20_001, 9, 0, -5, 1, 0, 200, NaN],
     ['binder', 20_002, 9, 1, 42, NaN, NaN, NaN, NaN],
     ...binderHanded.map((e) => ['event', Buffer.from(e)]),
+    ['rss', 30_000, 12288, 4096, 900, 8],
+    ['rss', 30_001, 8192, -4096, NaN, 8],
+    ['rss', 30_002, 8192, NaN, 901, 8],
+    ['rss', 30_003, 0, NaN, NaN, 8],
+    ...rssHanded.map((e) => ['event', Buffer.from(e)]),
   ];
 
   const walker = bundleWalker(bundle.length + 16);
@@ -209,6 +231,9 @@ test('the bundle walk decodes the usual dma_heap_stat and binder events and hand
       },
       binderRows: (rows: Float64Array, count: number) => {
         for (let i = 0; i < count; i++) got.push(['binder', ...rows.subarray(i * 8, i * 8 + 8)]);
+      },
+      rssRows: (rows: Float64Array, count: number) => {
+        for (let i = 0; i < count; i++) got.push(['rss', ...rows.subarray(i * 5, i * 5 + 5)]);
       },
       otherPacket: (): boolean => assert.fail('a bundle walk hands over no packet'),
       failedPacket: () => assert.fail('a bundle walk hands over no packet'),

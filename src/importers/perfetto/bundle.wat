@@ -14,7 +14,7 @@
 ;; usual fields (inode, len, total_allocated, in that order) and values a double holds exactly
 ;; is decoded here into a row (below), and so are `binder_transaction` and
 ;; `binder_transaction_received` events (a busy system sends thousands a second) whose fields are
-;; varints in field order. Any other event whose payload is one of ours (the table below), or one
+;; varints in field order, and `dmabuf_rss_stat` events laid out like dma_heap_stat ones. Any other event whose payload is one of ours (the table below), or one
 ;; laid out otherwise, is handed to the import `event(start, end)`, which decodes it and returns
 ;; where its timestamp varint starts (-1: none). Of the bundle fields that are not events, the
 ;; cpu and compact_sched (any length-delimited field of a one-byte tag) are skipped here; any
@@ -30,7 +30,9 @@
 ;; events are handed over), their count the i32 at memory[8]; the rows of binder events are
 ;; eight f64s (ts, the thread, 1 for received else 0, debug_id, reply, flags, to_proc, to_thread:
 ;; NaN for what a received event lacks and for an absent to_proc or to_thread) from 65536, at
-;; most 1024, their count the i32 at memory[12]. The caller takes them, and resets the counts,
+;; most 1024, their count the i32 at memory[12]; the rows of dmabuf_rss_stat events are f64
+;; quintuples (ts, rss, rss_delta or NaN, i_ino or NaN, the thread) from 131072, at most 1024,
+;; their count the i32 at memory[2088]. The caller takes them, and resets the counts,
 ;; before each call of `event` and after the walk, so that rows and handed-over events keep the
 ;; trace's order. Reads may go up to 31 bytes past an event's end (the varints before its payload
 ;; are located a word at a time, unchecked; an event whose payload then does not end where the
@@ -85,55 +87,63 @@
     (global.set $at (local.get $q))
     (local.get $v))
 
-  ;; The dma_heap_stat payload at [q, e) of an event whose timestamp and pid varints start at
-  ;; tsAt and pidAt, as a row: 1 when written, 0 when the event is to be handed over (a field
-  ;; missing, repeated or out of order, a value beyond 2^53, no room left).
-  (func $dmaHeap (param $q i32) (param $e i32) (param $tsAt i32) (param $pidAt i32) (result i32)
-    (local $n i32) (local $row i32) (local $ts i64) (local $pid i64) (local $inode i64)
-    (local $len i64) (local $v i64) (local $total f64)
+  ;; The payload at [q, e) of a dma_heap_stat (inode, len, total_allocated) or dmabuf_rss_stat
+  ;; (rss, rss_delta, i_ino) event, whose timestamp and pid varints start at tsAt and pidAt, as a
+  ;; row: f64s (ts, field 1, field 2 or NaN, field 3 or NaN, the thread) at `rows`, at most `max`,
+  ;; their count the i32 at `countAt`. Fields 1 and 3 are uint64, field 2 an int64, each below
+  ;; 2^53 in magnitude; field 1 is required, and field 2 when `need2`. Returns 1 when written, 0
+  ;; when the event is to be handed over (a field missing, repeated or out of order, a value
+  ;; beyond 2^53, no room left).
+  (func $stat (param $q i32) (param $e i32) (param $tsAt i32) (param $pidAt i32)
+    (param $rows i32) (param $countAt i32) (param $max i32) (param $need2 i32) (result i32)
+    (local $n i32) (local $row i32) (local $ts i64) (local $pid i64) (local $f1 i64)
+    (local $v i64) (local $f2 f64) (local $f3 f64)
     (if (i32.or (i32.lt_s (local.get $tsAt) (i32.const 0)) (i32.lt_s (local.get $pidAt) (i32.const 0)))
       (then (return (i32.const 0))))
-    (local.set $n (i32.load (i32.const 8)))
-    (if (i32.ge_u (local.get $n) (i32.const 1536)) (then (return (i32.const 0))))
-    ;; Timestamp and inode below 2^53, pid below 2^31 (read as uint32 otherwise: handed over).
+    (local.set $n (i32.load (local.get $countAt)))
+    (if (i32.ge_u (local.get $n) (local.get $max)) (then (return (i32.const 0))))
+    ;; Timestamp below 2^53, pid below 2^31 (read as uint32 otherwise: handed over).
     (local.set $ts (call $varint (local.get $tsAt) (local.get $q)))
     (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $ts) (i64.const 0x20000000000000)))
       (then (return (i32.const 0))))
     (local.set $pid (call $varint (local.get $pidAt) (local.get $q)))
     (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $pid) (i64.const 0x80000000)))
       (then (return (i32.const 0))))
-    ;; inode = 1 (uint64)
+    ;; field 1 (uint64)
     (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x08)) (then (return (i32.const 0))))
-    (local.set $inode (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
-    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $inode) (i64.const 0x20000000000000)))
+    (local.set $f1 (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+    (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $f1) (i64.const 0x20000000000000)))
       (then (return (i32.const 0))))
     (local.set $q (global.get $at))
-    ;; len = 2 (int64): |len| below 2^53
-    (if (i32.ge_u (local.get $q) (local.get $e)) (then (return (i32.const 0))))
-    (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x10)) (then (return (i32.const 0))))
-    (local.set $len (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
-    (if (i32.or (i32.eqz (global.get $at))
-                (i64.gt_u (i64.add (local.get $len) (i64.const 0x1fffffffffffff)) (i64.const 0x3ffffffffffffe)))
-      (then (return (i32.const 0))))
-    (local.set $q (global.get $at))
-    ;; total_allocated = 3 (uint64), optional
-    (local.set $total (f64.const nan))
+    ;; field 2 (int64), |value| below 2^53
+    (local.set $f2 (f64.const nan))
+    (if (i32.and (i32.lt_u (local.get $q) (local.get $e)) (i32.eq (i32.load8_u (local.get $q)) (i32.const 0x10)))
+      (then
+        (local.set $v (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+        (if (i32.or (i32.eqz (global.get $at))
+                    (i64.gt_u (i64.add (local.get $v) (i64.const 0x1fffffffffffff)) (i64.const 0x3ffffffffffffe)))
+          (then (return (i32.const 0))))
+        (local.set $f2 (f64.convert_i64_s (local.get $v)))
+        (local.set $q (global.get $at)))
+      (else (if (local.get $need2) (then (return (i32.const 0))))))
+    ;; field 3 (uint64)
+    (local.set $f3 (f64.const nan))
     (if (i32.lt_u (local.get $q) (local.get $e))
       (then
         (if (i32.ne (i32.load8_u (local.get $q)) (i32.const 0x18)) (then (return (i32.const 0))))
         (local.set $v (call $varint (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
         (if (i32.or (i32.eqz (global.get $at)) (i64.ge_u (local.get $v) (i64.const 0x20000000000000)))
           (then (return (i32.const 0))))
-        (local.set $total (f64.convert_i64_u (local.get $v)))
+        (local.set $f3 (f64.convert_i64_u (local.get $v)))
         (local.set $q (global.get $at))))
     (if (i32.ne (local.get $q) (local.get $e)) (then (return (i32.const 0))))
-    (local.set $row (i32.add (i32.const 4096) (i32.mul (local.get $n) (i32.const 40))))
+    (local.set $row (i32.add (local.get $rows) (i32.mul (local.get $n) (i32.const 40))))
     (f64.store offset=0 (local.get $row) (f64.convert_i64_u (local.get $ts)))
-    (f64.store offset=8 (local.get $row) (f64.convert_i64_u (local.get $inode)))
-    (f64.store offset=16 (local.get $row) (f64.convert_i64_s (local.get $len)))
-    (f64.store offset=24 (local.get $row) (local.get $total))
+    (f64.store offset=8 (local.get $row) (f64.convert_i64_u (local.get $f1)))
+    (f64.store offset=16 (local.get $row) (local.get $f2))
+    (f64.store offset=24 (local.get $row) (local.get $f3))
     (f64.store offset=32 (local.get $row) (f64.convert_i64_u (local.get $pid)))
-    (i32.store (i32.const 8) (i32.add (local.get $n) (i32.const 1)))
+    (i32.store (local.get $countAt) (i32.add (local.get $n) (i32.const 1)))
     (i32.const 1))
 
   ;; The binder_transaction (received 0) or binder_transaction_received (received 1) payload at
@@ -301,16 +311,22 @@
           (else
             (if (i32.load8_u offset=16 (i32.shr_u (local.get $tag) (i32.const 3)))
               (then
-                ;; dma_heap_stat (tag (351 << 3) | 2) and binder events decoded here, else handed
-                ;; over. (Wasm has no short-circuit `or`: each call is made only for its tag.)
+                ;; dma_heap_stat (tag (351 << 3) | 2), binder and dmabuf_rss_stat events decoded
+                ;; here, else handed over. (Wasm has no short-circuit `or`: each call is made only
+                ;; for its tag.)
                 (if (i32.eqz
                       (if (result i32) (i32.eq (local.get $tag) (i32.const 2810))
-                        (then (call $dmaHeap (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)))
+                        (then (call $stat (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)
+                                          (i32.const 4096) (i32.const 8) (i32.const 1536) (i32.const 1)))
                         (else (if (result i32) (i32.eq (i32.and (local.get $tag) (i32.const -9)) (i32.const 402))
                           ;; binder_transaction (50 << 3 | 2 = 402) or _received (51: 410).
                           (then (call $binder (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)
                                               (i32.shr_u (i32.and (local.get $tag) (i32.const 8)) (i32.const 3))))
-                          (else (i32.const 0))))))
+                          (else (if (result i32) (i32.eq (local.get $tag) (i32.const 4634))
+                            ;; dmabuf_rss_stat (579 << 3 | 2)
+                            (then (call $stat (local.get $q) (local.get $e) (local.get $tsAt) (local.get $pidAt)
+                                              (i32.const 131072) (i32.const 2088) (i32.const 1024) (i32.const 0)))
+                            (else (i32.const 0))))))))
                   (then (local.set $tsAt (call $event (local.get $s) (local.get $e)))))))))
         (if (i32.eqz (local.get $events)) (then (local.set $first (local.get $tsAt))))
         (local.set $last (local.get $tsAt))

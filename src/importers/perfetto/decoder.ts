@@ -437,6 +437,16 @@ export class PerfettoDecoder implements BundleReader {
     }
   }
 
+  /** `dmabuf_rss_stat` events the walk decoded (see `BundleReader`): as `event` would store them. */
+  rssRows(rows: Float64Array, count: number): void {
+    const sink = this.sink;
+    for (let i = 0, o = 0; i < count; i++, o += ROW_VALUES) {
+      const delta = rows[o + 2];
+      const inode = rows[o + 3];
+      sink.rssEvent(rows[o], rows[o + 4], rows[o + 1], delta === delta ? delta : null, inode === inode ? inode : null);
+    }
+  }
+
   /** The bundle field at `p` that is not an event: read (lost_events) or skipped. Returns where the next field starts. */
   bundleField(buf: Uint8Array, p: number, end: number): number {
     const c = this.cur;

@@ -27,6 +27,11 @@ export interface BundleReader {
    */
   binderRows(rows: Float64Array, count: number): void;
   /**
+   * `dmabuf_rss_stat` events the walk decoded, in trace order: `count` rows of `ROW_VALUES`
+   * values (ts, rss, rss_delta, i_ino, FtraceEvent.pid: the thread; NaN for NULL), exact integers.
+   */
+  rssRows(rows: Float64Array, count: number): void;
+  /**
    * Decode the packet at `buf[start, end)` that a walk of whole packets (`BundleWalker.packets`)
    * leaves to the reader; returns whether that walk may go on.
    */
@@ -35,7 +40,7 @@ export interface BundleReader {
   failedPacket(buf: Uint8Array, start: number, end: number): void;
 }
 
-/** Values per row of `BundleReader.heapRows`. */
+/** Values per row of `BundleReader.heapRows` and `rssRows`. */
 export const ROW_VALUES = 5;
 /** Values per row of `BundleReader.binderRows`. */
 export const BINDER_ROW_VALUES = 8;
@@ -55,15 +60,18 @@ const EVENTS_AT = 2068;
 const MIN_TS_AT = 2072;
 const MAX_TS_AT = 2076;
 const PACKET_AT = 2080;
+const RSS_COUNT_AT = 2088;
 const ROWS_AT = 4096;
 const MAX_ROWS = 1536;
 const BINDER_ROWS_AT = 65536;
 const MAX_BINDER_ROWS = 1024;
+const RSS_ROWS_AT = 131072;
+const MAX_RSS_ROWS = 1024;
 /** Payload field numbers the table covers (those of a 2-byte tag). */
 const OURS_FIELDS = 2048;
-/** Regions start at the third page; the scratch area follows them. */
+/** Regions start at the fourth page; the scratch area follows them. */
 const PAGE = 65536;
-const REGIONS_AT = 2 * PAGE;
+const REGIONS_AT = 3 * PAGE;
 /** Bytes kept after any bundle: the walk may read that far past its end (bundle.wat). */
 const SLACK = 32;
 
@@ -80,6 +88,7 @@ export class BundleWalker {
   private readonly i32: Int32Array;
   private readonly rows: Float64Array;
   private readonly binderRows: Float64Array;
+  private readonly rssRows: Float64Array;
   private readonly walk: (start: number, end: number) => number;
   private readonly walkPackets: (start: number, end: number, maxPacket: number) => number;
   private reader: BundleReader | null = null;
@@ -125,6 +134,7 @@ export class BundleWalker {
     this.i32 = new Int32Array(memory.buffer);
     this.rows = new Float64Array(memory.buffer, ROWS_AT, MAX_ROWS * ROW_VALUES);
     this.binderRows = new Float64Array(memory.buffer, BINDER_ROWS_AT, MAX_BINDER_ROWS * BINDER_ROW_VALUES);
+    this.rssRows = new Float64Array(memory.buffer, RSS_ROWS_AT, MAX_RSS_ROWS * ROW_VALUES);
     this.bytes.set(ours.subarray(0, OURS_FIELDS), OURS_AT);
   }
 
@@ -199,6 +209,11 @@ export class BundleWalker {
     if (binder > 0) {
       this.i32[BINDER_COUNT_AT >> 2] = 0;
       this.reader!.binderRows(this.binderRows, binder);
+    }
+    const rss = this.i32[RSS_COUNT_AT >> 2];
+    if (rss > 0) {
+      this.i32[RSS_COUNT_AT >> 2] = 0;
+      this.reader!.rssRows(this.rssRows, rss);
     }
   }
 
