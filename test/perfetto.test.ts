@@ -859,6 +859,29 @@ test('the process tree is read as protobufjs reads it: last value wins, odd wire
   s.close();
 });
 
+test('threads seen only in binder events get a thread row', async () => {
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 100, cmdline: ['app'] }], threads: [{ tid: 101, tgid: 100 }] } },
+    ftrace(0, [
+      { timestamp: 10, pid: 777, binderTransaction: { debugId: 1, toProc: 100, toThread: 101, reply: 0, flags: 0 } },
+      { timestamp: 11, pid: 101, binderTransactionReceived: { debugId: 1 } },
+      { timestamp: 12, pid: 778, binderTransaction: { toProc: 100, debugId: 2 } },
+    ]),
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT tid, pid FROM thread ORDER BY tid'), [
+    { tid: 101, pid: 100 },
+    { tid: 777, pid: null },
+    { tid: 778, pid: null },
+  ]);
+  assert.deepEqual(s.query('SELECT ts, tid, debug_id FROM binder_event ORDER BY rowid').map((r) => [r.ts, r.tid, r.debug_id]), [
+    [10, 777, 1],
+    [11, 101, 1],
+    [12, 778, 2],
+  ]);
+  s.close();
+});
+
 test('rows of a thread whose process is unknown wait; once it is known, by the process tree or a new task, its next rows do not', async () => {
   // Each of 101, 105 and 200 is unknown at first, then becomes known in its own way: a thread
   // of a known process, a new thread of a known thread, a process.

@@ -19,7 +19,7 @@ import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
 import type { TraceSink } from './sink.js';
 import { PacketFramer } from './framer.js';
 import { zstdBound } from './zstd.js';
-import { BINDER_ROW_VALUES, BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
+import { BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
 
 // TracePacket fields.
 const P_FTRACE_EVENTS = 1;
@@ -431,10 +431,7 @@ export class PerfettoDecoder implements BundleReader {
 
   /** Binder events the walk decoded (see `BundleReader`): as `event` would store them. */
   binderRows(rows: Float64Array, count: number): void {
-    const sink = this.sink;
-    for (let i = 0, o = 0; i < count; i++, o += BINDER_ROW_VALUES) {
-      sink.binder(rows[o], rows[o + 1], rows[o + 2], rows[o + 3], rows[o + 4], rows[o + 5], rows[o + 6], rows[o + 7]);
-    }
+    this.sink.binderRows(rows, count);
   }
 
   /** `dmabuf_rss_stat` events the walk decoded (see `BundleReader`): as `event` would store them. */

@@ -359,6 +359,33 @@ export class TraceSink {
   }
 
   /**
+   * `binder` for `count` rows of `rows`, laid out as `binder_event` rows are packed (ts, tid,
+   * received, debug_id, reply, flags, to_proc, to_thread; NaN for NULL; exact integers): copied
+   * a run at a time while every binder event is stored.
+   */
+  binderRows(rows: Float64Array, count: number): void {
+    const batch = this.batches.binder;
+    const width = batch.columns.length;
+    let i = 0;
+    while (i < count && this.binderStored < TraceSink.maxBinderEvents) {
+      if (batch.rows.length > 0) this.flush(batch);
+      batch.packed ??= new Float64Array(PACKED_BATCH_ROWS * width);
+      const n = Math.min(count - i, PACKED_BATCH_ROWS - batch.packedRows, TraceSink.maxBinderEvents - this.binderStored);
+      batch.packed.set(rows.subarray(i * width, (i + n) * width), batch.packedRows * width);
+      for (let k = 0, o = i * width + 1; k < n; k++, o += width) this.seenTids.add(rows[o]);
+      batch.packedRows += n;
+      this.storedEvents += n;
+      this.binderStored += n;
+      i += n;
+      if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
+    }
+    // Past the limit, thinned one by one.
+    for (let o = i * width; i < count; i++, o += width) {
+      this.binder(rows[o], rows[o + 1], rows[o + 2], rows[o + 3], rows[o + 4], rows[o + 5], rows[o + 6], rows[o + 7]);
+    }
+  }
+
+  /**
    * Whether a binder event of thread `tid`, sent to process `toProc` (NaN: none), may count for
    * the gralloc attribution: the process of either is an allocator, or is not named yet.
    */

@@ -43,7 +43,7 @@ export interface BundleReader {
 /** Values per row of `BundleReader.heapRows` and `rssRows`. */
 export const ROW_VALUES = 5;
 /** Values per row of `BundleReader.binderRows`. */
-export const BINDER_ROW_VALUES = 8;
+const BINDER_ROW_VALUES = 8;
 
 /** Memory layout, as bundle.wat uses it: results of a walk, the table of payload fields of ours, the rows it decoded. */
 const FIRST_TS_AT = 0;
