@@ -859,6 +859,25 @@ test('the process tree is read as protobufjs reads it: last value wins, odd wire
   s.close();
 });
 
+test('dmabuf_rss_stat events: what they lack is NULL; the process of their thread is filled in, also once known later', async () => {
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 100, cmdline: ['app'] }], threads: [{ tid: 101, tgid: 100 }] } },
+    ftrace(0, [
+      { timestamp: 10, pid: 101, dmabufRssStat: { rss: 8192, rssDelta: -4096, iIno: 7 } },
+      { timestamp: 11, pid: 101, dmabufRssStat: { rss: 4096 } },
+      { timestamp: 12, pid: 201, dmabufRssStat: { rss: 4096, iIno: 8 } },
+    ]),
+    { processTree: { processes: [{ pid: 200, cmdline: ['other'] }], threads: [{ tid: 201, tgid: 200 }] } },
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT ts, pid, tid, rss_bytes, rss_delta, inode, origin FROM dmabuf_rss_sample ORDER BY ts'), [
+    { ts: 10, pid: 100, tid: 101, rss_bytes: 8192, rss_delta: -4096, inode: 7, origin: 'dmabuf_rss_stat' },
+    { ts: 11, pid: 100, tid: 101, rss_bytes: 4096, rss_delta: null, inode: null, origin: 'dmabuf_rss_stat' },
+    { ts: 12, pid: 200, tid: 201, rss_bytes: 4096, rss_delta: null, inode: 8, origin: 'dmabuf_rss_stat' },
+  ]);
+  s.close();
+});
+
 test('threads seen only in binder events get a thread row', async () => {
   const bytes = trace([
     { processTree: { processes: [{ pid: 100, cmdline: ['app'] }], threads: [{ tid: 101, tgid: 100 }] } },

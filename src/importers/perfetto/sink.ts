@@ -290,7 +290,23 @@ export class TraceSink {
 
   /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */
   rssEvent(ts: Int64, tid: number, rss: Int64, delta: Int64 | null, inode: Int64 | null): void {
-    this.addForThread(this.batches.rss, [ts, null, rss, 0, tid, delta, inode], tid);
+    const batch = this.batches.rss;
+    const pid = this.rowPid(tid);
+    if (pid === undefined || typeof ts !== 'number' || typeof rss !== 'number' || typeof delta === 'bigint' || typeof inode === 'bigint') {
+      this.addWithPid(batch, [ts, null, rss, 0, tid, delta, inode], tid, pid);
+      return;
+    }
+    // Packed in COLUMNS.dmabuf_rss_sample order, as dma_heap_event rows are.
+    const o = this.packedRow(batch);
+    const a = batch.packed!;
+    a[o] = ts;
+    a[o + 1] = pid ?? NaN;
+    a[o + 2] = rss;
+    a[o + 3] = 0;
+    a[o + 4] = tid;
+    a[o + 5] = delta ?? NaN;
+    a[o + 6] = inode ?? NaN;
+    if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
   }
 
   /** A `process_stats` sample of a process's DMA-BUF RSS. */
