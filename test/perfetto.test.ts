@@ -609,6 +609,7 @@ test('packets walked whole in WebAssembly, as the worker reads a trace, give the
     ['rich', richTrace()],
     ['a bundle cut short', concat([good, cut, good])],
     ['packet timestamps', stamped],
+    ['synthetic, cut short in a packet', synthetic.subarray(0, synthetic.length - 1000)],
   ];
   for (let i = 0; i < 12; i++) traces.push([`synthetic mutation ${i}`, mutated(synthetic, 1 + i * 3)]);
   for (let i = 0; i < 12; i++) traces.push([`rich mutation ${i}`, mutated(richTrace(), 1 + (i % 6))]);
