@@ -202,11 +202,20 @@ export class TraceSink {
     if (batch.rows.length >= BATCH_ROWS) this.flush(batch);
   }
 
+  /**
+   * Make `batch.packed` ready for packed rows (the value arrays waiting, and a full batch, are
+   * written first); returns how many more it takes.
+   */
+  private packedRoom(batch: Batch): number {
+    if (batch.rows.length > 0 || batch.packedRows === PACKED_BATCH_ROWS) this.flush(batch);
+    batch.packed ??= new Float64Array(PACKED_BATCH_ROWS * batch.columns.length);
+    return PACKED_BATCH_ROWS - batch.packedRows;
+  }
+
   /** Room for one more packed row in `batch.packed`: the offset of the row's first value. */
   private packedRow(batch: Batch): number {
     this.storedEvents++;
-    if (batch.rows.length > 0) this.flush(batch);
-    batch.packed ??= new Float64Array(PACKED_BATCH_ROWS * batch.columns.length);
+    this.packedRoom(batch);
     return batch.packedRows++ * batch.columns.length;
   }
 
@@ -285,7 +294,6 @@ export class TraceSink {
     a[o + 3] = total ?? NaN;
     a[o + 4] = tid;
     a[o + 5] = pid ?? NaN;
-    if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
   }
 
   /** A `dmabuf_rss_stat` ftrace event (the thread's process is the one whose RSS changed). */
@@ -306,7 +314,6 @@ export class TraceSink {
     a[o + 4] = tid;
     a[o + 5] = delta ?? NaN;
     a[o + 6] = inode ?? NaN;
-    if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
   }
 
   /** A `process_stats` sample of a process's DMA-BUF RSS. */
@@ -371,7 +378,6 @@ export class TraceSink {
     a[o + 5] = flags;
     a[o + 6] = toProc;
     a[o + 7] = toThread;
-    if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
   }
 
   /**
@@ -384,16 +390,13 @@ export class TraceSink {
     const width = batch.columns.length;
     let i = 0;
     while (i < count && this.binderStored < TraceSink.maxBinderEvents) {
-      if (batch.rows.length > 0) this.flush(batch);
-      batch.packed ??= new Float64Array(PACKED_BATCH_ROWS * width);
-      const n = Math.min(count - i, PACKED_BATCH_ROWS - batch.packedRows, TraceSink.maxBinderEvents - this.binderStored);
-      batch.packed.set(rows.subarray(i * width, (i + n) * width), batch.packedRows * width);
+      const n = Math.min(count - i, this.packedRoom(batch), TraceSink.maxBinderEvents - this.binderStored);
+      batch.packed!.set(rows.subarray(i * width, (i + n) * width), batch.packedRows * width);
       for (let k = 0, o = i * width + 1; k < n; k++, o += width) this.seenTids.add(rows[o]);
       batch.packedRows += n;
       this.storedEvents += n;
       this.binderStored += n;
       i += n;
-      if (batch.packedRows >= PACKED_BATCH_ROWS) this.flush(batch);
     }
     // Past the limit, thinned one by one.
     for (let o = i * width; i < count; i++, o += width) {
