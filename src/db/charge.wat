@@ -4,10 +4,13 @@
 ;; fresh typed arrays cost page faults and a garbage collection. Here it runs compiled from its
 ;; first event, in the memory the events were captured into while the trace loaded (charge.ts),
 ;; which already holds a record per event: the pass writes its results into those records. On
-;; the benchmark's trace (171,000 events) the pass went from some 50 to under 30 ms. Its
-;; comments state the rules, which are those of the SQL views (src/queries/).
+;; the benchmark's trace (171,000 events) the pass went from some 50 to under 30 ms, then to
+;; some 15 ms with the record addresses and the direct tables' slots computed in place: the
+;; CLI compiles WebAssembly with the baseline compiler only (bin/dmabuf-triage.js), which
+;; inlines no call. Its comments state the rules, which are those of the SQL views (src/queries/).
 ;;
-;; `ev`: the event records, EVENT bytes each, in rowid order. Event i's record holds, f64:
+;; `ev`: the event records, 112 bytes each (event i's at ev + 112 i), in rowid order. Event i's
+;; record holds, f64:
 ;;   0 rowid   8 ts   16 inode   24 size   32 heap total   40 tid   48 attribution (when it is
 ;;   not the tid, `attr` says which)   56 charged thread   64 cumulative
 ;; and i32: 72 next charged event on its inode (-1: none)   76 responsible (-1: not charged).
@@ -23,8 +26,6 @@
   ;; The responsible (index) of a thread the pass meets for the first time.
   (import "pass" "responsible" (func $responsible (param f64) (result i32)))
 
-  (global $EVENT i32 (i32.const 112))
-
   ;; Bytes of a responsible's record in `per` (fields below); the trace's record follows the
   ;; last responsible's.
   ;;   0 running sum   8 peak   16 first ts   24 last ts   32 allocs   40 frees
@@ -33,15 +34,9 @@
   ;;  (buffers outstanding at the end)
   (global $RECORD i32 (i32.const 112))
 
-  (func $event (param $ev i32) (param $i i32) (result i32)
-    (i32.add (local.get $ev) (i32.mul (local.get $i) (global.get $EVENT))))
-
   ;; Where the value of key v is in a table (the key is stored when its entry is empty).
-  (func $find (param $table i32) (param $mask i32) (param $direct i32) (param $base f64) (param $v f64) (result i32)
+  (func $find (param $table i32) (param $mask i32) (param $v f64) (result i32)
     (local $key i64) (local $h i32) (local $values i32)
-    (if (local.get $direct)
-      (then (return (i32.add (local.get $table)
-        (i32.shl (i32.wrap_i64 (i64.trunc_f64_s (f64.sub (local.get $v) (local.get $base)))) (i32.const 2))))))
     (local.set $key (i64.trunc_f64_s (local.get $v)))
     (local.set $values (i32.add (local.get $table) (i32.shl (i32.add (local.get $mask) (i32.const 1)) (i32.const 3))))
     (local.set $h (i32.and (i32.wrap_i64 (i64.shr_u (i64.mul (local.get $key) (i64.const 0x9E3779B97F4A7C15)) (i64.const 32)))
@@ -82,15 +77,10 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
-        (i32.store offset=72 (call $event (local.get $ev) (local.get $k)) (i32.const -1))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $each)))
-    (local.set $k (i32.const 0))
-    (block $done
-      (loop $each
-        (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
         (local.set $i (i32.load (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2)))))
-        (local.set $e (call $event (local.get $ev) (local.get $i)))
+        (local.set $e (i32.add (local.get $ev) (i32.mul (local.get $i) (i32.const 112))))
+        ;; No next charged event yet (a later one links it, as it links this one to its previous).
+        (i32.store offset=72 (local.get $e) (i32.const -1))
         (local.set $t (f64.load offset=8 (local.get $e)))
         (local.set $a (f64.load (i32.add (local.get $e) (local.get $attr))))
         (local.set $alloc (f64.gt (f64.load offset=24 (local.get $e)) (f64.const 0)))
@@ -104,7 +94,10 @@
                     (local.set $count (i32.add (local.get $count) (i32.const 1)))))
             (local.set $q (local.get $nullId)))
           (else
-            (local.set $at (call $find (local.get $table) (local.get $mask) (local.get $direct) (local.get $base) (local.get $v)))
+            (local.set $at (if (result i32) (local.get $direct)
+              (then (i32.add (local.get $table)
+                (i32.shl (i32.wrap_i64 (i64.trunc_f64_s (f64.sub (local.get $v) (local.get $base)))) (i32.const 2))))
+              (else (call $find (local.get $table) (local.get $mask) (local.get $v)))))
             (local.set $q (i32.load (local.get $at)))
             (if (i32.eqz (local.get $q))
               (then
@@ -112,7 +105,7 @@
                 (i32.store (local.get $at) (local.get $count))
                 (local.set $q (local.get $count))))
             (local.set $q (i32.sub (local.get $q) (i32.const 1)))))
-        (local.set $s (call $event (local.get $ev) (local.get $q)))
+        (local.set $s (i32.add (local.get $ev) (i32.mul (local.get $q) (i32.const 112))))
         (if (i32.eq (local.get $q) (local.get $fresh))
           (then
             ;; The inode's first event.
@@ -140,7 +133,7 @@
           (then
             (local.set $prev (i32.load offset=84 (local.get $s)))
             (if (i32.ge_s (local.get $prev) (i32.const 0))
-              (then (i32.store offset=72 (call $event (local.get $ev) (local.get $prev)) (local.get $i))))
+              (then (i32.store offset=72 (i32.add (local.get $ev) (i32.mul (local.get $prev) (i32.const 112))) (local.get $i))))
             (i32.store offset=84 (local.get $s) (local.get $i))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $each)))
@@ -153,12 +146,15 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $e (call $event (local.get $ev) (local.get $i)))
+        (local.set $e (i32.add (local.get $ev) (i32.mul (local.get $i) (i32.const 112))))
         (local.set $c (f64.load offset=56 (local.get $e)))
         (if (f64.ne (local.get $c) (local.get $c))
           (then (local.set $w (i32.const -1)))
           (else
-            (local.set $at (call $find (local.get $table) (local.get $mask) (local.get $direct) (local.get $base) (local.get $c)))
+            (local.set $at (if (result i32) (local.get $direct)
+              (then (i32.add (local.get $table)
+                (i32.shl (i32.wrap_i64 (i64.trunc_f64_s (f64.sub (local.get $c) (local.get $base)))) (i32.const 2))))
+              (else (call $find (local.get $table) (local.get $mask) (local.get $c)))))
             (local.set $w (i32.load (local.get $at)))
             (if (i32.eqz (local.get $w))
               (then
@@ -175,7 +171,7 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $from) (local.get $to)))
-        (local.set $e (call $event (local.get $ev) (i32.load (i32.add (local.get $order) (i32.shl (local.get $from) (i32.const 2))))))
+        (local.set $e (i32.add (local.get $ev) (i32.mul (i32.load (i32.add (local.get $order) (i32.shl (local.get $from) (i32.const 2)))) (i32.const 112))))
         (local.set $w (i32.load offset=76 (local.get $e)))
         (if (i32.ge_s (local.get $w) (i32.const 0))
           (then (f64.store offset=64 (local.get $e) (f64.load (i32.add (local.get $per) (i32.mul (local.get $w) (global.get $RECORD)))))))
@@ -215,13 +211,15 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
-        (local.set $e (call $event (local.get $ev) (i32.load (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $e (i32.add (local.get $ev) (i32.mul (i32.load (i32.add (local.get $order) (i32.shl (local.get $k) (i32.const 2)))) (i32.const 112))))
         (local.set $t (f64.load offset=8 (local.get $e)))
         (local.set $sz (f64.load offset=24 (local.get $e)))
         (if (i32.and (i32.gt_u (local.get $k) (i32.const 0)) (f64.ne (local.get $t) (local.get $prevT)))
           (then
-            ;; A new ts: the previous one's events get their responsible's sum after all of it.
-            (call $settle (local.get $group) (local.get $k) (local.get $ev) (local.get $order) (local.get $per))
+            ;; A new ts: the previous one's events get their responsible's sum after all of it
+            ;; (an event alone at its ts has it already).
+            (if (i32.gt_u (i32.sub (local.get $k) (local.get $group)) (i32.const 1))
+              (then (call $settle (local.get $group) (local.get $k) (local.get $ev) (local.get $order) (local.get $per))))
             (local.set $group (local.get $k))))
         (local.set $prevT (local.get $t))
         (local.set $w (i32.load offset=76 (local.get $e)))
@@ -230,6 +228,7 @@
             (local.set $p (i32.add (local.get $per) (i32.mul (local.get $w) (global.get $RECORD))))
             (local.set $s (f64.add (f64.load (local.get $p)) (local.get $sz)))
             (f64.store (local.get $p) (local.get $s))
+            (f64.store offset=64 (local.get $e) (local.get $s))
             (if (f64.gt (local.get $s) (f64.load offset=8 (local.get $p))) (then (f64.store offset=8 (local.get $p) (local.get $s))))
             (if (f64.ne (f64.load offset=16 (local.get $p)) (f64.load offset=16 (local.get $p)))
               (then (f64.store offset=16 (local.get $p) (local.get $t))))
@@ -255,8 +254,9 @@
           (then
             (if (i32.lt_u (i32.add (local.get $k) (i32.const 1)) (local.get $n))
               (then (local.set $d (f64.sub
-                (f64.load offset=8 (call $event (local.get $ev)
-                  (i32.load (i32.add (local.get $order) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2))))))
+                (f64.load offset=8 (i32.add (local.get $ev) (i32.mul
+                  (i32.load (i32.add (local.get $order) (i32.shl (i32.add (local.get $k) (i32.const 1)) (i32.const 2))))
+                  (i32.const 112))))
                 (local.get $t))))
               (else (local.set $d (f64.sub
                 (f64.max (select (local.get $traceEnd) (local.get $t) (f64.eq (local.get $traceEnd) (local.get $traceEnd))) (local.get $t))
@@ -303,7 +303,8 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $q) (local.get $inodes)))
-        (local.set $e (call $event (local.get $ev) (i32.load offset=80 (call $event (local.get $ev) (local.get $q)))))
+        (local.set $e (i32.add (local.get $ev)
+          (i32.mul (i32.load offset=80 (i32.add (local.get $ev) (i32.mul (local.get $q) (i32.const 112)))) (i32.const 112))))
         (if (f64.gt (f64.load offset=24 (local.get $e)) (f64.const 0))
           (then
             (call $outstanding (i32.add (local.get $per) (i32.mul (local.get $count) (global.get $RECORD))) (local.get $e))
@@ -324,7 +325,7 @@
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $e (call $event (local.get $ev) (local.get $i)))
+        (local.set $e (i32.add (local.get $ev) (i32.mul (local.get $i) (i32.const 112))))
         (local.set $c (f64.load offset=56 (local.get $e)))
         (if (f64.eq (local.get $c) (local.get $c))
           (then
@@ -335,7 +336,7 @@
               (f64.load (i32.add (local.get $pids) (i32.shl (i32.load offset=76 (local.get $e)) (i32.const 3)))))
             (f64.store offset=24 (local.get $v) (f64.load offset=64 (local.get $e)))
             (if (i32.ge_s (local.get $nx) (i32.const 0))
-              (then (f64.store offset=32 (local.get $v) (f64.load (call $event (local.get $ev) (local.get $nx)))))
+              (then (f64.store offset=32 (local.get $v) (f64.load (i32.add (local.get $ev) (i32.mul (local.get $nx) (i32.const 112))))))
               (else (f64.store offset=32 (local.get $v) (f64.const nan))))
             (local.set $v (i32.add (local.get $v) (i32.const 40)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
