@@ -96,6 +96,7 @@ class IdTable {
 function servedFromHeld(db: Db, id: number): { server_tid: number; client_tid: number; start_ts: number; end_ts: number | null }[] | undefined {
   const batches = db.heldRows('binder_event', id);
   if (!batches) return undefined;
+  if (batches.length === 0) return [];
   const servers = db.query('SELECT tid FROM _dmabuf_gralloc_thread WHERE snapshot_id = ?', [id]).map((r) => r.tid as number);
   if (servers.some((t) => t < 0 || t >= 2 ** 24)) return undefined;
   /** 1 at the gralloc threads (a byte a tid up to the largest: no hash per event). */
