@@ -220,7 +220,14 @@ test('the bundle walk decodes the usual dma_heap_stat, binder and dmabuf_rss_sta
   const walker = bundleWalker(bundle.length + 16);
   const inRegion = walker.region(0, bundle.length);
   bundle.copy(inRegion);
-  for (const [where, buf] of [['copied', bundle], ['in place', inRegion]] as const) {
+  // A bundle larger than a walker's scratch area is walked by a walker made for it.
+  const small = bundleWalker(0, 64);
+  assert.ok(bundle.length > 64);
+  for (const [where, buf, w] of [
+    ['copied', bundle, walker],
+    ['in place', inRegion, walker],
+    ['larger than the scratch area', bundle, small],
+  ] as const) {
     const got: unknown[] = [];
     const fields: number[] = [];
     const reader = {
@@ -238,18 +245,18 @@ test('the bundle walk decodes the usual dma_heap_stat, binder and dmabuf_rss_sta
       otherPacket: (): boolean => assert.fail('a bundle walk hands over no packet'),
       failedPacket: () => assert.fail('a bundle walk hands over no packet'),
     };
-    assert.equal(walker.bundle(buf, 0, bundle.length, reader), all.length, where);
+    assert.equal(w.bundle(buf, 0, bundle.length, reader), all.length, where);
     assert.deepEqual(got, want, where);
     assert.deepEqual(fields, [0x18], where);
-    const tsAt = (at: number, bytes: number[]) => assert.deepEqual([...walker.bytes.subarray(at, at + bytes.length)], bytes, where);
-    tsAt(walker.firstTsAt, [0x01, 0x10]);
-    tsAt(walker.lastTsAt, [...varint(3, 0x2a), 0x10]);
+    const tsAt = (at: number, bytes: number[]) => assert.deepEqual([...w.walkedBytes.subarray(at, at + bytes.length)], bytes, where);
+    tsAt(w.firstTsAt, [0x01, 0x10]);
+    tsAt(w.lastTsAt, [...varint(3, 0x2a), 0x10]);
     // The last event's length one byte too long: it runs past the bundle.
     const cut = Buffer.from(buf.subarray(0, bundle.length - 1));
-    assert.equal(walker.bundle(cut, 0, cut.length, reader), -1, where);
+    assert.equal(w.bundle(cut, 0, cut.length, reader), -1, where);
     // A length-delimited field that runs past the bundle is handed over (its reader reports it).
     fields.length = 0;
-    assert.equal(walker.bundle(Buffer.from([0x08, 3, 0x22, 5, 0x0a, 0x00]), 0, 6, reader), 0, where);
+    assert.equal(w.bundle(Buffer.from([0x08, 3, 0x22, 5, 0x0a, 0x00]), 0, 6, reader), 0, where);
     assert.deepEqual(fields, [0x22], where);
   }
 });

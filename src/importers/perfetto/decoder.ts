@@ -94,9 +94,12 @@ type Queued =
 /** The walker of this thread's decoders that are not given one (a walk is synchronous: they can share). */
 let sharedWalker: BundleWalker | undefined;
 
-/** A walker of ftrace bundles for `PerfettoDecoder`, with `regionBytes` of memory to read a trace into. */
-export function bundleWalker(regionBytes: number): BundleWalker {
-  return new BundleWalker(OUR_EVENTS, regionBytes);
+/**
+ * A walker of ftrace bundles for `PerfettoDecoder`, with `regionBytes` of memory to read a trace
+ * into (and, for tests, `scratchBytes` of scratch area).
+ */
+export function bundleWalker(regionBytes: number, scratchBytes?: number): BundleWalker {
+  return new BundleWalker(OUR_EVENTS, regionBytes, scratchBytes);
 }
 
 /** fzstd (pure-JS zstd), loaded when a trace first holds zstd-compressed packets. */
@@ -411,11 +414,11 @@ export class PerfettoDecoder implements BundleReader {
     const first = w.firstTsAt;
     const last = w.lastTsAt;
     if (first >= 0) {
-      c.reset(w.bytes, first);
+      c.reset(w.walkedBytes, first);
       this.sink.noteTs(c.u64());
     }
     if (last >= 0 && last !== first) {
-      c.reset(w.bytes, last);
+      c.reset(w.walkedBytes, last);
       this.sink.noteTs(c.u64());
     }
   }

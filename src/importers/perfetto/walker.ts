@@ -2,7 +2,8 @@
 // and the memory it walks. A bundle the decoder hands over is walked where it lies when it is
 // already in that memory (the worker reads the trace file into regions of it, worker.ts), and
 // is copied into the walker's scratch area otherwise (a packet assembled across chunks, the
-// packets of compressed_packets, a trace decoded in memory). A chunk read into the regions is
+// packets of compressed_packets, a trace decoded in memory); a bundle larger than that area, as
+// large as a packet may be, by a walker made for it. A chunk read into the regions is
 // walked a whole packet at a time (`packets`), the decoder given only the packets the walk does
 // not decode itself.
 import fs from 'node:fs';
@@ -74,13 +75,19 @@ const PAGE = 65536;
 const REGIONS_AT = 3 * PAGE;
 /** Bytes kept after any bundle: the walk may read that far past its end (bundle.wat). */
 const SLACK = 32;
+/**
+ * Bytes of a walker's scratch area: a bundle copied there is at most this large (ftrace bundles
+ * are a kernel page or a few). V8 counts the whole memory as allocated outside its heap: one of
+ * the largest packet's size (128 MiB) made it collect garbage at once, a few ms of the walk.
+ */
+const SCRATCH_BYTES = 8 * 1024 * 1024;
 
 let compiled: WebAssembly.Module | null = null;
 
 /**
  * One WebAssembly memory and an instance walking it. The memory never grows, so the views of
- * it stay valid: its scratch area holds the largest packet the framer accepts. Untouched pages
- * cost no memory (they are mapped on first write), so the scratch costs what is copied there.
+ * it stay valid. Untouched pages cost no memory (they are mapped on first write), so the
+ * scratch costs what is copied there.
  */
 export class BundleWalker {
   /** The whole memory, for the reader to decode from. */
@@ -98,15 +105,23 @@ export class BundleWalker {
   private packetsAt = 0;
   private readonly regionBytes: number;
   private readonly scratchAt: number;
+  /** The walker of bundles larger than the scratch area (made when one comes). */
+  private large: BundleWalker | null = null;
+  /** The walker of the last bundle: this one or `large`. */
+  private last: BundleWalker = this;
 
   /**
    * `ours[f]` is 1 for a payload field number f the reader decodes (events with another payload
    * and the usual layout are only counted). `regionBytes`: memory to lend out (`region`).
    */
-  constructor(ours: Uint8Array, regionBytes = 0) {
+  constructor(
+    private readonly ours: Uint8Array,
+    regionBytes = 0,
+    private readonly scratchBytes = SCRATCH_BYTES,
+  ) {
     this.regionBytes = regionBytes;
     this.scratchAt = REGIONS_AT + Math.ceil(regionBytes / PAGE) * PAGE;
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((this.scratchAt + MAX_PACKET_BYTES + SLACK) / PAGE) });
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((this.scratchAt + scratchBytes + SLACK) / PAGE) });
     compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./bundle.wasm', import.meta.url)));
     const instance = new WebAssembly.Instance(compiled, {
       walker: {
@@ -159,11 +174,18 @@ export class BundleWalker {
   /**
    * Walk the bundle at `buf[start, end)` for `reader`, which gets its events of ours (as rows
    * or to decode) in order. Returns the number of events (-1: an event runs past the bundle);
-   * `firstTsAt` and `lastTsAt` then say where in `bytes` the timestamps of its first and last
-   * events start.
+   * `firstTsAt` and `lastTsAt` then say where in `walkedBytes` the timestamps of its first and
+   * last events start.
    */
   bundle(buf: Uint8Array, start: number, end: number, reader: BundleReader): number {
     if (end - start > MAX_PACKET_BYTES) throw new RangeError('a bundle larger than a packet');
+    if (end - start > this.scratchBytes && !this.inRegions(buf, start, end)) {
+      if (this.reader) this.takeRows(); // an outer walk's rows come first
+      this.large ??= new BundleWalker(this.ours, 0, MAX_PACKET_BYTES);
+      this.last = this.large;
+      return this.large.bundle(buf, start, end, reader);
+    }
+    this.last = this;
     const at = this.place(buf, start, end);
     // A bundle of a packet a walk of whole packets handed over is walked inside that walk.
     const outer = this.reader;
@@ -217,12 +239,17 @@ export class BundleWalker {
     }
   }
 
+  /** The memory the last bundle was walked in (`bytes`, or the large bundles' walker's). */
+  get walkedBytes(): Uint8Array {
+    return this.last.bytes;
+  }
+
   get firstTsAt(): number {
-    return this.i32[FIRST_TS_AT >> 2];
+    return this.last.i32[FIRST_TS_AT >> 2];
   }
 
   get lastTsAt(): number {
-    return this.i32[LAST_TS_AT >> 2];
+    return this.last.i32[LAST_TS_AT >> 2];
   }
 
   /**
