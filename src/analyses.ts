@@ -2,6 +2,7 @@
 // Parameters are declared with `@param name default description` and live in the
 // `analysis_param` table, which the views read; `run` sets them for one query.
 import { packageSqlFiles, type Db, type ResultRow } from './db/database.js';
+import { readCatalogue } from './db/image.js';
 import { params, tag } from './db/sqlfile.js';
 export { typed } from './db/sqlfile.js';
 import { UsageError } from './errors.js';
@@ -27,9 +28,16 @@ export function catalogue(): AnalysisInfo[] {
   return analyses().map((a) => ({ ...a, params: a.params.map((p) => ({ ...p })), columns: a.columns.map((c) => ({ ...c })) }));
 }
 
-/** The catalogue, read from the SQL files once per process (they do not change while it runs). */
+/**
+ * The catalogue, read once per process (the SQL files do not change while it runs): as the
+ * build wrote it (db/image.ts), else from the SQL files.
+ */
 function analyses(): readonly AnalysisInfo[] {
-  if (cached) return cached;
+  return (cached ??= readCatalogue<AnalysisInfo[]>() ?? catalogueFromSql());
+}
+
+/** The catalogue as the SQL files declare it. */
+export function catalogueFromSql(): AnalysisInfo[] {
   const out: AnalysisInfo[] = [];
   for (const f of packageSqlFiles('src/queries')) {
     for (const s of f.statements) {
@@ -44,7 +52,7 @@ function analyses(): readonly AnalysisInfo[] {
       });
     }
   }
-  return (cached = out);
+  return out;
 }
 
 /** Parameters of an analysis, wherever declared (helper views attach theirs with `@for`). */

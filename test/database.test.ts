@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Db } from '../src/db/database.js';
-import { IMAGE_PATH } from '../src/db/image.js';
+import { CATALOGUE_PATH, IMAGE_PATH, readCatalogue } from '../src/db/image.js';
+import { catalogue, catalogueFromSql } from '../src/analyses.js';
 import { SourceContext } from '../src/importers/context.js';
 import type { ProcessFields, ThreadFields } from '../src/importers/types.js';
 import { count } from '../src/report/format.js';
@@ -37,6 +38,20 @@ test('a session starts from the schema image of the build, which is the schema t
   assert.deepEqual(schemaOf(fallback), schemaOf(fromSql));
   fallback.close();
   fromSql.close();
+});
+
+test('the analysis catalogue comes from the build, which wrote the one the SQL files declare', () => {
+  assert.ok(fs.existsSync(CATALOGUE_PATH), 'npm run build writes the catalogue');
+  const fromSql = catalogueFromSql();
+  assert.ok(fromSql.length >= 10 && fromSql.some((a) => a.params.length > 0));
+  assert.deepEqual(readCatalogue(), fromSql);
+  assert.deepEqual(catalogue(), fromSql);
+  // A catalogue of other SQL files (another hash) is not used.
+  const stale = path.join(tempDir(), 'catalogue.json');
+  fs.writeFileSync(stale, JSON.stringify({ hash: 12345, analyses: [] }));
+  assert.equal(readCatalogue(stale), undefined);
+  fs.writeFileSync(stale, 'not JSON');
+  assert.equal(readCatalogue(stale), undefined);
 });
 
 const COLUMNS = ['ts', 'inode', 'size_delta', 'heap_total', 'tid', 'pid'];
