@@ -860,6 +860,48 @@ test('the process tree is read as protobufjs reads it: last value wins, odd wire
   s.close();
 });
 
+test('process trees are written as they are read, and at the end only what changed: the rows are the latest, names too', async () => {
+  const bytes = trace([
+    { processTree: { processes: [{ pid: 100, cmdline: ['<pre-initialized>'], ppid: 1 }], threads: [{ tid: 101, tgid: 100, name: 'a' }, { tid: 103, tgid: 100 }] } },
+    ftrace(0, [dma(10, 101, 1, 4096, 4096)]),
+    { processTree: { processes: [{ pid: 100, cmdline: ['com.x', '--y'] }, { pid: 200, cmdline: ['z'] }], threads: [{ tid: 101, tgid: 100, name: 'b' }, { tid: 102, tgid: 100, name: 'c' }] } },
+    ftrace(0, [dma(20, 102, 2, 4096, 8192), dma(30, 201, 3, 4096, 12288)]),
+  ]);
+  const db = await Db.create();
+  db.begin();
+  const ctx = SourceContext.topLevel(db, 'capture.bin', 'perfetto', 'trace', 'capture.bin', bytes.length);
+  const posted: unknown[] = [];
+  const threads = ctx.threads.bind(ctx);
+  ctx.threads = (list) => (posted.push(['threads', list.map((r) => [...r])]), threads(list));
+  const processes = ctx.processes.bind(ctx);
+  ctx.processes = (list) => (posted.push(['processes', list.map(([pid, f]) => [pid, { ...f }])]), processes(list));
+  async function* chunks(): AsyncIterable<Uint8Array> {
+    yield bytes;
+  }
+  await decodeTrace(chunks(), ctx, { progress: () => {} });
+  db.commit();
+  assert.deepEqual(posted, [
+    // A process's name waits for the end: the latest one is its name, and '<pre-initialized>' is longer.
+    ['processes', [[100, { cmdline: '<pre-initialized>', ppid: 1, uid: null }]]],
+    ['threads', [[101, 100, 'a'], [103, 100, null]]],
+    ['processes', [[200, { cmdline: 'z', ppid: null, uid: null }]]],
+    ['threads', [[101, 100, 'b'], [102, 100, 'c']]],
+    ['processes', [[100, { name: 'com.x', cmdline: 'com.x --y', ppid: 1, uid: null }], [200, { name: 'z', cmdline: 'z', ppid: null, uid: null }]]],
+    ['threads', [[201, null, null]]],
+  ]);
+  assert.deepEqual(db.query('SELECT pid, name, cmdline, ppid FROM process ORDER BY pid'), [
+    { pid: 100, name: 'com.x', cmdline: 'com.x --y', ppid: 1 },
+    { pid: 200, name: 'z', cmdline: 'z', ppid: null },
+  ]);
+  assert.deepEqual(db.query('SELECT tid, pid, name FROM thread ORDER BY tid'), [
+    { tid: 101, pid: 100, name: 'b' },
+    { tid: 102, pid: 100, name: 'c' },
+    { tid: 103, pid: 100, name: null },
+    { tid: 201, pid: null, name: null },
+  ]);
+  db.close();
+});
+
 test('dmabuf_rss_stat events: what they lack is NULL; the process of their thread is filled in, also once known later', async () => {
   const bytes = trace([
     { processTree: { processes: [{ pid: 100, cmdline: ['app'] }], threads: [{ tid: 101, tgid: 100 }] } },

@@ -320,6 +320,7 @@ export class PerfettoDecoder implements BundleReader {
           if (t.tid === undefined) continue;
           this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null);
         }
+        this.sink.treeRead();
         return;
       }
       case P_PROCESS_STATS: {

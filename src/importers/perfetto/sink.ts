@@ -12,7 +12,7 @@
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
-import type { ImportContext, ProcessFields } from '../types.js';
+import type { ImportContext, ProcessFields, ThreadFields } from '../types.js';
 import type { Int64 } from './wire.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
@@ -35,6 +35,9 @@ const PACKED_BATCH_ROWS = 4000;
 const FIRST_PACKED_BATCH_ROWS = 250;
 
 type Value = string | number | bigint | null;
+
+/** A thread row's process and name, as one string. */
+const threadKey = ([, pid, name]: ThreadFields): string => (name === null || name === undefined ? `${pid}` : `${pid} ${name}`);
 
 /**
  * A gralloc allocator process by its name or cmdline: the GLOBs of the view
@@ -106,6 +109,10 @@ export class TraceSink {
   private readonly commNames = new Map<number, string>();
   private pending: Pending[] = [];
   private pendingOverflow = false;
+  /** Thread rows posted after a process tree (`treeRead`), as `threadKey` gives them. */
+  private readonly postedThreads = new Map<number, string>();
+  /** Processes posted after a process tree (without their names). */
+  private readonly postedProcesses = new Set<number>();
 
   /**
    * Binder events stored in full, at most: past them, only those the gralloc attribution may
@@ -156,6 +163,39 @@ export class TraceSink {
     if (info.ppid !== undefined && info.ppid !== null) p.ppid = info.ppid;
     if (info.uid !== undefined && info.uid !== null) p.uid = info.uid;
     this.processes.set(pid, p);
+  }
+
+  /**
+   * A process tree has been read: post its processes and the threads it gave a process, so
+   * that the database thread writes them while the trace decodes, and `finish` only what
+   * changed since (a trace's process tree comes first; at its end, they were some 10 ms of the
+   * wait for the database). The rows end the same: a thread's process and name are what
+   * `finish` would write (its process is its tgid, which stays known), and a process's name,
+   * which is the latest one and which the database's upsert would not put over a longer
+   * earlier one, is left to `finish`.
+   */
+  treeRead(): void {
+    const processes: [number, ProcessFields][] = [];
+    for (const [pid, p] of this.processes) {
+      if (this.postedProcesses.has(pid)) continue;
+      this.postedProcesses.add(pid);
+      processes.push([pid, { cmdline: p.cmdline, ppid: p.ppid, uid: p.uid }]);
+    }
+    if (processes.length > 0) this.ctx.processes(processes);
+    const threads: ThreadFields[] = [];
+    for (const tid of [...this.tgid.keys()].sort((a, b) => a - b)) {
+      const row = this.threadRow(tid);
+      const key = threadKey(row);
+      if (this.postedThreads.get(tid) === key) continue;
+      this.postedThreads.set(tid, key);
+      threads.push(row);
+    }
+    if (threads.length > 0) this.ctx.threads(threads);
+  }
+
+  /** The thread row `finish` writes. */
+  private threadRow(tid: number): ThreadFields {
+    return [tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null];
   }
 
   /** A task created during the trace by thread `creator`: a thread of its process, or (`thread` false) a new process. */
@@ -445,10 +485,14 @@ export class TraceSink {
       processes.push([pid, { name: this.commNames.get(pid) ?? null, ppid: this.pidOf(creator) ?? null }]);
     }
     this.ctx.processes(processes);
-    // Threads: those the trace described or saw created, and those that emitted a stored event.
+    // Threads: those the trace described or saw created, and those that emitted a stored event
+    // (but for those posted already as they are).
     const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys()]);
     this.ctx.threads(
-      [...tids].sort((a, b) => a - b).map((tid) => [tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null] as const),
+      [...tids]
+        .sort((a, b) => a - b)
+        .map((tid) => this.threadRow(tid))
+        .filter((row) => this.postedThreads.get(row[0]) !== threadKey(row)),
     );
     this.ctx.insert('trace_info', {
       format: this.format,
