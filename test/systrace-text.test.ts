@@ -2,9 +2,12 @@
 // HTML) with dma_heap_stat / ION / binder lines, into the same tables as Perfetto traces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
 import { open } from '../src/index.js';
 import { systraceText, looksLikeFtraceText } from '../src/importers/systrace-text.js';
-import { importChunked, rng, assertInputDiagnostics } from './helpers.js';
+import { importChunked, rng, assertInputDiagnostics, tempDir } from './helpers.js';
 
 const HEADER = `# tracer: nop
 #
@@ -88,6 +91,44 @@ test('a text ftrace capture is detected by content and its events land in the tr
       { ts: 1235000000000, buf_size: -4096, tid: 700 },
     ]);
     assert.deepEqual(s.query('SELECT code FROM diagnostic'), []);
+  } finally {
+    s.close();
+  }
+});
+
+test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zlib) is inflated and read; cut short, what came before it is kept', async () => {
+  const text = capture(true);
+  const plain = await open({ name: 'plain.txt', bytes: new TextEncoder().encode(text) });
+  const rows = (s: typeof plain) => s.query('SELECT ts, inode, size_delta, heap_total, tid, pid FROM dma_heap_event ORDER BY ts');
+  const want = rows(plain);
+  assert.equal(want.length, 3);
+  plain.close();
+  const deflated = zlib.deflateSync(Buffer.from(text));
+  for (const eol of ['\n', '\r\n']) {
+    const dump = Buffer.concat([Buffer.from(`capturing trace... done${eol}TRACE:${eol}`), deflated]);
+    // As a file, and as named bytes.
+    const file = path.join(tempDir(), 'atrace.txt');
+    fs.writeFileSync(file, dump);
+    for (const input of [file, { name: 'atrace.txt', bytes: dump }]) {
+      const s = await open(input);
+      try {
+        assert.deepEqual(s.query('SELECT importer FROM source'), [{ importer: 'systrace_text' }]);
+        assert.deepEqual(rows(s), want);
+        assert.deepEqual(s.query("SELECT code FROM diagnostic WHERE severity <> 'info'"), []);
+      } finally {
+        s.close();
+      }
+    }
+  }
+  // The zlib stream ends after a flush (the dump was cut there): the lines before are read, and the cut is reported.
+  const cutAt = text.indexOf('\n', text.indexOf('inode=124')) + 1;
+  const partial = zlib.deflateSync(Buffer.from(text.slice(0, cutAt)), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  const s = await open({ name: 'cut.txt', bytes: Buffer.concat([Buffer.from('TRACE:\n'), partial]) });
+  try {
+    assert.deepEqual(rows(s), want.slice(0, 2));
+    assert.deepEqual(s.query("SELECT code, message FROM diagnostic WHERE code = 'truncated'"), [
+      { code: 'truncated', message: 'the zlib stream ends early (the file was cut): everything before the cut was read' },
+    ]);
   } finally {
     s.close();
   }

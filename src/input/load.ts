@@ -1,6 +1,7 @@
 // What the user pointed at → importers. An input is a path (file or folder) or named bytes.
-// Files are recognized by content: zip and gzip by their magic bytes, everything else by
-// asking each importer's sniff in registry order. One input makes one snapshot.
+// Files are recognized by content: zip and gzip by their magic bytes, atrace's compressed dump
+// by its `TRACE:` line and zlib header, everything else by asking each importer's sniff in
+// registry order. One input makes one snapshot.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -104,17 +105,17 @@ async function loadStream(
   let peeked = await peek(chunks, SNIFF_BYTES);
   let compressed = false;
   let cut = false;
-  if (hasMagic(peeked.head, GZIP_MAGIC)) {
+  const body = compressedBody(peeked.head);
+  if (body) {
     compressed = true;
-    const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
-    // pipeline: a source error reaches the reader through `gunzip`, and a reader that stops
-    // early (a sniff) stops the source too, which closes the file or zip entry under it.
-    // A gzip file cut short: keep what came before the cut (recorded below), refuse nothing.
-    chunks = guard(pipeline(Readable.from(peeked.chunks), gunzip, () => {}), name, undefined, () => (cut = true));
+    // pipeline: a source error reaches the reader through the inflater, and a reader that
+    // stops early (a sniff) stops the source too, which closes the file or zip entry under it.
+    // A stream cut short: keep what came before the cut (recorded below), refuse nothing.
+    chunks = guard(pipeline(Readable.from(skipBytes(peeked.chunks, body.at)), body.inflater(), () => {}), name, undefined, () => (cut = true));
     peeked = await peek(chunks, SNIFF_BYTES);
   }
   const noteCut = (ctx: SourceContext) => {
-    if (cut) ctx.diag('warning', 'truncated', 'the gzip stream ends early (the file was cut): everything before the cut was read');
+    if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): everything before the cut was read`);
   };
   const bom = textEncodingBom(peeked.head);
   if (bom) {
@@ -157,6 +158,37 @@ async function loadStream(
   ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
   noteCut(ctx);
   return true;
+}
+
+/** The line atrace writes before the trace it dumps, and before its zlib stream with `-z`. */
+const ATRACE_DUMP = /(?:^|\n)TRACE:\r?\n/;
+
+/**
+ * A compressed file: gzip, or the dump of `atrace -z` (what it printed, a `TRACE:` line, then
+ * the ftrace text as a zlib stream; frameworks/native cmds/atrace): where the compressed stream
+ * starts and what inflates it.
+ */
+function compressedBody(head: Buffer): { kind: string; at: number; inflater: () => zlib.Gunzip | zlib.Inflate } | undefined {
+  if (hasMagic(head, GZIP_MAGIC)) return { kind: 'gzip', at: 0, inflater: () => zlib.createGunzip({ chunkSize: 1 << 20 }) };
+  const m = ATRACE_DUMP.exec(head.subarray(0, 4096).toString('latin1'));
+  if (!m) return undefined;
+  const at = m.index + m[0].length;
+  // A zlib header: deflate (CM 8) with a window of at most 32 KiB, header check a multiple of 31.
+  const zlibHeader = head.length >= at + 2 && (head[at] & 0x0f) === 8 && head[at] >> 4 <= 7 && ((head[at] << 8) | head[at + 1]) % 31 === 0;
+  return zlibHeader ? { kind: 'zlib', at, inflater: () => zlib.createInflate({ chunkSize: 1 << 20 }) } : undefined;
+}
+
+/** The bytes after the first `n`. */
+async function* skipBytes(chunks: AsyncIterable<Buffer>, n: number): AsyncIterable<Buffer> {
+  let left = n;
+  for await (const c of chunks) {
+    if (left >= c.length) {
+      left -= c.length;
+      continue;
+    }
+    yield left > 0 ? c.subarray(left) : c;
+    left = 0;
+  }
 }
 
 function textEncodingBom(head: Buffer): 'utf-16le' | 'utf-16be' | 'utf-8' | undefined {
