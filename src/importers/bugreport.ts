@@ -66,6 +66,7 @@ export const bugreport: StreamImporter = {
   name: 'bugreport',
   description: 'Android bugreport text (dumpstate): header, Dmabuf dump sections, dumpsys meminfo/gpu/SurfaceFlinger',
   snapshotKind: 'bugreport',
+  lines: true,
 
   sniffBytes(head: Uint8Array): boolean {
     const text = headText(head);

@@ -229,6 +229,7 @@ export const systraceText: StreamImporter = {
   name: 'systrace_text',
   description: 'Text ftrace / systrace capture (trace file, atrace output, systrace HTML): dma_heap_stat, dmabuf_rss_stat, ION, GPU memory and binder lines',
   snapshotKind: 'trace',
+  lines: true,
 
   sniffBytes(head: Uint8Array): boolean {
     const text = headText(head);

@@ -89,6 +89,8 @@ export interface StreamImporter {
   readonly snapshotKind: 'bugreport' | 'trace' | 'capture';
   /** Content detection on the first bytes of the (decompressed) file. */
   sniffBytes(head: Uint8Array, path: string): boolean;
+  /** It reads lines of text: of a compressed file cut short, it is given the whole lines only. */
+  readonly lines?: boolean;
   /**
    * Consume the stream. Must not throw on malformed content: record diagnostics. `file` is set
    * when the stream is the whole of a plain file on disk (not decompressed, not a zip entry):

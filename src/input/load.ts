@@ -114,9 +114,12 @@ async function loadStream(
     chunks = guard(pipeline(Readable.from(skipBytes(peeked.chunks, body.at)), body.inflater(), () => {}), name, undefined, () => (cut = true));
     peeked = await peek(chunks, SNIFF_BYTES);
   }
-  const noteCut = (ctx: SourceContext) => {
-    if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): everything before the cut was read`);
+  const noteCut = (ctx: SourceContext, lines: boolean) => {
+    const read = lines ? 'every whole line before the cut was read' : 'everything before the cut was read';
+    if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): ${read}`);
   };
+  // A line cut short is not read as a line (`total_allocated=163` of `…=16384B`).
+  const lines = (c: AsyncIterable<Buffer>) => (compressed ? wholeLines(c, () => cut) : c);
   const bom = textEncodingBom(peeked.head);
   if (bom) {
     // A capture saved by a Windows shell (UTF-16) or an editor (UTF-8 BOM): re-encode as plain UTF-8.
@@ -131,9 +134,9 @@ async function loadStream(
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, compressed ? undefined : bytes);
     env.progress(`reading ${name} (${si.name})`);
     const file = opts.file !== undefined && !compressed && !bom ? { path: opts.file, bytes } : undefined;
-    await si.importStream(peeked.chunks, ctx, env, file);
+    await si.importStream(si.lines ? lines(peeked.chunks) : peeked.chunks, ctx, env, file);
     await peeked.stop(); // the importer may have read the file itself
-    noteCut(ctx);
+    noteCut(ctx, si.lines === true);
     return true;
   }
   const ti = sniffText(peeked.head.toString('utf8'), name);
@@ -143,7 +146,7 @@ async function loadStream(
   }
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const c of peeked.chunks) {
+  for await (const c of lines(peeked.chunks)) {
     total += c.length;
     if (total > MAX_TEXT_BYTES) {
       await peeked.stop();
@@ -156,7 +159,7 @@ async function loadStream(
     : SourceContext.topLevel(db, name, ti.name, 'capture', label, total);
   env.progress(`reading ${name} (${ti.name})`);
   ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
-  noteCut(ctx);
+  noteCut(ctx, true);
   return true;
 }
 
@@ -176,6 +179,33 @@ function compressedBody(head: Buffer): { kind: string; at: number; inflater: () 
   // A zlib header: deflate (CM 8) with a window of at most 32 KiB, header check a multiple of 31.
   const zlibHeader = head.length >= at + 2 && (head[at] & 0x0f) === 8 && head[at] >> 4 <= 7 && ((head[at] << 8) | head[at + 1]) % 31 === 0;
   return zlibHeader ? { kind: 'zlib', at, inflater: () => zlib.createInflate({ chunkSize: 1 << 20 }) } : undefined;
+}
+
+/** Longest line held back by `wholeLines`: past it, a line is given as it comes. */
+const MAX_HELD_LINE = 1 << 20;
+
+/**
+ * The bytes of `chunks` as whole lines: what follows a chunk's last line end waits for the next
+ * chunk, and at the end is given unless the stream was cut short (`cut()`).
+ */
+async function* wholeLines(chunks: AsyncIterable<Buffer>, cut: () => boolean): AsyncIterable<Buffer> {
+  let rest: Buffer | null = null;
+  for await (const c of chunks) {
+    const end = c.lastIndexOf(0x0a) + 1;
+    if (end === 0) {
+      rest = rest ? Buffer.concat([rest, c]) : Buffer.from(c);
+      if (rest.length > MAX_HELD_LINE) {
+        yield rest;
+        rest = null;
+      }
+      continue;
+    }
+    if (rest) yield rest;
+    yield c.subarray(0, end);
+    // A copy: the chunk's memory may be reused once the next one is asked for.
+    rest = end < c.length ? Buffer.from(c.subarray(end)) : null;
+  }
+  if (rest && !cut()) yield rest;
 }
 
 /** The bytes after the first `n`. */
