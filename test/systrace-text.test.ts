@@ -7,6 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { open } from '../src/index.js';
 import { systraceText, looksLikeFtraceText } from '../src/importers/systrace-text.js';
+import { lfOnly } from '../src/input/load.js';
 import { importChunked, rng, assertInputDiagnostics, tempDir } from './helpers.js';
 
 const HEADER = `# tracer: nop
@@ -96,7 +97,7 @@ test('a text ftrace capture is detected by content and its events land in the tr
   }
 });
 
-test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zlib) is inflated and read; cut short, what came before it is kept', async () => {
+test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zlib; also through a pty, LF as CR LF) is inflated and read; cut short, its whole lines are kept', async () => {
   const text = capture(true);
   const plain = await open({ name: 'plain.txt', bytes: new TextEncoder().encode(text) });
   const rows = (s: typeof plain) => s.query('SELECT ts, inode, size_delta, heap_total, tid, pid FROM dma_heap_event ORDER BY ts');
@@ -104,8 +105,14 @@ test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zl
   assert.equal(want.length, 3);
   plain.close();
   const deflated = zlib.deflateSync(Buffer.from(text));
-  for (const eol of ['\n', '\r\n']) {
-    const dump = Buffer.concat([Buffer.from(`capturing trace... done${eol}TRACE:${eol}`), deflated]);
+  // Saved through `adb shell` (a pty), every LF became CR LF, in the zlib stream too.
+  const crlf = (b: Buffer) => Buffer.from(b.toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+  assert.ok(deflated.includes(0x0a) && crlf(deflated).length > deflated.length);
+  for (const [eol, body] of [
+    ['\n', deflated],
+    ['\r\n', crlf(deflated)],
+  ] as const) {
+    const dump = Buffer.concat([Buffer.from(`capturing trace... done${eol}TRACE:${eol}`), body]);
     // As a file, and as named bytes.
     const file = path.join(tempDir(), 'atrace.txt');
     fs.writeFileSync(file, dump);
@@ -136,6 +143,21 @@ test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zl
       ]);
     } finally {
       s.close();
+    }
+  }
+});
+
+test('a terminal\'s CR LF is undone wherever the chunks split it; a CR not before an LF stays', async () => {
+  const bytes = Buffer.from('a\r\nb\r\r\nc\rd\n\r\n\r', 'latin1');
+  const want = 'a\nb\r\nc\rd\n\n\r';
+  for (let i = 0; i <= bytes.length; i++) {
+    for (let j = i; j <= bytes.length; j++) {
+      const out: Buffer[] = [];
+      async function* chunks(): AsyncIterable<Buffer> {
+        yield* [bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)];
+      }
+      for await (const c of lfOnly(chunks())) out.push(c);
+      assert.equal(Buffer.concat(out).toString('latin1'), want, `split at ${i}, ${j}`);
     }
   }
 });

@@ -111,7 +111,8 @@ async function loadStream(
     // pipeline: a source error reaches the reader through the inflater, and a reader that
     // stops early (a sniff) stops the source too, which closes the file or zip entry under it.
     // A stream cut short: keep what came before the cut (recorded below), refuse nothing.
-    chunks = guard(pipeline(Readable.from(skipBytes(peeked.chunks, body.at)), body.inflater(), () => {}), name, undefined, () => (cut = true));
+    const raw = skipBytes(peeked.chunks, body.at);
+    chunks = guard(pipeline(Readable.from(body.crlf ? lfOnly(raw) : raw), body.inflater(), () => {}), name, undefined, () => (cut = true));
     peeked = await peek(chunks, SNIFF_BYTES);
   }
   const noteCut = (ctx: SourceContext, lines: boolean) => {
@@ -169,16 +170,43 @@ const ATRACE_DUMP = /(?:^|\n)TRACE:\r?\n/;
 /**
  * A compressed file: gzip, or the dump of `atrace -z` (what it printed, a `TRACE:` line, then
  * the ftrace text as a zlib stream; frameworks/native cmds/atrace): where the compressed stream
- * starts and what inflates it.
+ * starts, what inflates it, and whether a terminal turned its every LF into CR LF (`adb shell`
+ * through a pty does, `adb exec-out` does not; the `TRACE:` line then ends with CR LF too).
  */
-function compressedBody(head: Buffer): { kind: string; at: number; inflater: () => zlib.Gunzip | zlib.Inflate } | undefined {
-  if (hasMagic(head, GZIP_MAGIC)) return { kind: 'gzip', at: 0, inflater: () => zlib.createGunzip({ chunkSize: 1 << 20 }) };
+function compressedBody(head: Buffer): { kind: string; at: number; crlf: boolean; inflater: () => zlib.Gunzip | zlib.Inflate } | undefined {
+  if (hasMagic(head, GZIP_MAGIC)) return { kind: 'gzip', at: 0, crlf: false, inflater: () => zlib.createGunzip({ chunkSize: 1 << 20 }) };
   const m = ATRACE_DUMP.exec(head.subarray(0, 4096).toString('latin1'));
   if (!m) return undefined;
   const at = m.index + m[0].length;
   // A zlib header: deflate (CM 8) with a window of at most 32 KiB, header check a multiple of 31.
   const zlibHeader = head.length >= at + 2 && (head[at] & 0x0f) === 8 && head[at] >> 4 <= 7 && ((head[at] << 8) | head[at + 1]) % 31 === 0;
-  return zlibHeader ? { kind: 'zlib', at, inflater: () => zlib.createInflate({ chunkSize: 1 << 20 }) } : undefined;
+  if (!zlibHeader) return undefined;
+  return { kind: 'zlib', at, crlf: m[0].endsWith('\r\n'), inflater: () => zlib.createInflate({ chunkSize: 1 << 20 }) };
+}
+
+/** The bytes with every CR LF made LF again: a terminal's translation of LF undone. */
+export async function* lfOnly(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  let heldCr = false; // the last chunk ended with a CR: its LF, if any, is in this one
+  for await (const c of chunks) {
+    if (c.length === 0) continue;
+    const out = Buffer.allocUnsafe(c.length + 1);
+    let n = 0;
+    if (heldCr && c[0] !== 0x0a) out[n++] = 0x0d;
+    heldCr = false;
+    for (let i = 0; i < c.length; i++) {
+      const b = c[i];
+      if (b === 0x0d) {
+        if (i + 1 === c.length) {
+          heldCr = true;
+          break;
+        }
+        if (c[i + 1] === 0x0a) continue;
+      }
+      out[n++] = b;
+    }
+    yield out.subarray(0, n);
+  }
+  if (heldCr) yield Buffer.from([0x0d]);
 }
 
 /** Longest line held back by `wholeLines`: past it, a line is given as it comes. */
