@@ -315,6 +315,36 @@ test('a gzip-wrapped trace file is read (the input layer gunzips)', async () => 
   s.close();
 });
 
+test('a trace saved through a terminal (adb shell with a pty: every LF byte made CR LF) is read with that undone, and says so', async () => {
+  const bytes = richTrace();
+  const plain = await load(bytes);
+  const want = tables(plain);
+  plain.close();
+  const crlf = Buffer.from(Buffer.from(bytes).toString('latin1').replace(/\n/g, '\r\n'), 'latin1');
+  assert.ok(crlf.length > bytes.length && crlf[0] === 0x0d && !looksLikePerfettoTrace(crlf));
+  const file = path.join(tempDir(), 'trace.pftrace');
+  fs.writeFileSync(file, crlf);
+  for (const input of [file, { name: 'trace.pftrace', bytes: crlf }]) {
+    const s = await open(input);
+    try {
+      assert.equal(s.query('SELECT importer FROM source')[0].importer, 'perfetto');
+      const { diagnostic, ...got } = tables(s);
+      const { diagnostic: none, ...rest } = want;
+      assert.deepEqual(got, rest);
+      assert.deepEqual(none, []);
+      assert.deepEqual(diagnostic, [
+        {
+          severity: 'warning',
+          code: 'crlf_undone',
+          message: 'the file was saved through a terminal that turned every LF byte into CR LF (adb shell with a pty): read with that undone; adb pull or adb exec-out save it as it is',
+        },
+      ]);
+    } finally {
+      s.close();
+    }
+  }
+});
+
 test('a trace cut in the middle of a packet keeps every complete packet and says so', async () => {
   const first = packetBytes(ftrace(0, [dma(1, 10, 1, 4096, 4096)]));
   const second = packetBytes(ftrace(0, [dma(2, 10, 2, 4096, 8192)]));

@@ -128,16 +128,36 @@ async function loadStream(
     peeked = await peek(chunks, SNIFF_BYTES);
   }
   const label = path.basename(name);
-  const si = opts.forced ?? sniffStream(peeked.head, name);
+  let si = opts.forced ?? sniffStream(peeked.head, name);
+  // A binary file saved through a terminal (`adb shell cat trace > file`, a pty): every LF
+  // became CR LF. Read with the translation undone (exactly: each CR LF there was an LF).
+  let crlf = false;
+  if (!si && peeked.head[0] === 0x0d && peeked.head[1] === 0x0a) {
+    const undone = sniffStream(undoCrlf(peeked.head, false).out, name);
+    if (undone && !undone.lines) {
+      si = undone;
+      crlf = true;
+      chunks = lfOnly(peeked.chunks);
+      peeked = await peek(chunks, SNIFF_BYTES);
+    }
+  }
   if (si) {
+    const whole = !compressed && !crlf;
     const ctx = parent
-      ? parent.child(name, si.name, { bytes: compressed ? undefined : bytes })
-      : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, compressed ? undefined : bytes);
+      ? parent.child(name, si.name, { bytes: whole ? bytes : undefined })
+      : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, whole ? bytes : undefined);
     env.progress(`reading ${name} (${si.name})`);
-    const file = opts.file !== undefined && !compressed && !bom ? { path: opts.file, bytes } : undefined;
+    const file = opts.file !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
     await si.importStream(si.lines ? lines(peeked.chunks) : peeked.chunks, ctx, env, file);
     await peeked.stop(); // the importer may have read the file itself
     noteCut(ctx, si.lines === true);
+    if (crlf) {
+      ctx.diag(
+        'warning',
+        'crlf_undone',
+        'the file was saved through a terminal that turned every LF byte into CR LF (adb shell with a pty): read with that undone; adb pull or adb exec-out save it as it is',
+      );
+    }
     return true;
   }
   const ti = sniffText(peeked.head.toString('utf8'), name);
@@ -184,27 +204,33 @@ function compressedBody(head: Buffer): { kind: string; at: number; crlf: boolean
   return { kind: 'zlib', at, crlf: m[0].endsWith('\r\n'), inflater: () => zlib.createInflate({ chunkSize: 1 << 20 }) };
 }
 
-/** The bytes with every CR LF made LF again: a terminal's translation of LF undone. */
-export async function* lfOnly(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  let heldCr = false; // the last chunk ended with a CR: its LF, if any, is in this one
-  for await (const c of chunks) {
-    if (c.length === 0) continue;
-    const out = Buffer.allocUnsafe(c.length + 1);
-    let n = 0;
-    if (heldCr && c[0] !== 0x0a) out[n++] = 0x0d;
-    heldCr = false;
-    for (let i = 0; i < c.length; i++) {
-      const b = c[i];
-      if (b === 0x0d) {
-        if (i + 1 === c.length) {
-          heldCr = true;
-          break;
-        }
-        if (c[i + 1] === 0x0a) continue;
-      }
-      out[n++] = b;
+/**
+ * `c` with every CR LF made LF: a terminal's translation of LF undone. `heldCr`: the bytes
+ * before `c` ended with a CR, held back; the result says whether `c` ends with one.
+ */
+function undoCrlf(c: Buffer, heldCr: boolean): { out: Buffer; heldCr: boolean } {
+  if (c.length === 0) return { out: c, heldCr };
+  const out = Buffer.allocUnsafe(c.length + 1);
+  let n = 0;
+  if (heldCr && c[0] !== 0x0a) out[n++] = 0x0d;
+  for (let i = 0; i < c.length; i++) {
+    const b = c[i];
+    if (b === 0x0d) {
+      if (i + 1 === c.length) return { out: out.subarray(0, n), heldCr: true };
+      if (c[i + 1] === 0x0a) continue;
     }
-    yield out.subarray(0, n);
+    out[n++] = b;
+  }
+  return { out: out.subarray(0, n), heldCr: false };
+}
+
+/** The bytes with every CR LF made LF again (`undoCrlf`), whatever the chunks. */
+export async function* lfOnly(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  let heldCr = false;
+  for await (const c of chunks) {
+    const r = undoCrlf(c, heldCr);
+    heldCr = r.heldCr;
+    if (r.out.length > 0) yield r.out;
   }
   if (heldCr) yield Buffer.from([0x0d]);
 }
