@@ -896,6 +896,8 @@ test('process trees are written as they are read, and at the end only what chang
     ftrace(0, [dma(10, 101, 1, 4096, 4096)]),
     { processTree: { processes: [{ pid: 100, cmdline: ['com.x', '--y'] }, { pid: 200, cmdline: ['z'] }], threads: [{ tid: 101, tgid: 100, name: 'b' }, { tid: 102, tgid: 100, name: 'c' }] } },
     ftrace(0, [dma(20, 102, 2, 4096, 8192), dma(30, 201, 3, 4096, 12288)]),
+    // A tree of the tasks seen since (as Perfetto writes them during a trace): only they are posted.
+    { processTree: { threads: [{ tid: 104, tgid: 200, name: 'd' }] } },
   ]);
   const db = await Db.create();
   db.begin();
@@ -916,6 +918,7 @@ test('process trees are written as they are read, and at the end only what chang
     ['threads', [[101, 100, 'a'], [103, 100, null]]],
     ['processes', [[200, { cmdline: 'z', ppid: null, uid: null }]]],
     ['threads', [[101, 100, 'b'], [102, 100, 'c']]],
+    ['threads', [[104, 200, 'd']]],
     ['processes', [[100, { name: 'com.x', cmdline: 'com.x --y', ppid: 1, uid: null }], [200, { name: 'z', cmdline: 'z', ppid: null, uid: null }]]],
     ['threads', [[201, null, null]]],
   ]);
@@ -927,6 +930,7 @@ test('process trees are written as they are read, and at the end only what chang
     { tid: 101, pid: 100, name: 'b' },
     { tid: 102, pid: 100, name: 'c' },
     { tid: 103, pid: 100, name: null },
+    { tid: 104, pid: 200, name: 'd' },
     { tid: 201, pid: null, name: null },
   ]);
   db.close();

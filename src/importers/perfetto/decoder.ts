@@ -306,6 +306,8 @@ export class PerfettoDecoder implements BundleReader {
     switch (field) {
       case P_PROCESS_TREE: {
         const tree = readProcessTree(buf, s, e);
+        const pids: number[] = [];
+        const tids: number[] = [];
         for (const p of tree.processes) {
           if (p.pid === undefined) continue;
           const cmd = p.cmdline.filter((x) => x !== '');
@@ -315,12 +317,14 @@ export class PerfettoDecoder implements BundleReader {
             ppid: p.ppid ?? null,
             uid: p.uid ?? null,
           });
+          pids.push(p.pid);
         }
         for (const t of tree.threads) {
           if (t.tid === undefined) continue;
           this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null);
+          tids.push(t.tid);
         }
-        this.sink.treeRead();
+        this.sink.treeRead(pids, tids);
         return;
       }
       case P_PROCESS_STATS: {

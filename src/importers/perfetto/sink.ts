@@ -166,24 +166,27 @@ export class TraceSink {
   }
 
   /**
-   * A process tree has been read: post its processes and the threads it gave a process, so
-   * that the database thread writes them while the trace decodes, and `finish` only what
-   * changed since (a trace's process tree comes first; at its end, they were some 10 ms of the
-   * wait for the database). The rows end the same: a thread's process and name are what
-   * `finish` would write (its process is its tgid, which stays known), and a process's name,
-   * which is the latest one and which the database's upsert would not put over a longer
-   * earlier one, is left to `finish`.
+   * A process tree naming `pids` and `tids` has been read: post its processes and the threads
+   * it gave a process, so that the database thread writes them while the trace decodes, and
+   * `finish` only what changed since (a trace's process tree comes first; at its end, they were
+   * some 10 ms of the wait for the database). The rows end the same: a thread's process and
+   * name are what `finish` would write (its process is its tgid, which stays known), and a
+   * process's name, which is the latest one and which the database's upsert would not put over
+   * a longer earlier one, is left to `finish`. The work is that of the tree: a long trace may
+   * hold thousands of small ones, each naming the tasks seen since the last.
    */
-  treeRead(): void {
+  treeRead(pids: readonly number[], tids: readonly number[]): void {
     const processes: [number, ProcessFields][] = [];
-    for (const [pid, p] of this.processes) {
-      if (this.postedProcesses.has(pid)) continue;
+    for (const pid of pids) {
+      const p = this.processes.get(pid);
+      if (!p || this.postedProcesses.has(pid)) continue;
       this.postedProcesses.add(pid);
       processes.push([pid, { cmdline: p.cmdline, ppid: p.ppid, uid: p.uid }]);
     }
     if (processes.length > 0) this.ctx.processes(processes);
     const threads: ThreadFields[] = [];
-    for (const tid of [...this.tgid.keys()].sort((a, b) => a - b)) {
+    for (const tid of [...new Set(tids)].sort((a, b) => a - b)) {
+      if (!this.tgid.has(tid)) continue;
       const row = this.threadRow(tid);
       const key = threadKey(row);
       if (this.postedThreads.get(tid) === key) continue;
