@@ -120,7 +120,7 @@ async function loadStream(
     if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): ${read}`);
   };
   // A line cut short is not read as a line (`total_allocated=163` of `…=16384B`).
-  const lines = (c: AsyncIterable<Buffer>) => (compressed ? wholeLines(c, () => cut) : c);
+  const asLines = (c: AsyncIterable<Buffer>) => (compressed ? wholeLines(c, () => cut) : c);
   const bom = textEncodingBom(peeked.head);
   if (bom) {
     // A capture saved by a Windows shell (UTF-16) or an editor (UTF-8 BOM): re-encode as plain UTF-8.
@@ -148,7 +148,7 @@ async function loadStream(
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, whole ? bytes : undefined);
     env.progress(`reading ${name} (${si.name})`);
     const file = opts.file !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
-    await si.importStream(si.lines ? lines(peeked.chunks) : peeked.chunks, ctx, env, file);
+    await si.importStream(si.lines ? asLines(peeked.chunks) : peeked.chunks, ctx, env, file);
     await peeked.stop(); // the importer may have read the file itself
     noteCut(ctx, si.lines === true);
     if (crlf) {
@@ -167,7 +167,7 @@ async function loadStream(
   }
   const parts: Buffer[] = [];
   let total = 0;
-  for await (const c of lines(peeked.chunks)) {
+  for await (const c of asLines(peeked.chunks)) {
     total += c.length;
     if (total > MAX_TEXT_BYTES) {
       await peeked.stop();
