@@ -2,7 +2,10 @@
 // `schema` prints, and the documented columns are exactly the real ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { openTexts } from './helpers.js';
+import { DIAGNOSTIC_CODES } from '../src/diagnostics.js';
+import { packagePath } from '../src/paths.js';
 
 test('every table and view, and every column of each, is documented', async () => {
   const s = await openTexts({});
@@ -47,4 +50,12 @@ test('the contract tables exist with their key columns', async () => {
     assert.ok(analyses.includes(a), `analysis ${a} missing`);
   }
   s.close();
+});
+
+test('every diagnostic code is explained in the README, and the README explains no other', () => {
+  const readme = fs.readFileSync(packagePath('README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Diagnostics'), readme.indexOf('\n## ', readme.indexOf('## Diagnostics') + 1));
+  const explained = [...section.matchAll(/^\| `([a-z_]+)` \| (.+) \|$/gm)];
+  assert.deepEqual(explained.map((m) => m[1]), [...DIAGNOSTIC_CODES].sort());
+  for (const m of explained) assert.ok(m[2].length > 20, `${m[1]}: explanation too short`);
 });

@@ -2,6 +2,7 @@
 import type { Db } from '../db/database.js';
 import type { SqlValue } from 'sql.js';
 import type { ImportContext, ProcessFields, Row, Rows, Severity, SnapshotFields, ThreadFields } from './types.js';
+import type { DiagnosticCode } from '../diagnostics.js';
 
 /**
  * An upsert of `width` values a row, as statements of 256, 16 and 1 rows (largest first: few
@@ -62,7 +63,7 @@ export class SourceContext implements ImportContext {
     this.db.insertMany(table, columns, rows, fixed);
   }
 
-  diag(severity: Severity, code: string, message: string, line?: number | null): void {
+  diag(severity: Severity, code: DiagnosticCode, message: string, line?: number | null): void {
     this.db.insert('diagnostic', {
       source_id: this.sourceId,
       snapshot_id: this.snapshotId,

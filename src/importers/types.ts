@@ -2,6 +2,7 @@
 // documented schema (src/db/schema/*.sql). Importers never read each other's rows: they
 // write observations, and src/db/merge.ts builds the merged `dmabuf` / `dmabuf_holder`.
 import type { TraceWorkers } from './perfetto/remote.js';
+import type { DiagnosticCode } from '../diagnostics.js';
 
 export type Severity = 'info' | 'warning' | 'error';
 
@@ -44,7 +45,7 @@ export interface ImportContext {
   /** Insert many rows of the same columns (value arrays in `columns` order, or packed); `snapshot_id` and `source_id` are filled in as for `insert`. The rows are the context's from then on: the caller does not change them. */
   insertMany(table: string, columns: readonly string[], rows: Rows): void;
   /** Record a recoverable problem; `line` is 1-based within this source. */
-  diag(severity: Severity, code: string, message: string, line?: number | null): void;
+  diag(severity: Severity, code: DiagnosticCode, message: string, line?: number | null): void;
   /** Record (or improve) what is known of a process: a longer name or a cmdline wins. */
   process(pid: number, fields: ProcessFields): void;
   /** `process` for each, in order, at once (a trace ends with hundreds or thousands). */

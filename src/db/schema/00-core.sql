@@ -230,7 +230,7 @@ CREATE TABLE diagnostic (
   line INTEGER,
   -- `info`, `warning` (data may be incomplete) or `error` (data lost).
   severity TEXT NOT NULL,
-  -- Stable machine-readable code (e.g. `malformed_row`, `section_failed`, `truncated`, `merge_conflict`, `entry_unreadable`, `importer_failed`, `too_many_diagnostics`).
+  -- Stable machine-readable code (e.g. `malformed_row`, `section_failed`, `truncated`, `merge_conflict`, `entry_unreadable`, `importer_failed`, `too_many_diagnostics`); the README's Diagnostics section explains every one.
   code TEXT NOT NULL,
   -- Human-readable explanation, with the offending text where useful.
   message TEXT NOT NULL

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { ImportContext, ProcessFields, Row, Rows, Severity, ThreadFields } from '../types.js';
+import type { DiagnosticCode } from '../../diagnostics.js';
 import { rowCount } from '../../db/packed.js';
 import { looksLikePerfettoTrace } from './sniff.js';
 import { readHead } from '../../input/head.js';
@@ -25,7 +26,7 @@ export type TraceMessage =
   | ['loaded']
   | ['insert', string, Row]
   | ['insertMany', string, readonly string[], Rows]
-  | ['diag', Severity, string, string, number | null]
+  | ['diag', Severity, DiagnosticCode, string, number | null]
   | ['processes', readonly (readonly [number, ProcessFields])[]]
   | ['threads', readonly ThreadFields[]]
   | ['describe', string, number | null]

@@ -10,6 +10,7 @@ import { pack, rowCount } from '../../db/packed.js';
 import { decodeTrace } from './stream.js';
 import { bundleWalker } from './decoder.js';
 import type { TraceMessage, TraceWorkerData } from './remote.js';
+import type { DiagnosticCode } from '../../diagnostics.js';
 
 const port = parentPort!;
 const { path, maxUnackedRows, chunkBytes } = workerData as TraceWorkerData;
@@ -52,7 +53,7 @@ class RemoteContext implements ImportContext {
     post(['insertMany', table, columns, packed], packed instanceof Float64Array ? [packed.buffer as ArrayBuffer] : undefined);
   }
 
-  diag(severity: Severity, code: string, message: string, line?: number | null): void {
+  diag(severity: Severity, code: DiagnosticCode, message: string, line?: number | null): void {
     post(['diag', severity, code, message, line ?? null]);
   }
 
