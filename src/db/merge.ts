@@ -4,10 +4,12 @@
 // DMA-BUF RSS totals of a trace (`dmabuf_rss_totals`). Where sources disagree the most exact
 // value wins (a byte size over a kB size; among equals, the value most sources gave) and a
 // `merge_conflict` diagnostic names the sources and their values. Set-based SQL: a bugreport
-// has thousands of buffers.
+// has thousands of buffers. The buffers with an inode and the holders are merged in
+// JavaScript where the values allow (merge-pass.ts); the SQL here states the rules.
 import type { Db } from './database.js';
 import { chargeTrace, type EventCapture } from './charge.js';
 import { rssTotals, type RssCapture } from './rss.js';
+import { mergeBuffersPass, mergeHoldersPass } from './merge-pass.js';
 
 /** What the importers wrote, kept as they wrote it: the merge then need not read it back. */
 export interface Captures {
@@ -15,27 +17,39 @@ export interface Captures {
   rss?: RssCapture;
 }
 
-/** (Re)build the merged rows of one snapshot. Idempotent. */
-export function mergeSnapshot(db: Db, id: number, captures: Captures = {}): void {
+/**
+ * How the buffers and holders of a snapshot were merged: nothing to merge, in JavaScript
+ * (merge-pass.ts), or (in part) with the SQL.
+ */
+export type MergeMethod = 'none' | 'pass' | 'sql';
+
+/** (Re)build the merged rows of one snapshot. Idempotent. `sqlOnly`: merge with the SQL alone. */
+export function mergeSnapshot(db: Db, id: number, captures: Captures = {}, sqlOnly = false): MergeMethod {
+  let method: MergeMethod = 'none';
   db.transaction(() => {
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
              DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code = 'merge_conflict';`);
     // A snapshot with nothing observed per buffer (a trace, say) has nothing to merge.
     if (observed(db, id)) {
-      mergeBuffers(db, id);
+      const pass = sqlOnly ? undefined : mergeBuffersPass(db, id);
+      if (!pass) mergeBuffers(db, id);
+      mergeBuffersFromHolders(db, id);
       mergeBuffersWithoutInode(db, id);
-      mergeHolders(db, id);
+      const holders = !sqlOnly && mergeHoldersPass(db, id);
+      if (!holders) mergeHolders(db, id);
+      method = pass && holders ? 'pass' : 'sql';
       db.exec(`
         UPDATE dmabuf_attachment SET dmabuf_id = (
           SELECT d.id FROM dmabuf d WHERE d.snapshot_id = dmabuf_attachment.snapshot_id AND d.inode = dmabuf_attachment.inode)
         WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
-      recordConflicts(db, id);
+      if (!pass || pass.disagree) recordConflicts(db, id);
     }
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
     chargeTrace(db, id, { capture: captures.events });
     rssTotals(db, id, captures.rss);
   });
+  return method;
 }
 
 /** Whether a buffer, a holder or an attachment was observed in the snapshot. */
@@ -60,6 +74,7 @@ const seenBy = (table: string, alias: string) => `(
     WHERE x.snapshot_id = ${alias}.snapshot_id AND x.inode = ${alias}.inode
     GROUP BY s.importer ORDER BY min(x.source_id)))`;
 
+/** The buffers with an inode, from their observations. */
 function mergeBuffers(db: Db, id: number): void {
   db.exec(`
     INSERT INTO dmabuf (snapshot_id, inode, size, size_exact, exporter, name, file_count, in_global_list, seen_by, source_count)
@@ -72,8 +87,12 @@ function mergeBuffers(db: Db, id: number): void {
            count(DISTINCT o.source_id)
     FROM dmabuf_observation o
     WHERE o.snapshot_id = ${id} AND o.inode IS NOT NULL
-    GROUP BY o.inode;
-    -- Buffers known only from holders (a mapping, an fd link) still get a row.
+    GROUP BY o.inode;`);
+}
+
+/** Buffers known only from holders (a mapping, an fd link) still get a row. */
+function mergeBuffersFromHolders(db: Db, id: number): void {
+  db.exec(`
     INSERT INTO dmabuf (snapshot_id, inode, size, size_exact, seen_by, source_count)
     SELECT h.snapshot_id, h.inode, NULL, 0, ${seenBy('dmabuf_holder_observation', 'h')}, count(DISTINCT h.source_id)
     FROM dmabuf_holder_observation h
