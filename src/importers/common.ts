@@ -4,38 +4,94 @@
 // hexadecimal and kB conversion, the excerpt of an offending line quoted in a diagnostic,
 // dumpstate's marker lines as they appear inside a section, and the head text the streaming
 // importers (bugreport, systrace-text) sniff.
-import type { ImportContext } from './types.js';
+import type { ImportContext, Row } from './types.js';
 
 /** Most diagnostics one source records before summarizing the rest (garbage input must not flood the table). */
 const MAX_DIAGS = 200;
+/** Rows of one table an importer's `insert` calls gather before they are written as one batch. */
+const BATCH_ROWS = 1000;
 
 /**
  * Run an importer body so that no exception escapes: a bug or an impossible input becomes an
  * `error` diagnostic `importer_failed` whose message is `<label>: <exception message>`. The
  * body gets a context whose diagnostics are capped at MAX_DIAGS (a diagnostic that cannot be
- * written is dropped silently); the number dropped is recorded at the end as one
- * `too_many_diagnostics` warning.
+ * written is dropped silently; the number dropped is recorded at the end as one
+ * `too_many_diagnostics` warning) and whose `insert` rows are written in batches (`batching`).
  */
 export function guarded(ctx: ImportContext, label: string, body: (ctx: ImportContext) => void): void {
-  const c = capped(ctx);
+  const b = batching(ctx);
+  const c = capped(b.ctx);
   try {
     body(c.ctx);
   } catch (e) {
     failed(ctx, label, e);
   } finally {
+    flushed(b, ctx, label);
     c.finish();
   }
 }
 
 /** `guarded` for a streaming importer's body. */
 export async function guardedStream(ctx: ImportContext, label: string, body: (ctx: ImportContext) => Promise<void>): Promise<void> {
-  const c = capped(ctx);
+  const b = batching(ctx);
+  const c = capped(b.ctx);
   try {
     await body(c.ctx);
   } catch (e) {
     failed(ctx, label, e);
   } finally {
+    flushed(b, ctx, label);
     c.finish();
+  }
+}
+
+/**
+ * `ctx` with the rows its `insert` writes gathered per table, in order, and written as
+ * `insertMany` batches: a row at a time, sql.js takes about twice as long (a statement run per
+ * row). The rows and their rowids are those of writing them one by one; they are written when
+ * a batch is full, before any other write into the table (an `insertMany`, a row of other
+ * columns), before a child source is made, and by `flush`.
+ */
+function batching(ctx: ImportContext): { ctx: ImportContext; flush(): void } {
+  const pending = new Map<string, { columns: string[]; rows: Row[string][][] }>();
+  const flushTable = (table: string) => {
+    const p = pending.get(table);
+    if (!p) return;
+    pending.delete(table);
+    ctx.insertMany(table, p.columns, p.rows);
+  };
+  const flush = () => {
+    for (const table of [...pending.keys()]) flushTable(table);
+  };
+  const insert: ImportContext['insert'] = (table, row) => {
+    const columns = Object.keys(row).filter((k) => row[k] !== undefined);
+    let p = pending.get(table);
+    if (p && (p.columns.length !== columns.length || p.columns.some((c, i) => c !== columns[i]))) {
+      flushTable(table);
+      p = undefined;
+    }
+    if (!p) pending.set(table, (p = { columns, rows: [] }));
+    p.rows.push(columns.map((c) => row[c]));
+    if (p.rows.length >= BATCH_ROWS) flushTable(table);
+  };
+  const insertMany: ImportContext['insertMany'] = (table, columns, rows) => {
+    flushTable(table);
+    ctx.insertMany(table, columns, rows);
+  };
+  const child: ImportContext['child'] = (...args) => {
+    flush();
+    return ctx.child(...args);
+  };
+  const batched: ImportContext = Object.assign(Object.create(ctx) as ImportContext, { insert, insertMany, child });
+  return { ctx: batched, flush };
+}
+
+/** Write the rows `b` holds; a batch that cannot be written is the importer's failure. */
+function flushed(b: { flush(): void }, ctx: ImportContext, label: string): void {
+  try {
+    b.flush();
+  } catch (e) {
+    failed(ctx, label, e);
   }
 }
 
