@@ -36,11 +36,11 @@ glob AS MATERIALIZED (
   SELECT snapshot_id, count(*) AS n, sum(size) AS bytes FROM dmabuf WHERE in_global_list GROUP BY snapshot_id
 ),
 held AS MATERIALIZED (
-  -- Every holder row of a source with the size that source gave the buffer.
-  SELECT h.source_id, h.pid, h.inode, h.reported_pss, o.size
+  -- The holder rows of a source per process: how many, and the sum of the sizes that source gave their buffers and of their Pss.
+  SELECT h.source_id, h.pid, count(*) AS entries, count(h.inode) AS buffers, sum(h.reported_pss) AS pss,
+         sum((SELECT max(o.size) FROM dmabuf_observation o WHERE o.source_id = h.source_id AND o.inode = h.inode)) AS bytes
   FROM dmabuf_holder_observation h
-  LEFT JOIN (SELECT source_id, inode, max(size) AS size FROM dmabuf_observation GROUP BY source_id, inode) o
-    ON o.source_id = h.source_id AND o.inode = h.inode
+  GROUP BY h.source_id, h.pid
 ),
 listing AS MATERIALIZED (
   SELECT o.snapshot_id, o.source_id, s.importer, count(*) AS n, sum(o.size) AS bytes
@@ -72,26 +72,24 @@ checks AS (
   FROM dmabuf_reported_total r WHERE r.exporter IS NOT NULL AND r.buffer_count IS NOT NULL
   UNION ALL
   -- dmabuf_dump PROCESS TOTAL lines.
-  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes), coalesce(sum(h.size), 0),
-         1024 * count(h.inode), 'bytes', r.origin || ' process total beside the sum of the process''s rows'
+  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes), coalesce(h.bytes, 0),
+         1024 * coalesce(h.buffers, 0), 'bytes', r.origin || ' process total beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
   WHERE r.pid IS NOT NULL AND coalesce(r.userspace_rss_bytes, r.total_bytes) IS NOT NULL
-  GROUP BY r.rowid
   UNION ALL
-  SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(sum(h.reported_pss), 0),
-         1024 * count(h.inode), 'bytes', 'PROCESS TOTAL Pss beside the sum of the process''s rows'
+  SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(h.pss, 0),
+         1024 * coalesce(h.buffers, 0), 'bytes', 'PROCESS TOTAL Pss beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
   WHERE r.origin = 'dmabuf_dump_process' AND r.userspace_pss_bytes IS NOT NULL
-  GROUP BY r.rowid
   UNION ALL
   -- dmabuf_dump's final line.
   SELECT r.snapshot_id, 'userspace_rss', r.origin, r.userspace_rss_bytes,
-         coalesce((SELECT sum(h.size) FROM held h WHERE h.source_id = r.source_id), 0),
-         1024 * (SELECT count(*) FROM held h WHERE h.source_id = r.source_id),
+         coalesce((SELECT sum(h.bytes) FROM held h WHERE h.source_id = r.source_id), 0),
+         1024 * coalesce((SELECT sum(h.entries) FROM held h WHERE h.source_id = r.source_id), 0),
          'bytes', 'userspace_rss beside the sum of every process row'
   FROM dmabuf_reported_total r
   WHERE r.origin = 'dmabuf_dump' AND r.userspace_rss_bytes IS NOT NULL
