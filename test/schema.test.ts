@@ -1,5 +1,6 @@
 // The schema is documented: every table, view and column carries a doc comment that
-// `schema` prints, and the documented columns are exactly the real ones.
+// `schema` prints, and the documented columns are exactly the real ones; every diagnostic code
+// is explained in the README.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
