@@ -13,7 +13,12 @@
 -- @column unheld_buffers Buffers no process holds (NULL when the snapshot has no per-process source).
 -- @column unheld_bytes Bytes of those buffers (NULL when the snapshot has no per-process source).
 CREATE VIEW dmabuf_exporters AS
-WITH holders AS (
+WITH buffers AS MATERIALIZED (
+  -- Each buffer's holder count and whether its snapshot knows holders, computed once (each is a
+  -- subquery of _dmabuf_buffer, which every mention below would run again).
+  SELECT snapshot_id, exporter, size, holder_count, holders_known FROM _dmabuf_buffer
+),
+holders AS (
   SELECT d.snapshot_id, coalesce(d.exporter, '<unknown>') AS exporter, count(DISTINCT h.pid) AS processes
   FROM dmabuf_holder h JOIN dmabuf d ON d.snapshot_id = h.snapshot_id AND d.inode = h.inode
   GROUP BY 1, 2
@@ -24,7 +29,7 @@ SELECT b.snapshot_id, b.exporter, count(*) AS buffers, sum(b.size) AS bytes,
        coalesce(n.processes, 0) AS processes,
        CASE WHEN max(b.holders_known) THEN sum(b.holder_count = 0) END AS unheld_buffers,
        CASE WHEN max(b.holders_known) THEN coalesce(sum(CASE WHEN b.holder_count = 0 THEN b.size END), 0) END AS unheld_bytes
-FROM _dmabuf_buffer b JOIN _dmabuf_snapshot_total t ON t.snapshot_id = b.snapshot_id
+FROM buffers b JOIN _dmabuf_snapshot_total t ON t.snapshot_id = b.snapshot_id
 LEFT JOIN holders n ON n.snapshot_id = b.snapshot_id AND n.exporter = b.exporter
 GROUP BY b.snapshot_id, b.exporter
 ORDER BY b.snapshot_id, bytes DESC, b.exporter;

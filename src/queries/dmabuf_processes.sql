@@ -13,6 +13,11 @@
 -- @column mapped_only_buffers Buffers it holds only through a mapping, every fd closed (`_dmabuf_holder.mapped_only`); NULL when no source counted its fds.
 -- @column reported_pss_bytes Sum of the PSS dmabuf_dump printed for it (Android's own rule, which differs between releases), when known.
 CREATE VIEW dmabuf_processes AS
+WITH buffers AS MATERIALIZED (
+  -- Each buffer's holder count computed once (a subquery of _dmabuf_buffer, which each mention
+  -- below would run again for every holder).
+  SELECT snapshot_id, inode, size, holder_count FROM _dmabuf_buffer
+)
 SELECT h.snapshot_id, h.pid, p.name AS process_name, count(*) AS buffers,
        coalesce(sum(b.size), 0) AS rss_bytes,
        CAST(coalesce(sum(b.size * 1.0 / b.holder_count), 0) AS INTEGER) AS pss_bytes,
@@ -21,7 +26,7 @@ SELECT h.snapshot_id, h.pid, p.name AS process_name, count(*) AS buffers,
        sum(h.reported_pss) AS reported_pss_bytes
 FROM _dmabuf_holder h
 -- every holder has a merged buffer row (merge.ts gives holder-only buffers one)
-JOIN _dmabuf_buffer b ON b.snapshot_id = h.snapshot_id AND b.inode = h.inode
+JOIN buffers b ON b.snapshot_id = h.snapshot_id AND b.inode = h.inode
 LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
 GROUP BY h.snapshot_id, h.pid
 ORDER BY h.snapshot_id, rss_bytes DESC, h.pid;
