@@ -84,23 +84,22 @@ function differ(rows: readonly Obs[], start: number, end: number, col: 4 | 5): b
 
 /**
  * Of rows[start, end), the importers (NULL aside), each once, in the order of their first
- * source, comma-separated (NULL when none), and how many sources: a buffer's rows are few (one
- * per source at most).
+ * source, comma-separated (NULL when none), and how many sources (importers are few).
  */
 function seenBy(rows: readonly Obs[], start: number, end: number): { seen: string | null; sources: number } {
   const order: [string, number][] = [];
-  const sources: number[] = [];
+  const sources = new Set<number>();
   for (let i = start; i < end; i++) {
     const source = rows[i][1];
     const name = rows[i][8];
-    if (!sources.includes(source)) sources.push(source);
+    sources.add(source);
     if (name === null) continue;
     const o = order.find((x) => x[0] === name);
     if (!o) order.push([name, source]);
     else if (source < o[1]) o[1] = source;
   }
   order.sort((a, b) => a[1] - b[1]);
-  return { seen: order.length === 0 ? null : order.map((x) => x[0]).join(','), sources: sources.length };
+  return { seen: order.length === 0 ? null : order.map((x) => x[0]).join(','), sources: sources.size };
 }
 
 /**
