@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import type { Db } from './database.js';
 import type { Rows } from '../importers/types.js';
-import { rowCount, valueAt } from './packed.js';
+import { isExact, rowCount, valueAt } from './packed.js';
 import { TableCapture } from './capture.js';
 import { grallocSpans, type Spans } from './gralloc.js';
 
@@ -266,7 +266,6 @@ export class EventCapture extends TableCapture<Events> {
   }
 }
 
-const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_many' | 'inexact' {
   const sql = 'SELECT rowid, ts, inode, size_delta, heap_total, tid FROM dma_heap_event WHERE snapshot_id = ? LIMIT ?';

@@ -7,14 +7,13 @@
 // rowids (test/merge-pass.test.ts).
 import type { Db } from './database.js';
 import type { Row } from '../importers/types.js';
+import { isExact, nullableExact } from './packed.js';
 
 type Value = Row[string];
 
 const BUFFER_COLUMNS = ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'in_global_list', 'seen_by', 'source_count'];
 const HOLDER_COLUMNS = ['inode', 'pid', 'fd_refs', 'map_refs', 'reported_pss', 'seen_by'];
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const intOrNull = (v: unknown): v is number | null => v === null || isInt(v);
 const textOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
 
 /**
@@ -120,8 +119,8 @@ export function mergeBuffersPass(db: Db, id: number): { disagree: boolean } | un
   if (!rows) return undefined;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (!isInt(r[0]) || !isInt(r[1]) || !intOrNull(r[2]) || (r[3] !== 0 && r[3] !== 1) || !textOrNull(r[4]) || !textOrNull(r[5])) return undefined;
-    if (!intOrNull(r[6]) || !isInt(r[7]) || !textOrNull(r[8])) return undefined;
+    if (!isExact(r[0]) || !isExact(r[1]) || !nullableExact(r[2]) || (r[3] !== 0 && r[3] !== 1) || !textOrNull(r[4]) || !textOrNull(r[5])) return undefined;
+    if (!nullableExact(r[6]) || !isExact(r[7]) || !textOrNull(r[8])) return undefined;
   }
   const obs = rows as Obs[];
   const out: Value[][] = [];
@@ -176,7 +175,7 @@ export function mergeHoldersPass(db: Db, id: number): boolean {
   if (!rows) return false;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (!isInt(r[0]) || !isInt(r[1]) || !isInt(r[2]) || !intOrNull(r[3]) || !intOrNull(r[4]) || !intOrNull(r[5]) || typeof r[6] !== 'string') return false;
+    if (!isExact(r[0]) || !isExact(r[1]) || !isExact(r[2]) || !nullableExact(r[3]) || !nullableExact(r[4]) || !nullableExact(r[5]) || typeof r[6] !== 'string') return false;
   }
   const obs = rows as [number, number, number, number | null, number | null, number | null, string][];
   const out: Value[][] = [];
@@ -208,7 +207,7 @@ export function mergeHoldersPass(db: Db, id: number): boolean {
     const fd = fds.reduce(maxOf, null);
     const map = maps.reduce(maxOf, null);
     // Sums beyond 2^53 are the SQL's to add.
-    if (!intOrNull(fd) || !intOrNull(map)) return false;
+    if (!nullableExact(fd) || !nullableExact(map)) return false;
     out.push([inode, pid, fd, map, pss, importers.join(',')]);
     start = end;
   }

@@ -31,3 +31,8 @@ export function valueAt(rows: Rows, width: number, r: number, c: number): Row[st
   const v = rows[r * width + c];
   return v === v ? v : null;
 }
+
+/** A number that is an integer a double holds exactly (below 2^53 in magnitude): what the passes over rows take as they come. */
+export const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+/** `isExact`, or NULL. */
+export const nullableExact = (v: unknown): v is number | null => v === null || isExact(v);

@@ -8,7 +8,7 @@
 // computed from the view.
 import type { Db } from './database.js';
 import type { Rows } from '../importers/types.js';
-import { rowCount, valueAt } from './packed.js';
+import { isExact, nullableExact, rowCount, valueAt } from './packed.js';
 import { TableCapture, type Captured } from './capture.js';
 
 const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins'] as const;
@@ -30,9 +30,6 @@ interface Owner {
 interface Samples extends Captured {
   owners: Map<string, Owner>;
 }
-
-const isExact = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const nullableExact = (v: unknown): v is number | null => v === null || isExact(v);
 
 /** `dmabuf_rss_sample` rows summed up as the importers write them: used when exact and complete. */
 export class RssCapture extends TableCapture<Samples> {
