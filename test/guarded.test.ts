@@ -23,7 +23,7 @@ test('guarded: rows keep their order and rowids across tables, column sets and b
   assert.deepEqual(obs.slice(0, 4), [
     { rowid: 1, line: 1, inode: 10, size: 4096, size_exact: 1, exporter: null, global_list: 0, snapshot_id: ctx.snapshotId, source_id: ctx.sourceId },
     { rowid: 2, line: 3, inode: 11, size: 8192, size_exact: 1, exporter: 'system', global_list: 0, snapshot_id: ctx.snapshotId, source_id: ctx.sourceId },
-    // insertMany's own defaults: size_exact 1 unless given.
+    // A column insertMany leaves out takes its default (size_exact 1).
     { rowid: 3, line: 4, inode: 12, size: 1024, size_exact: 1, exporter: null, global_list: 0, snapshot_id: ctx.snapshotId, source_id: ctx.sourceId },
     { rowid: 4, line: 5, inode: 13, size: null, size_exact: 0, exporter: null, global_list: 0, snapshot_id: ctx.snapshotId, source_id: ctx.sourceId },
   ]);

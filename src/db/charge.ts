@@ -266,7 +266,6 @@ export class EventCapture extends TableCapture<Events> {
   }
 }
 
-
 function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_many' | 'inexact' {
   const sql = 'SELECT rowid, ts, inode, size_delta, heap_total, tid FROM dma_heap_event WHERE snapshot_id = ? LIMIT ?';
   db.settle(sql);

@@ -40,18 +40,19 @@ type Obs = [inode: number, source: number, size: number | null, exact: 0 | 1, ex
 
 /**
  * Of rows[start, end), the value of column `col` most rows gave (only rows of an exact size
- * with `exactOnly`), NULL aside; among equals, the one seen first (rows come in rowid order).
+ * with `exactOnly`), NULL aside; among equals, the one seen first (rows come in rowid order);
+ * and whether the rows gave different values.
  */
-function mostCommon(rows: readonly Obs[], start: number, end: number, col: 2 | 4 | 5, exactOnly: boolean): Value {
+function mostCommon(rows: readonly Obs[], start: number, end: number, col: 2 | 4 | 5, exactOnly: boolean): { value: Value; differ: boolean } {
   let first: Value = null;
-  let alike = true;
+  let differ = false;
   for (let i = start; i < end; i++) {
     const v = rows[i][col];
     if (v === null || (exactOnly && rows[i][3] !== 1)) continue;
     if (first === null) first = v;
-    else if (v !== first) alike = false;
+    else if (v !== first) differ = true;
   }
-  if (alike) return first;
+  if (!differ) return { value: first, differ };
   // Sources disagree: count (a Map iterates in the order its keys were first set).
   const counts = new Map<Value, number>();
   for (let i = start; i < end; i++) {
@@ -66,19 +67,7 @@ function mostCommon(rows: readonly Obs[], start: number, end: number, col: 2 | 4
       most = n;
     }
   }
-  return best;
-}
-
-/** Whether rows[start, end) give two different values in column `col` (NULL aside). */
-function differ(rows: readonly Obs[], start: number, end: number, col: 4 | 5): boolean {
-  let first: Value = null;
-  for (let i = start; i < end; i++) {
-    const v = rows[i][col];
-    if (v === null) continue;
-    if (first === null) first = v;
-    else if (v !== first) return true;
-  }
-  return false;
+  return { value: best, differ };
 }
 
 /**
@@ -140,13 +129,15 @@ export function mergeBuffersPass(db: Db, id: number): { disagree: boolean } | un
       files = maxOf(files, r[6]);
       global = Math.max(global, r[7]);
     }
-    const size = (mostCommon(obs, start, end, 2, true) as number | null) ?? kbSize;
+    const size = (mostCommon(obs, start, end, 2, true).value as number | null) ?? kbSize;
+    const exporter = mostCommon(obs, start, end, 4, false);
+    const name = mostCommon(obs, start, end, 5, false);
     const { seen, sources: sourceCount } = end - start === 1 ? { seen: obs[start][8], sources: 1 } : seenBy(obs, start, end);
-    out.push([inode, size, sizeExact, mostCommon(obs, start, end, 4, false), mostCommon(obs, start, end, 5, false), files, global, seen, sourceCount]);
+    out.push([inode, size, sizeExact, exporter.value, name.value, files, global, seen, sourceCount]);
     // What merge.ts's `recordConflicts` looks for: two byte sizes, a kB size that does not round
     // from the byte size, two exporters or two names.
     if (!disagree && end - start > 1) {
-      disagree = differ(obs, start, end, 4) || differ(obs, start, end, 5);
+      disagree = exporter.differ || name.differ;
       for (let i = start; i < end && !disagree && size !== null; i++) {
         const o = obs[i][2];
         if (o === null) continue;
