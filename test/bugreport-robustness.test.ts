@@ -17,7 +17,7 @@ import { openTexts, importChunked, diagnostics, tempDir, asSession, csv, csvLine
 import { smallScenario } from './fixtures/scenario.js';
 import { renderBufinfo, renderBpfIter } from './fixtures/kernel.js';
 import { minimalBugreport } from './fixtures/bugreport.js';
-import { zipSync } from './fixtures/zip.js';
+import { zipSync, type ZipEntryOptions } from './fixtures/zip.js';
 
 const MAIN = 'bugreport-oriole-UQ1A.240205.004-2026-11-02-14-03-27.txt';
 const BUFINFO = renderBufinfo(smallScenario(), '6x');
@@ -118,6 +118,36 @@ test('unreadable zip entries (corrupt deflate, unknown compression, encrypted) a
   const disk = await open(file);
   assertBadEntriesRecorded(disk, file);
   disk.close();
+});
+
+test('a zip of many entries: each is read in its turn, an unreadable one among them is reported in its place', async () => {
+  const filler = Array.from({ length: 30_000 }, (_, i) => `11-02 14:03:00.000  1000  1234  1234 I Tag: line ${i}\n`).join('');
+  const entries: Array<{ name: string; data: string } & ZipEntryOptions> = [{ name: MAIN, data: minimalBugreport([['UPTIME', 'uptime', ' up 2:05\n']]) }];
+  for (let i = 0; i < 30; i++) {
+    const dir = `FS/e${String(i).padStart(2, '0')}`;
+    if (i % 3 === 2) entries.push({ name: `${dir}/logcat`, data: i === 14 ? filler : 'nothing this tool reads\n' });
+    else entries.push({ name: `${dir}/bufinfo`, data: BUFINFO, corruptAt: i === 7 ? 0 : undefined });
+  }
+  let zip = zipSync(entries);
+  zip = encrypted(zip, 'FS/e19/bufinfo');
+  const file = path.join(tempDir(), 'many.zip');
+  fs.writeFileSync(file, zip);
+  for (const [label, input] of [['memory', { name: file, bytes: zip }], ['disk', file]] as const) {
+    const s = await open(input);
+    // Sources in the zip's order; every bufinfo read whole but the two unreadable ones.
+    const read = s.query("SELECT path FROM source WHERE importer = 'bufinfo' ORDER BY id").map((r) => String(r.path).slice(file.length + 2));
+    const expected: string[] = entries.map((e) => e.name).filter((n) => n.endsWith('bufinfo') && n !== 'FS/e07/bufinfo' && n !== 'FS/e19/bufinfo');
+    assert.deepEqual(read, expected, label);
+    assert.equal(s.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, expected.length * EXPECTED_OBS.length - expected.length, label);
+    const d = diagnostics(s);
+    assert.deepEqual(
+      d.filter((x) => x.code === 'entry_unreadable').map((x) => x.message.slice(file.length + 2, x.message.indexOf(':', file.length + 2))),
+      ['FS/e07/bufinfo', 'FS/e19/bufinfo'],
+      label,
+    );
+    assert.ok(d.some((x) => x.code === 'entries_skipped' && x.message.startsWith('10 files')), JSON.stringify(d));
+    s.close();
+  }
 });
 
 test('a zip whose only capture cannot be read is refused, saying why', async () => {

@@ -62,7 +62,8 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
   if (typeof spec !== 'string') {
     const { name, bytes } = spec;
     if (hasMagic(bytes, ZIP_MAGIC)) return loadContainer(db, await openZip(name, { bytes }), env, bytes.byteLength);
-    const loaded = await loadStream(db, name, Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), bytes.byteLength, null, env);
+    const first = await openPeeked(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), name);
+    const loaded = await loadStream(db, name, first, bytes.byteLength, null, env);
     if (!loaded) throw notRecognized(name);
     return;
   }
@@ -75,7 +76,8 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
   if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
   const head = readHead(spec, 4);
   if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env, stat.size);
-  const loaded = await loadStream(db, spec, fs.createReadStream(spec, { highWaterMark: 1 << 20 }), stat.size, null, env, { file: spec });
+  const first = await openPeeked(fs.createReadStream(spec, { highWaterMark: 1 << 20 }), spec);
+  const loaded = await loadStream(db, spec, first, stat.size, null, env, { file: spec });
   if (!loaded) throw notRecognized(spec);
 }
 
@@ -87,22 +89,33 @@ function hasMagic(b: Uint8Array, magic: number[]): boolean {
   return b.length >= magic.length && magic.every((m, i) => b[i] === m);
 }
 
+/** A stream of bytes with its first bytes read (`peek`). */
+type Peeked = Awaited<ReturnType<typeof peek>>;
+
 /**
- * Sniff a stream and hand it to the importer that recognizes it. With `parent`, the stream
- * is an entry of a container and becomes a child source; otherwise it is a top-level input
- * and makes a snapshot. Returns false when no importer recognized it.
+ * Start reading a byte source: its errors become InputErrors, its size is checked when
+ * `expected` is given (a zip entry's directory size), and its first bytes are read for sniffing.
+ */
+function openPeeked(stream: AsyncIterable<Buffer>, name: string, expected?: number): Promise<Peeked> {
+  return peek(guard(stream, name, expected), SNIFF_BYTES);
+}
+
+/**
+ * Sniff a stream (`first`: from `openPeeked`) and hand it to the importer that recognizes it.
+ * With `parent`, the stream is an entry of a container and becomes a child source; otherwise
+ * it is a top-level input and makes a snapshot. Returns false when no importer recognized it.
  */
 async function loadStream(
   db: Db,
   name: string,
-  stream: Readable,
+  first: Peeked,
   bytes: number,
   parent: SourceContext | null,
   env: ImportEnv,
-  opts: { forced?: StreamImporter; checkSize?: boolean; file?: string } = {},
+  opts: { forced?: StreamImporter; file?: string } = {},
 ): Promise<boolean> {
-  let chunks: AsyncIterable<Buffer> = guard(stream, name, opts.checkSize ? bytes : undefined);
-  let peeked = await peek(chunks, SNIFF_BYTES);
+  let chunks: AsyncIterable<Buffer>;
+  let peeked = first;
   let compressed = false;
   let cut = false;
   const body = compressedBody(peeked.head);
@@ -160,7 +173,9 @@ async function loadStream(
     }
     return true;
   }
-  const ti = sniffText(peeked.head.toString('utf8'), name);
+  // Only the sniffed bytes are decoded: the head can be a whole 1 MiB chunk, and decoding that
+  // much binary (a zip's proto/ and .pb entries) as UTF-8 took milliseconds per entry.
+  const ti = sniffText(peeked.head.toString('utf8', 0, Math.min(peeked.head.length, SNIFF_BYTES)), name);
   if (!ti) {
     await peeked.stop();
     return false;
@@ -364,6 +379,53 @@ async function readAll(s: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** How many small entries after the one being loaded are opened and their first bytes read meanwhile. */
+const PREFETCH_ENTRIES = 8;
+/** Entries up to this size (bytes) are prefetched: their first read is most or all of them. */
+const PREFETCH_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The entries of a container opened ahead of their turn, their first bytes read: a bugreport
+ * zip or a pulled /proc tree holds hundreds or thousands of small files, and opening them one
+ * after the other waits on the disk and on zlib's threads for each. Only small entries are
+ * opened ahead (a large one inflates ahead into its read-ahead buffer once opened); each is
+ * still loaded in its turn, so the database is the same.
+ */
+class Prefetch {
+  private readonly started = new Map<number, Promise<{ ok: Peeked } | { err: unknown }>>();
+  constructor(
+    private readonly entries: ContainerEntry[],
+    private readonly open: (e: ContainerEntry) => Promise<Peeked>,
+  ) {}
+
+  /** Entry `i` opened, and the small entries after it starting to open. */
+  async take(i: number): Promise<Peeked> {
+    for (let j = i + 1; j < Math.min(this.entries.length, i + 1 + PREFETCH_ENTRIES); j++) {
+      if (this.entries[j].size <= PREFETCH_MAX_BYTES) this.start(j);
+    }
+    const r = await (this.started.get(i) ?? this.start(i));
+    this.started.delete(i);
+    if ('err' in r) throw r.err;
+    return r.ok;
+  }
+
+  private start(i: number): Promise<{ ok: Peeked } | { err: unknown }> {
+    let p = this.started.get(i);
+    if (!p) {
+      // Settled either way at once: a failure is the entry's, reported in its turn.
+      p = this.open(this.entries[i]).then((ok) => ({ ok }), (err: unknown) => ({ err }));
+      this.started.set(i, p);
+    }
+    return p;
+  }
+
+  /** Stop the entries opened ahead and not taken (an error stopped the loading). */
+  close(): void {
+    for (const p of this.started.values()) void p.then((r) => ('ok' in r ? r.ok.stop() : undefined)).catch(() => {});
+    this.started.clear();
+  }
+}
+
 /**
  * A zip or folder (`bytes`: its size, for a zip): the bugreport text first (it fills the
  * snapshot header), then every other entry by content. The bugreport text is the input
@@ -378,8 +440,11 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), bytes);
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
+    const expected = (e: ContainerEntry) => (c.kind === 'zip' ? e.size : undefined);
     if (main) {
-      await loadStream(db, `${c.name}${sep}${main.path}`, await main.open(), main.size, ctx, env, { forced: bugreportImporter, checkSize: c.kind === 'zip' });
+      const name = `${c.name}${sep}${main.path}`;
+      const first = await openPeeked(await main.open({ readAhead: true }), name, expected(main));
+      await loadStream(db, name, first, main.size, ctx, env, { forced: bugreportImporter });
     }
     let recognized = 0;
     let skipped = 0;
@@ -389,16 +454,22 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
       ctx.diag('error', 'entry_unreadable', message);
     };
     for (const u of c.unreadable) cannotRead(`${c.name}${sep}${u.path}: cannot read (${u.reason})`);
-    for (const e of c.entries) {
-      if (e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt') continue;
-      try {
-        const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env, { checkSize: c.kind === 'zip' });
-        if (ok) recognized++;
-        else skipped++;
-      } catch (err) {
-        if (!(err instanceof InputError)) throw err;
-        cannotRead(err.message);
+    const rest = c.entries.filter((e) => !(e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt'));
+    const heads = new Prefetch(rest, (e) => e.open().then((s) => openPeeked(s, `${c.name}${sep}${e.path}`, expected(e))));
+    try {
+      for (let i = 0; i < rest.length; i++) {
+        const e = rest[i];
+        try {
+          const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await heads.take(i), e.size, ctx, env);
+          if (ok) recognized++;
+          else skipped++;
+        } catch (err) {
+          if (!(err instanceof InputError)) throw err;
+          cannotRead(err.message);
+        }
       }
+    } finally {
+      heads.close();
     }
     if (!main && recognized === 0) {
       if (unreadable.length > 0) {

@@ -1,6 +1,7 @@
 // Zip archives (bugreport .zip files, zip64 included): the central directory and the local
 // headers are read with yauzl, once; an entry's bytes are read on demand, straight from the
-// file (or the bytes in memory), and inflated here.
+// file (one descriptor, opened here and closed with the archive) or the bytes in memory, and
+// inflated here.
 import type yauzl from 'yauzl';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -17,12 +18,22 @@ const OPTIONS: yauzl.Options = { lazyEntries: true, autoClose: false, decodeStri
 
 /** Open a zip from a path or from bytes in memory. Throws InputError when it is not a readable zip. */
 export async function openZip(name: string, source: { path: string } | { bytes: Uint8Array }): Promise<Container> {
-  const { open, fromBuffer } = (await import('yauzl')).default;
+  const { fromFd, fromBuffer } = (await import('yauzl')).default;
   const bytes = 'bytes' in source ? Buffer.from(source.bytes.buffer, source.bytes.byteOffset, source.bytes.byteLength) : undefined;
+  let fd: number | undefined;
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
     const done = (err: Error | null, z?: yauzl.ZipFile) => (err || !z ? reject(err) : resolve(z));
-    if ('path' in source) open(source.path, OPTIONS, done);
-    else fromBuffer(bytes!, OPTIONS, done);
+    if ('path' in source) {
+      fs.open(source.path, 'r', (err, opened) => {
+        if (err) return reject(err);
+        fd = opened;
+        // yauzl closes the descriptor when the archive is closed.
+        fromFd(opened, OPTIONS, (e, z) => {
+          if (e) fs.close(opened, () => {});
+          done(e, z);
+        });
+      });
+    } else fromBuffer(bytes!, OPTIONS, done);
   }).catch((e: Error) => {
     throw new InputError(`${name}: not a readable zip archive (${e.message})`);
   });
@@ -34,7 +45,7 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
         list.push({
           path: entry.fileName,
           size: entry.uncompressedSize,
-          open: () => openEntry(zip as WithLocalHeader, name, 'path' in source ? source.path : bytes!, entry),
+          open: (opts) => openEntry(zip as WithLocalHeader, name, fd ?? bytes!, entry, opts?.readAhead === true),
         });
       }
       zip.readEntry();
@@ -57,17 +68,17 @@ export async function openZip(name: string, source: { path: string } | { bytes: 
  * runs each); 2 and 4 MiB did no better.
  */
 const INFLATE_CHUNK = 1024 * 1024;
-/** How far (bytes) inflating may run ahead of the importer. */
+/** How far (bytes) inflating may run ahead of an importer reading an entry to its end. */
 const READ_AHEAD = 8 * 1024 * 1024;
 
 /**
- * An entry's bytes. They are read with a stream of our own rather than yauzl's: a reader that
- * stops early (a sniff) destroys it, which closes its file descriptor (destroying a yauzl read
- * stream while another read of the zip is queued crashes yauzl 3.4). Deflated entries are
- * inflated with large output chunks (cheaper per chunk on big entries). The reader checks the
- * size against the directory's (`ContainerEntry.size`).
+ * An entry's bytes. They are read with a stream of our own rather than yauzl's (destroying a
+ * yauzl read stream while another read of the zip is queued crashes yauzl 3.4, and its reads
+ * of the file are one at a time). Deflated entries are inflated with large output chunks
+ * (cheaper per chunk on big entries); with `readAhead`, up to READ_AHEAD bytes ahead of the
+ * reader. The reader checks the size against the directory's (`ContainerEntry.size`).
  */
-async function openEntry(zip: WithLocalHeader, zipName: string, file: string | Buffer, entry: yauzl.Entry): Promise<Readable> {
+async function openEntry(zip: WithLocalHeader, zipName: string, file: number | Buffer, entry: yauzl.Entry, readAhead: boolean): Promise<Readable> {
   const fail = (reason: string) => new InputError(`${zipName}!/${entry.fileName}: cannot read (${reason})`);
   if (entry.isEncrypted()) throw fail('the entry is encrypted');
   const method = entry.compressionMethod;
@@ -76,15 +87,10 @@ async function openEntry(zip: WithLocalHeader, zipName: string, file: string | B
     zip.readLocalFileHeader(entry, { minimal: true }, (err, header) => (err || !header ? reject(fail(err?.message ?? 'no local header')) : resolve(header.fileDataStart))),
   );
   const end = start + entry.compressedSize;
-  const raw =
-    typeof file !== 'string'
-      ? Readable.from(slices(file, start, end))
-      : end > start
-        ? fs.createReadStream(file, { start, end: end - 1, highWaterMark: READ_CHUNK })
-        : Readable.from([]);
+  const raw = typeof file === 'number' ? new FileRange(file, start, end) : Readable.from(slices(file, start, end));
   if (method === 0) return raw;
   // A deep output buffer lets zlib (on the thread pool) inflate ahead while the importer works.
-  const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: READ_AHEAD } as zlib.ZlibOptions);
+  const inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, ...(readAhead ? { readableHighWaterMark: READ_AHEAD } : {}) } as zlib.ZlibOptions);
   // pipeline: an error of either stream reaches the reader through `inflate`, and a reader
   // that stops early destroys `raw` too.
   return pipeline(raw, inflate, () => {});
@@ -92,6 +98,44 @@ async function openEntry(zip: WithLocalHeader, zipName: string, file: string | B
 
 /** How many compressed bytes are read at a time. */
 const READ_CHUNK = 1 << 20;
+/**
+ * The first read of an entry: what a sniff needs (64 KiB of text, or some 250 KiB inflated),
+ * as most entries are only sniffed; inflating is then bounded by it too.
+ */
+const FIRST_READ = 64 * 1024;
+
+/**
+ * The bytes [start, end) of the open file `fd`, read at their positions (the descriptor is
+ * shared by every entry and stays open when the stream ends or is destroyed). A file shorter
+ * than `end` ends the stream early, as a file stream does (the reader's size check reports it).
+ */
+class FileRange extends Readable {
+  private first = true;
+
+  constructor(
+    private readonly fd: number,
+    private at: number,
+    private readonly end: number,
+  ) {
+    super({ highWaterMark: READ_CHUNK });
+  }
+
+  override _read(): void {
+    const n = Math.min(this.end - this.at, this.first ? FIRST_READ : READ_CHUNK);
+    this.first = false;
+    if (n <= 0) {
+      this.push(null);
+      return;
+    }
+    const buf = Buffer.allocUnsafe(n);
+    fs.read(this.fd, buf, 0, n, this.at, (err, got) => {
+      if (err) return this.destroy(err);
+      this.at += got;
+      if (got === 0) this.push(null);
+      else this.push(got < n ? buf.subarray(0, got) : buf);
+    });
+  }
+}
 
 /** `buf[start, end)` in pieces of READ_CHUNK bytes (no copy). */
 function* slices(buf: Buffer, start: number, end: number): Iterable<Buffer> {
