@@ -1,8 +1,21 @@
 // A folder given as input: an extracted bugreport, or a pulled /proc or /sys tree.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Container, ContainerEntry } from './container.js';
+
+/**
+ * Files up to this size (bytes) are read in one synchronous call: a pulled /proc tree holds
+ * thousands of files of a few hundred bytes, and a stream's asynchronous open, reads and close
+ * cost far more than reading them, as does its read buffer (allocated whole, 1 MiB).
+ */
+const SMALL_FILE = 64 * 1024;
+
+/** The bytes of a small file, read when first asked for (an error then fails the stream). */
+function* readWhole(file: string): Iterable<Buffer> {
+  yield fs.readFileSync(file);
+}
 
 /**
  * Every regular file below `root` (symbolic links are not followed: /proc and /sys trees are
@@ -37,7 +50,7 @@ export function openFolder(root: string): Container {
         entries.push({
           path: rel(full),
           size,
-          open: async () => fs.createReadStream(full, { highWaterMark: 1 << 20 }),
+          open: async () => (size <= SMALL_FILE ? Readable.from(readWhole(full)) : fs.createReadStream(full, { highWaterMark: 1 << 20 })),
         });
       }
     }
