@@ -199,6 +199,22 @@ test('lines with missing or unreadable fields are diagnostics with their line nu
   s.close();
 });
 
+test('an event line of ours whose task, CPU or time cannot be read is a diagnostic, not dropped silently; other lines are not', async () => {
+  const lines = capture(true).split('\n');
+  const at = lines.findIndex((l) => l.includes('inode=124'));
+  lines[at] = lines[at].replace('[002]', '[0x2]'); // a CPU column garbled
+  lines.splice(at, 0, 'capturing trace... done', 'TRACE:', '  some tool: note: dma_heap_stat events follow');
+  const s = await open({ name: 'capture.txt', bytes: new TextEncoder().encode(lines.join('\n')) });
+  try {
+    assert.deepEqual(s.query('SELECT inode FROM dma_heap_event ORDER BY ts'), [{ inode: 123 }, { inode: 123 }]);
+    const d = s.query('SELECT severity, code, line, message FROM diagnostic') as { severity: string; code: string; line: number; message: string }[];
+    assert.deepEqual(d.map((r) => [r.severity, r.code, r.line]), [['warning', 'malformed_event', at + 4]]);
+    assert.match(d[0].message, /^dma_heap_stat line without a readable task, CPU or time: RenderThread-801/);
+  } finally {
+    s.close();
+  }
+});
+
 test('random mutations of a capture never throw out of the importer, and only the capture is blamed', async () => {
   // Every code the importer records for text in memory (read_failed needs a failing byte
   // source; it would mean an exception escaped the line reader).

@@ -39,6 +39,8 @@ const EVENTS = new Set([
   'binder_transaction',
   'binder_transaction_received',
 ]);
+/** One of EVENTS named as an event line names it (`: dma_heap_stat: `). */
+const OUR_EVENT_NAMED = /:\s(dma_heap_stat|dmabuf_rss_stat|ion_heap_grow|ion_heap_shrink|ion_stat|gpu_mem_total|binder_transaction|binder_transaction_received):\s/;
 const KV = /([A-Za-z_]\w*)=([^\s,]*)/g;
 /** Longest line read (ftrace lines are a few hundred bytes); the rest of a longer one is dropped. */
 const MAX_LINE = 64 * 1024;
@@ -458,9 +460,16 @@ class TextTraceReader {
     const m = text.includes(']') ? LINE.exec(text) : null;
     if (!m) {
       if (this.inDump) this.dumpLine(text);
+      else this.unreadable(text, line);
       return;
     }
     this.event(m, ended, line);
+  }
+
+  /** A line that is not an event line: reported when it names an event of ours (its task, CPU or time are unreadable). */
+  private unreadable(text: string, line: number): void {
+    const named = OUR_EVENT_NAMED.exec(text);
+    if (named) this.ctx.diag('warning', 'malformed_event', `${named[1]} line without a readable task, CPU or time: ${text.trim().slice(0, 200)}`, line);
   }
 
   /** A `#` line: the header's entry counts, a CPU whose older events were overwritten. */
