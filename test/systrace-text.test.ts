@@ -199,10 +199,26 @@ test('lines with missing or unreadable fields are diagnostics with their line nu
   s.close();
 });
 
+test('an event line of ours whose task, CPU or time cannot be read is a diagnostic, not dropped silently; other lines are not', async () => {
+  const lines = capture(true).split('\n');
+  const at = lines.findIndex((l) => l.includes('inode=124'));
+  lines[at] = lines[at].replace('[002]', '[0x2]'); // a CPU column garbled
+  lines.splice(at, 0, 'capturing trace... done', 'TRACE:', '  some tool: note: dma_heap_stat events follow');
+  const s = await open({ name: 'capture.txt', bytes: new TextEncoder().encode(lines.join('\n')) });
+  try {
+    assert.deepEqual(s.query('SELECT inode FROM dma_heap_event ORDER BY ts'), [{ inode: 123 }, { inode: 123 }]);
+    const d = s.query('SELECT severity, code, line, message FROM diagnostic') as { severity: string; code: string; line: number; message: string }[];
+    assert.deepEqual(d.map((r) => [r.severity, r.code, r.line]), [['warning', 'malformed_event', at + 4]]);
+    assert.match(d[0].message, /^dma_heap_stat line without a readable task, CPU or time: RenderThread-801/);
+  } finally {
+    s.close();
+  }
+});
+
 test('random mutations of a capture never throw out of the importer, and only the capture is blamed', async () => {
   // Every code the importer records for text in memory (read_failed needs a failing byte
   // source; it would mean an exception escaped the line reader).
-  const codes = ['malformed_event', 'trace_lost_events', 'no_dmabuf_events'];
+  const codes = ['malformed_event', 'trace_lost_events', 'no_dmabuf_events', 'truncated'];
   const base = capture(true) + capture(false).replace(HEADER, '');
   // Characters that build and break the fields the importer reads, and bytes that are not UTF-8.
   const alphabet = ['0', '9', '-', '=', ' ', 'B', 'x', 'f', ':', '[', ']', '(', ')', '.', ',', '\n', '#', '\u00de', '99999999999999999999', '0x', '-9'];
@@ -236,6 +252,11 @@ test('sniffing: ftrace text yes; bugreports, dmabuf_dump output, kernel logs and
   assert.equal(systraceText.sniffBytes(enc(capture(false).replace(HEADER, '')), 'x'), true, 'event lines without a header');
   assert.equal(systraceText.sniffBytes(enc('TRACE:\n' + capture(true)), 'x'), true, 'atrace output');
   assert.equal(looksLikeFtraceText('<html><head><title>Android System Trace</title></head>\n' + capture(true).replace(HEADER, '')), true, 'systrace html');
+  const viewer = '<!DOCTYPE HTML>\n<html>\n<head>\n<meta charset="utf-8"/>\n<title>Android System Trace</title>\n<script>\n' + 'var x = 1;\n'.repeat(10_000);
+  assert.equal(systraceText.sniffBytes(enc(viewer), 'x'), true, 'systrace html, its trace viewer first');
+  assert.equal(systraceText.sniffBytes(enc('<!DOCTYPE html>\n<html><head><title>Release notes</title></head>\n'), 'x'), false, 'other html');
+  assert.equal(systraceText.sniffBytes(enc('{"traceEvents":[{"name":"a","ph":"X","ts":1}'), 'x'), true, 'json trace');
+  assert.equal(systraceText.sniffBytes(enc('{"version": 1, "entries": []}'), 'x'), false, 'other json');
   assert.equal(systraceText.sniffBytes(enc('========================================================\n== dumpstate: 2024-01-01 10:00:00\n'), 'x'), false);
   assert.equal(
     systraceText.sniffBytes(enc('         surfaceflinger:612  \n                  Name              Rss              Pss         nr_procs            Inode\n'), 'x'),
@@ -243,4 +264,158 @@ test('sniffing: ftrace text yes; bugreports, dmabuf_dump output, kernel logs and
   );
   assert.equal(systraceText.sniffBytes(enc('[    1.234567] dma_heap: system heap registered\n[    2.000000] init: starting service\n'), 'x'), false);
   assert.equal(systraceText.sniffBytes(new Uint8Array([0x0a, 0x02, 0x40, 0x01]), 'x'), false);
+});
+
+/** A systrace HTML file as catapult's systrace.py writes it: the trace viewer, then one trace-data block per agent. */
+function systraceHtml(blocks: string[], eol = '\n'): string {
+  // The trace viewer: megabytes of HTML and script before the data, some lines longer than a
+  // text line is read, some that look like event lines.
+  const viewer = [
+    '<!DOCTYPE HTML>',
+    '<html>',
+    '<head i18n-values="dir:textdirection;">',
+    '<meta charset="utf-8"/>',
+    '<title>Android System Trace</title>',
+    '<script>',
+    ...Array.from({ length: 3000 }, (_, i) => `  var s${i} = tr.b.f("${i}"); // [${i}] thing-${i}`),
+    `  var font = "${'A'.repeat(100_000)}";`,
+    '  // app-10 (10) [000] ...1 1.000000: dma_heap_stat: inode=666 len=4096B total_allocated=4096B',
+    '</script>',
+    '</head>',
+    '<body>',
+    '<!-- BEGIN TRACE -->',
+  ];
+  const data = blocks.flatMap((b) => ['  <script class="trace-data" type="application/text">', b.replace(/\n$/, ''), '  </script>']);
+  return [...viewer, ...data, '<!-- END TRACE -->', '</body>', '</html>', ''].join('\n').replace(/\n/g, eol);
+}
+
+/** catapult's android_process_data agent: `ps -A -o USER,PID,PPID,VSIZE,RSS,WCHAN,ADDR=PC,S,NAME,COMM && ps -AT -o USER,PID,TID,CMD`. */
+const PROCESS_DUMP = `PROCESS DUMP
+USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME                       COMMAND
+root             1     0 10782796 11096 do_epoll_wait       0 S init                       init
+system         700     1 10943308  9844 binder_ioctl        0 S /vendor/bin/hw/android.hardware.graphics.allocator@4.0-service allocator@4.0-s
+u0_a123        800   650 15366604 142112 do_epoll_wait      0 S com.example.app            example.app
+USER           PID   TID CMD
+system         700   700 allocator@4.0-s
+system         700   703 HwBinder:700_3
+u0_a123        800   801 RenderThread
+u0_a123        800   802 binder worker 2
+`;
+
+test('a systrace HTML file is detected after its trace viewer and read block by block: the ftrace text, the process dump, JSON; the viewer is not read', async () => {
+  const ftrace = capture(true)
+    // atrace could not give this thread's TGID: the process dump does.
+    .replace(/(HwBinder:700_1-701\s+)\(\s*700\)/, 'HwBinder:700_3-703 (-----)');
+  const json = JSON.stringify({
+    traceEvents: [{ name: 'app-1 (1) [000] .... 1.0: dma_heap_stat: inode=667 len=1B', ph: 'X', ts: 1, pid: 1, tid: 1 }],
+    systemTraceEvents: `${HEADER}${line('binder worker 2', 802, 800, 2, '1236.000000', 'dma_heap_stat', 'inode=130 len=12288B total_allocated=24576B')}\n`,
+  });
+  for (const eol of ['\n', '\r\n']) {
+    const html = systraceHtml([ftrace, PROCESS_DUMP, json], eol);
+    assert.ok(html.indexOf('# tracer') > 64 * 1024, 'the trace data starts past what is sniffed');
+    const s = await open({ name: 'trace.html', bytes: new TextEncoder().encode(html) });
+    try {
+      assert.deepEqual(s.query('SELECT importer FROM source'), [{ importer: 'systrace_text' }]);
+      assert.deepEqual(s.query('SELECT ts, inode, size_delta, tid, pid FROM dma_heap_event ORDER BY ts'), [
+        { ts: 1234567890000, inode: 123, size_delta: 4096, tid: 700, pid: 700 },
+        { ts: 1234600000000, inode: 124, size_delta: 8192, tid: 801, pid: 800 },
+        { ts: 1235000000000, inode: 123, size_delta: -4096, tid: 801, pid: 800 },
+        { ts: 1236000000000, inode: 130, size_delta: 12288, tid: 802, pid: 800 },
+      ]);
+      // The process dump names the processes (the allocator by its path, as the gralloc rule
+      // wants it) and gives the thread whose line had no TGID its process.
+      assert.deepEqual(s.query('SELECT pid, name, ppid FROM process WHERE pid IN (700, 800) ORDER BY pid'), [
+        { pid: 700, name: '/vendor/bin/hw/android.hardware.graphics.allocator@4.0-service', ppid: 1 },
+        { pid: 800, name: 'com.example.app', ppid: 650 },
+      ]);
+      assert.deepEqual(s.query('SELECT tid, pid, name FROM thread WHERE tid IN (703, 802) ORDER BY tid'), [
+        { tid: 703, pid: 700, name: 'HwBinder:700_3' },
+        { tid: 802, pid: 800, name: 'binder worker 2' },
+      ]);
+      assert.deepEqual(s.query('SELECT tid, kind, debug_id FROM binder_event ORDER BY ts'), [
+        { tid: 802, kind: 'transaction', debug_id: 77 },
+        { tid: 703, kind: 'received', debug_id: 77 },
+      ]);
+      assert.deepEqual(s.query('SELECT code FROM diagnostic'), []);
+    } finally {
+      s.close();
+    }
+  }
+});
+
+test('a JSON trace (traceconv json, the legacy UI\'s) carries the ftrace text in systemTraceEvents and a process dump in androidProcessDump, read whatever the chunks', async () => {
+  // traceconv writes `<unknown>` for a thread it has no name for, and its thread table gives
+  // upids, not pids: the TGID column of an event line wins over it.
+  const dump = 'PROCESS DUMP\nUSER           PID  PPID     VSZ    RSS WCHAN  PC S NAME                        COMM                       \n' +
+    'root             700     0   00000   000 null 0000000000 S /vendor/bin/hw/android.hardware.graphics.allocator@4.0-service         null\n' +
+    'USER           PID   TID CMD \nroot         3 701 HwBinder:700_1\n';
+  const ftrace = capture(true).replace('   HwBinder:700_1-701', '        <unknown>-701');
+  const json = `{"traceEvents":[{"name":"x\\"y\\\\z \\u00e9 [001]","ph":"X","ts":1,"pid":1,"tid":1,"args":{"a":[1,{"b":"}"}]}}],\n` +
+    `"metadata":{"systemTraceEvents":"not at the top"},\n"androidProcessDump": ${JSON.stringify(dump)},\n  "systemTraceEvents": ${JSON.stringify(ftrace)}}\n`;
+  const bytes = new TextEncoder().encode(json);
+  assert.equal(systraceText.sniffBytes(bytes, 'x'), true);
+  const dumpDb = async (size: number) => {
+    const db = await importChunked(systraceText, bytes, size, 'trace.json');
+    const out = ['dma_heap_event', 'binder_event', 'thread', 'process', 'diagnostic'].map((t) => db.query(`SELECT * FROM ${t} ORDER BY rowid`));
+    const rows = {
+      heap: db.query('SELECT ts, inode, size_delta, tid, pid FROM dma_heap_event ORDER BY ts'),
+      thread: db.query('SELECT tid, pid, name FROM thread WHERE tid = 701'),
+      process: db.query('SELECT name FROM process WHERE pid = 700'),
+      diagnostics: db.query('SELECT code FROM diagnostic'),
+    };
+    db.close();
+    return { out, rows };
+  };
+  const whole = await dumpDb(bytes.length);
+  assert.equal(whole.rows.heap.length, 3);
+  assert.deepEqual(whole.rows.thread, [{ tid: 701, pid: 700, name: 'HwBinder:700_1' }], 'named by the dump, not `<unknown>`; in the process of its TGID column');
+  assert.deepEqual(whole.rows.process, [{ name: '/vendor/bin/hw/android.hardware.graphics.allocator@4.0-service' }]);
+  assert.deepEqual(whole.rows.diagnostics, []);
+  assert.deepEqual((await dumpDb(7)).out, whole.out);
+  assert.deepEqual((await dumpDb(1)).out, whole.out);
+  // Cut inside the ftrace text: the whole lines before are read, and the cut is reported.
+  const cut = json.slice(0, json.indexOf('inode=124'));
+  const db = await importChunked(systraceText, new TextEncoder().encode(cut), 1000, 'trace.json');
+  assert.deepEqual(db.query('SELECT inode FROM dma_heap_event'), [{ inode: 123 }]);
+  assert.deepEqual(db.query('SELECT severity, code FROM diagnostic'), [{ severity: 'warning', code: 'truncated' }]);
+  db.close();
+});
+
+test('lines reporting a ring buffer overrun (LOST EVENTS, buffer started, fewer entries kept than written) are counted and reported', async () => {
+  const text =
+    HEADER.replace('9/9', '9/1200') +
+    '##### CPU 3 buffer started ####\n' +
+    line(ALLOCATOR, 700, 700, 3, '1234.567890', 'dma_heap_stat', 'inode=123 len=4096B total_allocated=8192B') +
+    '\nCPU:1 [LOST 120 EVENTS]\n' +
+    line(ALLOCATOR, 700, 700, 1, '1234.600000', 'dma_heap_stat', 'inode=124 len=4096B total_allocated=12288B') +
+    '\n';
+  const s = await open({ name: 'trace_pipe.txt', bytes: new TextEncoder().encode(text) });
+  try {
+    assert.deepEqual(s.query('SELECT inode FROM dma_heap_event ORDER BY ts'), [{ inode: 123 }, { inode: 124 }]);
+    assert.deepEqual(s.query('SELECT lost_event_bundles FROM trace_info'), [{ lost_event_bundles: 3 }]);
+    const d = s.query('SELECT severity, code, message FROM diagnostic') as { severity: string; code: string; message: string }[];
+    assert.deepEqual(d.map((r) => [r.severity, r.code]), [['warning', 'trace_lost_events']]);
+    assert.match(d[0].message, /^3 lines of the capture report lost events/);
+  } finally {
+    s.close();
+  }
+  // A capture that kept every entry written reports nothing.
+  const kept = await open({ name: 'trace.txt', bytes: new TextEncoder().encode(capture(true)) });
+  assert.deepEqual(kept.query('SELECT lost_event_bundles FROM trace_info'), [{ lost_event_bundles: 0 }]);
+  kept.close();
+});
+
+test('a file cut inside its last line does not store what that line holds; CR CR LF line ends (adb on Windows) are read', async () => {
+  const text = capture(true).replace(/\n/g, '\r\r\n');
+  const cutAt = text.indexOf('-4096B') + 3; // `len=-40`
+  const s = await open({ name: 'cut.txt', bytes: new TextEncoder().encode(text.slice(0, cutAt)) });
+  try {
+    assert.deepEqual(s.query('SELECT inode, size_delta, heap_total FROM dma_heap_event ORDER BY ts'), [
+      { inode: 123, size_delta: 4096, heap_total: 8192 },
+      { inode: 124, size_delta: 8192, heap_total: 16384 },
+    ]);
+    assert.deepEqual(s.query('SELECT severity, code, line FROM diagnostic'), [{ severity: 'warning', code: 'truncated', line: HEADER.split('\n').length + 8 }]);
+  } finally {
+    s.close();
+  }
 });

@@ -130,6 +130,7 @@ export class TraceSink {
   ftraceEvents = 0;
   storedEvents = 0;
   compressedPackets = 0;
+  /** Ftrace bundles with `lost_events` (`perfetto`), or lines reporting lost events (`systrace_text`). */
   lostEventBundles = 0;
 
   constructor(
@@ -508,11 +509,11 @@ export class TraceSink {
       lost_event_bundles: this.lostEventBundles,
     });
     if (this.lostEventBundles > 0) {
-      this.ctx.diag(
-        'warning',
-        'trace_lost_events',
-        `${this.lostEventBundles} ftrace bundles report lost events (the kernel ring buffer overran): allocations and frees may be missing`,
-      );
+      const reports =
+        this.format === 'perfetto'
+          ? `${this.lostEventBundles} ftrace bundles report lost events (the kernel ring buffer overran)`
+          : `${this.lostEventBundles} lines of the capture report lost events (the kernel ring buffer overran: \`CPU:n [LOST m EVENTS]\`, \`##### CPU n buffer started ####\`, a header counting more entries written than kept)`;
+      this.ctx.diag('warning', 'trace_lost_events', `${reports}: allocations and frees may be missing`);
     }
     if (this.binderThinned > 0) {
       this.ctx.diag(
