@@ -347,15 +347,28 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   return { head, chunks: all(), stop: async () => void (await it.return?.()) };
 }
 
-/** The bugreport text of a zip or extracted folder: named by main_entry.txt, else `bugreport-*.txt`. */
+/**
+ * The bugreport text of a zip or extracted folder: at its top, else inside the one folder of it
+ * that holds a bugreport (an extracted bugreport zipped again, or the folder above an extracted
+ * one given as input).
+ */
 async function findMainEntry(c: Container): Promise<ContainerEntry | undefined> {
-  const named = c.entries.find((e) => e.path === 'main_entry.txt');
+  const top = await mainEntryIn(c, '');
+  if (top) return top;
+  const folders = new Set(c.entries.map((e) => /^([^/]+\/)(?:main_entry\.txt|bugreport[^/]*\.txt)$/.exec(e.path)?.[1]).filter((d) => d !== undefined));
+  return folders.size === 1 ? mainEntryIn(c, [...folders][0]) : undefined;
+}
+
+/** The bugreport text directly in `folder` (`''` or ending with `/`): named by its main_entry.txt, else `bugreport-*.txt`. */
+async function mainEntryIn(c: Container, folder: string): Promise<ContainerEntry | undefined> {
+  const named = c.entries.find((e) => e.path === `${folder}main_entry.txt`);
   if (named) {
     const text = (await readAll(await named.open())).toString('utf8').trim();
-    const e = c.entries.find((x) => x.path === text);
+    const e = c.entries.find((x) => x.path === folder + text);
     if (e) return e;
   }
-  return c.entries.find((e) => /^bugreport-[^/]*\.txt$/.test(e.path)) ?? c.entries.find((e) => /^bugreport[^/]*\.txt$/.test(e.path));
+  const inFolder = (name: RegExp) => c.entries.find((e) => e.path.startsWith(folder) && name.test(e.path.slice(folder.length)));
+  return inFolder(/^bugreport-[^/]*\.txt$/) ?? inFolder(/^bugreport[^/]*\.txt$/);
 }
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -390,7 +403,7 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     };
     for (const u of c.unreadable) cannotRead(`${c.name}${sep}${u.path}: cannot read (${u.reason})`);
     for (const e of c.entries) {
-      if (e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt') continue;
+      if (e === main || e.size === 0 || /^(?:[^/]+\/)?(?:main_entry|version)\.txt$/.test(e.path)) continue;
       try {
         const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await e.open(), e.size, ctx, env, { checkSize: c.kind === 'zip' });
         if (ok) recognized++;
