@@ -272,6 +272,30 @@ test('an extracted bugreport zipped again, or the folder above it, is a bugrepor
   }
 });
 
+test('a bugreport zip sent inside another zip, or in a folder, with other files is read as the bugreport', async () => {
+  const zip = bugreportZipBytes(scenario);
+  const base = await load({ name: 'bugreport.zip', bytes: zip });
+  base.session.close();
+  const outer = zipSync([
+    { name: 'logs/bugreport-oriole.zip', data: zip, method: 'store' },
+    { name: 'logs/screen.png', data: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) },
+    { name: 'steps.txt', data: 'open the camera, wait 5 minutes\n' },
+  ]);
+  const folder = tempDir();
+  fs.writeFileSync(path.join(folder, 'bugreport-oriole.zip'), zip);
+  fs.writeFileSync(path.join(folder, 'steps.txt'), 'open the camera, wait 5 minutes\n');
+  for (const [what, input, others] of [
+    ['inside a zip', { name: 'attachments.zip', bytes: outer }, '2 other files of attachments.zip'],
+    ['in a folder', folder, `1 other file of ${folder}`],
+  ] as const) {
+    const r = await load(input);
+    assertScenarioLoaded(r.session, scenario);
+    assert.deepEqual(r.tables, base.tables, what);
+    assert.ok(r.diags.includes(`info entries_skipped ${others}, beside this bugreport zip, not read`), `${what}: ${r.diags.join(' | ')}`);
+    r.session.close();
+  }
+});
+
 test('bugreports of every Android generation route their DMA-BUF sections (default variants per SDK)', async () => {
   for (const sdk of [30, 31, 33, 34, 35, 36]) {
     const s = randomScenario({ seed: 100 + sdk, processes: 25, buffers: 120, leak: 'camera', sdk });

@@ -371,6 +371,31 @@ async function mainEntryIn(c: Container, folder: string): Promise<ContainerEntry
   return inFolder(/^bugreport-[^/]*\.txt$/) ?? inFolder(/^bugreport[^/]*\.txt$/);
 }
 
+/**
+ * A bugreport zip inside a zip or folder that holds no bugreport text of its own (a bugreport
+ * sent with other files in one archive): the one `.zip` file of it, opened, when a bugreport
+ * text is found in it. Anything else (no such file, several, one that cannot be read or holds no
+ * bugreport) is undefined: the container is read as it is.
+ */
+async function innerBugreport(c: Container): Promise<{ entry: ContainerEntry; zip: Container } | undefined> {
+  const zips = c.entries.filter((e) => /\.zip$/i.test(e.path));
+  if (zips.length !== 1 || (await findMainEntry(c))) return undefined;
+  const entry = zips[0];
+  const name = `${c.name}${c.kind === 'zip' ? '!/' : '/'}${entry.path}`;
+  let zip: Container;
+  try {
+    const bytes = await readAll(await entry.open());
+    if (!hasMagic(bytes, ZIP_MAGIC)) return undefined;
+    zip = await openZip(name, { bytes });
+  } catch {
+    // Unreadable (corrupt, too large): read with the container, which records why.
+    return undefined;
+  }
+  if (await findMainEntry(zip)) return { entry, zip };
+  zip.close();
+  return undefined;
+}
+
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of s) parts.push(c as Buffer);
@@ -382,13 +407,25 @@ async function readAll(s: Readable): Promise<Buffer> {
  * snapshot header), then every other entry by content. The bugreport text is the input
  * itself: when it cannot be read, neither can the input. Any other entry that cannot be read
  * (corrupt or unsupported compression, encrypted, too large, an I/O error) is an
- * `entry_unreadable` error diagnostic, and the next entry is read.
+ * `entry_unreadable` error diagnostic, and the next entry is read. A container whose bugreport
+ * is a zip inside it is that zip (`around`: the container it was in, and how many other files
+ * that holds).
  */
-async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number): Promise<void> {
+async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number, around?: { name: string; files: number }): Promise<void> {
+  const inner = await innerBugreport(c);
+  if (inner) {
+    c.close();
+    const files = c.entries.filter((e) => e !== inner.entry && e.size > 0).length;
+    return loadContainer(db, inner.zip, env, inner.entry.size, { name: c.name, files });
+  }
   try {
     const main = await findMainEntry(c);
     const kind = main ? 'bugreport' : c.kind === 'folder' ? 'folder' : 'capture';
     const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), bytes);
+    if (around && around.files > 0) {
+      const files = around.files === 1 ? '1 other file' : `${around.files} other files`;
+      ctx.diag('info', 'entries_skipped', `${files} of ${around.name}, beside this bugreport zip, not read`);
+    }
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
     if (main) {
