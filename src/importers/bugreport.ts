@@ -71,6 +71,8 @@ interface Collecting {
   parts: Buffer[];
   bytes: number;
   cut: boolean;
+  /** An earlier section (or service block) of the text had the same path. */
+  repeated: boolean;
 }
 
 export const bugreport: StreamImporter = {
@@ -106,6 +108,8 @@ class SectionScanner {
   /** The current dumpsys service block being collected. */
   private service: Collecting | undefined;
   private sections = 0;
+  /** Paths of the sections and service blocks kept so far. */
+  private readonly keptPaths = new Set<string>();
 
   constructor(
     private readonly ctx: ImportContext,
@@ -258,7 +262,10 @@ class SectionScanner {
   }
 
   private collecting(title: string, route: string): Collecting {
-    return { path: `${this.ctx.path}#${title}`, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false };
+    const path = `${this.ctx.path}#${title}`;
+    const repeated = this.keptPaths.has(path);
+    this.keptPaths.add(path);
+    return { path, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false, repeated };
   }
 
   private append(buf: Buffer, start: number, end: number): void {
@@ -290,6 +297,7 @@ class SectionScanner {
     const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
+    if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' was printed again (a report that ran the command twice): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data
     // (each becomes an empty line, so line numbers stay those of the section).
     const body = text.replace(OUTCOME_LINE, (_all, failure: string | undefined, before: string | undefined, glued: string | undefined, skipped: string | undefined) => {
