@@ -123,7 +123,7 @@ test('a section printed twice: each is read, and the second says it repeats', as
   );
   assert.deepEqual(
     diagnostics(s).map((d) => `${d.severity} ${d.code} ${d.message}`),
-    ["info repeated_block section 'Dmabuf dump' was printed again (a report that ran the command twice): each is read"],
+    ["info repeated_block section 'Dmabuf dump' appears again in this text (an earlier one was read too): each is read"],
   );
   assert.deepEqual(s.query('SELECT source_id FROM diagnostic'), s.query("SELECT max(id) AS source_id FROM source WHERE path = 'x.txt#Dmabuf dump'"));
   s.close();

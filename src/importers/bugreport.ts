@@ -297,7 +297,7 @@ class SectionScanner {
     const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
-    if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' was printed again (a report that ran the command twice): each is read`);
+    if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' appears again in this text (an earlier one was read too): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data
     // (each becomes an empty line, so line numbers stay those of the section).
     const body = text.replace(OUTCOME_LINE, (_all, failure: string | undefined, before: string | undefined, glued: string | undefined, skipped: string | undefined) => {
