@@ -243,6 +243,59 @@ test('the main entry is found through main_entry.txt when its name is unusual, a
   b.session.close();
 });
 
+test('an extracted bugreport zipped again, or the folder above it, is a bugreport: its text is found inside the one folder', async () => {
+  const zip = bugreportZipBytes(scenario);
+  const base = await load({ name: 'bugreport.zip', bytes: zip });
+  base.session.close();
+  const files = await unzipAll(zip);
+  const folder = 'bugreport-oriole-2026-11-02';
+  const rezipped = zipSync(Object.entries(files).map(([name, data]) => ({ name: `${folder}/${name}`, data })));
+  const above = tempDir();
+  for (const [name, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(above, folder, name)), { recursive: true });
+    fs.writeFileSync(path.join(above, folder, name), data);
+  }
+  fs.writeFileSync(path.join(above, 'notes.txt'), 'seen on the second boot\n');
+  for (const [what, input] of [
+    ['zipped again', { name: 'bugreport-again.zip', bytes: rezipped }],
+    ['the folder above', above],
+  ] as const) {
+    const r = await load(input);
+    assertScenarioLoaded(r.session, scenario);
+    assert.deepEqual(
+      r.session.query('SELECT path FROM source WHERE parent_id = 1 ORDER BY id LIMIT 1').map((x) => String(x.path).replace(/^.*?(!\/|\/)(?=bugreport-oriole)/, '')),
+      [`${folder}/${mainEntryName(scenario)}`],
+      `${what}: the text is read first`,
+    );
+    assert.deepEqual(r.tables, base.tables, what);
+    r.session.close();
+  }
+});
+
+test('a bugreport zip sent inside another zip, or in a folder, with other files is read as the bugreport', async () => {
+  const zip = bugreportZipBytes(scenario);
+  const base = await load({ name: 'bugreport.zip', bytes: zip });
+  base.session.close();
+  const outer = zipSync([
+    { name: 'logs/bugreport-oriole.zip', data: zip, method: 'store' },
+    { name: 'logs/screen.png', data: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) },
+    { name: 'steps.txt', data: 'open the camera, wait 5 minutes\n' },
+  ]);
+  const folder = tempDir();
+  fs.writeFileSync(path.join(folder, 'bugreport-oriole.zip'), zip);
+  fs.writeFileSync(path.join(folder, 'steps.txt'), 'open the camera, wait 5 minutes\n');
+  for (const [what, input, others] of [
+    ['inside a zip', { name: 'attachments.zip', bytes: outer }, '2 other files of attachments.zip'],
+    ['in a folder', folder, `1 other file of ${folder}`],
+  ] as const) {
+    const r = await load(input);
+    assertScenarioLoaded(r.session, scenario);
+    assert.deepEqual(r.tables, base.tables, what);
+    assert.ok(r.diags.includes(`info entries_skipped ${others}, beside this bugreport zip, not read`), `${what}: ${r.diags.join(' | ')}`);
+    r.session.close();
+  }
+});
+
 test('bugreports of every Android generation route their DMA-BUF sections (default variants per SDK)', async () => {
   for (const sdk of [30, 31, 33, 34, 35, 36]) {
     const s = randomScenario({ seed: 100 + sdk, processes: 25, buffers: 120, leak: 'camera', sdk });

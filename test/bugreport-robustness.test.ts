@@ -1,7 +1,7 @@
 // Robustness of the bugreport scanner and the input layer: vendor sections routed by content,
 // unreadable entries of a zip or folder recorded and skipped, no file descriptor left open,
 // texts cut mid-line, dumpstate's end line glued to output or indented, failure lines after
-// blank lines, long lines split over many chunks.
+// blank lines or glued to a command's cut output, long lines split over many chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,6 +17,7 @@ import { openTexts, importChunked, diagnostics, tempDir, asSession, csv, csvLine
 import { smallScenario } from './fixtures/scenario.js';
 import { renderBufinfo, renderBpfIter } from './fixtures/kernel.js';
 import { minimalBugreport } from './fixtures/bugreport.js';
+import { renderDmabufDump } from './fixtures/dmabuf-dump.js';
 import { zipSync, type ZipEntryOptions } from './fixtures/zip.js';
 
 const MAIN = 'bugreport-oriole-UQ1A.240205.004-2026-11-02-14-03-27.txt';
@@ -259,6 +260,34 @@ test('a failure line after blank lines does not remove them: line numbers stay t
     diagnostics(s).map((d) => `${d.severity} ${d.code}`),
     ['error section_failed'],
   );
+  s.close();
+});
+
+test("a command killed mid-line: dumpstate's failure line glued to the cut output is the section's outcome, and the cut row is not read", async () => {
+  const dump = renderDmabufDump(smallScenario(), 'a14');
+  // Block-buffered output killed on its timeout: the row of inode 1003 stops after `1024 kB   `,
+  // and dumpstate's line follows on the same line.
+  const cutAt = dump.indexOf('1024 kB') + 10;
+  for (const [what, failure, rows] of [
+    ['timed out', "*** command 'dmabuf_dump' timed out after 10.000s (killing pid 4321)", 'section_timeout'],
+    ['killed', "*** command 'dmabuf_dump' failed: killed by signal 9", 'section_failed'],
+  ] as const) {
+    const s = await openTexts({ 'r.txt': minimalBugreport([['Dmabuf dump', 'dmabuf_dump', dump.slice(0, cutAt) + failure + '\n']]) });
+    assert.deepEqual(
+      s.query('SELECT inode FROM dmabuf_holder_observation ORDER BY line').map((r) => r.inode),
+      [1001, 1004, 1001, 1002],
+      what,
+    );
+    const d = diagnostics(s);
+    assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), [`error ${rows}`, 'warning truncated', 'warning truncated'], what);
+    assert.match(d[0].message, /^command 'dmabuf_dump' .*its output was cut inside a line, which was not read: "<unknown>\s+1024 kB"\)$/, what);
+    s.close();
+  }
+  // A command that exited on its own flushed its last line whole: that line is kept.
+  const exited = minimalBugreport([['Dmabuf dump', 'dmabuf_dump', dump.trimEnd() + "*** command 'dmabuf_dump' failed: exit code 1\n"]]);
+  const s = await openTexts({ 'r.txt': exited });
+  assert.deepEqual(csv(s, "SELECT origin, total_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump'"), ['origin,total_bytes', `dmabuf_dump,${46064 * 1024}`]);
+  assert.deepEqual(diagnostics(s).map((x) => `${x.severity} ${x.code} ${x.message}`), ["error section_failed command 'dmabuf_dump' failed: exit code 1"]);
   s.close();
 });
 

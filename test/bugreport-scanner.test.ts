@@ -108,3 +108,23 @@ test('a .txt.gz cut short keeps what came before the cut and says so; a corrupt 
   bad.fill(0x55, 20, 60);
   await assert.rejects(openTexts({ 'r.txt.gz': bad }), (e: Error) => e.name === 'InputError');
 });
+
+test('a section printed twice: each is read, and the second says it repeats', async () => {
+  const { renderDmabufDump } = await import('./fixtures/dmabuf-dump.js');
+  const { smallScenario } = await import('./fixtures/scenario.js');
+  const section = `------ Dmabuf dump (dmabuf_dump) ------\n${renderDmabufDump(smallScenario(), 'a14')}------ 0.098s was the duration of 'Dmabuf dump' ------\n`;
+  const s = await openTexts({ 'x.txt': HEADER + section + "------ UPTIME (uptime) ------\n up 2:05\n------ 0.002s was the duration of 'UPTIME' ------\n" + section });
+  assert.deepEqual(
+    s.query("SELECT s.path, count(o.rowid) AS rows FROM source s JOIN dmabuf_holder_observation o ON o.source_id = s.id GROUP BY s.id ORDER BY s.id"),
+    [
+      { path: 'x.txt#Dmabuf dump', rows: 7 },
+      { path: 'x.txt#Dmabuf dump', rows: 7 },
+    ],
+  );
+  assert.deepEqual(
+    diagnostics(s).map((d) => `${d.severity} ${d.code} ${d.message}`),
+    ["info repeated_block section 'Dmabuf dump' appears again in this text (an earlier one was read too): each is read"],
+  );
+  assert.deepEqual(s.query('SELECT source_id FROM diagnostic'), s.query("SELECT max(id) AS source_id FROM source WHERE path = 'x.txt#Dmabuf dump'"));
+  s.close();
+});

@@ -10,7 +10,7 @@
 // when the section is routed to an importer. Everything else is skipped without being
 // decoded. Also used for `dumpstate_board.txt`, which uses the same section format.
 import type { ImportContext, ImportEnv, StreamImporter } from './types.js';
-import { headText } from './common.js';
+import { excerpt, headText } from './common.js';
 
 const SECTION = Buffer.from('------ ');
 const SERVICE = Buffer.from('DUMP OF SERVICE ');
@@ -22,6 +22,17 @@ const TAB = 0x09;
 const CR = 0x0d;
 /** dumpstate's end line at the end of an output line that lacked its newline (latin1 text, so an index is a byte offset). */
 const GLUED_END = /------ [\d.]+s? was the duration of .* ------[ \t]*\r?$/;
+/**
+ * The lines dumpstate writes into a section about its command rather than the command's output
+ * (formats.md §1), tested per line of a kept section: (1) a failure line (`*** …`) at a line
+ * start; (2) a command's failure line glued to the end of its last output line, which lacked its
+ * newline (dumpstate prints `*** command '%s' …` with no newline before it, and a command killed
+ * when it timed out leaves its block-buffered output cut at any byte); (3) a step skipped on a
+ * user build. Groups: 1 the failure (1), 2 the output before it and 3 the failure (2), 4 what was
+ * skipped (3).
+ */
+const OUTCOME_LINE =
+  /^[ \t]*\*\*\* (.*?)\r?$|^(.*?)\*\*\* (command '.*' (?:failed: (?:exit code|killed by signal) -?\d+|timed out after [\d.]+s \(killing pid -?\d+\)))[ \t]*\r?$|^Skipping '(.*)' on user build\.[ \t\r]*$/gm;
 /** Largest section body kept for an importer; larger ones are cut with a diagnostic. */
 const MAX_SECTION_BYTES = 256 * 1024 * 1024;
 const HEADER_BYTES = 16 * 1024;
@@ -60,6 +71,8 @@ interface Collecting {
   parts: Buffer[];
   bytes: number;
   cut: boolean;
+  /** An earlier section (or service block) of the text had the same path. */
+  repeated: boolean;
 }
 
 export const bugreport: StreamImporter = {
@@ -95,6 +108,8 @@ class SectionScanner {
   /** The current dumpsys service block being collected. */
   private service: Collecting | undefined;
   private sections = 0;
+  /** Paths of the sections and service blocks kept so far. */
+  private readonly keptPaths = new Set<string>();
 
   constructor(
     private readonly ctx: ImportContext,
@@ -247,7 +262,10 @@ class SectionScanner {
   }
 
   private collecting(title: string, route: string): Collecting {
-    return { path: `${this.ctx.path}#${title}`, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false };
+    const path = `${this.ctx.path}#${title}`;
+    const repeated = this.keptPaths.has(path);
+    this.keptPaths.add(path);
+    return { path, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false, repeated };
   }
 
   private append(buf: Buffer, start: number, end: number): void {
@@ -279,12 +297,25 @@ class SectionScanner {
     const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
+    if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' appears again in this text (an earlier one was read too): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data
     // (each becomes an empty line, so line numbers stay those of the section).
-    const body = text.replace(/^[ \t]*\*\*\* (.*?)\r?$|^Skipping '(.*)' on user build\.[ \t\r]*$/gm, (_all, failure: string | undefined, skipped: string | undefined) => {
-      if (skipped !== undefined) child.diag('warning', 'section_skipped', `skipped on a user build: ${skipped}`);
-      else if (/timed out|TIMEOUT/.test(failure!)) child.diag('error', 'section_timeout', failure!);
-      else child.diag('error', 'section_failed', failure!);
+    const body = text.replace(OUTCOME_LINE, (_all, failure: string | undefined, before: string | undefined, glued: string | undefined, skipped: string | undefined) => {
+      if (skipped !== undefined) {
+        child.diag('warning', 'section_skipped', `skipped on a user build: ${skipped}`);
+        return '';
+      }
+      if (glued === undefined) {
+        commandFailed(child, failure!);
+        return '';
+      }
+      // A command that exited kept its last line whole (stdio flushes at exit); one that was
+      // killed lost the rest of that line, which is dropped rather than read with cut values.
+      if (/failed: exit code/.test(glued)) {
+        commandFailed(child, glued);
+        return before!;
+      }
+      commandFailed(child, `${glued} (its output was cut inside a line, which was not read: ${excerpt(before!)})`);
       return '';
     });
     // Every text importer runs under `guarded` (./common.ts): it records its own failures.
@@ -296,6 +327,12 @@ class SectionScanner {
     if (c.route === 'sniff') child.describe(importer.name);
     importer.importText(body, child);
   }
+}
+
+/** Record dumpstate's failure line for a section's command. */
+function commandFailed(ctx: ImportContext, failure: string): void {
+  if (/timed out|TIMEOUT/.test(failure)) ctx.diag('error', 'section_timeout', failure);
+  else ctx.diag('error', 'section_failed', failure);
 }
 
 function startsWithAt(buf: Buffer, pos: number, prefix: Buffer): boolean {

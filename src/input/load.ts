@@ -362,15 +362,53 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   return { head, chunks: all(), stop: async () => void (await it.return?.()) };
 }
 
-/** The bugreport text of a zip or extracted folder: named by main_entry.txt, else `bugreport-*.txt`. */
+/**
+ * The bugreport text of a zip or extracted folder: at its top, else inside the one folder of it
+ * that holds a bugreport (an extracted bugreport zipped again, or the folder above an extracted
+ * one given as input).
+ */
 async function findMainEntry(c: Container): Promise<ContainerEntry | undefined> {
-  const named = c.entries.find((e) => e.path === 'main_entry.txt');
+  const top = await mainEntryIn(c, '');
+  if (top) return top;
+  const folders = new Set(c.entries.map((e) => /^([^/]+\/)(?:main_entry\.txt|bugreport[^/]*\.txt)$/.exec(e.path)?.[1]).filter((d) => d !== undefined));
+  return folders.size === 1 ? mainEntryIn(c, [...folders][0]) : undefined;
+}
+
+/** The bugreport text directly in `folder` (`''` or ending with `/`): named by its main_entry.txt, else `bugreport-*.txt`. */
+async function mainEntryIn(c: Container, folder: string): Promise<ContainerEntry | undefined> {
+  const named = c.entries.find((e) => e.path === `${folder}main_entry.txt`);
   if (named) {
     const text = (await readAll(await named.open())).toString('utf8').trim();
-    const e = c.entries.find((x) => x.path === text);
+    const e = c.entries.find((x) => x.path === folder + text);
     if (e) return e;
   }
-  return c.entries.find((e) => /^bugreport-[^/]*\.txt$/.test(e.path)) ?? c.entries.find((e) => /^bugreport[^/]*\.txt$/.test(e.path));
+  const inFolder = (name: RegExp) => c.entries.find((e) => e.path.startsWith(folder) && name.test(e.path.slice(folder.length)));
+  return inFolder(/^bugreport-[^/]*\.txt$/) ?? inFolder(/^bugreport[^/]*\.txt$/);
+}
+
+/**
+ * A bugreport zip inside a zip or folder that holds no bugreport text of its own (a bugreport
+ * sent with other files in one archive): the one `.zip` file of it, opened, when a bugreport
+ * text is found in it. Anything else (no such file, several, one that cannot be read or holds no
+ * bugreport) is undefined: the container is read as it is.
+ */
+async function innerBugreport(c: Container): Promise<{ entry: ContainerEntry; zip: Container } | undefined> {
+  const zips = c.entries.filter((e) => /\.zip$/i.test(e.path));
+  if (zips.length !== 1 || (await findMainEntry(c))) return undefined;
+  const entry = zips[0];
+  const name = `${c.name}${c.kind === 'zip' ? '!/' : '/'}${entry.path}`;
+  let zip: Container;
+  try {
+    const bytes = await readAll(await entry.open());
+    if (!hasMagic(bytes, ZIP_MAGIC)) return undefined;
+    zip = await openZip(name, { bytes });
+  } catch {
+    // Unreadable (corrupt, too large): read with the container, which records why.
+    return undefined;
+  }
+  if (await findMainEntry(zip)) return { entry, zip };
+  zip.close();
+  return undefined;
 }
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -431,13 +469,25 @@ class Prefetch {
  * snapshot header), then every other entry by content. The bugreport text is the input
  * itself: when it cannot be read, neither can the input. Any other entry that cannot be read
  * (corrupt or unsupported compression, encrypted, too large, an I/O error) is an
- * `entry_unreadable` error diagnostic, and the next entry is read.
+ * `entry_unreadable` error diagnostic, and the next entry is read. A container whose bugreport
+ * is a zip inside it is that zip (`around`: the container it was in, and how many other files
+ * that holds).
  */
-async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number): Promise<void> {
+async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number, around?: { name: string; files: number }): Promise<void> {
+  const inner = await innerBugreport(c);
+  if (inner) {
+    c.close();
+    const files = c.entries.filter((e) => e !== inner.entry && e.size > 0).length;
+    return loadContainer(db, inner.zip, env, inner.entry.size, { name: c.name, files });
+  }
   try {
     const main = await findMainEntry(c);
     const kind = main ? 'bugreport' : c.kind === 'folder' ? 'folder' : 'capture';
     const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), bytes);
+    if (around && around.files > 0) {
+      const files = around.files === 1 ? '1 other file' : `${around.files} other files`;
+      ctx.diag('info', 'entries_skipped', `${files} of ${around.name}, beside this bugreport zip, not read`);
+    }
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
     const expected = (e: ContainerEntry) => (c.kind === 'zip' ? e.size : undefined);
@@ -454,7 +504,7 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
       ctx.diag('error', 'entry_unreadable', message);
     };
     for (const u of c.unreadable) cannotRead(`${c.name}${sep}${u.path}: cannot read (${u.reason})`);
-    const rest = c.entries.filter((e) => !(e === main || e.size === 0 || e.path === 'main_entry.txt' || e.path === 'version.txt'));
+    const rest = c.entries.filter((e) => !(e === main || e.size === 0 || /^(?:[^/]+\/)?(?:main_entry|version)\.txt$/.test(e.path)));
     const heads = new Prefetch(rest, (e) => e.open().then((s) => openPeeked(s, `${c.name}${sep}${e.path}`, expected(e))));
     try {
       for (let i = 0; i < rest.length; i++) {
