@@ -167,6 +167,33 @@ test('maps: grep /dmabuf /proc/*/maps prefixes, a pulled file, anon_inode:dmabuf
   assert.match(d[0].message, /^2 anon_inode:dmabuf mappings/);
 });
 
+test('a capture not run as root: `Permission denied` lines are one entry_unreadable warning; the rest is read', async () => {
+  const s = smallScenario();
+  const links = `ls: /proc/1/fd: Permission denied\nls: cannot open directory '/proc/2/fd': Permission denied\n${renderFdLinks(s)}`;
+  let session = await openTexts({ 'links.txt': links });
+  assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY rowid', fdRows(s, false));
+  let d = diagnostics(session).filter((x) => x.code === 'entry_unreadable');
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.line}`), ['warning 1']);
+  assert.match(d[0].message, /^2 files could not be read .*first \/proc\/1\/fd/);
+
+  const fdinfo = `${renderFdinfo(s, 'loop')}/proc/1/fdinfo/3\ncat: /proc/1/fdinfo/3: Permission denied\n`;
+  session = await openTexts({ 'fdinfo.txt': fdinfo });
+  assertRows(session, OBS, fdObs(s));
+  assertRows(session, HOLDERS, fdHolders(s));
+  assert.deepEqual(diagnostics(session).map((x) => `${x.code} ${x.message.slice(0, 6)}`), ['entry_unreadable 1 file']);
+
+  // Prompts and errors around a small maps capture: still recognized as maps.
+  const maps = `console:/ # head -n 500 /proc/987/maps /proc/1/maps\n==> /proc/987/maps <==\n${renderMapsOf(s, 987)}head: /proc/1/maps: Permission denied\nconsole:/ # \n`;
+  session = await openTexts({ 'maps.txt': maps });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'maps']);
+  assertRows(
+    session,
+    HOLDERS,
+    csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).filter((h) => h.pid === 987 && h.maps > 0).map((h) => [987, h.inode, null, h.maps])),
+  );
+  assert.deepEqual(diagnostics(session).map((x) => x.code), ['entry_unreadable']);
+});
+
 test('fdinfo + maps of one capture: fd and mapping counts merge per holder', async () => {
   const s = smallScenario();
   // Two captures of the same moment are two snapshots; a folder makes them one.
