@@ -201,3 +201,48 @@ test('bufinfo: excerpt of a 5.4 capture pasted from a terminal (spaces), with an
   assertRows(session, 'SELECT inode, device FROM dmabuf_attachment', ['inode,device', '46881,"ae00000.qcom,mdss_mdp"']);
   assert.deepEqual(diagnostics(session), []); // no newline after the totals line: its numbers agree with the rows
 });
+
+test('bufinfo of a Qualcomm 4.14-era vendor kernel (`exp_name  buf name`): exporter and name apart, tabs or spaces', async () => {
+  // Header "%-8s\t%-8s\t%-8s\t%-8s\t%-12s\t%-s", rows "%08zu\t%08x\t%08x\t%08ld\t%-12s\t%-s": no inode, `(null)` for no name.
+  const text = [
+    '',
+    'Dma-buf Objects:',
+    'size    \tflags   \tmode    \tcount   \texp_name    \tbuf name',
+    '00004096\t00000002\t00080007\t00000003\tion         \tsurfaceflinger',
+    '\tExclusive fence: kgsl-3d0 kgsl-3d0-ctx signalled',
+    '\tAttached Devices:',
+    '\tkgsl-3d0',
+    'Total 1 devices attached',
+    '',
+    '00008192\t00000002\t00080007\t00000002\tqcom,system \t(null)',
+    '\tAttached Devices:',
+    'Total 0 devices attached',
+    '',
+    '00012288\t00000002\t00080007\t00000001\tion         \tcamera preview 0',
+    '\tAttached Devices:',
+    'Total 0 devices attached',
+    '',
+    '',
+    'Total 3 objects, 24576 bytes',
+    '',
+  ].join('\n');
+  const expected = ['inode,size,exporter,name,file_count', ',4096,ion,surfaceflinger,3', ',8192,"qcom,system",,2', ',12288,ion,camera preview 0,1'];
+  for (const t of [text, expandTabs(text)]) {
+    const session = await openTexts({ 'bufinfo.txt': t });
+    assertRows(session, 'SELECT inode, size, exporter, name, file_count FROM dmabuf_observation ORDER BY line', expected);
+    assertRows(session, 'SELECT d.size, a.device FROM dmabuf_attachment a JOIN dmabuf d ON d.id = a.dmabuf_id', ['size,device', '4096,kgsl-3d0']);
+    assert.deepEqual(diagnostics(session), []);
+  }
+});
+
+test('bufinfo: a buffer the kernel skipped (`ERROR locking buffer object`) is flagged, the others read', async () => {
+  const s = scenario();
+  // The kernel prints the line instead of the buffer and counts it in neither total.
+  const text = renderBufinfo(s, '5.10').replace('Total 7 objects', '\tERROR locking buffer object: skipping\n\nTotal 7 objects');
+  const session = await openTexts({ 'capture.txt': text });
+  assertRows(session, OBS, expectedObs(s, '5.10'));
+  assertRows(session, ATT, expectedAtt(s, '5.10'));
+  const d = diagnostics(session);
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['warning tool_error']);
+  assert.match(d[0].message, /missing from the listing/);
+});

@@ -1,10 +1,11 @@
-// Helpers of the kernel-capture importers: /proc path shapes (procPath), hexadecimal integers
+// Helpers of the kernel-capture importers: /proc path shapes (procPath), the lines a shell adds
+// around a capture (isShellNoise, deniedPath), hexadecimal integers
 // (hexToInt), and the capped excerpt of a raw line in a diagnostic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { importDirect, csv, asSession } from './helpers.js';
 import { hexToInt } from '../src/importers/common.js';
-import { procPath } from '../src/importers/kernel/common.js';
+import { deniedPath, isShellNoise, procPath } from '../src/importers/kernel/common.js';
 import { fdLinksImporter } from '../src/importers/kernel/fd-links.js';
 import { bufinfoImporter } from '../src/importers/kernel/bufinfo.js';
 import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';
@@ -21,6 +22,22 @@ test('procPath: pid, kind and fd of per-process paths', () => {
   assert.equal(procPath('/proc/0/maps'), undefined);
   assert.equal(procPath('/proc/1234/status'), undefined);
   assert.equal(procPath('/proc/self/fd/3'), undefined);
+});
+
+test('isShellNoise and deniedPath: prompts and file errors, not capture lines', () => {
+  for (const l of ['console:/ # cat /sys/kernel/debug/dma_buf/bufinfo', 'sargo:/ $ ', 'root@android:/ #', '# cat x', '$ adb shell', 'C:\\work> adb shell cat x']) {
+    assert.equal(isShellNoise(l), true, l);
+  }
+  for (const l of ['1001', 'frame buffer 1', 'qcom,system', 'pos:\t0', '/proc/12/fdinfo/3:exp_name:\tsystem', 'cam #1', '7f00-7f01 rw-s 00000000 00:0a 5 /dmabuf:']) {
+    assert.equal(isShellNoise(l), false, l);
+  }
+  assert.equal(deniedPath('ls: /proc/1/fd: Permission denied'), '/proc/1/fd');
+  assert.equal(deniedPath("ls: cannot open directory '/proc/1/fd': Permission denied"), '/proc/1/fd');
+  assert.equal(deniedPath("head: cannot open '/proc/1/maps' for reading: Permission denied"), '/proc/1/maps');
+  assert.equal(deniedPath("/system/bin/sh: can't open /proc/1/maps: Operation not permitted"), '/proc/1/maps');
+  // The process exited meanwhile: nothing lost.
+  assert.equal(deniedPath('cat: /proc/1/fdinfo/3: No such file or directory'), undefined);
+  assert.equal(isShellNoise('cat: /proc/1/fdinfo/3: No such file or directory'), true);
 });
 
 const LINK = 'lrwx------ 1 u0_a123 u0_a123 64 2024-05-01 10:00 9 -> /dmabuf:gralloc';

@@ -1,6 +1,6 @@
 // /proc captures (formats.md §3a, §3b): fdinfo in its capture shapes, fd link listings and
-// maps, golden tables from the scenario through the real `open()`, tolerance, and a pulled
-// /proc + /sys tree opened as a folder.
+// maps, golden tables from the scenario through the real `open()`, tolerance, a pulled
+// /proc + /sys tree opened as a folder, and several captures saved in one text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics } from './helpers.js';
@@ -13,6 +13,9 @@ import {
   renderMapsOf,
   renderProcFiles,
   renderSysfsFiles,
+  renderSysfsGrep,
+  renderBufinfo,
+  renderDmabufDumpA,
   fdTable,
   fileCountOf,
   holdsOf,
@@ -167,6 +170,33 @@ test('maps: grep /dmabuf /proc/*/maps prefixes, a pulled file, anon_inode:dmabuf
   assert.match(d[0].message, /^2 anon_inode:dmabuf mappings/);
 });
 
+test('a capture not run as root: `Permission denied` lines are one entry_unreadable warning; the rest is read', async () => {
+  const s = smallScenario();
+  const links = `ls: /proc/1/fd: Permission denied\nls: cannot open directory '/proc/2/fd': Permission denied\n${renderFdLinks(s)}`;
+  let session = await openTexts({ 'links.txt': links });
+  assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY rowid', fdRows(s, false));
+  let d = diagnostics(session).filter((x) => x.code === 'entry_unreadable');
+  assert.deepEqual(d.map((x) => `${x.severity} ${x.line}`), ['warning 1']);
+  assert.match(d[0].message, /^2 files could not be read .*first \/proc\/1\/fd/);
+
+  const fdinfo = `${renderFdinfo(s, 'loop')}/proc/1/fdinfo/3\ncat: /proc/1/fdinfo/3: Permission denied\n`;
+  session = await openTexts({ 'fdinfo.txt': fdinfo });
+  assertRows(session, OBS, fdObs(s));
+  assertRows(session, HOLDERS, fdHolders(s));
+  assert.deepEqual(diagnostics(session).map((x) => `${x.code} ${x.message.slice(0, 6)}`), ['entry_unreadable 1 file']);
+
+  // Prompts and errors around a small maps capture: still recognized as maps.
+  const maps = `console:/ # head -n 500 /proc/987/maps /proc/1/maps\n==> /proc/987/maps <==\n${renderMapsOf(s, 987)}head: /proc/1/maps: Permission denied\nconsole:/ # \n`;
+  session = await openTexts({ 'maps.txt': maps });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'maps']);
+  assertRows(
+    session,
+    HOLDERS,
+    csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).filter((h) => h.pid === 987 && h.maps > 0).map((h) => [987, h.inode, null, h.maps])),
+  );
+  assert.deepEqual(diagnostics(session).map((x) => x.code), ['entry_unreadable']);
+});
+
 test('fdinfo + maps of one capture: fd and mapping counts merge per holder', async () => {
   const s = smallScenario();
   // Two captures of the same moment are two snapshots; a folder makes them one.
@@ -211,4 +241,71 @@ test('folder input: a pulled /proc and /sys tree', async () => {
     csvLines(['pid', 'inode', 'fd_refs', 'map_refs'], holdsOf(s).map((h) => [h.pid, h.inode, h.fds || null, h.maps || null])),
   );
   assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
+});
+
+/** Every row the kernel importers write, each tagged with the importer of its source, in importer then row order. */
+const TAGGED = [
+  'SELECT s.importer, o.inode, o.size, o.exporter, o.name, o.file_count, o.global_list FROM dmabuf_observation o JOIN source s ON s.id = o.source_id ORDER BY s.importer, o.rowid',
+  'SELECT s.importer, h.pid, h.inode, h.fd_refs, h.map_refs FROM dmabuf_holder_observation h JOIN source s ON s.id = h.source_id ORDER BY s.importer, h.rowid',
+  'SELECT s.importer, f.pid, f.fd, f.inode, f.name FROM dmabuf_fd f JOIN source s ON s.id = f.source_id ORDER BY s.importer, f.rowid',
+  'SELECT s.importer, a.inode, a.device FROM dmabuf_attachment a JOIN source s ON s.id = a.source_id ORDER BY s.importer, a.rowid',
+  'SELECT s.importer, t.origin, t.pid, t.total_bytes FROM dmabuf_reported_total t JOIN source s ON s.id = t.source_id ORDER BY s.importer, t.rowid',
+  'SELECT s.importer, d.severity, d.code, d.line FROM diagnostic d JOIN source s ON s.id = d.source_id ORDER BY s.importer, d.rowid',
+];
+
+/** A capture script's parts: the command it ran, what it printed, the importer that reads it. */
+function scriptParts(s: Scenario): [string, string, string][] {
+  return [
+    ['cat /sys/kernel/debug/dma_buf/bufinfo', renderBufinfo(s, '6x'), 'bufinfo'],
+    ['ls -l /proc/*/fd', renderFdLinks(s), 'fd_links'],
+    ['for f in /proc/*/fdinfo/*; do echo $f; cat $f; done', renderFdinfo(s, 'loop'), 'fdinfo'],
+    ['head -n 9999 /proc/*/maps', renderMaps(s), 'maps'],
+    ['grep -r . /sys/kernel/dmabuf/buffers', renderSysfsGrep(s, 'early'), 'sysfs_dmabuf'],
+    ['dmabuf_dump -a', renderDmabufDumpA(s, 'a15'), 'dmabuf_dump_a'],
+  ];
+}
+
+/** The TAGGED rows of the parts each read alone, one list per query, in importer order as TAGGED sorts them. */
+async function aloneRows(parts: [string, string, string][]): Promise<string[][]> {
+  const byImporter = [...parts].sort((a, b) => (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0));
+  const perPart: string[][][] = [];
+  for (const [, text] of byImporter) {
+    const session = await openTexts({ 'part.txt': text });
+    perPart.push(TAGGED.map((q) => csv(session, q)));
+  }
+  return TAGGED.map((_, q) => [perPart[0][q][0], ...perPart.flatMap((p) => p[q].slice(1))]);
+}
+
+test('several captures in one text (a capture script\'s log): each part is read by its own importer, as if alone', async () => {
+  const s = smallScenario();
+  const parts = scriptParts(s);
+  const expected = await aloneRows(parts);
+  const logs = [
+    // With the prompts and commands a terminal shows, and a prompt at the end.
+    parts.map(([cmd, t]) => `console:/ # ${cmd}\n${t}`).join('') + 'console:/ # \n',
+    // Printed one after another, nothing in between, saved through a pty (CR LF).
+    parts.map(([, t]) => t).join('').replace(/\n/g, '\r\n'),
+  ];
+  for (const log of logs) {
+    const session = await openTexts({ 'log.txt': log });
+    assertRows(session, 'SELECT importer, line_start IS NOT NULL AS lines FROM source ORDER BY id', [
+      'importer,lines',
+      'kernel_captures,0',
+      ...parts.map(([, , importer]) => `${importer},1`),
+    ]);
+    TAGGED.forEach((q, i) => assert.deepEqual(csv(session, q), expected[i], q));
+  }
+});
+
+test('several captures in one text: a bufinfo listing longer than the sniffed head does not hide what follows', async () => {
+  const s = smallScenario();
+  for (let k = 0; k < 700; k++) s.buffers.push({ inode: 5000 + k, size: 4096, exporter: 'system', attachments: ['1e00000.gpu'] });
+  const bufinfo = renderBufinfo(s, '5.10');
+  assert.ok(bufinfo.length > 65536);
+  const fdinfo = renderFdinfo(s, 'head');
+  const session = await openTexts({ 'log.txt': bufinfo + fdinfo });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'kernel_captures', 'bufinfo', 'fdinfo']);
+  assertRows(session, 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid', fdHolders(s));
+  assert.equal(session.query("SELECT count(*) AS n FROM dmabuf WHERE seen_by LIKE '%bufinfo%'")[0].n, s.buffers.length);
+  assert.deepEqual(diagnostics(session), []);
 });

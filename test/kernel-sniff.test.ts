@@ -14,6 +14,7 @@ import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';
 import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
 import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
+import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -29,6 +30,8 @@ const MINE = [
   dmabufDumpAImporter,
   dumpsysGpuImporter,
   grallocImporter,
+  // Takes only texts holding two kernel formats or more: never one of these alone.
+  kernelCapturesImporter,
 ];
 
 const s = smallScenario();

@@ -78,6 +78,18 @@ test('sysfs: relative paths (grep -r . . inside the folder), grep -R into the de
   assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning truncated', 'info attachment_device_unknown']);
 });
 
+test('sysfs grep -r captured by hand: prompts and grep complaints around the lines', async () => {
+  const s = smallScenario();
+  const text =
+    'sargo:/ # grep -r . /sys/kernel/dmabuf/buffers\n' +
+    renderSysfsGrep(s, 'current') +
+    'grep: /sys/kernel/dmabuf/buffers/1001/attachments: Permission denied\ngrep: /sys/kernel/dmabuf/buffers/1002/attachments/3/device: Is a directory\nsargo:/ # \n';
+  const session = await openTexts({ 'sysfs.txt': text });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'sysfs_dmabuf']);
+  assertRows(session, OBS, sysObs(s));
+  assert.deepEqual(diagnostics(session), []);
+});
+
 test('BPF iterator: golden tables, then the same with CRLF', async () => {
   const s = smallScenario();
   s.buffers.push({ inode: 1007, size: 4096, exporter: 'system', name: 'name with spaces' });
@@ -91,6 +103,29 @@ test('BPF iterator: golden tables, then the same with CRLF', async () => {
     assertRows(session, OBS, expected);
     assert.deepEqual(diagnostics(session), []);
   }
+});
+
+test('BPF iterator captured by hand: a prompt and the command before the records, a prompt after', async () => {
+  const s = smallScenario();
+  const expected = csvLines(
+    ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
+    s.buffers.map((b) => [b.inode, b.size, 1, b.exporter, b.name ?? null, null, 1]),
+  );
+  const wrapped = [
+    `console:/ # cat /sys/fs/bpf/dmabuf_iter\n${renderBpfIter(s)}console:/ # \n`,
+    `\n${renderBpfIter(s)}`,
+    `$ adb shell cat /sys/fs/bpf/dmabuf_iter\r\n${renderBpfIter(s).replace(/\n/g, '\r\n')}`,
+  ];
+  for (const text of wrapped) {
+    const session = await openTexts({ 'iter.txt': text });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bpf_dmabuf_iter']);
+    assertRows(session, OBS, expected);
+    assert.deepEqual(diagnostics(session), []);
+  }
+  // The first selftest's one-line format, after a prompt.
+  const one = await openTexts({ 'iter.txt': '# cat /sys/fs/bpf/iter\nino:16 size:4096 name:cam 0 exp_name:udmabuf\n# \n' });
+  assertRows(one, 'SELECT inode, size, exporter, name FROM dmabuf_observation', ['inode,size,exporter,name', '16,4096,udmabuf,cam 0']);
+  assert.deepEqual(diagnostics(one), []);
 });
 
 test('BPF iterator: an empty exporter line is a diagnostic, the buffer is kept', async () => {

@@ -14,6 +14,7 @@ import { mapsImporter } from './kernel/maps.js';
 import { dumpsysGpuImporter } from './kernel/dumpsys-gpu.js';
 import { grallocImporter } from './kernel/gralloc.js';
 import { bpfIterImporter } from './kernel/bpf-iter.js';
+import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
 
@@ -26,6 +27,8 @@ export const streamImporters: StreamImporter[] = [
 
 /** Importers for text small enough to hold whole: captures, bugreport sections. */
 export const textImporters: TextImporter[] = [
+  // First: a text holding several kernel captures, each then read by its own importer below.
+  kernelCapturesImporter,
   dmabufDumpImporter,
   dmabufDumpBImporter,
   meminfoImporter,

@@ -16,6 +16,7 @@ import { openZip } from './zip.js';
 import { openFolder } from './folder.js';
 import { readHead } from './head.js';
 import type { TraceWorkers } from '../importers/perfetto/remote.js';
+import { kernelCapturesImporter } from '../importers/kernel/captures.js';
 
 /** A path, or bytes with the name they are shown under. */
 export type InputSpec = string | { name: string; bytes: Uint8Array };
@@ -175,7 +176,7 @@ async function loadStream(
   }
   // Only the sniffed bytes are decoded: the head can be a whole 1 MiB chunk, and decoding that
   // much binary (a zip's proto/ and .pb entries) as UTF-8 took milliseconds per entry.
-  const ti = sniffText(peeked.head.toString('utf8', 0, Math.min(peeked.head.length, SNIFF_BYTES)), name);
+  let ti = sniffText(peeked.head.toString('utf8', 0, Math.min(peeked.head.length, SNIFF_BYTES)), name);
   if (!ti) {
     await peeked.stop();
     return false;
@@ -190,11 +191,14 @@ async function loadStream(
     }
     parts.push(c);
   }
+  const text = Buffer.concat(parts).toString('utf8');
+  // Several kernel captures one after another may show only the first in the head.
+  if (ti !== kernelCapturesImporter && total > SNIFF_BYTES && safely(() => kernelCapturesImporter.sniff(text, name))) ti = kernelCapturesImporter;
   const ctx = parent
     ? parent.child(name, ti.name, { bytes: total })
     : SourceContext.topLevel(db, name, ti.name, 'capture', label, total);
   env.progress(`reading ${name} (${ti.name})`);
-  ti.importText(Buffer.concat(parts).toString('utf8'), ctx);
+  ti.importText(text, ctx);
   noteCut(ctx, true);
   return true;
 }

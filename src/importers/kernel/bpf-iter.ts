@@ -10,9 +10,11 @@
 // whole (size only when its line is whole too) and flagged `truncated`. Before the fix
 // "bpf: Fix truncated dmabuf iterator reads", output longer than a page stopped silently at
 // a record boundary: that cannot be seen here, only against another source's total
-// (`dmabuf_consistency`).
+// (`dmabuf_consistency`). A capture by hand may have blank lines, a prompt or the command
+// before the first record and a prompt after the last: skipped without a diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
 import { excerpt, guarded, splitLines, toInt } from '../common.js';
+import { isShellNoise } from './common.js';
 
 const NUM = /^\d+$/;
 const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;
@@ -34,10 +36,11 @@ export const bpfIterImporter: TextImporter = {
   description: 'BPF dmabuf iterator output (4 lines per buffer: inode, size, name, exporter)',
 
   sniff(head: string): boolean {
-    const oneLine = head.split(/\r?\n/, 64).filter((l) => l.trim() !== '');
+    const oneLine = head.split(/\r?\n/, 64).filter((l) => l.trim() !== '' && !isShellNoise(l));
     if (oneLine.length > 0 && oneLine.slice(0, -1).every((l) => ONE_LINE.test(l)) && ONE_LINE.test(oneLine[0])) return true;
-    const lines = head.replace(/\r/g, '').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
+    const all = head.replace(/\r/g, '').split('\n');
+    if (all[all.length - 1] === '') all.pop();
+    const lines = all.slice(preamble(all));
     // The head may end inside a record: judge whole records only.
     const whole = Math.floor(lines.length / 4);
     if (whole < 1) return false;
@@ -64,15 +67,27 @@ export const bpfIterImporter: TextImporter = {
   },
 };
 
+/** Lines before the first record: blank lines, a prompt, the command typed (at most a few). */
+function preamble(lines: readonly string[]): number {
+  let i = 0;
+  while (i < lines.length && i < 8 && (lines[i].trim() === '' || isShellNoise(lines[i]))) i++;
+  return i < lines.length && NUM.test(lines[i].trim()) ? i : 0;
+}
+
+/** Whether the lines from `i` on are only a prompt (or blank): what a terminal prints after the output. */
+function onlyTrailer(lines: readonly string[], i: number): boolean {
+  return lines.slice(i).every((l) => l.trim() === '' || isShellNoise(l));
+}
+
 function importBpfIter(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
-  const first = lines.find((l) => l.trim() !== '');
+  const first = lines.find((l) => l.trim() !== '' && !isShellNoise(l));
   if (first !== undefined && ONE_LINE.test(first)) return importOneLine(lines, complete, ctx);
   // Lines known whole: all but a last line not followed by a newline.
   const wholeCount = complete ? lines.length : lines.length - 1;
   let lastNonBlank = lines.length - 1;
   while (lastNonBlank >= 0 && lines[lastNonBlank].trim() === '') lastNonBlank--;
-  let i = 0;
+  let i = preamble(lines);
   while (i < lines.length) {
     if (i + 3 < wholeCount && isRecord(lines, i)) {
       const exporter = lines[i + 3].trim();
@@ -91,7 +106,7 @@ function importBpfIter(text: string, ctx: ImportContext): void {
       i += 4;
       continue;
     }
-    if (i > lastNonBlank) break;
+    if (i > lastNonBlank || onlyTrailer(lines, i)) break;
     const rest = lines.length - i;
     if (rest < 4 || i + 3 >= wholeCount) {
       // The last record, cut short.
@@ -129,7 +144,7 @@ function importBpfIter(text: string, ctx: ImportContext): void {
 /** The one-line-per-buffer format of the first selftest: `ino:%lu size:%llu name:%s exp_name:%s`. */
 function importOneLine(lines: string[], complete: boolean, ctx: ImportContext): void {
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() === '') continue;
+    if (lines[i].trim() === '' || isShellNoise(lines[i])) continue;
     const m = ONE_LINE.exec(lines[i]);
     const cut = i === lines.length - 1 && !complete;
     if (!m || cut) {

@@ -6,8 +6,14 @@
 //     "\tExclusive fence: %s %s %ssignalled\n" / "\tShared fence: …" (some 5.x: read/write).
 //   Before 5.3 (v4.19 dma-buf.c): header `size flags mode count exp_name`, rows
 //     "%08zu\t%08x\t%08x\t%08ld\t%s\n" — no inode, no name.
+//   Qualcomm-based vendor kernels of the 4.14 era (msm-4.14 and derivatives): header
+//     "%-8s\t%-8s\t%-8s\t%-8s\t%-12s\t%-s\n" (`… exp_name\tbuf name`), rows
+//     "%08zu\t%08x\t%08x\t%08ld\t%-12s\t%-s\n" — the exporter padded with spaces, then the
+//     buffer's name (`(null)` when it has none), no inode.
 //   Every version: "\tAttached Devices:\n", "\t%s\n" per device, "Total %d devices attached\n\n",
-//   and at the end "\nTotal %d objects, %zu bytes\n".
+//   and at the end "\nTotal %d objects, %zu bytes\n". A buffer whose lock could not be taken
+//   is skipped with "\tERROR locking buffer object: skipping\n" (4.x and 5.x kernels): it is
+//   in neither the rows nor the totals, so it is flagged (`tool_error`).
 // See ../shared/formats.md §3d. Tabs may have become spaces (copy/paste, a terminal): the
 // columns are then found by shape (the inode is the first zero-padded decimal of 8+ digits
 // after the exporter). A capture cut short (no totals line, a last row cut) is kept and
@@ -20,10 +26,11 @@
 import type { ImportContext, TextImporter } from '../types.js';
 import { excerpt, guarded, splitLines, toInt } from '../common.js';
 
-type Variant = '6x' | '5x' | 'pre5.3' | 'unknown';
+type Variant = '6x' | '5x' | 'pre5.3' | 'bufname' | 'unknown';
 
 const OBJECTS = /^\s*Dma-buf Objects:\s*$/;
-const HEADER = /^\s*size\s+flags\s+mode\s+count\s+exp_name(\s+ino)?(\s+name)?\s*$/;
+const HEADER = /^\s*size\s+flags\s+mode\s+count\s+exp_name(?:(\s+ino)?(\s+name)?|\s+(buf name))\s*$/;
+const LOCK_ERROR = /^\s*ERROR locking buffer object: skipping\s*$/;
 const TOTAL_OBJECTS = /^\s*Total\s+(\d+)\s+objects,\s*(\d+)\s+bytes\s*$/;
 const TOTAL_DEVICES = /^\s*Total\s+(\d+)\s+devices\s+attached\s*$/;
 const ATTACHED = /^\s*Attached Devices:\s*$/;
@@ -47,7 +54,7 @@ interface Row {
 function cleanName(n: string | undefined | null): string | null {
   if (n === undefined || n === null) return null;
   const t = n.trim();
-  return t === '' || t === '<none>' ? null : t;
+  return t === '' || t === '<none>' || t === '(null)' ? null : t;
 }
 
 /** Parse one buffer row for the variant the header announced; undefined when the line is not a (complete) row. */
@@ -66,6 +73,9 @@ function parseRow(raw: string, variant: Variant, lineNo: number): Row | undefine
       const base = { line: lineNo, size: toInt(f[0])!, count: toInt(f[3]), exporter: f[4].trim() };
       if (variant === 'pre5.3') {
         if (f.length === 5 || f.slice(5).every((x) => x.trim() === '')) return { ...base, inode: null, name: null, inodeComplete: true };
+      } else if (variant === 'bufname' || (variant === 'unknown' && f.length >= 6 && !/^\d+$/.test(f[5].trim()))) {
+        // Exporter, then the buffer's name: no inode.
+        return { ...base, inode: null, name: cleanName(f.slice(5).join('\t')), inodeComplete: true };
       } else if (f.length >= 6 && /^\d+$/.test(f[5].trim())) {
         return { ...base, inode: toInt(f[5])!, name: cleanName(f.slice(6).join('\t')), inodeComplete: f.length >= 7 };
       } else if (variant === 'unknown' && f.length === 5) {
@@ -78,6 +88,11 @@ function parseRow(raw: string, variant: Variant, lineNo: number): Row | undefine
   if (!m) return undefined;
   const base = { line: lineNo, size: toInt(m[1])!, count: toInt(m[4]) };
   const rest = m[5];
+  if (variant === 'bufname') {
+    // The exporter is a driver or heap name without spaces: the rest of the line is the buffer's name.
+    const b = /^(\S+)(?:\s+(.*))?$/.exec(rest)!;
+    return { ...base, exporter: b[1], inode: null, name: cleanName(b[2]), inodeComplete: true };
+  }
   if (variant !== 'pre5.3') {
     const r = REST_WITH_INODE.exec(rest);
     if (r) {
@@ -162,7 +177,7 @@ function importBufinfo(text: string, ctx: ImportContext): void {
     }
     const h = HEADER.exec(raw);
     if (h) {
-      variant = h[1] ? (h[2] ? '6x' : '5x') : 'pre5.3';
+      variant = h[3] ? 'bufname' : h[1] ? (h[2] ? '6x' : '5x') : 'pre5.3';
       if (!inTable) {
         inTable = true;
         sawTable = true;
@@ -202,6 +217,12 @@ function importBufinfo(text: string, ctx: ImportContext): void {
       continue;
     }
     if (raw.trim() === '') continue;
+    if (LOCK_ERROR.test(raw)) {
+      if (inDevices) flushDevices(undefined, lineNo);
+      current = undefined;
+      ctx.diag('warning', 'tool_error', 'the kernel could not lock a buffer and skipped it (`ERROR locking buffer object`): that buffer is missing from the listing and its totals', lineNo);
+      continue;
+    }
     if (inDevices) {
       // The device list ends with `Total N devices attached`; a line shaped like a row means that line was lost.
       const r = /^\S/.test(raw) ? parseRow(raw, variant, lineNo) : undefined;

@@ -1,7 +1,9 @@
 // Helpers only the kernel-capture importers (src/importers/kernel/*) use: the
-// `/proc/<pid>/…` path shapes that captures put in front of a file's content and plural
+// `/proc/<pid>/…` path shapes that captures put in front of a file's content, the lines a
+// terminal or a shell adds around a capture (prompts, `…: Permission denied`), and plural
 // wording. The plumbing every importer shares (guarded, splitLines, toInt, …) is in
 // ../common.js.
+import type { ImportContext } from '../types.js';
 
 /** Which per-process file a path names: the fd or fdinfo directory (or one entry of it), maps or smaps. */
 export type ProcFileKind = 'fd' | 'fdinfo' | 'maps' | 'smaps';
@@ -33,6 +35,47 @@ export function headerPath(line: string): string | undefined {
   m = /^(\S*\/\S*?):?$/.exec(t);
   if (m && /^(?:\.{0,2}\/|proc\/|\d+\/)/.test(m[1]) && !m[1].includes(':')) return m[1];
   return undefined;
+}
+
+// A prompt, alone or with the command typed after it: `console:/ # cat …`, `sargo:/ $`,
+// `root@android:/ #`, `# cat …`, `$ adb shell …`, `C:\work> adb shell …`.
+const PROMPT = /^(?:[\w.-]*(?:[:@][^\s#$]*)?\s?[#$]|[A-Za-z]:\\[^>]*>)(?:\s.*)?$/;
+// A command's complaint about a file it could not read: `cat: /proc/1/maps: Permission denied`,
+// `ls: cannot open directory '/proc/1/fd': Permission denied`, `sh: can't open …`, `grep: …: No such file or directory`.
+const FILE_ERROR = /^(?:[\w./-]+: )+(?:can't open |cannot (?:open|access) (?:directory )?)?['"]?(\/?\S+?)['"]?(?: for reading)?: (Permission denied|Operation not permitted|No such file or directory|No such process|Is a directory|Not a directory)\s*$/;
+
+/**
+ * A line a terminal or a capture script adds around a capture, not part of any kernel file:
+ * a shell prompt (alone or followed by the command typed), or a command's error about a
+ * file it could not read. Capture importers skip these lines without a diagnostic of their own.
+ */
+export function isShellNoise(line: string): boolean {
+  const t = line.trim();
+  return t !== '' && (PROMPT.test(t) || FILE_ERROR.test(t));
+}
+
+/**
+ * The path of a command's `Permission denied` (or `Operation not permitted`) line: a file the
+ * capture could not read because it did not run as root, so what it holds is missing. Other
+ * errors (`No such file or directory`: the process exited meanwhile) are not a loss.
+ */
+export function deniedPath(line: string): string | undefined {
+  const m = FILE_ERROR.exec(line.trim());
+  return m && (m[2] === 'Permission denied' || m[2] === 'Operation not permitted') ? m[1] : undefined;
+}
+
+/**
+ * Record, once per source, the files a capture could not read (`deniedPath` lines): their
+ * DMA-BUFs are missing from it. `paths` are in the order met.
+ */
+export function noteDenied(ctx: ImportContext, paths: readonly string[], firstLine: number | null): void {
+  if (paths.length === 0) return;
+  ctx.diag(
+    'warning',
+    'entry_unreadable',
+    `${plural(paths.length, 'file')} could not be read when captured (Permission denied: the capture did not run as root), first ${paths[0]}: what they hold is missing`,
+    firstLine,
+  );
 }
 
 /** `n` items, singular or plural word. */

@@ -10,10 +10,11 @@
 // DMA-BUF apart), and a holder needs an inode. So each DMA-BUF link becomes one
 // `dmabuf_fd` row (pid, fd, name, inode NULL) — queryable as "how many DMA-BUF fds does
 // each process hold, under which names" — and no holder observation; one `info`
-// diagnostic (`fd_links_without_inode`) per source says so.
+// diagnostic (`fd_links_without_inode`) per source says so. Directories `ls` could not list
+// (`ls: /proc/1/fd: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, splitLines } from '../common.js';
-import { headerPath, plural, procPath } from './common.js';
+import { deniedPath, headerPath, noteDenied, plural, procPath } from './common.js';
 
 // [inode] l<perms> links owner group size date time NAME -> TARGET
 const LINK = /^\s*(?:\d+\s+)?l[-rwxsStT]{9}[.+@]?\s+\d+\s+.*?\s(\S+)\s+->\s+(.*?)\s*$/;
@@ -61,10 +62,18 @@ function importFdLinks(text: string, ctx: ImportContext): void {
   let count = 0;
   let noPid = 0;
   const pids = new Set<number>();
+  const denied: string[] = [];
+  let deniedLine: number | null = null;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i];
     const m = linkOf(raw);
     if (!m) {
+      const dp = deniedPath(raw);
+      if (dp !== undefined) {
+        if (denied.length === 0) deniedLine = i + 1;
+        denied.push(dp);
+        continue;
+      }
       const hp = headerPath(raw);
       if (hp !== undefined) pid = fdDirPid(hp);
       continue;
@@ -97,4 +106,5 @@ function importFdLinks(text: string, ctx: ImportContext): void {
     );
   }
   if (noPid > 0) ctx.diag('warning', 'no_pid', `${plural(noPid, 'DMA-BUF fd link')} without a /proc/<pid>/fd header: process unknown`);
+  noteDenied(ctx, denied, deniedLine);
 }

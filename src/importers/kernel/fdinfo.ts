@@ -9,6 +9,7 @@
 //   - `grep -r . /proc/1234/fdinfo` (`/proc/1234/fdinfo/12:exp_name:\tsystem` on every line);
 //   - one pulled file whose pid and fd come from its path (`…/proc/<pid>/fdinfo/<fd>`);
 //   - several files concatenated without headers (a new `pos:` starts a new entry).
+// A `…: Permission denied` line (a capture not run as root) is one `entry_unreadable` warning.
 // Rows: one `dmabuf_observation` per inode (first entry wins), one
 // `dmabuf_holder_observation` per (pid, inode) with `fd_refs` = the number of distinct fds
 // of the pid that refer to the inode, `map_refs` NULL (fdinfo says nothing of mappings).
@@ -16,7 +17,7 @@
 // (one source each, so one fd each) can still be counted per process across sources.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, splitLines, toInt } from '../common.js';
-import { headerPath, procPath } from './common.js';
+import { deniedPath, headerPath, noteDenied, procPath } from './common.js';
 
 interface Entry {
   pid: number | null;
@@ -59,6 +60,8 @@ function importFdinfo(text: string, ctx: ImportContext): void {
   const fromPath = pathIds(ctx.path);
   let cur: Entry | undefined;
   let sawHeader = false;
+  const denied: string[] = [];
+  let deniedLine: number | null = null;
 
   const start = (pid: number | null, fd: number | null, line: number) => {
     cur = { pid, fd, line, fields: new Map() };
@@ -68,6 +71,13 @@ function importFdinfo(text: string, ctx: ImportContext): void {
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i];
     const lineNo = i + 1;
+    const dp = deniedPath(raw);
+    if (dp !== undefined) {
+      // `cat: /proc/1/fdinfo/3: Permission denied`: not a line of the entry.
+      if (denied.length === 0) deniedLine = lineNo;
+      denied.push(dp);
+      continue;
+    }
     const g = GREP_LINE.exec(raw.trim());
     if (g) {
       const ids = pathIds(g[1]);
@@ -155,4 +165,5 @@ function importFdinfo(text: string, ctx: ImportContext): void {
   if (withoutPid > 0) {
     ctx.diag('warning', 'no_pid', `${withoutPid} DMA-BUF fdinfo entries name no /proc/<pid>/fdinfo/<fd> path: buffers kept, holders unknown`);
   }
+  noteDenied(ctx, denied, deniedLine);
 }

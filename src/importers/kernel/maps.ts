@@ -9,9 +9,11 @@
 // NULL (a vma covers part or all of a buffer: it is not the buffer's size); one
 // `dmabuf_mapping` row per vma (30-kernel.sql) with the vma's own size.
 // Old kernels' `anon_inode:dmabuf` vmas share one inode: one `info` diagnostic, no rows.
+// Prompts and `cat: …` errors around the vma lines do not stop detection; files the capture
+// could not read (`…: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, hexToInt, splitLines, toInt } from '../common.js';
-import { headerPath, plural, procPath } from './common.js';
+import { deniedPath, headerPath, isShellNoise, noteDenied, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
 const GREP_PREFIX = /^(\S*?\/\d+\/(?:task\/\d+\/)?s?maps):(.*)$/;
@@ -39,8 +41,8 @@ export const mapsImporter: TextImporter = {
       if (v) {
         vmas++;
         if (v[7] && (v[7].startsWith('/dmabuf:') || v[7] === 'anon_inode:dmabuf')) dmabuf = true;
-      } else if (SMAPS_FIELD.test(body) || headerPath(l) !== undefined) {
-        // smaps fields and file headers are part of the shape
+      } else if (SMAPS_FIELD.test(body) || headerPath(l) !== undefined || isShellNoise(l)) {
+        // smaps fields and file headers are part of the shape; prompts and `cat: …` errors surround it
       } else other++;
     }
     if (vmas === 0) return false;
@@ -61,6 +63,8 @@ function importMaps(text: string, ctx: ImportContext): void {
   const seen = new Set<string>();
   let anon = 0;
   let noPid = 0;
+  const denied: string[] = [];
+  let deniedLine: number | null = null;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].trim();
     const lineNo = i + 1;
@@ -75,6 +79,12 @@ function importMaps(text: string, ctx: ImportContext): void {
     } else {
       v = VMA.exec(raw);
       if (!v) {
+        const dp = deniedPath(raw);
+        if (dp !== undefined) {
+          if (denied.length === 0) deniedLine = lineNo;
+          denied.push(dp);
+          continue;
+        }
         const hp = headerPath(lines[i]);
         if (hp !== undefined) pid = mapsPid(hp);
         continue;
@@ -121,4 +131,5 @@ function importMaps(text: string, ctx: ImportContext): void {
   if (noPid > 0) {
     ctx.diag('warning', 'no_pid', `${plural(noPid, 'DMA-BUF mapping')} without a /proc/<pid>/maps header or path: buffers kept, holders unknown`);
   }
+  noteDenied(ctx, denied, deniedLine);
 }

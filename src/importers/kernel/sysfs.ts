@@ -10,6 +10,7 @@
 //     print): the device name is its last path component. `grep -R` follows the symlink into
 //     the device's own attributes (`…/device/uevent:…`): those lines only prove the
 //     attachment exists; its name stays unknown.
+//     Prompts and `grep: …` complaints (`Is a directory`, `Permission denied`) are skipped.
 //   - a pulled folder's single files (`…/buffers/<inode>/size`, `…/exporter_name`,
 //     `…/attachments/<uid>/device` holding the link target, `…/map_counter`), one source each.
 // Rows: one `dmabuf_observation` per inode (exact size, exporter; sysfs has no name and no
@@ -18,7 +19,7 @@
 // Attachments without a device name: one `info` diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
 import { excerpt, guarded, splitLines, toInt } from '../common.js';
-import { plural } from './common.js';
+import { isShellNoise, plural } from './common.js';
 
 // <prefix><inode>/<attribute>[/<followed>]:<value>
 const GREP = /^((?:[^:]*\/)?)(\d+)\/(exporter_name|size|attachments\/([^/:]+)\/(device|map_counter))(\/[^:]*)?:(.*)$/;
@@ -49,7 +50,8 @@ export const sysfsImporter: TextImporter = {
       const t = head.trim();
       return t.length > 0 && t.length < 4096 && !t.includes('\n');
     }
-    const lines = head.split(/\r?\n/, 200).filter((l) => l.trim() !== '');
+    // Prompts and `grep: …` complaints around the lines are not counted either way.
+    const lines = head.split(/\r?\n/, 200).filter((l) => l.trim() !== '' && !isShellNoise(l) && !/^grep:/.test(l.trim()));
     if (lines.length === 0) return false;
     let hits = 0;
     for (const l of lines) if (GREP.test(l.trim()) && /buffers\/|^\.?\/?\d+\//.test(l.trim())) hits++;
@@ -108,7 +110,7 @@ function importSysfs(text: string, ctx: ImportContext): void {
       if (raw === '') continue;
       const m = GREP.exec(raw);
       if (!m) {
-        if (!/^grep:|Permission denied|No such file/.test(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${excerpt(raw)}`, i + 1);
+        if (!/^grep:/.test(raw) && !isShellNoise(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${excerpt(raw)}`, i + 1);
         continue;
       }
       if (i === lines.length - 1 && !complete) {
