@@ -403,9 +403,15 @@ async function innerBugreport(c: Container): Promise<{ entry: ContainerEntry; zi
   const name = `${c.name}${c.kind === 'zip' ? '!/' : '/'}${entry.path}`;
   let zip: Container;
   try {
-    const bytes = await readAll(await entry.open());
-    if (!hasMagic(bytes, ZIP_MAGIC)) return undefined;
-    zip = await openZip(name, { bytes });
+    if (c.kind === 'folder') {
+      // A file: read from disk as it is needed, as any zip given by path.
+      if (!hasMagic(readHead(name, 4), ZIP_MAGIC)) return undefined;
+      zip = await openZip(name, { path: name });
+    } else {
+      const bytes = await readAll(await entry.open());
+      if (!hasMagic(bytes, ZIP_MAGIC)) return undefined;
+      zip = await openZip(name, { bytes });
+    }
   } catch {
     // Unreadable (corrupt, too large): read with the container, which records why.
     return undefined;
