@@ -43,6 +43,12 @@ const PROMPT = /^(?:[\w.-]*(?:[:@][^\s#$]*)?\s?[#$]|[A-Za-z]:\\[^>]*>)(?:\s.*)?$
 // A command's complaint about a file it could not read: `cat: /proc/1/maps: Permission denied`,
 // `ls: cannot open directory '/proc/1/fd': Permission denied`, `sh: can't open …`, `grep: …: No such file or directory`.
 const FILE_ERROR = /^(?:[\w./-]+: )+(?:can't open |cannot (?:open|access) (?:directory )?)?['"]?(\/?\S+?)['"]?(?: for reading)?: (Permission denied|Operation not permitted|No such file or directory|No such process|Is a directory|Not a directory)\s*$/;
+const FILE_ERROR_ENDS = ['Permission denied', 'Operation not permitted', 'No such file or directory', 'No such process', 'Is a directory', 'Not a directory'];
+
+/** FILE_ERROR's match of a trimmed line; the line's end is looked at first (captures run to millions of lines, nearly none an error). */
+function fileError(t: string): RegExpExecArray | null {
+  return FILE_ERROR_ENDS.some((e) => t.endsWith(e)) ? FILE_ERROR.exec(t) : null;
+}
 
 /**
  * A line a terminal or a capture script adds around a capture, not part of any kernel file:
@@ -51,7 +57,7 @@ const FILE_ERROR = /^(?:[\w./-]+: )+(?:can't open |cannot (?:open|access) (?:dir
  */
 export function isShellNoise(line: string): boolean {
   const t = line.trim();
-  return t !== '' && (PROMPT.test(t) || FILE_ERROR.test(t));
+  return t !== '' && (PROMPT.test(t) || fileError(t) !== null);
 }
 
 /**
@@ -60,7 +66,7 @@ export function isShellNoise(line: string): boolean {
  * errors (`No such file or directory`: the process exited meanwhile) are not a loss.
  */
 export function deniedPath(line: string): string | undefined {
-  const m = FILE_ERROR.exec(line.trim());
+  const m = fileError(line.trim());
   return m && (m[2] === 'Permission denied' || m[2] === 'Operation not permitted') ? m[1] : undefined;
 }
 
