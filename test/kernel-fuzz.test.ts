@@ -16,6 +16,7 @@ import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';
 import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
 import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
+import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -45,6 +46,10 @@ const CASES: [TextImporter, string, string, string][] = [
   [dumpsysGpuImporter, 'dumpsys gpu', k.renderDumpsysGpu({ ...k.gpuSnapshotOf(s), imported: true }), 'capture.txt'],
   [grallocImporter, 'gralloc', k.renderGralloc(k.grallocRowsOf(s)), 'capture.txt'],
   [grallocImporter, 'gralloc legacy', k.renderGralloc(k.grallocRowsOf(s), 'legacy'), 'capture.txt'],
+  [dmaprocsImporter, 'dmaprocs qcom', k.renderDmaprocs(s, 'qcom'), 'capture.txt'],
+  [dmaprocsImporter, 'dmaprocs oplus', k.renderDmaprocs(s, 'oplus'), 'capture.txt'],
+  [dmaprocsImporter, 'dmaprocs nothing spaces', k.expandTabs(k.renderDmaprocs(s, 'nothing')), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo oplus 4.14', k.renderBufinfoOplus414(s), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

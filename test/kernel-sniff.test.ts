@@ -15,6 +15,7 @@ import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
 import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
+import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -30,6 +31,7 @@ const MINE = [
   dmabufDumpAImporter,
   dumpsysGpuImporter,
   grallocImporter,
+  dmaprocsImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -59,6 +61,10 @@ const OWN: [string, string, string][] = [
   ['dumpsys gpu imported', k.renderDumpsysGpu({ ...k.gpuSnapshotOf(s), imported: true }), 'dumpsys_gpu'],
   ['SurfaceFlinger', k.renderGralloc(k.grallocRowsOf(s)), 'gralloc_allocator'],
   ['SurfaceFlinger legacy', k.renderGralloc(k.grallocRowsOf(s), 'legacy'), 'gralloc_allocator'],
+  ['bufinfo oplus 4.14', k.renderBufinfoOplus414(s), 'bufinfo'],
+  ['dmaprocs qcom', k.renderDmaprocs(s, 'qcom'), 'dmaprocs'],
+  ['dmaprocs oplus', k.renderDmaprocs(s, 'oplus'), 'dmaprocs'],
+  ['dmaprocs nothing spaces', k.expandTabs(k.renderDmaprocs(s, 'nothing')), 'dmaprocs'],
 ];
 
 /** Texts none of this family may take. */
@@ -77,6 +83,7 @@ const FOREIGN: [string, string][] = [
   ['free text', 'Attached Devices are listed by bufinfo.\nTotal 3 objects were seen.\n'],
   ['/proc/meminfo', 'MemTotal:        7698860 kB\nMemFree:          299556 kB\n'],
   ['an empty file', ''],
+  ['a process line without its DMA Buffers table', 'surfaceflinger (PID 987) size: 4096\nsomething else\n'],
 ];
 
 for (const [label, text, want] of OWN) {

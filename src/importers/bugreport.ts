@@ -57,7 +57,8 @@ function routeSection(title: string, command: string): string | undefined {
     if (/\s-\w*a/.test(cmd)) return 'dmabuf_dump_a';
     return 'dmabuf_dump';
   }
-  if (/dmabuf|dma_buf|dma-buf|bufinfo|fdinfo|dma_heap/.test(t + ' ' + cmd)) return 'sniff';
+  // Vendor files without those words: Qualcomm `dmaprocs` (also `dmabuf process info`), Nothing's `show_all_task_dma`.
+  if (/dmabuf|dma_buf|dma-buf|bufinfo|fdinfo|dma_heap|dmaprocs|show_all_task_dma/.test(t + ' ' + cmd)) return 'sniff';
   return undefined;
 }
 

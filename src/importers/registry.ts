@@ -14,6 +14,7 @@ import { mapsImporter } from './kernel/maps.js';
 import { dumpsysGpuImporter } from './kernel/dumpsys-gpu.js';
 import { grallocImporter } from './kernel/gralloc.js';
 import { bpfIterImporter } from './kernel/bpf-iter.js';
+import { dmaprocsImporter } from './kernel/dmaprocs.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -40,6 +41,7 @@ export const textImporters: TextImporter[] = [
   mapsImporter,
   dumpsysGpuImporter,
   grallocImporter,
+  dmaprocsImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];

@@ -197,9 +197,9 @@ CREATE TABLE dmabuf_reported_total (
   snapshot_id INTEGER NOT NULL,
   -- Source that printed the total.
   source_id INTEGER NOT NULL,
-  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, ...
+  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, `dmaprocs_process` (a vendor per-process listing's `size:`), ...
   origin TEXT NOT NULL,
-  -- Process the total is for (`dmabuf_dump_process`), else NULL.
+  -- Process the total is for (`dmabuf_dump_process`, `dmaprocs_process`), else NULL.
   pid INTEGER,
   -- Exporter the total is for (`dmabuf_dump_b_exporter`), else NULL.
   exporter TEXT,

@@ -10,6 +10,11 @@
 //     "%-8s\t%-8s\t%-8s\t%-8s\t%-12s\t%-s\n" (`… exp_name\tbuf name`), rows
 //     "%08zu\t%08x\t%08x\t%08ld\t%-12s\t%-s\n" — the exporter padded with spaces, then the
 //     buffer's name (`(null)` when it has none), no inode.
+//   Oplus builds of those kernels (OnePlusOSS/android_kernel_oneplus_sm8150 e4609385,
+//     drivers/dma-buf/dma-buf.c dma_buf_debug_show; also `/proc/dma_buf/bufinfo`): header
+//     "%-8s\t%-8s\t%-8s\t%-8s\t%-12s\t%-s\t%-8s\n" (`… exp_name\tbuf name\tino`), rows
+//     "%08zu\t%08x\t%08x\t%08ld\t%-12s\t%-s\t%8lu\t%s\n" — exporter, the `dmabuf<N>` counter
+//     name, the inode padded with spaces (not zeros), then the buffer's name.
 //   Every version: "\tAttached Devices:\n", "\t%s\n" per device, "Total %d devices attached\n\n",
 //   and at the end "\nTotal %d objects, %zu bytes\n". A buffer whose lock could not be taken
 //   is skipped with "\tERROR locking buffer object: skipping\n" (4.x and 5.x kernels): it is
@@ -26,10 +31,10 @@
 import type { ImportContext, TextImporter } from '../types.js';
 import { excerpt, guarded, splitLines, toInt } from '../common.js';
 
-type Variant = '6x' | '5x' | 'pre5.3' | 'bufname' | 'unknown';
+type Variant = '6x' | '5x' | 'pre5.3' | 'bufname' | 'bufname-ino' | 'unknown';
 
 const OBJECTS = /^\s*Dma-buf Objects:\s*$/;
-const HEADER = /^\s*size\s+flags\s+mode\s+count\s+exp_name(?:(\s+ino)?(\s+name)?|\s+(buf name))\s*$/;
+const HEADER = /^\s*size\s+flags\s+mode\s+count\s+exp_name(?:(\s+ino)?(\s+name)?|\s+(buf name)(\s+ino)?)\s*$/;
 const LOCK_ERROR = /^\s*ERROR locking buffer object: skipping\s*$/;
 const TOTAL_OBJECTS = /^\s*Total\s+(\d+)\s+objects,\s*(\d+)\s+bytes\s*$/;
 const TOTAL_DEVICES = /^\s*Total\s+(\d+)\s+devices\s+attached\s*$/;
@@ -71,7 +76,14 @@ function parseRow(raw: string, variant: Variant, lineNo: number): Row | undefine
       f[4].trim() !== ''
     ) {
       const base = { line: lineNo, size: toInt(f[0])!, count: toInt(f[3]), exporter: f[4].trim() };
-      if (variant === 'pre5.3') {
+      const bufnameIno = f.length >= 7 && !/^\d+$/.test(f[5].trim()) && /^\d+$/.test(f[6].trim());
+      if (variant === 'bufname-ino' || (variant === 'unknown' && bufnameIno)) {
+        // Exporter, the counter name, the inode, then the buffer's name.
+        if (bufnameIno) {
+          const name = cleanName(f.slice(7).join('\t')) ?? cleanName(f[5]);
+          return { ...base, inode: toInt(f[6])!, name, inodeComplete: f.length >= 8 };
+        }
+      } else if (variant === 'pre5.3') {
         if (f.length === 5 || f.slice(5).every((x) => x.trim() === '')) return { ...base, inode: null, name: null, inodeComplete: true };
       } else if (variant === 'bufname' || (variant === 'unknown' && f.length >= 6 && !/^\d+$/.test(f[5].trim()))) {
         // Exporter, then the buffer's name: no inode.
@@ -88,6 +100,12 @@ function parseRow(raw: string, variant: Variant, lineNo: number): Row | undefine
   if (!m) return undefined;
   const base = { line: lineNo, size: toInt(m[1])!, count: toInt(m[4]) };
   const rest = m[5];
+  if (variant === 'bufname-ino') {
+    const b = /^(\S+)\s+(\S+)\s+(\d+)(?:\s+(.*))?$/.exec(rest);
+    if (!b) return undefined;
+    const inodeComplete = (b[4] !== undefined && b[4] !== '') || /\s$/.test(raw);
+    return { ...base, exporter: b[1], inode: toInt(b[3])!, name: cleanName(b[4]) ?? cleanName(b[2]), inodeComplete };
+  }
   if (variant === 'bufname') {
     // The exporter is a driver or heap name without spaces: the rest of the line is the buffer's name.
     const b = /^(\S+)(?:\s+(.*))?$/.exec(rest)!;
@@ -177,7 +195,7 @@ function importBufinfo(text: string, ctx: ImportContext): void {
     }
     const h = HEADER.exec(raw);
     if (h) {
-      variant = h[3] ? 'bufname' : h[1] ? (h[2] ? '6x' : '5x') : 'pre5.3';
+      variant = h[3] ? (h[4] ? 'bufname-ino' : 'bufname') : h[1] ? (h[2] ? '6x' : '5x') : 'pre5.3';
       if (!inTable) {
         inTable = true;
         sawTable = true;

@@ -10,6 +10,8 @@
 //     header … `Total N objects, M bytes`) and `dmabuf_dump -a` (its `Dmabuf Inode |` or CSV
 //     header … its TOTALS line or CSV totals); a block cut short ends where a line of another
 //     format or a prompt appears;
+//   - vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>) size: …` blocks): a
+//     block with a start line only, ended by a line of another format or a prompt;
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`).
@@ -28,10 +30,11 @@ import { fdinfoImporter } from './fdinfo.js';
 import { fdLinksImporter } from './fd-links.js';
 import { mapsImporter } from './maps.js';
 import { sysfsImporter } from './sysfs.js';
+import { DMAPROCS_HEAD, dmaprocsImporter } from './dmaprocs.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
-  [bufinfoImporter, dmabufDumpAImporter, fdinfoImporter, fdLinksImporter, mapsImporter, sysfsImporter].map((i) => [i.name, i]),
+  [bufinfoImporter, dmabufDumpAImporter, fdinfoImporter, fdLinksImporter, mapsImporter, sysfsImporter, dmaprocsImporter].map((i) => [i.name, i]),
 );
 
 const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*)\s*$/;
@@ -56,6 +59,7 @@ function classify(line: string): LineKind | undefined {
   const t = line.trim();
   if (t === '' || isShellNoise(t)) return undefined;
   if (BUFINFO_START.test(t)) return { kind: 'bufinfo', strong: true };
+  if (DMAPROCS_HEAD.test(t)) return { kind: 'dmaprocs', strong: true };
   if (DUMP_A_START.test(t)) return { kind: 'dmabuf_dump_a', strong: true };
   if (SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
   if (FDINFO_GREP.test(t)) return { kind: 'fdinfo', strong: true };
@@ -75,6 +79,9 @@ function classify(line: string): LineKind | undefined {
   return undefined;
 }
 
+/** Formats whose lines between a start line and an end are theirs whatever they look like. */
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs']);
+
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
   kind: string;
@@ -82,9 +89,11 @@ export interface Run {
   end: number;
 }
 
-/** Where a block format (bufinfo, dmabuf_dump -a) ends: does `line` end it (included)? */
+/** Where a block format (bufinfo, dmabuf_dump -a, dmaprocs) ends: does `line` end it (included)? */
 function endsBlock(kind: string, line: string, next: string | undefined): 'here' | 'next' | false {
   if (kind === 'bufinfo') return BUFINFO_END.test(line) ? 'here' : false;
+  // dmaprocs has no end line: the listing goes on until another format or a prompt.
+  if (kind === 'dmaprocs') return false;
   if (DUMP_A_END.test(line)) return 'here';
   // CSV: the values line follows the totals header.
   if (DUMP_A_CSV_TOTALS.test(line)) return next === undefined ? 'here' : 'next';
@@ -127,7 +136,7 @@ function runsOf(lines: readonly string[]): Run[] {
       cur = { kind: c.kind, start: cur ? cur.end + 1 : 0, end: i };
       runs.push(cur);
     }
-    if ((c.kind === 'bufinfo' || c.kind === 'dmabuf_dump_a') && c.strong) block = { kind: c.kind, takeNext: false };
+    if (BLOCK_KINDS.has(c.kind) && c.strong) block = { kind: c.kind, takeNext: false };
   }
   if (runs.length > 0) runs[runs.length - 1].end = lines.length - 1;
   return runs;
@@ -135,7 +144,7 @@ function runsOf(lines: readonly string[]): Run[] {
 
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
-  description: 'several kernel captures in one text (bufinfo, dmabuf_dump -a, fdinfo, fd links, maps, sysfs): each read by its own importer',
+  description: 'several kernel captures in one text (bufinfo, dmabuf_dump -a, fdinfo, fd links, maps, sysfs, vendor dmaprocs): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -149,7 +158,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no bufinfo, dmabuf_dump -a, fdinfo, fd link, maps or sysfs capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no bufinfo, dmabuf_dump -a, fdinfo, fd link, maps, sysfs or dmaprocs capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
