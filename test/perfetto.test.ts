@@ -17,6 +17,8 @@ import { TraceWorker, TRACE_WORKER_BYTES } from '../src/importers/perfetto/remot
 import { bundleWalker } from '../src/importers/perfetto/decoder.js';
 import { decodeTrace } from '../src/importers/perfetto/stream.js';
 import { writeSyntheticTrace } from '../bench/trace.js';
+import { smallScenario } from './fixtures/scenario.js';
+import { scenarioTrace } from './fixtures/trace.js';
 import { sharedDir, tempDir, diagnostics, rng, importChunked, cli, assertInputDiagnostics } from './helpers.js';
 
 // ---- building traces --------------------------------------------------------------------
@@ -643,6 +645,10 @@ test('packets walked whole in WebAssembly, as the worker reads a trace, give the
   ];
   for (let i = 0; i < 12; i++) traces.push([`synthetic mutation ${i}`, mutated(synthetic, 1 + i * 3)]);
   for (let i = 0; i < 12; i++) traces.push([`rich mutation ${i}`, mutated(richTrace(), 1 + (i % 6))]);
+  // Loss reports (trace_stats, ftrace_stats, sequences with previous_packet_dropped), read after the walk.
+  const lossy = scenarioTrace(smallScenario(34), { churn: 40, loss: { ftraceOverrun: 3, chunksOverwritten: 1, droppedPackets: 2, loseFree: true } }).bytes;
+  traces.push(['loss reports', lossy]);
+  for (let i = 0; i < 8; i++) traces.push([`loss reports mutation ${i}`, mutated(lossy, 1 + i)]);
   const [info] = (await importChunked(perfetto, stamped, stamped.length)).query('SELECT start_ts, end_ts, packets FROM trace_info');
   assert.deepEqual(info, { start_ts: 5, end_ts: 200, packets: 2 });
   let walkedAll = 0;
@@ -662,6 +668,86 @@ test('packets walked whole in WebAssembly, as the worker reads a trace, give the
     }
   }
   assert.ok(walkedAll >= 300, `${walkedAll} packets walked whole`);
+});
+
+test('loss reports: trace_stats (the last stands, buffers summed), ftrace_stats (END minus START per CPU), previous_packet_dropped (not on a sequence’s first packet); the same walked whole', async () => {
+  const cpu = (n: number, overrun: number, commitOverrun: number, droppedEvents: number) => ({ cpu: n, overrun, commitOverrun, droppedEvents });
+  const bytes = trace([
+    // Sequence 1 (process data, handed over by the walk), its first packet marked: not a loss.
+    { trustedPacketSequenceId: 1, previousPacketDropped: 1, processTree: { processes: [{ pid: 7, cmdline: ['cam'] }] } },
+    { trustedPacketSequenceId: 2, previousPacketDropped: 1, ftraceStats: { phase: 1, cpuStats: [cpu(0, 100, 1, 0), cpu(1, 0, 0, 50)] } },
+    // Cumulative counters: a later trace_stats replaces this one.
+    { trustedPacketSequenceId: 3, traceStats: { bufferStats: [{ chunksOverwritten: 9 }], flushesFailed: 9 } },
+    { trustedPacketSequenceId: 2, ...ftrace(0, [dma(10, 7, 1, 4096, 4096)]) },
+    { trustedPacketSequenceId: 2, previousPacketDropped: 1, ...ftrace(1, [dma(20, 7, 2, 4096, 8192)]) },
+    { trustedPacketSequenceId: 1, previousPacketDropped: 1, timestamp: 15, processStats: { processes: [{ pid: 7, dmabufRssKb: 4 }] } },
+    // An unknown phase is ignored, as Perfetto ignores it.
+    { trustedPacketSequenceId: 2, ftraceStats: { phase: 0, cpuStats: [cpu(0, 1e6, 0, 0)] } },
+    // CPU 2 has no START_OF_TRACE: no difference to take.
+    { trustedPacketSequenceId: 2, ftraceStats: { phase: 2, cpuStats: [cpu(0, 130, 3, 0), cpu(1, 0, 0, 57), cpu(2, 999, 0, 0)] } },
+    {
+      trustedPacketSequenceId: 3,
+      traceStats: {
+        bufferStats: [
+          { chunksOverwritten: 1, chunksDiscarded: 2, traceWriterPacketLoss: 3, abiViolations: 4 },
+          { chunksOverwritten: 10, chunksDiscarded: 20, traceWriterPacketLoss: 30, abiViolations: 40 },
+        ],
+        chunksDiscarded: 5,
+        finalFlushOutcome: 2,
+      },
+    },
+    // Without a sequence, a mark says nothing.
+    { previousPacketDropped: 1, ...ftrace(0, [dma(30, 7, 1, -4096, 4096)]) },
+  ]);
+  // A trace_stats whose buffer_stats runs past it: the packet is skipped and reported.
+  const malformed = new Uint8Array([0x0a, 0x06, 0x9a, 0x02, 0x03, 0x0a, 0x05, 0x18]);
+  const all = concat([bytes, malformed, packetBytes(ftrace(0, [dma(40, 7, 3, 4096, 8192)]))]);
+  const one = await importChunked(perfetto, all, all.length);
+  try {
+    assert.deepEqual(
+      one.query(
+        'SELECT ftrace_overrun, ftrace_dropped_events, chunks_overwritten, chunks_discarded, writer_packet_loss, abi_violations, flushes_failed, packets_dropped FROM trace_info',
+      ),
+      [
+        {
+          ftrace_overrun: 30 + 2,
+          ftrace_dropped_events: 7,
+          chunks_overwritten: 11,
+          chunks_discarded: 22 + 5,
+          writer_packet_loss: 33,
+          abi_violations: 44,
+          flushes_failed: 1,
+          packets_dropped: 2,
+        },
+      ],
+    );
+    assert.deepEqual(
+      diagnostics(one).map((d) => [d.code, d.message]),
+      [
+        ['malformed_packet', `packet at byte ${bytes.length + 2} (6 bytes) skipped: field 1 runs past its message`],
+        [
+          'trace_lost_events',
+          "the kernel's ftrace ring buffers overwrote 32 events during the trace (ftrace_stats overrun); " +
+            "the kernel's ftrace ring buffers, full, dropped 7 events during the trace (ftrace_stats dropped_events); " +
+            "the tracing service's buffers overwrote 11 chunks of trace data before they were read (trace_stats chunks_overwritten); " +
+            'the tracing service discarded 27 chunks of trace data (trace_stats chunks_discarded); ' +
+            'producers lost 33 packets before the service got them (trace_stats trace_writer_packet_loss); ' +
+            'the tracing service dropped data of 44 shared-memory protocol violations (trace_stats abi_violations); ' +
+            '1 flushes failed, losing what producers held then (trace_stats flushes_failed); ' +
+            '2 packets follow lost packets of their sequence (previous_packet_dropped): allocations and frees may be missing',
+        ],
+      ],
+    );
+    // Walked whole as the worker walks them, in chunks that hold it all and that cut it.
+    for (const size of [all.length, 48]) {
+      const { db, walked } = await importInWalker(all, size);
+      assert.deepEqual(tables(db), tables(one), `chunks of ${size} bytes`);
+      if (size === all.length) assert.ok(walked >= 8, `${walked} packets walked whole`);
+      db.close();
+    }
+  } finally {
+    one.close();
+  }
 });
 
 test('a file that is not a trace is refused by sniffing; open() rejects it', async () => {

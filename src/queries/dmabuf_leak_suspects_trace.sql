@@ -43,7 +43,8 @@ GROUP BY r.snapshot_id, r.no_pid, r.who;
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
 -- end, per responsible process (after gralloc re-attribution; the same buffers as the
--- `outstanding` ones of `dmabuf_trace_buffers`); `rss_growth` — a process whose DMA-BUF RSS
+-- `outstanding` ones of `dmabuf_trace_buffers`; the evidence says so when a trace of the
+-- snapshot lost data, its `trace_info` loss counts not zero: a free may be among what was lost); `rss_growth` — a process whose DMA-BUF RSS
 -- (`dmabuf_rss_totals`, from `dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
 -- than `rss_growth_min_bytes`. Unordered: `dmabuf_leak_suspects` grades and orders them with
 -- its other kinds.
@@ -68,7 +69,14 @@ unfreed AS (
                    ' was still allocated at its end (ts '
               ELSE t.outstanding_buffers || ' buffers allocated during the trace between ts ' || t.outstanding_first_ts || ' and ' || t.outstanding_last_ts ||
                    ' (largest ' || t.outstanding_max_bytes || ' bytes) were still allocated at its end (ts '
-         END || coalesce(w.trace_end_ts, '?') || ')' AS evidence
+         END || coalesce(w.trace_end_ts, '?') || ')' ||
+         CASE WHEN EXISTS (SELECT 1 FROM trace_info i WHERE i.snapshot_id = t.snapshot_id AND
+                             (i.lost_event_bundles > 0 OR i.packets_dropped > 0 OR
+                              coalesce(i.ftrace_overrun, 0) + coalesce(i.ftrace_dropped_events, 0) + coalesce(i.chunks_overwritten, 0) +
+                              coalesce(i.chunks_discarded, 0) + coalesce(i.writer_packet_loss, 0) + coalesce(i.abi_violations, 0) +
+                              coalesce(i.flushes_failed, 0) > 0))
+              THEN '; the trace lost events (trace_lost_events diagnostic), so a free may have been lost rather than never made'
+              ELSE '' END AS evidence
   FROM dma_heap_totals t
   LEFT JOIN dma_heap_totals w ON w.snapshot_id = t.snapshot_id AND w.scope = 'trace'
   LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid

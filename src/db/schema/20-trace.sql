@@ -27,7 +27,35 @@ CREATE TABLE trace_info (
   -- Packets that carried `compressed_packets` (zlib) or `zstd_compressed_packets`.
   compressed_packets INTEGER NOT NULL DEFAULT 0,
   -- Ftrace bundles that reported lost events (the kernel ring buffer overran: the trace has gaps).
-  lost_event_bundles INTEGER NOT NULL DEFAULT 0
+  lost_event_bundles INTEGER NOT NULL DEFAULT 0,
+  -- Events the kernel's ftrace ring buffers overwrote during the trace (`perfetto`: `ftrace_stats`
+  -- packets, per CPU the END_OF_TRACE minus the START_OF_TRACE `overrun` plus `commit_overrun`, summed
+  -- over CPUs; Perfetto's `ftrace_cpu_overrun_delta`). NULL without such a pair of packets.
+  ftrace_overrun INTEGER,
+  -- Events the kernel's ftrace ring buffers dropped during the trace because they were full (not in
+  -- overwrite mode): `dropped_events`, END minus START, summed over CPUs. NULL like `ftrace_overrun`.
+  ftrace_dropped_events INTEGER,
+  -- Chunks of trace data the tracing service's buffers overwrote before they were read (`perfetto`:
+  -- the last `trace_stats` packet, `buffer_stats.chunks_overwritten` summed over buffers). NULL
+  -- without a `trace_stats` packet.
+  chunks_overwritten INTEGER,
+  -- Chunks of trace data the tracing service discarded: by a full buffer in DISCARD mode
+  -- (`buffer_stats.chunks_discarded`, summed) and before reaching a buffer (`chunks_discarded`).
+  -- NULL without a `trace_stats` packet.
+  chunks_discarded INTEGER,
+  -- Packets producers' trace writers lost (their shared memory was full):
+  -- `buffer_stats.trace_writer_packet_loss`, summed over buffers. NULL without a `trace_stats` packet.
+  writer_packet_loss INTEGER,
+  -- Violations of the shared-memory protocol the service found (`buffer_stats.abi_violations`,
+  -- summed): data of a buggy or hostile producer was dropped. NULL without a `trace_stats` packet.
+  abi_violations INTEGER,
+  -- Flushes that failed (`trace_stats.flushes_failed`, the final one included): what producers held
+  -- then is missing. NULL without a `trace_stats` packet.
+  flushes_failed INTEGER,
+  -- Packets marked `previous_packet_dropped` after an earlier packet of the same sequence
+  -- (`trusted_packet_sequence_id`): packets of that sequence were lost just before them
+  -- (Perfetto's `traced_buf_sequence_packet_loss`; the mark on a sequence's first packet is not counted).
+  packets_dropped INTEGER NOT NULL DEFAULT 0
 );
 
 -- One row per `dma_heap_stat` event: a DMA-BUF heap allocation (size_delta > 0) or free

@@ -16,7 +16,7 @@ import type { ImportContext } from '../types.js';
 import { add, Cursor, negate, toNumber, WT_LEN, WT_VARINT, type Int64 } from './wire.js';
 import type protobuf from 'protobufjs';
 import { longValue, perfettoTypes, type PerfettoTypes } from './proto.js';
-import type { TraceSink } from './sink.js';
+import type { FtraceCpuCounters, ServiceLoss, TraceSink } from './sink.js';
 import { PacketFramer } from './framer.js';
 import { zstdBound } from './zstd.js';
 import { BundleWalker, ROW_VALUES, type BundleReader } from './walker.js';
@@ -27,6 +27,10 @@ const P_PROCESS_TREE = 2;
 const P_SYS_STATS = 7;
 const P_TIMESTAMP = 8;
 const P_PROCESS_STATS = 9;
+const P_TRUSTED_SEQUENCE_ID = 10;
+const P_FTRACE_STATS = 34;
+const P_TRACE_STATS = 35;
+const P_PREVIOUS_PACKET_DROPPED = 42;
 const P_COMPRESSED = 50;
 const P_GPU_MEM_TOTAL = 71;
 const P_ZSTD_COMPRESSED = 133;
@@ -156,7 +160,15 @@ export class PerfettoDecoder implements BundleReader {
       const field = tag >>> 3;
       if ((tag & 7) === WT_LEN) {
         if (field === P_COMPRESSED || field === P_ZSTD_COMPRESSED) compressed = true;
-        else if (field === P_FTRACE_EVENTS || field === P_PROCESS_TREE || field === P_PROCESS_STATS || field === P_SYS_STATS || field === P_GPU_MEM_TOTAL) {
+        else if (
+          field === P_FTRACE_EVENTS ||
+          field === P_PROCESS_TREE ||
+          field === P_PROCESS_STATS ||
+          field === P_SYS_STATS ||
+          field === P_GPU_MEM_TOTAL ||
+          field === P_FTRACE_STATS ||
+          field === P_TRACE_STATS
+        ) {
           return false;
         }
       }
@@ -194,6 +206,7 @@ export class PerfettoDecoder implements BundleReader {
     const w = this.walker;
     this.packetsOffset = offset - start;
     let stop: number;
+    this.walking = true;
     try {
       stop = w.packets(buf, start, end, this);
     } catch (e) {
@@ -201,8 +214,14 @@ export class PerfettoDecoder implements BundleReader {
       // An event or bundle field of the packet being decoded was malformed.
       const [s, e2] = w.packetAt;
       this.skipped(this.packetsOffset + s, e2 - s, false, e.message);
+      this.walkFailed.push(s);
       stop = e2;
+    } finally {
+      this.walking = false;
     }
+    if (stop > start) this.walkedPackets(buf, start, stop);
+    this.walkHanded.length = 0;
+    this.walkFailed.length = 0;
     if (stop === start) return start;
     const sink = this.sink;
     const { packets, events, minTsAt, maxTsAt } = w.walked;
@@ -219,13 +238,95 @@ export class PerfettoDecoder implements BundleReader {
 
   /** A packet a walk of whole packets hands over (see `BundleReader`): decoded now; the walk goes on while none waits. */
   otherPacket(buf: Uint8Array, start: number, end: number): boolean {
+    this.walkHanded.push(start, -1, 0);
     this.decodeNow(buf, start, end, this.packetsOffset + start, false);
     return this.queue.length === 0;
   }
 
   /** A packet of a walk of whole packets stopped at an event running past its bundle (see `BundleReader`). */
   failedPacket(buf: Uint8Array, start: number, end: number): void {
+    this.walkFailed.push(start);
     this.skipped(this.packetsOffset + start, end - start, false, BUNDLE_OVERRUN);
+  }
+
+  /** While a walk of whole packets runs (`packets`): its packets' sequences are noted after it (`walkedPackets`). */
+  private walking = false;
+  /**
+   * The packets of the current walk that went to `otherPacket`, in trace order: where each starts,
+   * its sequence (-1: none, or it was malformed) and its `previous_packet_dropped`, as
+   * `decodePacket` read them; and where those that failed start.
+   */
+  private readonly walkHanded: number[] = [];
+  private readonly walkFailed: number[] = [];
+
+  /**
+   * After a walk of whole packets over `buf[start, stop)`, what the walk skips in the packets it
+   * decoded itself, read here at the top level of each (their bundles are jumped over):
+   * `ftrace_stats` and `trace_stats`, which those packets may hold (bundle.wat, `plain`, leaves
+   * them to the walk), and its sequence and `previous_packet_dropped`, noted in trace order with
+   * those `decodePacket` read of the packets handed over (`walkHanded`). The walk took these
+   * packets whole and with possible wire types only. A trace_stats or ftrace_stats that is
+   * malformed makes its packet a skipped one, as in `decodePacket`.
+   */
+  private walkedPackets(buf: Uint8Array, start: number, stop: number): void {
+    const c = this.cur;
+    const handed = this.walkHanded;
+    const failed = this.walkFailed;
+    let h = 0;
+    let f = 0;
+    let p = start;
+    while (p < stop) {
+      c.reset(buf, p + 1); // the tag of Trace.packet, one byte
+      const len = c.u32();
+      const s = c.pos;
+      const e = s + len;
+      p = e;
+      if (f < failed.length && failed[f] === s) {
+        f++;
+        continue;
+      }
+      if (h < handed.length && handed[h] === s) {
+        if (handed[h + 1] >= 0) this.sink.sequencePacket(handed[h + 1], handed[h + 2] !== 0);
+        h += 3;
+        continue;
+      }
+      let seq = -1;
+      let dropped = 0;
+      let stats = false;
+      while (c.pos < e) {
+        const tag = c.u32();
+        const wt = tag & 7;
+        if (wt === WT_LEN) {
+          const l = c.u32();
+          const field = tag >>> 3;
+          if (field === P_FTRACE_STATS || field === P_TRACE_STATS) stats = true;
+          c.pos += l;
+        } else if (tag === ((P_TRUSTED_SEQUENCE_ID << 3) | WT_VARINT)) {
+          seq = c.u32();
+        } else if (tag === ((P_PREVIOUS_PACKET_DROPPED << 3) | WT_VARINT)) {
+          dropped = c.u32();
+        } else if (!c.skip(wt)) {
+          break;
+        }
+      }
+      if (seq >= 0) this.sink.sequencePacket(seq, dropped !== 0);
+      if (stats) this.walkedStats(buf, s, e);
+    }
+  }
+
+  /** The `ftrace_stats` and `trace_stats` of a packet a walk decoded (see `walkedPackets`), at `buf[s, e)`. */
+  private walkedStats(buf: Uint8Array, s: number, e: number): void {
+    const fields: number[] = [];
+    messageFields(buf, s, e, (field, wt, c, end) => {
+      if (wt === WT_LEN && (field === P_FTRACE_STATS || field === P_TRACE_STATS)) fields.push(field, c.pos, end);
+      return false;
+    });
+    try {
+      for (let i = 0; i < fields.length; i += 3) this.rarePacket(fields[i], buf, fields[i + 1], fields[i + 2], null, false);
+    } catch (err) {
+      if (!(err instanceof Malformed)) throw err;
+      this.skipped(this.packetsOffset + s, e - s, false, err.message);
+    }
   }
 
   /**
@@ -263,6 +364,8 @@ export class PerfettoDecoder implements BundleReader {
     const c = this.cur;
     c.reset(buf, start);
     let ts: Int64 | null = null;
+    let seq = -1;
+    let dropped = 0;
     // Rare payloads are decoded after the loop, once the packet timestamp (field 8, which
     // serializers write after the payload) is known.
     let rare: number[] | null = null;
@@ -283,19 +386,35 @@ export class PerfettoDecoder implements BundleReader {
           field === P_SYS_STATS ||
           field === P_GPU_MEM_TOTAL ||
           field === P_COMPRESSED ||
-          field === P_ZSTD_COMPRESSED
+          field === P_ZSTD_COMPRESSED ||
+          field === P_FTRACE_STATS ||
+          field === P_TRACE_STATS
         ) {
           (rare ??= []).push(field, s, e);
         }
         c.reset(buf, e);
-      } else if (field === P_TIMESTAMP && wt === WT_VARINT) {
+      } else if (wt === WT_VARINT && field === P_TIMESTAMP) {
         ts = c.u64();
+      } else if (wt === WT_VARINT && field === P_TRUSTED_SEQUENCE_ID) {
+        seq = c.u32();
+      } else if (wt === WT_VARINT && field === P_PREVIOUS_PACKET_DROPPED) {
+        dropped = c.u32();
       } else if (!c.skip(wt)) {
         throw new Malformed(`impossible wire type ${wt} for field ${field}`);
       }
       if (c.bad || c.pos > end) throw new Malformed('truncated field');
     }
     if (ts !== null) this.sink.noteTs(ts);
+    if (seq >= 0) {
+      if (!this.walking) {
+        this.sink.sequencePacket(seq, dropped !== 0);
+      } else {
+        // Handed over by a walk of whole packets: noted in trace order after it (`walkedPackets`).
+        const h = this.walkHanded;
+        h[h.length - 2] = seq;
+        h[h.length - 1] = dropped;
+      }
+    }
     if (rare) {
       for (let i = 0; i < rare.length; i += 3) this.rarePacket(rare[i], buf, rare[i + 1], rare[i + 2], ts, nested);
     }
@@ -357,6 +476,14 @@ export class PerfettoDecoder implements BundleReader {
         if (size !== null) this.sink.gpuMemTotal(ts, has(g, 'gpuId') ? g.gpuId! : null, has(g, 'pid') ? g.pid! : 0, size, 'gpu_mem_total_event');
         return;
       }
+      case P_FTRACE_STATS: {
+        const stats = readFtraceStats(buf, s, e);
+        this.sink.ftraceStats(stats.phase, stats.cpus);
+        return;
+      }
+      case P_TRACE_STATS:
+        this.sink.traceStats(readTraceStats(buf, s, e));
+        return;
       case P_COMPRESSED:
       case P_ZSTD_COMPRESSED: {
         this.sink.compressedPackets++;
@@ -726,6 +853,77 @@ function readProcessTree(buf: Uint8Array, s: number, e: number): { processes: Tr
     return true;
   });
   return { processes, threads };
+}
+
+/**
+ * An `FtraceStats` at `buf[s..e)` (protos/perfetto/trace/ftrace/ftrace_stats.proto): phase (1)
+ * and cpu_stats (2, repeated) { cpu 1, overrun 3, commit_overrun 4, dropped_events 8 }, uint64
+ * values; the rest is skipped. Read as `readProcessTree` reads (the last value of a field wins).
+ */
+function readFtraceStats(buf: Uint8Array, s: number, e: number): { phase: number; cpus: FtraceCpuCounters[] } {
+  let phase = 0;
+  const cpus: FtraceCpuCounters[] = [];
+  messageFields(buf, s, e, (field, wt, c, end) => {
+    if (field === 1 && wt === WT_VARINT) {
+      phase = c.u32();
+      return true;
+    }
+    if (field !== 2 || wt !== WT_LEN) return false;
+    const cpu: FtraceCpuCounters = { cpu: 0, overrun: 0, commitOverrun: 0, droppedEvents: 0 };
+    messageFields(buf, c.pos, end, (f, w, r) => {
+      if (w !== WT_VARINT) return false;
+      if (f === 1) cpu.cpu = toNumber(r.u64());
+      else if (f === 3) cpu.overrun = toNumber(r.u64());
+      else if (f === 4) cpu.commitOverrun = toNumber(r.u64());
+      else if (f === 8) cpu.droppedEvents = toNumber(r.u64());
+      else return false;
+      return true;
+    });
+    cpus.push(cpu);
+    return true;
+  });
+  return { phase, cpus };
+}
+
+/**
+ * The data-loss counters of a `TraceStats` at `buf[s..e)` (protos/perfetto/common/trace_stats.proto):
+ * of each buffer_stats (1, repeated), chunks_overwritten 3, chunks_discarded 18,
+ * trace_writer_packet_loss 19 and abi_violations 9, summed; the service's chunks_discarded 8
+ * (added to the buffers'), flushes_failed 14, and final_flush_outcome 15 (2: FINAL_FLUSH_FAILED,
+ * counted as a failed flush when flushes_failed does not count it). uint64 values.
+ */
+function readTraceStats(buf: Uint8Array, s: number, e: number): ServiceLoss {
+  const loss: ServiceLoss = { chunksOverwritten: 0, chunksDiscarded: 0, writerPacketLoss: 0, abiViolations: 0, flushesFailed: 0 };
+  let serviceDiscarded = 0;
+  let finalFlushFailed = false;
+  messageFields(buf, s, e, (field, wt, c, end) => {
+    if (field === 1 && wt === WT_LEN) {
+      const b = { overwritten: 0, discarded: 0, writerLoss: 0, abi: 0 };
+      messageFields(buf, c.pos, end, (f, w, r) => {
+        if (w !== WT_VARINT) return false;
+        if (f === 3) b.overwritten = toNumber(r.u64());
+        else if (f === 18) b.discarded = toNumber(r.u64());
+        else if (f === 19) b.writerLoss = toNumber(r.u64());
+        else if (f === 9) b.abi = toNumber(r.u64());
+        else return false;
+        return true;
+      });
+      loss.chunksOverwritten += b.overwritten;
+      loss.chunksDiscarded += b.discarded;
+      loss.writerPacketLoss += b.writerLoss;
+      loss.abiViolations += b.abi;
+      return true;
+    }
+    if (wt !== WT_VARINT) return false;
+    if (field === 8) serviceDiscarded = toNumber(c.u64());
+    else if (field === 14) loss.flushesFailed = toNumber(c.u64());
+    else if (field === 15) finalFlushFailed = c.u32() === 2;
+    else return false;
+    return true;
+  });
+  loss.chunksDiscarded += serviceDiscarded;
+  if (finalFlushFailed && loss.flushesFailed === 0) loss.flushesFailed = 1;
+  return loss;
 }
 
 /**

@@ -36,6 +36,23 @@ const FIRST_PACKED_BATCH_ROWS = 250;
 
 type Value = string | number | bigint | null;
 
+/** One CPU's kernel ftrace buffer counters of an `ftrace_stats` packet (FtraceCpuStats). */
+export interface FtraceCpuCounters {
+  cpu: number;
+  overrun: number;
+  commitOverrun: number;
+  droppedEvents: number;
+}
+
+/** The data-loss counters of a `trace_stats` packet, summed over the service's buffers. */
+export interface ServiceLoss {
+  chunksOverwritten: number;
+  chunksDiscarded: number;
+  writerPacketLoss: number;
+  abiViolations: number;
+  flushesFailed: number;
+}
+
 /** A thread row's process and name, as one string. */
 const threadKey = ([, pid, name]: ThreadFields): string => (name === null || name === undefined ? `${pid}` : `${pid} ${name}`);
 
@@ -132,11 +149,65 @@ export class TraceSink {
   compressedPackets = 0;
   /** Ftrace bundles with `lost_events` (`perfetto`), or lines reporting lost events (`systrace_text`). */
   lostEventBundles = 0;
+  /** Per CPU, the counters of the last START_OF_TRACE and END_OF_TRACE `ftrace_stats` (`perfetto`). */
+  private readonly ftraceStart = new Map<number, FtraceCpuCounters>();
+  private readonly ftraceEnd = new Map<number, FtraceCpuCounters>();
+  /** The service's counters from the last `trace_stats` packet (`perfetto`); null before one. */
+  private serviceStats: ServiceLoss | null = null;
+  /** Sequences (`trusted_packet_sequence_id`) a packet was seen on, and the last one. */
+  private readonly sequences = new Set<number>();
+  private lastSequence = -1;
+  /** Packets marked `previous_packet_dropped` after an earlier packet of their sequence. */
+  packetsDropped = 0;
 
   constructor(
     readonly ctx: ImportContext,
     private readonly format: TraceFormat,
   ) {}
+
+  /** An `ftrace_stats` packet: its phase (1 START_OF_TRACE, 2 END_OF_TRACE; others are ignored, as Perfetto does) and per-CPU counters. */
+  ftraceStats(phase: number, cpus: readonly FtraceCpuCounters[]): void {
+    const into = phase === 1 ? this.ftraceStart : phase === 2 ? this.ftraceEnd : null;
+    if (into) for (const c of cpus) into.set(c.cpu, c);
+  }
+
+  /** A `trace_stats` packet: the counters are cumulative, so the last packet's stand. */
+  traceStats(stats: ServiceLoss): void {
+    this.serviceStats = stats;
+  }
+
+  /**
+   * A packet on sequence `seq` (`trusted_packet_sequence_id`), `dropped` when it carries
+   * `previous_packet_dropped`: counted unless it is its sequence's first packet, which the
+   * service always marks (as Perfetto counts `traced_buf_sequence_packet_loss`).
+   */
+  sequencePacket(seq: number, dropped: boolean): void {
+    if (seq === this.lastSequence) {
+      if (dropped) this.packetsDropped++;
+      return;
+    }
+    if (this.sequences.has(seq)) {
+      if (dropped) this.packetsDropped++;
+    } else {
+      this.sequences.add(seq);
+    }
+    this.lastSequence = seq;
+  }
+
+  /** Kernel ftrace buffer losses during the trace, END minus START per CPU summed (null: no such pair). */
+  private ftraceLoss(): { overrun: number; dropped: number } | null {
+    let pairs = 0;
+    let overrun = 0;
+    let dropped = 0;
+    for (const [cpu, end] of this.ftraceEnd) {
+      const start = this.ftraceStart.get(cpu);
+      if (!start) continue;
+      pairs++;
+      overrun += Math.max(0, end.overrun - start.overrun) + Math.max(0, end.commitOverrun - start.commitOverrun);
+      dropped += Math.max(0, end.droppedEvents - start.droppedEvents);
+    }
+    return pairs > 0 ? { overrun, dropped } : null;
+  }
 
   /** Extend the trace bounds with a timestamp. */
   noteTs(ts: Int64): void {
@@ -498,6 +569,8 @@ export class TraceSink {
         .map((tid) => this.threadRow(tid))
         .filter((row) => this.postedThreads.get(row[0]) !== threadKey(row)),
     );
+    const ftrace = this.ftraceLoss();
+    const service = this.serviceStats;
     this.ctx.insert('trace_info', {
       format: this.format,
       start_ts: this.startTs,
@@ -507,14 +580,35 @@ export class TraceSink {
       stored_events: this.storedEvents,
       compressed_packets: this.compressedPackets,
       lost_event_bundles: this.lostEventBundles,
+      ftrace_overrun: ftrace?.overrun ?? null,
+      ftrace_dropped_events: ftrace?.dropped ?? null,
+      chunks_overwritten: service?.chunksOverwritten ?? null,
+      chunks_discarded: service?.chunksDiscarded ?? null,
+      writer_packet_loss: service?.writerPacketLoss ?? null,
+      abi_violations: service?.abiViolations ?? null,
+      flushes_failed: service?.flushesFailed ?? null,
+      packets_dropped: this.packetsDropped,
     });
+    const reports: string[] = [];
     if (this.lostEventBundles > 0) {
-      const reports =
+      reports.push(
         this.format === 'perfetto'
           ? `${this.lostEventBundles} ftrace bundles report lost events (the kernel ring buffer overran)`
-          : `${this.lostEventBundles} lines of the capture report lost events (the kernel ring buffer overran: \`CPU:n [LOST m EVENTS]\`, \`##### CPU n buffer started ####\`, a header counting more entries written than kept)`;
-      this.ctx.diag('warning', 'trace_lost_events', `${reports}: allocations and frees may be missing`);
+          : `${this.lostEventBundles} lines of the capture report lost events (the kernel ring buffer overran: \`CPU:n [LOST m EVENTS]\`, \`##### CPU n buffer started ####\`, a header counting more entries written than kept)`,
+      );
     }
+    if (ftrace && ftrace.overrun > 0) reports.push(`the kernel's ftrace ring buffers overwrote ${ftrace.overrun} events during the trace (ftrace_stats overrun)`);
+    if (ftrace && ftrace.dropped > 0) reports.push(`the kernel's ftrace ring buffers, full, dropped ${ftrace.dropped} events during the trace (ftrace_stats dropped_events)`);
+    if (service) {
+      const s = service;
+      if (s.chunksOverwritten > 0) reports.push(`the tracing service's buffers overwrote ${s.chunksOverwritten} chunks of trace data before they were read (trace_stats chunks_overwritten)`);
+      if (s.chunksDiscarded > 0) reports.push(`the tracing service discarded ${s.chunksDiscarded} chunks of trace data (trace_stats chunks_discarded)`);
+      if (s.writerPacketLoss > 0) reports.push(`producers lost ${s.writerPacketLoss} packets before the service got them (trace_stats trace_writer_packet_loss)`);
+      if (s.abiViolations > 0) reports.push(`the tracing service dropped data of ${s.abiViolations} shared-memory protocol violations (trace_stats abi_violations)`);
+      if (s.flushesFailed > 0) reports.push(`${s.flushesFailed} flushes failed, losing what producers held then (trace_stats flushes_failed)`);
+    }
+    if (this.packetsDropped > 0) reports.push(`${this.packetsDropped} packets follow lost packets of their sequence (previous_packet_dropped)`);
+    if (reports.length > 0) this.ctx.diag('warning', 'trace_lost_events', `${reports.join('; ')}: allocations and frees may be missing`);
     if (this.binderThinned > 0) {
       this.ctx.diag(
         'info',
