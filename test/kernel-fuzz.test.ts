@@ -17,6 +17,7 @@ import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
 import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
+import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -50,6 +51,9 @@ const CASES: [TextImporter, string, string, string][] = [
   [dmaprocsImporter, 'dmaprocs oplus', k.renderDmaprocs(s, 'oplus'), 'capture.txt'],
   [dmaprocsImporter, 'dmaprocs nothing spaces', k.expandTabs(k.renderDmaprocs(s, 'nothing')), 'capture.txt'],
   [bufinfoImporter, 'bufinfo oplus 4.14', k.renderBufinfoOplus414(s), 'capture.txt'],
+  [mtkHeapDebugImporter, 'mtk all_heaps 6x', k.renderMtkHeap(s, '6x', 'all_heaps'), 'capture.txt'],
+  [mtkHeapDebugImporter, 'mtk all_heaps 5.10 spaces', k.expandTabs(k.renderMtkHeap(s, '5.10', 'all_heaps')), 'capture.txt'],
+  [mtkHeapDebugImporter, 'mtk stats', k.renderMtkHeap(s, '6x', 'stats'), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

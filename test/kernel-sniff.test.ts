@@ -16,6 +16,7 @@ import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
+import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -32,6 +33,7 @@ const MINE = [
   dumpsysGpuImporter,
   grallocImporter,
   dmaprocsImporter,
+  mtkHeapDebugImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -65,6 +67,10 @@ const OWN: [string, string, string][] = [
   ['dmaprocs qcom', k.renderDmaprocs(s, 'qcom'), 'dmaprocs'],
   ['dmaprocs oplus', k.renderDmaprocs(s, 'oplus'), 'dmaprocs'],
   ['dmaprocs nothing spaces', k.expandTabs(k.renderDmaprocs(s, 'nothing')), 'dmaprocs'],
+  ['mtk all_heaps 6x', k.renderMtkHeap(s, '6x', 'all_heaps'), 'mtk_heap_debug'],
+  ['mtk all_heaps 5.10 spaces', k.expandTabs(k.renderMtkHeap(s, '5.10', 'all_heaps')), 'mtk_heap_debug'],
+  ['mtk heaps/system', k.renderMtkHeap(s, '6x', 'heap'), 'mtk_heap_debug'],
+  ['mtk stats', k.renderMtkHeap(s, '5.10', 'stats'), 'mtk_heap_debug'],
 ];
 
 /** Texts none of this family may take. */
@@ -84,6 +90,7 @@ const FOREIGN: [string, string][] = [
   ['/proc/meminfo', 'MemTotal:        7698860 kB\nMemFree:          299556 kB\n'],
   ['an empty file', ''],
   ['a process line without its DMA Buffers table', 'surfaceflinger (PID 987) size: 4096\nsomething else\n'],
+  ['a PSS table header without its end line', 'PID     PSS(KB)   RSS(KB)\n987     1024      2048\n'],
 ];
 
 for (const [label, text, want] of OWN) {

@@ -15,6 +15,7 @@ import { dumpsysGpuImporter } from './kernel/dumpsys-gpu.js';
 import { grallocImporter } from './kernel/gralloc.js';
 import { bpfIterImporter } from './kernel/bpf-iter.js';
 import { dmaprocsImporter } from './kernel/dmaprocs.js';
+import { mtkHeapDebugImporter } from './kernel/mtk-heap-debug.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -42,6 +43,7 @@ export const textImporters: TextImporter[] = [
   dumpsysGpuImporter,
   grallocImporter,
   dmaprocsImporter,
+  mtkHeapDebugImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];

@@ -4,7 +4,7 @@
 -- per-buffer listing beside the others: a row whose status is not `ok` is a finding.
 -- Checks: `total_bytes` / `buffer_count` (a listing's own total line), `exporter_bytes` /
 -- `exporter_count` (dmabuf_dump -b exporter stats), `process_rss` / `process_pss`
--- (dmabuf_dump PROCESS TOTAL, dmabuf_dump -a per-process totals, vendor dmaprocs per-process sizes), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
+-- (dmabuf_dump PROCESS TOTAL, dmabuf_dump -a per-process totals, vendor dmaprocs per-process sizes, MediaTek /proc/dma_heap per-process RSS), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
 -- `global_total` (a total reported by one source beside the buffers every global listing
 -- found; sources are read at different moments, hence `tolerance_pct`), `source_bytes`
 -- (each listing's buffer count and bytes side by side), `source_missing` (buffers other
@@ -78,8 +78,8 @@ checks AS (
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
   WHERE r.pid IS NOT NULL AND coalesce(r.userspace_rss_bytes, r.total_bytes) IS NOT NULL
-    -- Qualcomm dmaprocs lists no inodes, so no holder rows: its totals have nothing to be checked against.
-    AND (r.origin <> 'dmaprocs_process' OR h.source_id IS NOT NULL)
+    -- Qualcomm dmaprocs lists no inodes, and MediaTek's /proc/dma_heap/stats no buffers, so no holder rows: their totals have nothing to be checked against.
+    AND (r.origin NOT IN ('dmaprocs_process', 'mtk_heap_process') OR h.source_id IS NOT NULL)
   UNION ALL
   SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(h.pss, 0),
          1024 * coalesce(h.buffers, 0), 'bytes', 'PROCESS TOTAL Pss beside the sum of the process''s rows'
