@@ -109,6 +109,27 @@ function assertBadEntriesRecorded(s: Session, zipName: string): void {
   }
 }
 
+test('a zip whose bugreport text has another name (a vendor `dumpState_*.log`, a renamed file) is a bugreport: the text is found by its content and read first', async () => {
+  const text = minimalBugreport([['UPTIME', 'uptime', ' up 2:05\n']]);
+  const board = "------ dmabuf info (/d/dma_buf/bufinfo) ------\n" + BUFINFO;
+  for (const mainName of ['dumpState_G991BXXU5.log', 'report.txt']) {
+    // Zip order puts a capture and dumpstate_board.txt (sections only, no dumpstate header) before the text.
+    const zip = zipSync({ 'a-bufinfo.txt': BUFINFO, 'dumpstate_board.txt': board, [mainName]: text, 'version.txt': '2.0' });
+    const s = await open({ name: 'r.zip', bytes: zip });
+    assert.deepEqual(csv(s, 'SELECT kind, build_id, android_sdk FROM snapshot'), ['kind,build_id,android_sdk', 'bugreport,UQ1A.240205.004,34'], mainName);
+    assert.deepEqual(
+      csv(s, 'SELECT path, importer FROM source ORDER BY id'),
+      ['path,importer', 'r.zip,zip', `r.zip!/${mainName},bugreport`, 'r.zip!/a-bufinfo.txt,bufinfo', 'r.zip!/dumpstate_board.txt,bugreport', 'r.zip!/dumpstate_board.txt#dmabuf info,bufinfo'],
+      mainName,
+    );
+    s.close();
+  }
+  // Without a dumpstate text the zip stays a capture, whatever its files are named.
+  const s = await open({ name: 'c.zip', bytes: zipSync({ 'a-bufinfo.txt': BUFINFO, 'dumpstate_board.txt': board, 'notes.log': 'x'.repeat(300) }) });
+  assert.deepEqual(csv(s, 'SELECT kind FROM snapshot'), ['kind', 'capture']);
+  s.close();
+});
+
 test('unreadable zip entries (corrupt deflate, unknown compression, encrypted) are diagnostics; the rest is read', async () => {
   const zip = zipWithBadEntries();
   const mem = await open({ name: 'r.zip', bytes: zip });

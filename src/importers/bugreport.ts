@@ -88,10 +88,9 @@ export const bugreport: StreamImporter = {
   lines: true,
 
   sniffBytes(head: Uint8Array): boolean {
-    const text = headText(head);
-    if (/^== dumpstate: \d{4}-\d\d-\d\d/m.test(text)) return true;
+    if (isDumpstateText(head)) return true;
     // dumpstate_board.txt and cut-down reports: at least one section header of dumpstate's shape.
-    return /^------ [^-\r\n].* ------\r?$/m.test(text);
+    return /^------ [^-\r\n].* ------\r?$/m.test(headText(head));
   },
 
   async importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv): Promise<void> {
@@ -100,6 +99,14 @@ export const bugreport: StreamImporter = {
     scanner.end();
   },
 };
+
+/**
+ * Do these first bytes start a bugreport's main text (dumpstate's `== dumpstate: <date>` header
+ * line), rather than dumpstate_board.txt or another text made of sections only?
+ */
+export function isDumpstateText(head: Uint8Array): boolean {
+  return /^== dumpstate: \d{4}-\d\d-\d\d/m.test(headText(head));
+}
 
 class SectionScanner {
   /** Lines fully consumed before the current region. */
