@@ -13,7 +13,7 @@ import { Db } from '../src/db/database.js';
 import { SourceContext } from '../src/importers/context.js';
 import { bugreport } from '../src/importers/bugreport.js';
 import { makeEnv } from '../src/input/load.js';
-import { openTexts, importChunked, diagnostics, tempDir, asSession, csv, csvLines } from './helpers.js';
+import { openTexts, importChunked, diagnostics, tempDir, asSession, assertRows, csv, csvLines } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { renderBufinfo, renderBpfIter } from './fixtures/kernel.js';
 import { minimalBugreport } from './fixtures/bugreport.js';
@@ -108,6 +108,27 @@ function assertBadEntriesRecorded(s: Session, zipName: string): void {
     assert.ok(!d.message.includes('\n'));
   }
 }
+
+test('a zip whose bugreport text has another name (a vendor `dumpState_*.log`, a renamed file) is a bugreport: the text is found by its content and read first', async () => {
+  const text = minimalBugreport([['UPTIME', 'uptime', ' up 2:05\n']]);
+  const board = "------ dmabuf info (/d/dma_buf/bufinfo) ------\n" + BUFINFO;
+  for (const mainName of ['dumpState_G991BXXU5.log', 'report.txt']) {
+    // Zip order puts a capture and dumpstate_board.txt (sections only, no dumpstate header) before the text.
+    const zip = zipSync({ 'a-bufinfo.txt': BUFINFO, 'dumpstate_board.txt': board, [mainName]: text, 'version.txt': '2.0' });
+    const s = await open({ name: 'r.zip', bytes: zip });
+    assert.deepEqual(csv(s, 'SELECT kind, build_id, android_sdk FROM snapshot'), ['kind,build_id,android_sdk', 'bugreport,UQ1A.240205.004,34'], mainName);
+    assert.deepEqual(
+      csv(s, 'SELECT path, importer FROM source ORDER BY id'),
+      ['path,importer', 'r.zip,zip', `r.zip!/${mainName},bugreport`, 'r.zip!/a-bufinfo.txt,bufinfo', 'r.zip!/dumpstate_board.txt,bugreport', 'r.zip!/dumpstate_board.txt#dmabuf info,bufinfo'],
+      mainName,
+    );
+    s.close();
+  }
+  // Without a dumpstate text the zip stays a capture, whatever its files are named.
+  const s = await open({ name: 'c.zip', bytes: zipSync({ 'a-bufinfo.txt': BUFINFO, 'dumpstate_board.txt': board, 'notes.log': 'x'.repeat(300) }) });
+  assert.deepEqual(csv(s, 'SELECT kind FROM snapshot'), ['kind', 'capture']);
+  s.close();
+});
 
 test('unreadable zip entries (corrupt deflate, unknown compression, encrypted) are diagnostics; the rest is read', async () => {
   const zip = zipWithBadEntries();
@@ -289,6 +310,28 @@ test("a command killed mid-line: dumpstate's failure line glued to the cut outpu
   assert.deepEqual(csv(s, "SELECT origin, total_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump'"), ['origin,total_bytes', `dmabuf_dump,${46064 * 1024}`]);
   assert.deepEqual(diagnostics(s).map((x) => `${x.severity} ${x.code} ${x.message}`), ["error section_failed command 'dmabuf_dump' failed: exit code 1"]);
   s.close();
+});
+
+test('a dumpsys service stopped at its timeout inside a line: the cut line is not read, the timeout is the service\'s', async () => {
+  const dashes = '-'.repeat(79);
+  const gpu = (tail: string) =>
+    `${dashes}\nDUMP OF SERVICE gpu:\nMemory snapshot for GPU 0:\nGlobal total: 210763776\nProc 1234 total: 48365568\n${tail}` +
+    "\n*** SERVICE 'gpu' DUMP TIMEOUT (10000ms) EXPIRED ***\n\n--------- 10.002s was the duration of dumpsys gpu, ending at: 2026-11-02 14:04:01\n";
+  const rows = 'SELECT pid, total_bytes FROM gpu_memory_total ORDER BY line';
+  const whole = ['pid,total_bytes', ',210763776', '1234,48365568'];
+  const diags = (x: Session) =>
+    x.query('SELECT s.path, d.severity, d.code, d.line FROM diagnostic d JOIN source s ON s.id = d.source_id ORDER BY d.id').map((r) => `${String(r.path).replace(/^.*#/, '')} ${r.severity} ${r.code} ${r.line}`);
+  // dumpsys prints a newline before its timeout line: the last line (`Proc 5678 total: 12345678`) stopped after `12`.
+  const cut = await openTexts({ 'r.txt': minimalBugreport([['DUMPSYS', '/system/bin/dumpsys', gpu('Proc 5678 total: 12')]]) });
+  assertRows(cut, rows, whole);
+  assert.deepEqual(diags(cut), ['DUMPSYS/gpu warning truncated 4', 'DUMPSYS/gpu error section_timeout null']);
+  assert.match(diagnostics(cut)[0].message, /inside a line, which was not read: "Proc 5678 total: 12"$/);
+  cut.close();
+  // A last line printed whole leaves an empty line before the timeout line: it is read.
+  const kept = await openTexts({ 'r.txt': minimalBugreport([['DUMPSYS', '/system/bin/dumpsys', gpu('Proc 5678 total: 12345678\n')]]) });
+  assertRows(kept, rows, [...whole, '5678,12345678']);
+  assert.deepEqual(diags(kept), ['DUMPSYS/gpu error section_timeout null']);
+  kept.close();
 });
 
 // ---- 6. end lines indented or glued to the output -------------------------------------

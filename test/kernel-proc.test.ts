@@ -48,7 +48,7 @@ function fdRows(s: Scenario, withInode: boolean): string[] {
   );
 }
 
-const STYLES: FdinfoStyle[] = ['head', 'path-colon', 'loop'];
+const STYLES: FdinfoStyle[] = ['head', 'path-colon', 'loop', 'dashes', 'equals', 'hash'];
 
 for (const style of STYLES) {
   test(`fdinfo ${style}: golden tables from the scenario`, async () => {
@@ -293,6 +293,25 @@ test('several captures in one text (a capture script\'s log): each part is read 
       'kernel_captures,0',
       ...parts.map(([, , importer]) => `${importer},1`),
     ]);
+    TAGGED.forEach((q, i) => assert.deepEqual(csv(session, q), expected[i], q));
+  }
+});
+
+test('capture loops with banners (`--- $f`, `=== $f ===`, `# $f`): maps, fd links and fdinfo read as with plain headers, alone or in one log', async () => {
+  const s = smallScenario();
+  const plain = scriptParts(s).filter(([, , importer]) => ['fd_links', 'fdinfo', 'maps'].includes(importer));
+  const expected = await aloneRows(plain);
+  const bannered: [string, string, string][] = [
+    ['for d in /proc/*/fd; do echo "--- $d"; ls -l $d; done', renderFdLinks(s).replace(/^(\/proc\/\d+\/fd):$/gm, '--- $1'), 'fd_links'],
+    ['for f in /proc/*/fdinfo/*; do echo "# $f:"; cat $f; done', renderFdinfo(s, 'hash'), 'fdinfo'],
+    ['for f in /proc/*/maps; do echo "=== $f ==="; cat $f; done', renderMaps(s).replace(/^==> (.*) <==$/gm, '=== $1 ==='), 'maps'],
+  ];
+  assert.notDeepEqual(bannered.map(([, t]) => t), plain.map(([, t]) => t));
+  assert.deepEqual(await aloneRows(bannered), expected);
+  // With the commands typed at a prompt, and printed one after another with nothing in between.
+  for (const log of [bannered.map(([cmd, t]) => `console:/ # ${cmd}\n${t}`).join(''), bannered.map(([, t]) => t).join('')]) {
+    const session = await openTexts({ 'log.txt': log });
+    assertRows(session, 'SELECT importer FROM source ORDER BY id', ['importer', 'kernel_captures', 'fd_links', 'fdinfo', 'maps']);
     TAGGED.forEach((q, i) => assert.deepEqual(csv(session, q), expected[i], q));
   }
 });

@@ -4,7 +4,10 @@
 // comparing with another source's total).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { openTexts, openFolder, tempDir, assertRows, csv, csvLines, diagnostics } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderSysfsGrep, renderSysfsFiles, renderBpfIter, type SysfsLayout } from './fixtures/kernel.js';
 import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -58,6 +61,32 @@ for (const layout of ['current', 'early'] as SysfsLayout[]) {
     assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
   });
 }
+
+test('sysfs folder copied with its links (tar, cp -a): a `device` symlink names the attachment by its target; other links are not followed', async () => {
+  const s = smallScenario();
+  const files = renderSysfsFiles(s, 'early');
+  for (const root of ['sys/kernel/dmabuf/buffers', 'buffers']) {
+    const dir = tempDir();
+    const at = (rel: string) => path.join(dir, rel.replace('sys/kernel/dmabuf/buffers', root));
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(at(rel)), { recursive: true });
+      if (rel.endsWith('/device')) fs.symlinkSync(content.trim(), at(rel));
+      else fs.writeFileSync(at(rel), content);
+    }
+    // A link back up the tree (a cycle) and a link to a file: neither is read.
+    fs.symlinkSync('..', at('sys/kernel/dmabuf/buffers/1001/attachments/0/subsystem'));
+    fs.symlinkSync('size', at('sys/kernel/dmabuf/buffers/1001/size_link'));
+    assert.ok(fs.lstatSync(at('sys/kernel/dmabuf/buffers/1001/attachments/0/device')).isSymbolicLink());
+    const session = await open(root === 'buffers' ? at('buffers') : dir);
+    assertRows(session, ATT, sysAtt(s, 'early').map((l, i) => (i === 0 ? l : l.replace(/,1$/, ','))));
+    assertRows(
+      session,
+      "SELECT count(*) AS n FROM source WHERE importer = 'sysfs_dmabuf' AND path LIKE '%/device'",
+      ['n', String(attRows(s, 'early').length)],
+    );
+    assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
+  }
+});
 
 test('sysfs: relative paths (grep -r . . inside the folder), grep -R into the device, a cut last value', async () => {
   const text = [

@@ -33,6 +33,11 @@ const GLUED_END = /------ [\d.]+s? was the duration of .* ------[ \t]*\r?$/;
  */
 const OUTCOME_LINE =
   /^[ \t]*\*\*\* (.*?)\r?$|^(.*?)\*\*\* (command '.*' (?:failed: (?:exit code|killed by signal) -?\d+|timed out after [\d.]+s \(killing pid -?\d+\)))[ \t]*\r?$|^Skipping '(.*)' on user build\.[ \t\r]*$/gm;
+/**
+ * dumpsys's line for a service that did not finish in time (frameworks/native/cmds/dumpsys/
+ * dumpsys.cpp, writeDump: `"\n*** SERVICE '%s' DUMP TIMEOUT (%llums) EXPIRED ***\n\n"`).
+ */
+const SERVICE_TIMEOUT = /^[ \t]*\*\*\* SERVICE '.*' DUMP TIMEOUT \(\d+ms\) EXPIRED \*\*\*/gm;
 /** Largest section body kept for an importer; larger ones are cut with a diagnostic. */
 const MAX_SECTION_BYTES = 256 * 1024 * 1024;
 const HEADER_BYTES = 16 * 1024;
@@ -83,10 +88,9 @@ export const bugreport: StreamImporter = {
   lines: true,
 
   sniffBytes(head: Uint8Array): boolean {
-    const text = headText(head);
-    if (/^== dumpstate: \d{4}-\d\d-\d\d/m.test(text)) return true;
+    if (isDumpstateText(head)) return true;
     // dumpstate_board.txt and cut-down reports: at least one section header of dumpstate's shape.
-    return /^------ [^-\r\n].* ------\r?$/m.test(text);
+    return /^------ [^-\r\n].* ------\r?$/m.test(headText(head));
   },
 
   async importStream(chunks: AsyncIterable<Uint8Array>, ctx: ImportContext, env: ImportEnv): Promise<void> {
@@ -95,6 +99,14 @@ export const bugreport: StreamImporter = {
     scanner.end();
   },
 };
+
+/**
+ * Do these first bytes start a bugreport's main text (dumpstate's `== dumpstate: <date>` header
+ * line), rather than dumpstate_board.txt or another text made of sections only?
+ */
+export function isDumpstateText(head: Uint8Array): boolean {
+  return /^== dumpstate: \d{4}-\d\d-\d\d/m.test(headText(head));
+}
 
 class SectionScanner {
   /** Lines fully consumed before the current region. */
@@ -301,7 +313,7 @@ class SectionScanner {
     if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' appears again in this text (an earlier one was read too): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data
     // (each becomes an empty line, so line numbers stay those of the section).
-    const body = text.replace(OUTCOME_LINE, (_all, failure: string | undefined, before: string | undefined, glued: string | undefined, skipped: string | undefined) => {
+    const body = dropCutBeforeTimeout(text, child).replace(OUTCOME_LINE, (_all, failure: string | undefined, before: string | undefined, glued: string | undefined, skipped: string | undefined) => {
       if (skipped !== undefined) {
         child.diag('warning', 'section_skipped', `skipped on a user build: ${skipped}`);
         return '';
@@ -328,6 +340,33 @@ class SectionScanner {
     if (c.route === 'sniff') child.describe(importer.name);
     importer.importText(body, child);
   }
+}
+
+/**
+ * A service block's text without the line dumpsys cut at its timeout. dumpsys copies the
+ * service's output in reads of up to 4 KiB until the timeout, so the output can stop inside a
+ * line, and the timeout line's leading newline then ends that line as if it were whole
+ * (`Proc 1234 total: 12` of `…: 12345`). A whole last line leaves an empty line before the
+ * timeout line; a line with text there was cut: it is emptied (line numbers stay) with a
+ * `truncated` warning. The timeout line itself is left for OUTCOME_LINE (`section_timeout`).
+ */
+function dropCutBeforeTimeout(text: string, ctx: ImportContext): string {
+  if (!text.includes('DUMP TIMEOUT (')) return text;
+  const parts: string[] = [];
+  let from = 0;
+  for (const m of text.matchAll(SERVICE_TIMEOUT)) {
+    const end = m.index - 1; // the newline before the timeout line
+    if (end < from) continue;
+    const start = text.lastIndexOf('\n', end - 1) + 1;
+    const cut = text.slice(Math.max(start, from), end);
+    if (start < from || cut.trim() === '') continue;
+    const line = text.slice(0, start).split('\n').length;
+    ctx.diag('warning', 'truncated', `the service's output stopped at its dump timeout inside a line, which was not read: ${excerpt(cut)}`, line);
+    parts.push(text.slice(from, start));
+    from = end;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
 }
 
 /** Record dumpstate's failure line for a section's command. */

@@ -12,6 +12,21 @@ import type { Container, ContainerEntry } from './container.js';
  */
 const SMALL_FILE = 64 * 1024;
 
+/**
+ * Symbolic links whose target is read as if it were the link's content: a sysfs attachment's
+ * `device` link (`…/buffers/<inode>/attachments/<uid>/device`, formats.md §3c), which names the
+ * importing device by its target alone. The sysfs importer reads such a file as it reads the
+ * value of a `grep -r` line (the target's last component is the device). Tested on the path
+ * below the folder's parent, so a folder given as `buffers` itself matches.
+ */
+const READ_LINK = /(?:^|\/)\d+\/attachments\/[^/]+\/device$/;
+
+/** A link's target and a newline, as one entry (never followed: only the link itself is read). */
+function linkEntry(full: string, rel: string): ContainerEntry {
+  const bytes = Buffer.from(`${fs.readlinkSync(full)}\n`);
+  return { path: rel, size: bytes.length, open: async () => Readable.from([bytes]) };
+}
+
 /** The bytes of a small file, read when first asked for (an error then fails the stream). */
 function* readWhole(file: string): Iterable<Buffer> {
   yield fs.readFileSync(file);
@@ -19,8 +34,9 @@ function* readWhole(file: string): Iterable<Buffer> {
 
 /**
  * Every regular file below `root` (symbolic links are not followed: /proc and /sys trees are
- * full of cycles). A subfolder that cannot be listed or a file that cannot be stat'ed is noted
- * in `unreadable`; a root that cannot be listed is an InputError.
+ * full of cycles), and the links READ_LINK names, read as their target. A subfolder that
+ * cannot be listed, or a file that cannot be stat'ed or a link read, is noted in `unreadable`;
+ * a root that cannot be listed is an InputError.
  */
 export function openFolder(root: string): Container {
   const entries: ContainerEntry[] = [];
@@ -39,7 +55,14 @@ export function openFolder(root: string): Container {
     for (const d of names) {
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
-      else if (d.isFile()) {
+      else if (d.isSymbolicLink()) {
+        if (!READ_LINK.test(path.basename(root) + '/' + rel(full))) continue;
+        try {
+          entries.push(linkEntry(full, rel(full)));
+        } catch (e) {
+          unreadable.push({ path: rel(full), reason: (e as Error).message });
+        }
+      } else if (d.isFile()) {
         let size: number;
         try {
           size = fs.statSync(full).size;

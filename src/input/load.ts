@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import type { Db } from '../db/database.js';
 import { SourceContext } from '../importers/context.js';
 import { streamImporters, textImporters } from '../importers/registry.js';
+import { isDumpstateText } from '../importers/bugreport.js';
 import type { ImportEnv, StreamImporter, TextImporter } from '../importers/types.js';
 import type { Container, ContainerEntry } from './container.js';
 import { openZip } from './zip.js';
@@ -369,13 +370,58 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
 /**
  * The bugreport text of a zip or extracted folder: at its top, else inside the one folder of it
  * that holds a bugreport (an extracted bugreport zipped again, or the folder above an extracted
- * one given as input).
+ * one given as input), else, found by its content, a file at its top whose name says nothing
+ * (a vendor's `dumpState_*.log`, a renamed file).
  */
 async function findMainEntry(c: Container): Promise<ContainerEntry | undefined> {
   const top = await mainEntryIn(c, '');
   if (top) return top;
   const folders = new Set(c.entries.map((e) => /^([^/]+\/)(?:main_entry\.txt|bugreport[^/]*\.txt)$/.exec(e.path)?.[1]).filter((d) => d !== undefined));
-  return folders.size === 1 ? mainEntryIn(c, [...folders][0]) : undefined;
+  if (folders.size === 1) return mainEntryIn(c, [...folders][0]);
+  return folders.size === 0 ? mainEntryByContent(c) : undefined;
+}
+
+/** Bytes of an entry's start looked at for dumpstate's header. */
+const MAIN_SNIFF_BYTES = 4096;
+/** Smallest entry looked at: dumpstate's header block alone is longer. */
+const MAIN_MIN_BYTES = 128;
+/** How many entries at most are looked at (a folder of thousands of pulled files holds no bugreport text). */
+const MAIN_MAX_CANDIDATES = 64;
+
+/**
+ * The first file at the top of a container whose content starts with dumpstate's header
+ * (`== dumpstate: <date>`, the bugreport importer's own test): a bugreport text whatever its
+ * name. dumpstate_board.txt, made of sections only, is not one. An entry that cannot be read is
+ * not one either (it is reported in its turn).
+ */
+async function mainEntryByContent(c: Container): Promise<ContainerEntry | undefined> {
+  const candidates = c.entries
+    .filter((e) => !e.path.includes('/') && e.size >= MAIN_MIN_BYTES && !/^(?:version|dumpstate_board|dumpstate_log)\.txt$/.test(e.path))
+    .slice(0, MAIN_MAX_CANDIDATES);
+  for (const e of candidates) {
+    try {
+      if (isDumpstateText(await readStart(await e.open(), MAIN_SNIFF_BYTES))) return e;
+    } catch {
+      // Unreadable: not taken as the bugreport text.
+    }
+  }
+  return undefined;
+}
+
+/** The first `n` bytes of a stream (fewer if it is shorter); the rest is not read. */
+async function readStart(s: Readable, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const c of s) {
+      parts.push(c as Buffer);
+      total += (c as Buffer).length;
+      if (total >= n) break;
+    }
+  } finally {
+    s.destroy();
+  }
+  return Buffer.concat(parts).subarray(0, n);
 }
 
 /** The bugreport text directly in `folder` (`''` or ending with `/`): named by its main_entry.txt, else `bugreport-*.txt`. */

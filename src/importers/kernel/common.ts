@@ -24,17 +24,28 @@ export function procPath(path: string): { pid: number; kind: ProcFileKind; fd: n
 }
 
 /**
+ * The decorations a capture loop prints around a path (`echo "--- $f"`, `echo "=== $f ==="`,
+ * `echo "# $f"`, `echo "***** $f *****"`): a run of dashes, equals signs or asterisks (two or
+ * more) or of hashes, before the path and optionally after it.
+ */
+const BANNER = /^(?:-{2,}|={2,}|\*{2,}|#+)[ \t]*(\S+?)[ \t]*(?:-{2,}|={2,}|\*{2,}|#+)?$/;
+
+/**
  * A header line naming the file that follows, in the shapes capture scripts print:
- * `==> /proc/1/maps <==` (head/tail), `/proc/1/maps:` (a path and a colon), or the bare
- * path on its own line (`for f in …; do echo $f; cat $f; done`). Returns the path.
+ * `==> /proc/1/maps <==` (head/tail), `/proc/1/maps:` (a path and a colon), the bare path on
+ * its own line (`for f in …; do echo $f; cat $f; done`), or the path in a banner
+ * (`--- /proc/1/fdinfo/5`, `=== /proc/1/fdinfo/5 ===`, `# /proc/1/maps`, a colon after the
+ * path allowed). Only a path-shaped word is a header (`/…`, `./…`, `proc/…`, `<pid>/…`, no
+ * other colon in it), so a separator line or a line of text is not. Returns the path.
  */
 export function headerPath(line: string): string | undefined {
   const t = line.trim();
   let m = /^==>\s*(.+?)\s*<==$/.exec(t);
   if (m) return m[1];
-  m = /^(\S*\/\S*?):?$/.exec(t);
-  if (m && /^(?:\.{0,2}\/|proc\/|\d+\/)/.test(m[1]) && !m[1].includes(':')) return m[1];
-  return undefined;
+  m = BANNER.exec(t) ?? /^(\S*\/\S*?)$/.exec(t);
+  if (!m) return undefined;
+  const p = m[1].endsWith(':') ? m[1].slice(0, -1) : m[1];
+  return p.includes('/') && /^(?:\.{0,2}\/|proc\/|\d+\/)/.test(p) && !p.includes(':') ? p : undefined;
 }
 
 // A prompt, alone or with the command typed after it: `console:/ # cat …`, `sargo:/ $`,

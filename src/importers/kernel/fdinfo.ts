@@ -4,8 +4,9 @@
 // DMA-BUF when it has `exp_name:`; other fdinfo entries are skipped silently.
 // Shapes accepted (../shared/formats.md §3a):
 //   - `head`/`tail` of several files: `==> /proc/1234/fdinfo/12 <==` before each;
-//   - a path and a colon on its own line (`/proc/1234/fdinfo/12:`), or the bare path
-//     (`for f in /proc/*/fdinfo/*; do echo $f; cat $f; done`);
+//   - a path and a colon on its own line (`/proc/1234/fdinfo/12:`), the bare path
+//     (`for f in /proc/*/fdinfo/*; do echo $f; cat $f; done`), or the path in a loop's
+//     banner (`--- /proc/1234/fdinfo/12`, `=== /proc/1234/fdinfo/12 ===`, `# /proc/…`);
 //   - `grep -r . /proc/1234/fdinfo` (`/proc/1234/fdinfo/12:exp_name:\tsystem` on every line);
 //   - one pulled file whose pid and fd come from its path (`…/proc/<pid>/fdinfo/<fd>`);
 //   - several files concatenated without headers (a new `pos:` starts a new entry).

@@ -13,6 +13,9 @@
 //     Prompts and `grep: …` complaints (`Is a directory`, `Permission denied`) are skipped.
 //   - a pulled folder's single files (`…/buffers/<inode>/size`, `…/exporter_name`,
 //     `…/attachments/<uid>/device` holding the link target, `…/map_counter`), one source each.
+//     A folder keeping the `device` symlink (tar, cp -a) gives its target as the file's content
+//     (../../input/folder.ts). `adb pull` follows the link instead: `device/` becomes a copy of
+//     the device's own folder (uevent, …), which names no device and is not read.
 // Rows: one `dmabuf_observation` per inode (exact size, exporter; sysfs has no name and no
 // file count; global_list 1, sysfs listing every buffer); one `dmabuf_attachment` per
 // attachment whose device is known (map_count from map_counter when the same source has it).
