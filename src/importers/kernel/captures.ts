@@ -30,7 +30,7 @@ import { fdinfoImporter } from './fdinfo.js';
 import { fdLinksImporter } from './fd-links.js';
 import { mapsImporter } from './maps.js';
 import { sysfsImporter } from './sysfs.js';
-import { DMAPROCS_HEAD, dmaprocsImporter } from './dmaprocs.js';
+import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -59,7 +59,7 @@ function classify(line: string): LineKind | undefined {
   const t = line.trim();
   if (t === '' || isShellNoise(t)) return undefined;
   if (BUFINFO_START.test(t)) return { kind: 'bufinfo', strong: true };
-  if (DMAPROCS_HEAD.test(t)) return { kind: 'dmaprocs', strong: true };
+  if (dmaprocsHead(t)) return { kind: 'dmaprocs', strong: true };
   if (DUMP_A_START.test(t)) return { kind: 'dmabuf_dump_a', strong: true };
   if (SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
   if (FDINFO_GREP.test(t)) return { kind: 'fdinfo', strong: true };

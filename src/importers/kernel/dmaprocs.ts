@@ -46,7 +46,12 @@ import { excerpt, guarded, splitLines, toInt } from '../common.js';
 import { isShellNoise } from './common.js';
 
 /** `comm (PID 123) size: 456`, `… size: 456 kB`, `… size(kB): 456`. */
-export const DMAPROCS_HEAD = /^(.*?)\s*\(PID\s+(\d+)\)\s+size(?:\(kB\))?:\s*(\d+)(?:\s*kB)?\s*$/;
+const DMAPROCS_HEAD = /^(.*?)\s*\(PID\s+(\d+)\)\s+size(?:\(kB\))?:\s*(\d+)(?:\s*kB)?\s*$/;
+
+/** DMAPROCS_HEAD's match of a line; lines without `(PID` are passed over at once (sniffs run this on every line of every text). */
+export function dmaprocsHead(line: string): RegExpExecArray | null {
+  return line.includes('(PID') ? DMAPROCS_HEAD.exec(line) : null;
+}
 const BUFFERS = /^\s*DMA Buffers:\s*$/;
 const QCOM_HEADER = /^\s*Name\s+Size \(KB\)\s+Time Alive \(sec\)\s*$/;
 const INODE_HEADER = /^\s*ino\s+size\s+count\s+flags\s+mode\s+exp_name\s*$/;
@@ -85,7 +90,7 @@ export const dmaprocsImporter: TextImporter = {
   sniff(head: string): boolean {
     const { lines } = splitLines(head);
     for (let i = 0; i + 1 < lines.length; i++) {
-      if (DMAPROCS_HEAD.test(lines[i]) && BUFFERS.test(lines[i + 1])) return true;
+      if (dmaprocsHead(lines[i]) && BUFFERS.test(lines[i + 1])) return true;
     }
     return false;
   },
@@ -129,7 +134,7 @@ function importDmaprocs(text: string, ctx: ImportContext): void {
     const raw = lines[i];
     const lineNo = i + 1;
     const cutHere = i === lines.length - 1 && !complete;
-    const h = DMAPROCS_HEAD.exec(raw);
+    const h = dmaprocsHead(raw);
     if (h && !cutHere) {
       cur = { line: lineNo, pid: Number(h[2]), comm: h[1].trim(), totalKb: toInt(h[3])!, layout: 'unknown', bufs: [], cut: false };
       blocks.push(cur);
