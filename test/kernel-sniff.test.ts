@@ -127,3 +127,31 @@ test('sniff: a sysfs grep line mixed into other text is not a sysfs capture', ()
   const text = 'some header\n/sys/kernel/dmabuf/buffers/1001/size:8294400\nmore text\nand more\nand more\n';
   assert.equal(sysfsImporter.sniff(text, 'capture.txt'), false);
 });
+
+test('sniff: the tools\' outputs next to another format are taken by kernel_captures; one alone, after its prompt, by its own importer', () => {
+  const dump = renderDmabufDump(s, 'a16');
+  const b = renderDmabufDumpB(s, 'a15');
+  const meminfo = renderMeminfo(s, 'dmabuf');
+  const gpu = k.renderDumpsysGpu(k.gpuSnapshotOf(s));
+  const bufinfo = k.renderBufinfo(s, '6x');
+  const first = (text: string) => textImporters.find((t) => t.sniff(text.slice(0, 65536), 'capture.txt'))?.name;
+  const mixed: [string, string][] = [
+    ['dmabuf_dump + bufinfo', dump + bufinfo],
+    ['-b + bufinfo', b + bufinfo],
+    ['bufinfo + dmabuf_dump', bufinfo + dump],
+    ['meminfo + dmabuf_dump', meminfo + dump],
+    ['dmabuf_dump + -b + dumpsys gpu', dump + b + gpu],
+    ['dmabuf_dump + -a', dump + k.renderDmabufDumpA(s, 'a15')],
+    ['SurfaceFlinger + fdinfo', k.renderGralloc(k.grallocRowsOf(s)) + k.renderFdinfo(s, 'head')],
+  ];
+  for (const [label, text] of mixed) assert.equal(first(text), 'kernel_captures', label);
+  const alone: [string, string, string][] = [
+    ['dmabuf_dump', dump, 'dmabuf_dump'],
+    ['dmabuf_dump -b', b, 'dmabuf_dump_b'],
+    ['dmabuf_dump; dmabuf_dump -b', dump + '$ dmabuf_dump -b\n' + b, 'dmabuf_dump'],
+    ['dmabuf_dump -a -b', b + k.renderDmabufDumpA(s, 'a15'), 'dmabuf_dump_b'],
+    ['dumpsys meminfo', meminfo, 'meminfo'],
+    ['dumpsys gpu', gpu, 'dumpsys_gpu'],
+  ];
+  for (const [cmd, text, want] of alone) assert.equal(first(`console:/ # ${cmd}\n${text}console:/ # \n`), want, cmd);
+});

@@ -22,6 +22,7 @@ import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, splitLines, toInt } fro
 // the modules are being evaluated).
 import { looksLikePerProcessDump } from './dmabuf-dump.js';
 import { dmabufDumpAImporter } from './kernel/dmabuf-dump-a.js';
+import { isShellNoise } from './kernel/common.js';
 
 /**
  * The title line of a section (`----------------------- DMA-BUF per-buffer stats ---…`, a
@@ -204,6 +205,8 @@ export function parseDmabufDumpBLines(
         break;
       }
     }
+    // A prompt and the command typed after it (a capture saved from a terminal or a script's log).
+    if (isShellNoise(t)) continue;
     ctx.diag('warning', 'malformed_row', `unrecognized line in dmabuf_dump -b output: ${excerpt(t)}`, lineNo);
   }
   flushSkipped();

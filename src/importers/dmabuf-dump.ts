@@ -26,6 +26,7 @@ import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, kbToBytes, splitLines, 
 // dmabuf-dump-b.ts imports this module too; use its exports only inside functions (not while
 // the modules are being evaluated).
 import { B_SECTION_TITLE, endOfDmabufDumpB, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
+import { isShellNoise } from './kernel/common.js';
 
 const HEADER_RAW = /^\s*Name\s+Rss\s+Pss\s+nr_procs\b(.*)$/;
 const HEADER_CSV = /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"(.*)$/;
@@ -302,6 +303,8 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
       ctx.diag('warning', 'tool_error', `dmabuf_dump: ${excerpt(t)}`, lineNo);
       continue;
     }
+    // A prompt and the command typed after it (a capture saved from a terminal or a script's log).
+    if (isShellNoise(t)) continue;
     ctx.diag('warning', 'malformed_row', `unrecognized line in dmabuf_dump output: ${excerpt(t)}`, lineNo);
   }
 

@@ -16,6 +16,7 @@
 // `dmabuf_reported_total` (origin `meminfo`) for the `DMA-BUF:` total.
 import type { ImportContext, TextImporter } from './types.js';
 import { excerpt, guarded, kbToBytes, splitLines } from './common.js';
+import { isShellNoise } from './kernel/common.js';
 
 /** A `%,9dK` number: optional sign, digits with US grouping commas. */
 const K = '(-?\\d[\\d,]*)\\s*K';
@@ -160,8 +161,11 @@ export const meminfoImporter: TextImporter = {
     if (/^\s*== dumpstate:/m.test(head.slice(0, 2048))) return false;
     // A low-memory report (dropbox `lowmem`, logcat): same lines, `DMA-BUF Heap:` singular.
     if (/^\s*Low on memory:/.test(head) && /^\s*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
-    // A cut-out block: the Total RAM line followed by DMA-BUF or ION lines.
-    return /^\s*Total RAM:\s*[\d,]+K/m.test(head) && /^\s*(DMA-BUF|ION):\s*[\d,]+K/m.test(head);
+    // A cut-out block: the Total RAM line followed by DMA-BUF or ION lines…
+    if (/^\s*Total RAM:\s*[\d,]+K/m.test(head) && /^\s*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
+    // …or starting at its DMA-BUF or ION line (`dumpsys meminfo | grep -A6 DMA-BUF`), after a prompt maybe.
+    const first = splitLines(head.slice(0, 4096)).lines.find((l) => l.trim() !== '' && !isShellNoise(l));
+    return first !== undefined && /^\s*(DMA-BUF|ION):\s*-?[\d,]+K/.test(first);
   },
 
   importText(text: string, ctx: ImportContext): void {

@@ -1,40 +1,69 @@
-// A text holding several kernel captures one after another: a capture script's log
-// (`cat /sys/kernel/debug/dma_buf/bufinfo; ls -l /proc/*/fd; grep -r . /proc/*/fdinfo; …`),
-// a terminal session saved whole, a vendor dump of several files. Each capture importer reads
-// one format and ignores the lines of the others, so such a text is cut into runs of one
-// format each, and every run is read by its own importer as a child source
-// (`<path>#lines A-B`, with line_start and line_end).
+// A text holding several captures one after another: a capture script's log
+// (`dmabuf_dump; dmabuf_dump -b; cat /sys/kernel/debug/dma_buf/bufinfo; dumpsys meminfo; ls -l
+// /proc/*/fd; …`), a terminal session saved whole, a vendor dump of several files. Each importer
+// reads one format and ignores (or reports as malformed) the lines of the others, so such a text
+// is cut into runs of one format each, and every run is read by its own importer as a child
+// source (`<path>#lines A-B`, with line_start and line_end).
 //
-// The runs are found line by line (../../../shared/formats.md §2c, §3):
-//   - blocks with a start and an end line: debugfs bufinfo (`Dma-buf Objects:` or its column
+// The runs are found line by line (../../../shared/formats.md §2, §3, §4, §5):
+//   - blocks with a start and an end line: dmabuf_dump's default output (a table header `Name
+//     Rss Pss nr_procs …` or its CSV form, with the process line just before it … the final
+//     `dmabuf total: …` line, the CSV `TOTALS` values, or Android 10's `TOTAL … kB … kB`),
+//     `dmabuf_dump -b` (a `DMA-BUF … stats` title or its per-buffer header … the `Total DMA-BUF
+//     count:` line or the CSV total values), debugfs bufinfo (`Dma-buf Objects:` or its column
 //     header … `Total N objects, M bytes`) and `dmabuf_dump -a` (its `Dmabuf Inode |` or CSV
-//     header … its TOTALS line or CSV totals); a block cut short ends where a line of another
+//     header … its TOTALS line or CSV totals), SurfaceFlinger's `GraphicBufferAllocator
+//     buffers:` table (… `Total allocated …`); a block cut short ends where a line of another
 //     format or a prompt appears;
-//   - vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>) size: …` blocks): a
-//     block with a start line only, ended by a line of another format or a prompt;
+//   - blocks with a start line only, ended by a line of another format or a prompt: `dumpsys
+//     meminfo` (`Applications Memory Usage`, `Total RAM:`, `Low on memory:`, or the `DMA-BUF:` /
+//     `ION:` line a `grep -A6 DMA-BUF` keeps), `dumpsys gpu` (`Memory snapshot for GPU N:` or its
+//     failure message) and the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
+//     size: …` blocks);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`).
 //     Lines that only fit a format already being read continue it (an fdinfo key of another
 //     kind of fd, a vma of another file) but do not start one.
 // Blank lines, prompts and other text go with the run that follows them (a prompt and its
-// command come before the output), or with the last run at the end. The BPF iterator's
-// output (bare numbers and names) cannot be told apart line by line: a text holding it with
-// other captures is read as before, by the first importer that recognizes it.
+// command come before the output), or with the last run at the end; the importers skip prompts.
+// dmabuf_dump's default output and its `-b` output next to each other are one run, read by the
+// dmabuf_dump importer as it reads a text holding only those two; a text holding only `-b` then
+// `-a` output is read whole by the dmabuf_dump_b importer, as before. The BPF iterator's output
+// (bare numbers and names) cannot be told apart line by line: a text holding it with other
+// captures is read as before, by the first importer that recognizes it.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, splitLines } from '../common.js';
 import { headerPath, isShellNoise, procPath } from './common.js';
+import { dmabufDumpImporter } from '../dmabuf-dump.js';
+import { dmabufDumpBImporter } from '../dmabuf-dump-b.js';
+import { meminfoImporter } from '../meminfo.js';
 import { bufinfoImporter } from './bufinfo.js';
 import { dmabufDumpAImporter } from './dmabuf-dump-a.js';
+import { dumpsysGpuImporter } from './dumpsys-gpu.js';
 import { fdinfoImporter } from './fdinfo.js';
 import { fdLinksImporter } from './fd-links.js';
 import { mapsImporter } from './maps.js';
 import { sysfsImporter } from './sysfs.js';
 import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
+import { grallocImporter } from './gralloc.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
-  [bufinfoImporter, dmabufDumpAImporter, fdinfoImporter, fdLinksImporter, mapsImporter, sysfsImporter, dmaprocsImporter].map((i) => [i.name, i]),
+  [
+    dmabufDumpImporter,
+    dmabufDumpBImporter,
+    meminfoImporter,
+    bufinfoImporter,
+    dmabufDumpAImporter,
+    dumpsysGpuImporter,
+    fdinfoImporter,
+    fdLinksImporter,
+    mapsImporter,
+    sysfsImporter,
+    dmaprocsImporter,
+    grallocImporter,
+  ].map((i) => [i.name, i]),
 );
 
 const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*)\s*$/;
@@ -42,6 +71,29 @@ const BUFINFO_END = /^\s*Total\s+\d+\s+objects,\s*\d+\s+bytes\s*$/;
 const DUMP_A_START = /^\s*(?:Dmabuf Inode\s*\|\s*Size\s*\||"Dmabuf Inode","Size\(kB\)")|^-+ DMA-BUF Table buffer x process -+$/;
 const DUMP_A_END = /^\s*TOTALS\s+\d+\s*kB\s*\|/;
 const DUMP_A_CSV_TOTALS = /^\s*"Total Size\(kB\)"/;
+// dmabuf_dump (formats.md §2a): the table header (raw, CSV), a PROCESS TOTAL line, the lines the
+// tool prints instead of tables; its end: the final totals (raw line, CSV header then values, Android 10).
+const DUMP_HEADER = /^Name\s+Rss\s+Pss\s+nr_procs\b|^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"/;
+const DUMP_PROCESS_TOTAL = /^PROCESS TOTAL\s+\d+\s*kB\s+\d+\s*kB\s*$/;
+const DUMP_OTHER = /^(?:dmabuf total:\s*\d+\s*kB\s+kernel_rss:|dmabuf info not found|debugfs entry for dmabuf not available)/;
+const DUMP_END = /^\s*(?:dmabuf total:\s*\d+\s*kB\s+kernel_rss:.*|dmabuf info not found.*|TOTAL\s+\d+\s*kB\s+\d+\s*kB\s*)$/;
+const DUMP_CSV_TOTALS = /^\s*"dmabuf total \(kB\)"/;
+/** dmabuf_dump's process line (`%16s:%-5d`, CSV `\t%s:%d`): the line before a table header. */
+const DUMP_PROCESS = /^\s*\S.*:\s*\d+\s*$/;
+// dmabuf_dump -b (formats.md §2b): a section title, the per-buffer header (raw, CSV), the total
+// line, the failure message; its end: the total line, or the CSV total header then values.
+const B_START = /^-{5,}\s*DMA-BUF (?:per-buffer|exporter|total|attachment|per-device) stats|^Dmabuf Inode\s*\|\s*Size\(bytes\)\s*\||^"Dmabuf Inode","Size\(bytes\)"/;
+const B_TOTAL = /^\s*Total DMA-BUF count:\s*\d+\s*,\s*Total DMA-BUF size\(bytes\):\s*\d+/;
+const B_FAILURE = /^\s*Unable to read DMA-BUF .*stats/;
+const B_CSV_TOTALS = /^\s*"Total DMA-BUF count"/;
+// dumpsys meminfo (formats.md §4): its first line, the summary's first line, the low-memory
+// report's, and the DMA-BUF / ION lines a `grep -A6 DMA-BUF` keeps.
+const MEMINFO_START = /^(?:Applications Memory Usage \(in Kilobytes\):|Total RAM:\s*[\d,]+K|Low on memory:\s*$|(?:DMA-BUF(?: Heaps?)?|ION):\s*-?[\d,]+K)/;
+// dumpsys gpu (formats.md §5): the memory snapshot, or the messages printed instead.
+const GPU_START = /^(?:Memory snapshot for GPU\s+\d+:\s*$|Failed to initialize GPU (?:memory|imported mem) eBPF|GPU memory (?:total )?usage maps? (?:are|is) empty)/;
+// SurfaceFlinger's buffer table (./gralloc.ts): its title … its total line.
+const GRALLOC_START = /^(?:GraphicBufferAllocator buffers|Allocated buffers):$/;
+const GRALLOC_END = /^\s*Total allocated (?:by GraphicBufferAllocator )?\(estimated?\):/;
 const FDINFO_GREP = /^\S*\/fdinfo\/\d+:[a-z_][\w-]*:/i;
 const KEY = /^[a-z_][\w-]*:(?:\s|$)/;
 const SMAPS_FIELD = /^[A-Z][A-Za-z_]*:\s/;
@@ -55,32 +107,91 @@ interface LineKind {
   strong: boolean;
 }
 
+const DUMP: LineKind = { kind: 'dmabuf_dump', strong: true };
+const DUMP_B: LineKind = { kind: 'dmabuf_dump_b', strong: true };
+const MEMINFO: LineKind = { kind: 'meminfo', strong: true };
+const GPU: LineKind = { kind: 'dumpsys_gpu', strong: true };
+const GRALLOC: LineKind = { kind: 'gralloc_allocator', strong: true };
+/** A prompt or a command's complaint (`isShellNoise`): part of no format, and the end of a block. */
+const NOISE: LineKind = { kind: '', strong: false };
+
+/**
+ * The start lines of the tools' outputs (dmabuf_dump, -b, meminfo, gpu), told apart first by
+ * their first character: nearly every line of a large kernel capture is looked at only that far.
+ */
+function toolStart(t: string): LineKind | undefined {
+  switch (t.charCodeAt(0)) {
+    case 0x4e /* N */:
+      return DUMP_HEADER.test(t) ? DUMP : undefined;
+    case 0x22 /* " */:
+      return DUMP_HEADER.test(t) ? DUMP : B_START.test(t) ? DUMP_B : undefined;
+    case 0x50 /* P */:
+      return DUMP_PROCESS_TOTAL.test(t) ? DUMP : undefined;
+    case 0x64 /* d */:
+      return DUMP_OTHER.test(t) ? DUMP : undefined;
+    case 0x2d /* - */:
+      return B_START.test(t) ? DUMP_B : undefined;
+    case 0x44 /* D */:
+      return B_START.test(t) ? DUMP_B : MEMINFO_START.test(t) ? MEMINFO : undefined;
+    case 0x54 /* T */:
+      return B_TOTAL.test(t) ? DUMP_B : MEMINFO_START.test(t) ? MEMINFO : undefined;
+    case 0x55 /* U */:
+      return B_FAILURE.test(t) ? DUMP_B : undefined;
+    case 0x41 /* A */:
+      return MEMINFO_START.test(t) ? MEMINFO : GRALLOC_START.test(t) ? GRALLOC : undefined;
+    case 0x4c /* L */:
+    case 0x49 /* I */:
+      return MEMINFO_START.test(t) ? MEMINFO : undefined;
+    case 0x4d /* M */:
+    case 0x46 /* F */:
+      return GPU_START.test(t) ? GPU : undefined;
+    case 0x47 /* G */:
+      return GPU_START.test(t) ? GPU : GRALLOC_START.test(t) ? GRALLOC : undefined;
+  }
+  return undefined;
+}
+
+const BUFINFO: LineKind = { kind: 'bufinfo', strong: true };
+const DMAPROCS: LineKind = { kind: 'dmaprocs', strong: true };
+const FDINFO: LineKind = { kind: 'fdinfo', strong: true };
+const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
+
+/**
+ * The format `line` belongs to. The regular expressions are tried in a fixed order (the first
+ * that matches decides); those that need a character or a word are tried only when the line
+ * holds it, since this runs over every line of texts of hundreds of megabytes.
+ */
 function classify(line: string): LineKind | undefined {
   const t = line.trim();
-  if (t === '' || isShellNoise(t)) return undefined;
-  if (BUFINFO_START.test(t)) return { kind: 'bufinfo', strong: true };
-  if (dmaprocsHead(t)) return { kind: 'dmaprocs', strong: true };
+  if (t === '') return undefined;
+  if (isShellNoise(t)) return NOISE;
+  // An fdinfo key (`pos:`, `ino:`, …): no format tried before it below has a line of this shape but dmaprocs'.
+  if (KEY.test(t)) return /^exp_name:/.test(t) ? FDINFO : dmaprocsHead(t) ? DMAPROCS : FDINFO_KEY;
+  const tool = toolStart(t);
+  if (tool) return tool;
+  if (BUFINFO_START.test(t)) return BUFINFO;
+  if (dmaprocsHead(t)) return DMAPROCS;
   if (DUMP_A_START.test(t)) return { kind: 'dmabuf_dump_a', strong: true };
-  if (SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
-  if (FDINFO_GREP.test(t)) return { kind: 'fdinfo', strong: true };
-  const hp = headerPath(line);
+  const slash = t.includes('/');
+  if (slash && t.includes('buffers/') && SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
+  if (slash && FDINFO_GREP.test(t)) return FDINFO;
+  // A header names a path: without a slash, it names no /proc file.
+  const hp = slash ? headerPath(t) : undefined;
   if (hp !== undefined) {
     const p = procPath(hp);
     if (!p) return undefined;
     return { kind: p.kind === 'fdinfo' ? 'fdinfo' : p.kind === 'fd' ? 'fd_links' : 'maps', strong: true };
   }
-  const link = LINK.exec(line);
+  const link = t.includes('->') ? LINK.exec(t) : null;
   if (link) return { kind: 'fd_links', strong: /^\/dmabuf:|^anon_inode:dmabuf$/.test(link[1] ?? link[2]) };
   const vma = VMA.exec(t);
   if (vma) return { kind: 'maps', strong: /^\/dmabuf:|^anon_inode:dmabuf$/.test(vma[1] ?? '') };
   if (SMAPS_FIELD.test(t)) return { kind: 'maps', strong: false };
-  if (/^exp_name:/.test(t)) return { kind: 'fdinfo', strong: true };
-  if (KEY.test(t)) return { kind: 'fdinfo', strong: false };
   return undefined;
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
@@ -89,24 +200,38 @@ export interface Run {
   end: number;
 }
 
-/** Where a block format (bufinfo, dmabuf_dump -a, dmaprocs) ends: does `line` end it (included)? */
+/** Where a block format ends: does `line` end it (included), or the line after it (`next`)? */
 function endsBlock(kind: string, line: string, next: string | undefined): 'here' | 'next' | false {
-  if (kind === 'bufinfo') return BUFINFO_END.test(line) ? 'here' : false;
-  // dmaprocs has no end line: the listing goes on until another format or a prompt.
-  if (kind === 'dmaprocs') return false;
-  if (DUMP_A_END.test(line)) return 'here';
-  // CSV: the values line follows the totals header.
-  if (DUMP_A_CSV_TOTALS.test(line)) return next === undefined ? 'here' : 'next';
-  return false;
+  /** A CSV totals header: the values line follows it. */
+  const header = (re: RegExp) => (re.test(line) ? (next === undefined ? 'here' : 'next') : false);
+  switch (kind) {
+    case 'bufinfo':
+      return BUFINFO_END.test(line) ? 'here' : false;
+    case 'dmabuf_dump':
+      return DUMP_END.test(line) ? 'here' : header(DUMP_CSV_TOTALS);
+    case 'dmabuf_dump_b':
+      return B_TOTAL.test(line) || B_FAILURE.test(line) ? 'here' : header(B_CSV_TOTALS);
+    case 'dmabuf_dump_a':
+      return DUMP_A_END.test(line) ? 'here' : header(DUMP_A_CSV_TOTALS);
+    case 'gralloc_allocator':
+      return GRALLOC_END.test(line) ? 'here' : false;
+    default:
+      // dmaprocs, meminfo, dumpsys gpu have no end line: the output goes on until another format or a prompt.
+      return false;
+  }
 }
 
 /**
- * The runs of formats in `lines`, in order, when they hold two formats or more; undefined
- * when they hold one or none (the text is read whole, as before).
+ * The runs of formats in `lines`, in order, when they hold two formats or more that no one
+ * importer reads together; undefined when they hold one or none, or only such a pair (the text
+ * is read whole, as before).
  */
 export function captureRuns(lines: readonly string[]): Run[] | undefined {
   const runs = runsOf(lines);
-  return new Set(runs.map((r) => r.kind)).size < 2 ? undefined : runs;
+  if (new Set(runs.map((r) => r.kind)).size < 2) return undefined;
+  // `dmabuf_dump -a -b` prints the stats, then the table: the dmabuf_dump_b importer reads both.
+  if (runs.length === 2 && runs[0].kind === 'dmabuf_dump_b' && runs[1].kind === 'dmabuf_dump_a') return undefined;
+  return runs;
 }
 
 /** The runs of formats in `lines`, in order; the last ends with the text. */
@@ -120,7 +245,7 @@ function runsOf(lines: readonly string[]): Run[] {
     const c = classify(line);
     if (block) {
       // A block cut short ends where a prompt or a line of another format appears.
-      const foreign = (c?.strong && c.kind !== block.kind) || isShellNoise(line);
+      const foreign = c === NOISE || (c?.strong && c.kind !== block.kind);
       if (block.takeNext || !foreign) {
         cur!.end = i;
         const end = block.takeNext ? 'here' : endsBlock(block.kind, line, lines[i + 1]);
@@ -133,18 +258,46 @@ function runsOf(lines: readonly string[]): Run[] {
     if (!c || (!c.strong && cur?.kind !== c.kind)) continue;
     if (cur && cur.kind === c.kind) cur.end = i;
     else {
-      cur = { kind: c.kind, start: cur ? cur.end + 1 : 0, end: i };
+      cur = startRun(cur, c.kind, i, lines);
       runs.push(cur);
     }
-    if (BLOCK_KINDS.has(c.kind) && c.strong) block = { kind: c.kind, takeNext: false };
+    if (BLOCK_KINDS.has(c.kind) && c.strong) {
+      block = { kind: c.kind, takeNext: false };
+      const end = endsBlock(c.kind, line, lines[i + 1]);
+      if (end === 'here') block = undefined;
+      else if (end === 'next') block.takeNext = true;
+    }
   }
   if (runs.length > 0) runs[runs.length - 1].end = lines.length - 1;
-  return runs;
+  // dmabuf_dump's default output and its -b output side by side: the dmabuf_dump importer reads both.
+  const joined: Run[] = [];
+  for (const r of runs) {
+    const last = joined[joined.length - 1];
+    const pair = last && new Set([last.kind, r.kind]);
+    if (pair && pair.size === 2 && pair.has('dmabuf_dump') && pair.has('dmabuf_dump_b')) joined[joined.length - 1] = { kind: 'dmabuf_dump', start: last.start, end: r.end };
+    else joined.push(r);
+  }
+  return joined;
+}
+
+/**
+ * A run of `kind` starting at line `i`, after `prev`: it takes the lines between them, and
+ * dmabuf_dump's process line before a table header even when a block without an end line
+ * (meminfo, dumpsys gpu) took it.
+ */
+function startRun(prev: Run | undefined, kind: string, i: number, lines: readonly string[]): Run {
+  let start = prev ? prev.end + 1 : 0;
+  if (kind === 'dmabuf_dump' && prev && start === i && i - 1 > prev.start && DUMP_PROCESS.test(lines[i - 1]) && !/\bkB\b/.test(lines[i - 1])) {
+    prev.end = i - 2;
+    start = i - 1;
+  }
+  return { kind, start, end: i };
 }
 
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
-  description: 'several kernel captures in one text (bufinfo, dmabuf_dump -a, fdinfo, fd links, maps, sysfs, vendor dmaprocs): each read by its own importer',
+  description:
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -158,7 +311,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no bufinfo, dmabuf_dump -a, fdinfo, fd link, maps, sysfs or dmaprocs capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs or dmaprocs capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');

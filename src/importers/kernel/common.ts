@@ -1,7 +1,7 @@
-// Helpers only the kernel-capture importers (src/importers/kernel/*) use: the
-// `/proc/<pid>/…` path shapes that captures put in front of a file's content, the lines a
-// terminal or a shell adds around a capture (prompts, `…: Permission denied`), and plural
-// wording. The plumbing every importer shares (guarded, splitLines, toInt, …) is in
+// Helpers the kernel-capture importers (src/importers/kernel/*) use: the `/proc/<pid>/…` path
+// shapes that captures put in front of a file's content, the lines a terminal or a shell adds
+// around a capture (prompts, `…: Permission denied`; the dmabuf_dump importers skip them too),
+// and plural wording. The plumbing every importer shares (guarded, splitLines, toInt, …) is in
 // ../common.js.
 import type { ImportContext } from '../types.js';
 
@@ -58,7 +58,11 @@ const FILE_ERROR_ENDS = ['Permission denied', 'Operation not permitted', 'No suc
 
 /** FILE_ERROR's match of a trimmed line; the line's end is looked at first (captures run to millions of lines, nearly none an error). */
 function fileError(t: string): RegExpExecArray | null {
-  return FILE_ERROR_ENDS.some((e) => t.endsWith(e)) ? FILE_ERROR.exec(t) : null;
+  // Every FILE_ERROR_ENDS ends with `d`, `s` or `y`: most lines are refused by their last character.
+  const last = t.charCodeAt(t.length - 1);
+  if (last !== 0x64 && last !== 0x73 && last !== 0x79) return null;
+  for (const e of FILE_ERROR_ENDS) if (t.endsWith(e)) return FILE_ERROR.exec(t);
+  return null;
 }
 
 /**
