@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { importDirect, csv, asSession } from './helpers.js';
-import { hexToInt } from '../src/importers/common.js';
-import { deniedPath, isShellNoise, procPath } from '../src/importers/kernel/common.js';
+import { hexToInt, isShellNoise } from '../src/importers/common.js';
+import { deniedPath, procPath } from '../src/importers/kernel/common.js';
 import { fdLinksImporter } from '../src/importers/kernel/fd-links.js';
 import { bufinfoImporter } from '../src/importers/kernel/bufinfo.js';
 import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';

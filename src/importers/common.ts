@@ -2,8 +2,9 @@
 // kernel captures of ./kernel/ — and the streaming ones): the never-throw wrappers with capped diagnostics,
 // line splitting that survives CRLF, a BOM and a missing final newline, safe decimal,
 // hexadecimal and kB conversion, the excerpt of an offending line quoted in a diagnostic,
-// dumpstate's marker lines as they appear inside a section, and the head text the streaming
-// importers (bugreport, systrace-text) sniff.
+// dumpstate's marker lines as they appear inside a section, the head text the streaming
+// importers (bugreport, systrace-text) sniff, and the lines a terminal or a script adds around
+// a capture saved by hand (prompts, a command's complaint about a file).
 import type { ImportContext, Row } from './types.js';
 
 /** Most diagnostics one source records before summarizing the rest (garbage input must not flood the table). */
@@ -204,4 +205,31 @@ export const SECTION_MARK = /^------ .* ------$/;
 /** The first 64 KiB of a stream's head as text, for a streaming importer's sniff (latin1: any byte decodes). */
 export function headText(head: Uint8Array): string {
   return Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, 64 * 1024)).toString('latin1');
+}
+
+// A prompt, alone or with the command typed after it: `console:/ # cat …`, `sargo:/ $`,
+// `root@android:/ #`, `# cat …`, `$ adb shell …`, `C:\work> adb shell …`.
+const PROMPT = /^(?:[\w.-]*(?:[:@][^\s#$]*)?\s?[#$]|[A-Za-z]:\\[^>]*>)(?:\s.*)?$/;
+// A command's complaint about a file it could not read: `cat: /proc/1/maps: Permission denied`,
+// `ls: cannot open directory '/proc/1/fd': Permission denied`, `sh: can't open …`, `grep: …: No such file or directory`.
+const FILE_ERROR = /^(?:[\w./-]+: )+(?:can't open |cannot (?:open|access) (?:directory )?)?['"]?(\/?\S+?)['"]?(?: for reading)?: (Permission denied|Operation not permitted|No such file or directory|No such process|Is a directory|Not a directory)\s*$/;
+const FILE_ERROR_ENDS = ['Permission denied', 'Operation not permitted', 'No such file or directory', 'No such process', 'Is a directory', 'Not a directory'];
+
+/** FILE_ERROR's match of a trimmed line; the line's end is looked at first (captures run to millions of lines, nearly none an error). */
+export function fileError(t: string): RegExpExecArray | null {
+  // Every FILE_ERROR_ENDS ends with `d`, `s` or `y`: most lines are refused by their last character.
+  const last = t.charCodeAt(t.length - 1);
+  if (last !== 0x64 && last !== 0x73 && last !== 0x79) return null;
+  for (const e of FILE_ERROR_ENDS) if (t.endsWith(e)) return FILE_ERROR.exec(t);
+  return null;
+}
+
+/**
+ * A line a terminal or a capture script adds around a capture, not part of any file it shows:
+ * a shell prompt (alone or followed by the command typed), or a command's error about a
+ * file it could not read. Capture importers skip these lines without a diagnostic of their own.
+ */
+export function isShellNoise(line: string): boolean {
+  const t = line.trim();
+  return t !== '' && (PROMPT.test(t) || fileError(t) !== null);
 }

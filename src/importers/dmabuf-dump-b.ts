@@ -17,12 +17,11 @@
 // `dmabuf_dump -a -b` output (these stats, then the buffer × process table) is read whole: the
 // table by the `dmabuf_dump_a` importer, as a child source.
 import type { ImportContext, TextImporter } from './types.js';
-import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, splitLines, toInt } from './common.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, splitLines, toInt } from './common.js';
 // dmabuf-dump.ts imports this module too; use its exports only inside functions (not while
 // the modules are being evaluated).
 import { looksLikePerProcessDump } from './dmabuf-dump.js';
 import { dmabufDumpAImporter } from './kernel/dmabuf-dump-a.js';
-import { isShellNoise } from './kernel/common.js';
 
 /**
  * The title line of a section (`----------------------- DMA-BUF per-buffer stats ---…`, a

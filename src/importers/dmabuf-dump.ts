@@ -22,11 +22,10 @@
 // `dmabuf_holder_observation` per (inode, pid) with the printed Pss, `process` names, and
 // `dmabuf_reported_total` (`dmabuf_dump_process` per PROCESS TOTAL, `dmabuf_dump` for the totals).
 import type { ImportContext, TextImporter } from './types.js';
-import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, kbToBytes, splitLines, toInt } from './common.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, kbToBytes, splitLines, toInt } from './common.js';
 // dmabuf-dump-b.ts imports this module too; use its exports only inside functions (not while
 // the modules are being evaluated).
 import { B_SECTION_TITLE, endOfDmabufDumpB, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
-import { isShellNoise } from './kernel/common.js';
 
 const HEADER_RAW = /^\s*Name\s+Rss\s+Pss\s+nr_procs\b(.*)$/;
 const HEADER_CSV = /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"(.*)$/;

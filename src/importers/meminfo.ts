@@ -15,8 +15,7 @@
 // looks for these lines anywhere in it. Rows: `meminfo_dmabuf` per block, and a
 // `dmabuf_reported_total` (origin `meminfo`) for the `DMA-BUF:` total.
 import type { ImportContext, TextImporter } from './types.js';
-import { excerpt, guarded, kbToBytes, splitLines } from './common.js';
-import { isShellNoise } from './kernel/common.js';
+import { excerpt, guarded, isShellNoise, kbToBytes, splitLines } from './common.js';
 
 /** A `%,9dK` number: optional sign, digits with US grouping commas. */
 const K = '(-?\\d[\\d,]*)\\s*K';

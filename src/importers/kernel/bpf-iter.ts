@@ -13,8 +13,7 @@
 // (`dmabuf_consistency`). A capture by hand may have blank lines, a prompt or the command
 // before the first record and a prompt after the last: skipped without a diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, splitLines, toInt } from '../common.js';
-import { isShellNoise } from './common.js';
+import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
 
 const NUM = /^\d+$/;
 const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;

@@ -33,8 +33,8 @@
 // (bare numbers and names) cannot be told apart line by line: a text holding it with other
 // captures is read as before, by the first importer that recognizes it.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines } from '../common.js';
-import { headerPath, isShellNoise, procPath } from './common.js';
+import { guarded, isShellNoise, splitLines } from '../common.js';
+import { headerPath, procPath } from './common.js';
 import { dmabufDumpImporter } from '../dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../dmabuf-dump-b.js';
 import { meminfoImporter } from '../meminfo.js';

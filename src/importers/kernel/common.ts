@@ -1,9 +1,9 @@
 // Helpers the kernel-capture importers (src/importers/kernel/*) use: the `/proc/<pid>/…` path
-// shapes that captures put in front of a file's content, the lines a terminal or a shell adds
-// around a capture (prompts, `…: Permission denied`; the dmabuf_dump importers skip them too),
-// and plural wording. The plumbing every importer shares (guarded, splitLines, toInt, …) is in
-// ../common.js.
+// shapes that captures put in front of a file's content, the files a capture could not read
+// (`…: Permission denied`), and plural wording. The plumbing every importer shares (guarded,
+// splitLines, toInt, the shell prompts around a capture, …) is in ../common.js.
 import type { ImportContext } from '../types.js';
+import { fileError } from '../common.js';
 
 /** Which per-process file a path names: the fd or fdinfo directory (or one entry of it), maps or smaps. */
 export type ProcFileKind = 'fd' | 'fdinfo' | 'maps' | 'smaps';
@@ -46,33 +46,6 @@ export function headerPath(line: string): string | undefined {
   if (!m) return undefined;
   const p = m[1].endsWith(':') ? m[1].slice(0, -1) : m[1];
   return p.includes('/') && /^(?:\.{0,2}\/|proc\/|\d+\/)/.test(p) && !p.includes(':') ? p : undefined;
-}
-
-// A prompt, alone or with the command typed after it: `console:/ # cat …`, `sargo:/ $`,
-// `root@android:/ #`, `# cat …`, `$ adb shell …`, `C:\work> adb shell …`.
-const PROMPT = /^(?:[\w.-]*(?:[:@][^\s#$]*)?\s?[#$]|[A-Za-z]:\\[^>]*>)(?:\s.*)?$/;
-// A command's complaint about a file it could not read: `cat: /proc/1/maps: Permission denied`,
-// `ls: cannot open directory '/proc/1/fd': Permission denied`, `sh: can't open …`, `grep: …: No such file or directory`.
-const FILE_ERROR = /^(?:[\w./-]+: )+(?:can't open |cannot (?:open|access) (?:directory )?)?['"]?(\/?\S+?)['"]?(?: for reading)?: (Permission denied|Operation not permitted|No such file or directory|No such process|Is a directory|Not a directory)\s*$/;
-const FILE_ERROR_ENDS = ['Permission denied', 'Operation not permitted', 'No such file or directory', 'No such process', 'Is a directory', 'Not a directory'];
-
-/** FILE_ERROR's match of a trimmed line; the line's end is looked at first (captures run to millions of lines, nearly none an error). */
-function fileError(t: string): RegExpExecArray | null {
-  // Every FILE_ERROR_ENDS ends with `d`, `s` or `y`: most lines are refused by their last character.
-  const last = t.charCodeAt(t.length - 1);
-  if (last !== 0x64 && last !== 0x73 && last !== 0x79) return null;
-  for (const e of FILE_ERROR_ENDS) if (t.endsWith(e)) return FILE_ERROR.exec(t);
-  return null;
-}
-
-/**
- * A line a terminal or a capture script adds around a capture, not part of any kernel file:
- * a shell prompt (alone or followed by the command typed), or a command's error about a
- * file it could not read. Capture importers skip these lines without a diagnostic of their own.
- */
-export function isShellNoise(line: string): boolean {
-  const t = line.trim();
-  return t !== '' && (PROMPT.test(t) || fileError(t) !== null);
 }
 
 /**

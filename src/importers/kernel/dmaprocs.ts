@@ -42,8 +42,7 @@
 // them), CRLF, text around the blocks (ignored), a capture cut short (whole rows kept, a
 // `truncated` diagnostic); an unreadable line inside a block is `malformed_row`.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, splitLines, toInt } from '../common.js';
-import { isShellNoise } from './common.js';
+import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
 
 /** `comm (PID 123) size: 456`, `… size: 456 kB`, `… size(kB): 456`. */
 const DMAPROCS_HEAD = /^(.*?)\s*\(PID\s+(\d+)\)\s+size(?:\(kB\))?:\s*(\d+)(?:\s*kB)?\s*$/;

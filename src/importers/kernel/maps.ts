@@ -12,8 +12,8 @@
 // Prompts and `cat: …` errors around the vma lines do not stop detection; files the capture
 // could not read (`…: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, hexToInt, splitLines, toInt } from '../common.js';
-import { deniedPath, headerPath, isShellNoise, noteDenied, plural, procPath } from './common.js';
+import { guarded, hexToInt, isShellNoise, splitLines, toInt } from '../common.js';
+import { deniedPath, headerPath, noteDenied, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
 const GREP_PREFIX = /^(\S*?\/\d+\/(?:task\/\d+\/)?s?maps):(.*)$/;

@@ -50,8 +50,7 @@
 // `start:… end:…ms` line is cut short too); an unknown line outside a buffer's block is
 // `malformed_row` (inside one it is a heap's own line, skipped).
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, kbToBytes, splitLines, toInt } from '../common.js';
-import { isShellNoise } from './common.js';
+import { excerpt, guarded, isShellNoise, kbToBytes, splitLines, toInt } from '../common.js';
 
 const ALL_START = /^\[All heap\] dump start @\d+ ms$/;
 const HEAP_INFO = /^\[heap info\](?: @\d+ ms)?$/;

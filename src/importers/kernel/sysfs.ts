@@ -21,8 +21,8 @@
 // attachment whose device is known (map_count from map_counter when the same source has it).
 // Attachments without a device name: one `info` diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, splitLines, toInt } from '../common.js';
-import { isShellNoise, plural } from './common.js';
+import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { plural } from './common.js';
 
 // <prefix><inode>/<attribute>[/<followed>]:<value>
 const GREP = /^((?:[^:]*\/)?)(\d+)\/(exporter_name|size|attachments\/([^/:]+)\/(device|map_counter))(\/[^:]*)?:(.*)$/;
