@@ -8,9 +8,9 @@ export interface ContainerEntry {
   /** Uncompressed size in bytes (what `open()` must yield; the reader checks it). */
   size: number;
   /**
-   * A fresh stream of the entry's bytes. `readAhead`: the entry is read to its end (the
-   * bugreport text), so a zip entry may inflate well ahead of its reader; otherwise little is
-   * produced before it is asked for (most entries are only sniffed).
+   * A fresh stream of the entry's bytes. `readAhead`: the entry is likely read to its end (the
+   * bugreport text, a large entry that may be a trace), so a zip entry may inflate well ahead of
+   * its reader; otherwise little is produced before it is asked for (most entries are only sniffed).
    */
   open(opts?: { readAhead?: boolean }): Promise<Readable>;
 }

@@ -561,7 +561,8 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     };
     for (const u of c.unreadable) cannotRead(`${c.name}${sep}${u.path}: cannot read (${u.reason})`);
     const rest = c.entries.filter((e) => !(e === main || e.size === 0 || /^(?:[^/]+\/)?(?:main_entry|version)\.txt$/.test(e.path)));
-    const heads = new Prefetch(rest, (e) => e.open().then((s) => openPeeked(s, `${c.name}${sep}${e.path}`, expected(e))));
+    // A large entry (opened in its turn, not ahead) may be read whole (a trace): it inflates ahead as the bugreport text does.
+    const heads = new Prefetch(rest, (e) => e.open({ readAhead: e.size > PREFETCH_MAX_BYTES }).then((s) => openPeeked(s, `${c.name}${sep}${e.path}`, expected(e))));
     try {
       for (let i = 0; i < rest.length; i++) {
         const e = rest[i];
