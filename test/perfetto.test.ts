@@ -729,7 +729,6 @@ test('loss reports: trace_stats (the last stands, buffers summed), ftrace_stats 
           'trace_lost_events',
           "the kernel's ftrace ring buffers overwrote 32 events during the trace (ftrace_stats overrun); " +
             "the kernel's ftrace ring buffers, full, dropped 7 events during the trace (ftrace_stats dropped_events); " +
-            "the tracing service's buffers overwrote 11 chunks of trace data before they were read (trace_stats chunks_overwritten); " +
             'the tracing service discarded 27 chunks of trace data (trace_stats chunks_discarded); ' +
             'producers lost 33 packets before the service got them (trace_stats trace_writer_packet_loss); ' +
             'the tracing service dropped data of 44 shared-memory protocol violations (trace_stats abi_violations); ' +

@@ -72,7 +72,7 @@ unfreed AS (
          END || coalesce(w.trace_end_ts, '?') || ')' ||
          CASE WHEN EXISTS (SELECT 1 FROM trace_info i WHERE i.snapshot_id = t.snapshot_id AND
                              (i.lost_event_bundles > 0 OR i.packets_dropped > 0 OR
-                              coalesce(i.ftrace_overrun, 0) + coalesce(i.ftrace_dropped_events, 0) + coalesce(i.chunks_overwritten, 0) +
+                              coalesce(i.ftrace_overrun, 0) + coalesce(i.ftrace_dropped_events, 0) +
                               coalesce(i.chunks_discarded, 0) + coalesce(i.writer_packet_loss, 0) + coalesce(i.abi_violations, 0) +
                               coalesce(i.flushes_failed, 0) > 0))
               THEN '; the trace lost events (trace_lost_events diagnostic), so a free may have been lost rather than never made'

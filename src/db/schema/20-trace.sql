@@ -37,7 +37,9 @@ CREATE TABLE trace_info (
   ftrace_dropped_events INTEGER,
   -- Chunks of trace data the tracing service's buffers overwrote before they were read (`perfetto`:
   -- the last `trace_stats` packet, `buffer_stats.chunks_overwritten` summed over buffers). NULL
-  -- without a `trace_stats` packet.
+  -- without a `trace_stats` packet. Not a loss `trace_lost_events` reports (Perfetto counts it as
+  -- info): a ring buffer, as the bugreport's trace uses, overwrites its oldest data, so the trace
+  -- merely starts later.
   chunks_overwritten INTEGER,
   -- Chunks of trace data the tracing service discarded: by a full buffer in DISCARD mode
   -- (`buffer_stats.chunks_discarded`, summed) and before reaching a buffer (`chunks_discarded`).

@@ -601,7 +601,8 @@ export class TraceSink {
     if (ftrace && ftrace.dropped > 0) reports.push(`the kernel's ftrace ring buffers, full, dropped ${ftrace.dropped} events during the trace (ftrace_stats dropped_events)`);
     if (service) {
       const s = service;
-      if (s.chunksOverwritten > 0) reports.push(`the tracing service's buffers overwrote ${s.chunksOverwritten} chunks of trace data before they were read (trace_stats chunks_overwritten)`);
+      // chunks_overwritten is not one: a ring buffer (the bugreport's trace) overwrites its oldest
+      // data, so the trace starts later; no free of an allocation it shows goes missing for it.
       if (s.chunksDiscarded > 0) reports.push(`the tracing service discarded ${s.chunksDiscarded} chunks of trace data (trace_stats chunks_discarded)`);
       if (s.writerPacketLoss > 0) reports.push(`producers lost ${s.writerPacketLoss} packets before the service got them (trace_stats trace_writer_packet_loss)`);
       if (s.abiViolations > 0) reports.push(`the tracing service dropped data of ${s.abiViolations} shared-memory protocol violations (trace_stats abi_violations)`);
