@@ -223,13 +223,17 @@ export const dmabufDumpBImporter: TextImporter = {
 
   sniff(head: string): boolean {
     if (looksLikePerProcessDump(head)) return false;
-    // The total line and the failure message are matched stricter than when parsing: alone,
-    // they must be the tool's exact output.
-    return (
+    // The title and the headers hold one of these words: without them, no line is looked at.
+    const titled =
+      (head.includes('DMA-BUF') || head.includes('Dmabuf Inode')) &&
       splitLines(head).lines.some((l) => {
         const t = l.trim();
         return B_SECTION_TITLE.test(t) || RAW_BUFFER_HEADER.test(t) || CSV_BUFFER_HEADER.test(t);
-      }) ||
+      });
+    // The total line and the failure message are matched stricter than when parsing: alone,
+    // they must be the tool's exact output.
+    return (
+      titled ||
       /^Total DMA-BUF count: \d+, Total DMA-BUF size\(bytes\): \d+/m.test(head) ||
       /^Unable to read DMA-BUF (sysfs|per-buffer) stats from device\s*$/.test(head.trim())
     );

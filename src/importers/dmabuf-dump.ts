@@ -327,6 +327,9 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
  * TOTAL line or the final totals line (the `dmabuf_dump -b` sniff uses it to keep the two apart).
  */
 export function looksLikePerProcessDump(head: string): boolean {
+  // Each of the lines looked for holds one of these words: a text without them (most files a
+  // zip's sniffing meets) is refused without splitting it into lines.
+  if (!head.includes('Rss') && !head.includes('PROCESS TOTAL') && !head.includes('dmabuf total')) return false;
   return splitLines(head).lines.some((l) => {
     const t = l.trim();
     return HEADER_RAW.test(t) || HEADER_CSV.test(t) || PROCESS_TOTAL_RAW.test(t) || FINAL.test(t);
@@ -338,7 +341,7 @@ export const dmabufDumpImporter: TextImporter = {
   description: 'dmabuf_dump (default mode): DMA-BUFs per process with Rss/Pss and the system totals (Android 10+, raw and CSV)',
 
   sniff(head: string): boolean {
-    return looksLikePerProcessDump(head) || /^\s*\S+:\s*\d+\s*\r?\n\s*Name\s+Rss\s+Pss\b/m.test(head);
+    return looksLikePerProcessDump(head) || (head.includes('Rss') && /^\s*\S+:\s*\d+\s*\r?\n\s*Name\s+Rss\s+Pss\b/m.test(head));
   },
 
   importText(text: string, ctx: ImportContext): void {
