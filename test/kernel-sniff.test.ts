@@ -17,6 +17,7 @@ import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
+import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -34,6 +35,7 @@ const MINE = [
   grallocImporter,
   dmaprocsImporter,
   mtkHeapDebugImporter,
+  processDmabufInfoImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -71,6 +73,9 @@ const OWN: [string, string, string][] = [
   ['mtk all_heaps 5.10 spaces', k.expandTabs(k.renderMtkHeap(s, '5.10', 'all_heaps')), 'mtk_heap_debug'],
   ['mtk heaps/system', k.renderMtkHeap(s, '6x', 'heap'), 'mtk_heap_debug'],
   ['mtk stats', k.renderMtkHeap(s, '5.10', 'stats'), 'mtk_heap_debug'],
+  ['process_dmabuf_info', k.renderProcessDmabufInfo(s), 'process_dmabuf_info'],
+  ['process_dmabuf_info spaces', k.expandTabs(k.renderProcessDmabufInfo(s)), 'process_dmabuf_info'],
+  ['process_dmabuf_info without its title line', k.renderProcessDmabufInfo(s).split('\n').slice(1).join('\n'), 'process_dmabuf_info'],
 ];
 
 /** Texts none of this family may take. */
@@ -90,6 +95,9 @@ const FOREIGN: [string, string][] = [
   ['/proc/meminfo', 'MemTotal:        7698860 kB\nMemFree:          299556 kB\n'],
   ['an empty file', ''],
   ['a process line without its DMA Buffers table', 'surfaceflinger (PID 987) size: 4096\nsomething else\n'],
+  ['process_dmabuf_info rows and Total lines without the title or the header',
+    k.renderProcessDmabufInfo(s).split('\n').slice(2).join('\n')],
+  ['a ps-like table', 'USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME\nroot             1     0 12936448 9772 do_epoll_wait       0 S init\n'],
   ['a PSS table header without its end line', 'PID     PSS(KB)   RSS(KB)\n987     1024      2048\n'],
 ];
 

@@ -4,7 +4,7 @@
 -- per-buffer listing beside the others: a row whose status is not `ok` is a finding.
 -- Checks: `total_bytes` / `buffer_count` (a listing's own total line), `exporter_bytes` /
 -- `exporter_count` (dmabuf_dump -b exporter stats), `process_rss` / `process_pss`
--- (dmabuf_dump PROCESS TOTAL, dmabuf_dump -a per-process totals, vendor dmaprocs per-process sizes, MediaTek /proc/dma_heap per-process RSS), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
+-- (dmabuf_dump PROCESS TOTAL, dmabuf_dump -a per-process totals, vendor dmaprocs per-process sizes, MediaTek /proc/dma_heap per-process RSS, OpenHarmony /proc/process_dmabuf_info per-process totals: every fd counted), `userspace_rss` / `dmabuf_total` (dmabuf_dump's last line),
 -- `global_total` (a total reported by one source beside the buffers every global listing
 -- found; sources are read at different moments, hence `tolerance_pct`), `source_bytes`
 -- (each listing's buffer count and bytes side by side), `source_missing` (buffers other
@@ -36,11 +36,14 @@ glob AS MATERIALIZED (
   SELECT snapshot_id, count(*) AS n, sum(size) AS bytes FROM dmabuf WHERE in_global_list GROUP BY snapshot_id
 ),
 held AS MATERIALIZED (
-  -- The holder rows of a source per process: how many, and the sum of the sizes that source gave their buffers and of their Pss.
-  SELECT h.source_id, h.pid, count(*) AS entries, count(h.inode) AS buffers, sum(h.reported_pss) AS pss,
-         sum((SELECT max(o.size) FROM dmabuf_observation o WHERE o.source_id = h.source_id AND o.inode = h.inode)) AS bytes
-  FROM dmabuf_holder_observation h
-  GROUP BY h.source_id, h.pid
+  -- The holder rows of a source per process: how many, the sum of the sizes that source gave their buffers (once each, and
+  -- once per fd: /proc/process_dmabuf_info totals count every fd) and of their Pss.
+  SELECT source_id, pid, count(*) AS entries, count(inode) AS buffers, sum(reported_pss) AS pss, sum(sz) AS bytes,
+         sum(sz * coalesce(fd_refs, 1)) AS fd_bytes
+  FROM (SELECT h.source_id, h.pid, h.inode, h.reported_pss, h.fd_refs,
+               (SELECT max(o.size) FROM dmabuf_observation o WHERE o.source_id = h.source_id AND o.inode = h.inode) AS sz
+        FROM dmabuf_holder_observation h)
+  GROUP BY source_id, pid
 ),
 listing AS MATERIALIZED (
   SELECT o.snapshot_id, o.source_id, s.importer, count(*) AS n, sum(o.size) AS bytes
@@ -72,7 +75,8 @@ checks AS (
   FROM dmabuf_reported_total r WHERE r.exporter IS NOT NULL AND r.buffer_count IS NOT NULL
   UNION ALL
   -- dmabuf_dump PROCESS TOTAL lines.
-  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes), coalesce(h.bytes, 0),
+  SELECT r.snapshot_id, 'process_rss', coalesce(pr.name, '?') || ' (' || r.pid || ')', coalesce(r.userspace_rss_bytes, r.total_bytes),
+         coalesce(CASE WHEN r.origin = 'process_dmabuf_info_process' THEN h.fd_bytes ELSE h.bytes END, 0),
          1024 * coalesce(h.buffers, 0), 'bytes', r.origin || ' process total beside the sum of the process''s rows'
   FROM dmabuf_reported_total r
   LEFT JOIN held h ON h.source_id = r.source_id AND h.pid = r.pid

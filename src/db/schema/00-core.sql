@@ -197,9 +197,9 @@ CREATE TABLE dmabuf_reported_total (
   snapshot_id INTEGER NOT NULL,
   -- Source that printed the total.
   source_id INTEGER NOT NULL,
-  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, `dmaprocs_process` (a vendor per-process listing's `size:`), `mtk_heap` (MediaTek /proc/dma_heap: its buffer total and `--sum` lines), `mtk_heap_process` (its per-process RSS and PSS), ...
+  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, `dmaprocs_process` (a vendor per-process listing's `size:`), `mtk_heap` (MediaTek /proc/dma_heap: its buffer total and `--sum` lines), `mtk_heap_process` (its per-process RSS and PSS), `process_dmabuf_info_process` (OpenHarmony/Huawei /proc/process_dmabuf_info `Total dmabuf size of`: every fd counted, a buffer behind two fds twice), ...
   origin TEXT NOT NULL,
-  -- Process the total is for (`dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`), else NULL.
+  -- Process the total is for (`dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`, `process_dmabuf_info_process`), else NULL.
   pid INTEGER,
   -- Exporter the total is for (`dmabuf_dump_b_exporter`), else NULL.
   exporter TEXT,

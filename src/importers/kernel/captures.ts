@@ -18,8 +18,9 @@
 //   - blocks with a start line only, ended by a line of another format or a prompt: `dumpsys
 //     meminfo` (`Applications Memory Usage`, `Total RAM:`, `Low on memory:`, or the `DMA-BUF:` /
 //     `ION:` line a `grep -A6 DMA-BUF` keeps), `dumpsys gpu` (`Memory snapshot for GPU N:` or its
-//     failure message) and the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
-//     size: …` blocks);
+//     failure message), the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
+//     size: …` blocks) and OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
+//     `Dma-buf objects usage of processes:` or its column header);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`).
@@ -47,6 +48,7 @@ import { mapsImporter } from './maps.js';
 import { sysfsImporter } from './sysfs.js';
 import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
+import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -63,6 +65,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     sysfsImporter,
     dmaprocsImporter,
     grallocImporter,
+    processDmabufInfoImporter,
   ].map((i) => [i.name, i]),
 );
 
@@ -93,6 +96,9 @@ const MEMINFO_START = /^(?:Applications Memory Usage \(in Kilobytes\):|Total RAM
 const GPU_START = /^(?:Memory snapshot for GPU\s+\d+:\s*$|Failed to initialize GPU (?:memory|imported mem) eBPF|GPU memory (?:total )?usage maps? (?:are|is) empty)/;
 // SurfaceFlinger's buffer table (./gralloc.ts): its title … its total line.
 const GRALLOC_START = /^(?:GraphicBufferAllocator buffers|Allocated buffers):$/;
+// OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts): its first line, its column header.
+const PDI_START = /^Dma-buf objects usage of processes:$/;
+const PDI_HEADER = /^Process\s+pid\s+fd\s+size_bytes\s+ino\s+exp_pid\s+exp_task_comm\s+buf_name\s+exp_name$/;
 const GRALLOC_END = /^\s*Total allocated (?:by GraphicBufferAllocator )?\(estimated?\):/;
 const FDINFO_GREP = /^\S*\/fdinfo\/\d+:[a-z_][\w-]*:/i;
 const KEY = /^[a-z_][\w-]*:(?:\s|$)/;
@@ -112,11 +118,12 @@ const DUMP_B: LineKind = { kind: 'dmabuf_dump_b', strong: true };
 const MEMINFO: LineKind = { kind: 'meminfo', strong: true };
 const GPU: LineKind = { kind: 'dumpsys_gpu', strong: true };
 const GRALLOC: LineKind = { kind: 'gralloc_allocator', strong: true };
+const PDI: LineKind = { kind: 'process_dmabuf_info', strong: true };
 /** A prompt or a command's complaint (`isShellNoise`): part of no format, and the end of a block. */
 const NOISE: LineKind = { kind: '', strong: false };
 
 /**
- * The start lines of the tools' outputs (dmabuf_dump, -b, meminfo, gpu), told apart first by
+ * The start lines of the tools' outputs (dmabuf_dump, -b, meminfo, gpu, process_dmabuf_info), told apart first by
  * their first character: nearly every line of a large kernel capture is looked at only that far.
  */
 function toolStart(t: string): LineKind | undefined {
@@ -126,13 +133,13 @@ function toolStart(t: string): LineKind | undefined {
     case 0x22 /* " */:
       return DUMP_HEADER.test(t) ? DUMP : B_START.test(t) ? DUMP_B : undefined;
     case 0x50 /* P */:
-      return DUMP_PROCESS_TOTAL.test(t) ? DUMP : undefined;
+      return DUMP_PROCESS_TOTAL.test(t) ? DUMP : PDI_HEADER.test(t) ? PDI : undefined;
     case 0x64 /* d */:
       return DUMP_OTHER.test(t) ? DUMP : undefined;
     case 0x2d /* - */:
       return B_START.test(t) ? DUMP_B : undefined;
     case 0x44 /* D */:
-      return B_START.test(t) ? DUMP_B : MEMINFO_START.test(t) ? MEMINFO : undefined;
+      return B_START.test(t) ? DUMP_B : MEMINFO_START.test(t) ? MEMINFO : PDI_START.test(t) ? PDI : undefined;
     case 0x54 /* T */:
       return B_TOTAL.test(t) ? DUMP_B : MEMINFO_START.test(t) ? MEMINFO : undefined;
     case 0x55 /* U */:
@@ -191,7 +198,7 @@ function classify(line: string): LineKind | undefined {
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
@@ -216,7 +223,7 @@ function endsBlock(kind: string, line: string, next: string | undefined): 'here'
     case 'gralloc_allocator':
       return GRALLOC_END.test(line) ? 'here' : false;
     default:
-      // dmaprocs, meminfo, dumpsys gpu have no end line: the output goes on until another format or a prompt.
+      // dmaprocs, meminfo, dumpsys gpu, process_dmabuf_info have no end line: the output goes on until another format or a prompt.
       return false;
   }
 }
@@ -297,7 +304,7 @@ function startRun(prev: Run | undefined, kind: string, i: number, lines: readonl
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
   description:
-    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs): each read by its own importer',
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs, process_dmabuf_info): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -311,7 +318,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs or dmaprocs capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, dmaprocs or process_dmabuf_info capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
