@@ -18,6 +18,7 @@ import { dumpsysGpuImporter } from '../src/importers/kernel/dumpsys-gpu.js';
 import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
+import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -54,6 +55,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [mtkHeapDebugImporter, 'mtk all_heaps 6x', k.renderMtkHeap(s, '6x', 'all_heaps'), 'capture.txt'],
   [mtkHeapDebugImporter, 'mtk all_heaps 5.10 spaces', k.expandTabs(k.renderMtkHeap(s, '5.10', 'all_heaps')), 'capture.txt'],
   [mtkHeapDebugImporter, 'mtk stats', k.renderMtkHeap(s, '6x', 'stats'), 'capture.txt'],
+  [ionHeapImporter, 'ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'capture.txt'],
+  [ionHeapImporter, 'ion heaps aosp310', k.renderIonHeaps(s, 'aosp310', false), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

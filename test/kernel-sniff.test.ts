@@ -17,6 +17,7 @@ import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
+import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -34,6 +35,7 @@ const MINE = [
   grallocImporter,
   dmaprocsImporter,
   mtkHeapDebugImporter,
+  ionHeapImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -71,6 +73,9 @@ const OWN: [string, string, string][] = [
   ['mtk all_heaps 5.10 spaces', k.expandTabs(k.renderMtkHeap(s, '5.10', 'all_heaps')), 'mtk_heap_debug'],
   ['mtk heaps/system', k.renderMtkHeap(s, '6x', 'heap'), 'mtk_heap_debug'],
   ['mtk stats', k.renderMtkHeap(s, '5.10', 'stats'), 'mtk_heap_debug'],
+  ['ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'ion_heap'],
+  ['ion heaps aosp310 (blank header)', k.renderIonHeaps(s, 'aosp310', false), 'ion_heap'],
+  ['ion heap, one file', k.renderIonHeap(k.ionHeapsOf(s)[0], 'msm44'), 'ion_heap'],
 ];
 
 /** Texts none of this family may take. */
@@ -91,6 +96,8 @@ const FOREIGN: [string, string][] = [
   ['an empty file', ''],
   ['a process line without its DMA Buffers table', 'surfaceflinger (PID 987) size: 4096\nsomething else\n'],
   ['a PSS table header without its end line', 'PID     PSS(KB)   RSS(KB)\n987     1024      2048\n'],
+  ['a client/pid/size table that is not ION\'s', '  client   pid   size\n  surfaceflinger   987   4096\n  total   4096\n'],
+  ['text about orphaned allocations', 'ion: orphaned allocations found, see the heap file\n'],
 ];
 
 for (const [label, text, want] of OWN) {

@@ -16,6 +16,7 @@ import { grallocImporter } from './kernel/gralloc.js';
 import { bpfIterImporter } from './kernel/bpf-iter.js';
 import { dmaprocsImporter } from './kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from './kernel/mtk-heap-debug.js';
+import { ionHeapImporter } from './kernel/ion-heap.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -44,6 +45,7 @@ export const textImporters: TextImporter[] = [
   grallocImporter,
   dmaprocsImporter,
   mtkHeapDebugImporter,
+  ionHeapImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];
