@@ -19,6 +19,7 @@ import { grallocImporter } from '../src/importers/kernel/gralloc.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
+import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -57,6 +58,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [mtkHeapDebugImporter, 'mtk stats', k.renderMtkHeap(s, '6x', 'stats'), 'capture.txt'],
   [processDmabufInfoImporter, 'process_dmabuf_info', k.renderProcessDmabufInfo(s), 'capture.txt'],
   [processDmabufInfoImporter, 'process_dmabuf_info spaces', k.expandTabs(k.renderProcessDmabufInfo(s)), 'capture.txt'],
+  [ionHeapImporter, 'ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'capture.txt'],
+  [ionHeapImporter, 'ion heaps aosp310', k.renderIonHeaps(s, 'aosp310', false), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

@@ -18,6 +18,7 @@ import { kernelCapturesImporter } from '../src/importers/kernel/captures.js';
 import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
+import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -36,6 +37,7 @@ const MINE = [
   dmaprocsImporter,
   mtkHeapDebugImporter,
   processDmabufInfoImporter,
+  ionHeapImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -76,6 +78,9 @@ const OWN: [string, string, string][] = [
   ['process_dmabuf_info', k.renderProcessDmabufInfo(s), 'process_dmabuf_info'],
   ['process_dmabuf_info spaces', k.expandTabs(k.renderProcessDmabufInfo(s)), 'process_dmabuf_info'],
   ['process_dmabuf_info without its title line', k.renderProcessDmabufInfo(s).split('\n').slice(1).join('\n'), 'process_dmabuf_info'],
+  ['ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'ion_heap'],
+  ['ion heaps aosp310 (blank header)', k.renderIonHeaps(s, 'aosp310', false), 'ion_heap'],
+  ['ion heap, one file', k.renderIonHeap(k.ionHeapsOf(s)[0], 'msm44'), 'ion_heap'],
 ];
 
 /** Texts none of this family may take. */
@@ -99,6 +104,8 @@ const FOREIGN: [string, string][] = [
     k.renderProcessDmabufInfo(s).split('\n').slice(2).join('\n')],
   ['a ps-like table', 'USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME\nroot             1     0 12936448 9772 do_epoll_wait       0 S init\n'],
   ['a PSS table header without its end line', 'PID     PSS(KB)   RSS(KB)\n987     1024      2048\n'],
+  ['a client/pid/size table that is not ION\'s', '  client   pid   size\n  surfaceflinger   987   4096\n  total   4096\n'],
+  ['text about orphaned allocations', 'ion: orphaned allocations found, see the heap file\n'],
 ];
 
 for (const [label, text, want] of OWN) {

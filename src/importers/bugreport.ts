@@ -52,6 +52,9 @@ const SERVICE_ROUTES: Record<string, string> = {
 /** Titles dumpstate gives the dmabuf_dump sections (formats.md §1), lower-cased. */
 const DMABUF_DUMP_TITLES = ['dmabuf dump', 'dmabuf per-buffer/per-exporter/per-device stats'];
 
+/** `ion` alone or before `_`, `/`, a space or the end, with no letter or digit before it. */
+const ION_WORD = /(?:^|[^a-z0-9])ion(?:$|[^a-z0-9])/;
+
 /** Which importer reads a section: by name, `sniff` to let the text importers decide, or undefined to skip it. */
 function routeSection(title: string, command: string): string | undefined {
   const t = title.toLowerCase();
@@ -64,6 +67,8 @@ function routeSection(title: string, command: string): string | undefined {
   }
   // Vendor files without those words: Qualcomm `dmaprocs` (also `dmabuf process info`), Nothing's `show_all_task_dma`.
   if (/dmabuf|dma_buf|dma-buf|bufinfo|fdinfo|dma_heap|dmaprocs|show_all_task_dma/.test(t + ' ' + cmd)) return 'sniff';
+  // ION's debug files (`/d/ion/heaps/system`, `ION HEAPS`, `ion_mm_heap`): `ion` as a word of its own, not inside one (version, region).
+  if (ION_WORD.test(t + ' ' + cmd)) return 'sniff';
   return undefined;
 }
 

@@ -17,6 +17,7 @@ import { bpfIterImporter } from './kernel/bpf-iter.js';
 import { dmaprocsImporter } from './kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from './kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from './kernel/process-dmabuf-info.js';
+import { ionHeapImporter } from './kernel/ion-heap.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -46,6 +47,7 @@ export const textImporters: TextImporter[] = [
   dmaprocsImporter,
   mtkHeapDebugImporter,
   processDmabufInfoImporter,
+  ionHeapImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];

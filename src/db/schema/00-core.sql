@@ -197,11 +197,11 @@ CREATE TABLE dmabuf_reported_total (
   snapshot_id INTEGER NOT NULL,
   -- Source that printed the total.
   source_id INTEGER NOT NULL,
-  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, `dmaprocs_process` (a vendor per-process listing's `size:`), `mtk_heap` (MediaTek /proc/dma_heap: its buffer total and `--sum` lines), `mtk_heap_process` (its per-process RSS and PSS), `process_dmabuf_info_process` (OpenHarmony/Huawei /proc/process_dmabuf_info `Total dmabuf size of`: every fd counted, a buffer behind two fds twice), ...
+  -- Which total: `dmabuf_dump`, `dmabuf_dump_process`, `dmabuf_dump_b`, `dmabuf_dump_b_exporter`, `bufinfo`, `dmaprocs_process` (a vendor per-process listing's `size:`), `mtk_heap` (MediaTek /proc/dma_heap: its buffer total and `--sum` lines), `mtk_heap_process` (its per-process RSS and PSS), `process_dmabuf_info_process` (OpenHarmony/Huawei /proc/process_dmabuf_info `Total dmabuf size of`: every fd counted, a buffer behind two fds twice), `ion_client` (an ION heap debug file's client rows: the bytes of the heap's buffers a process's ION clients hold handles to, summed over its clients), `ion_heap` (that file's `total`: every buffer of the heap), `ion_heap_orphaned` (its `total orphaned`: buffers no client holds a handle to; buffer_count = the orphaned allocations listed), ...
   origin TEXT NOT NULL,
-  -- Process the total is for (`dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`, `process_dmabuf_info_process`), else NULL.
+  -- Process the total is for (`dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`, `process_dmabuf_info_process`, `ion_client`), else NULL.
   pid INTEGER,
-  -- Exporter the total is for (`dmabuf_dump_b_exporter`), else NULL.
+  -- Exporter the total is for (`dmabuf_dump_b_exporter`); for `ion_client`, `ion_heap` and `ion_heap_orphaned` the ION heap, when the capture names it; else NULL.
   exporter TEXT,
   -- Total bytes.
   total_bytes INTEGER,

@@ -19,8 +19,9 @@
 //     meminfo` (`Applications Memory Usage`, `Total RAM:`, `Low on memory:`, or the `DMA-BUF:` /
 //     `ION:` line a `grep -A6 DMA-BUF` keeps), `dumpsys gpu` (`Memory snapshot for GPU N:` or its
 //     failure message), the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
-//     size: …` blocks) and OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
-//     `Dma-buf objects usage of processes:` or its column header);
+//     size: …` blocks), OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
+//     `Dma-buf objects usage of processes:` or its column header) and ION heap files (./ion-heap.ts:
+//     the `client pid size` header; the heap's own lines after the table go with it);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`).
@@ -49,6 +50,7 @@ import { sysfsImporter } from './sysfs.js';
 import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
+import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -66,6 +68,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     dmaprocsImporter,
     grallocImporter,
     processDmabufInfoImporter,
+    ionHeapImporter,
   ].map((i) => [i.name, i]),
 );
 
@@ -161,6 +164,7 @@ function toolStart(t: string): LineKind | undefined {
 const BUFINFO: LineKind = { kind: 'bufinfo', strong: true };
 const DMAPROCS: LineKind = { kind: 'dmaprocs', strong: true };
 const FDINFO: LineKind = { kind: 'fdinfo', strong: true };
+const ION_HEAP: LineKind = { kind: 'ion_heap', strong: true };
 const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
 
 /**
@@ -178,6 +182,7 @@ function classify(line: string): LineKind | undefined {
   if (tool) return tool;
   if (BUFINFO_START.test(t)) return BUFINFO;
   if (dmaprocsHead(t)) return DMAPROCS;
+  if (isIonHeapHeader(t)) return ION_HEAP;
   if (DUMP_A_START.test(t)) return { kind: 'dmabuf_dump_a', strong: true };
   const slash = t.includes('/');
   if (slash && t.includes('buffers/') && SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
@@ -198,7 +203,7 @@ function classify(line: string): LineKind | undefined {
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
@@ -223,7 +228,7 @@ function endsBlock(kind: string, line: string, next: string | undefined): 'here'
     case 'gralloc_allocator':
       return GRALLOC_END.test(line) ? 'here' : false;
     default:
-      // dmaprocs, meminfo, dumpsys gpu, process_dmabuf_info have no end line: the output goes on until another format or a prompt.
+      // dmaprocs, ION heap files (their heap's own lines follow the table), meminfo, dumpsys gpu, process_dmabuf_info have no end line: the output goes on until another format or a prompt.
       return false;
   }
 }
@@ -304,7 +309,7 @@ function startRun(prev: Run | undefined, kind: string, i: number, lines: readonl
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
   description:
-    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs, process_dmabuf_info): each read by its own importer',
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs, process_dmabuf_info, ION heap files): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -318,7 +323,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, dmaprocs or process_dmabuf_info capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, dmaprocs, process_dmabuf_info or ION heap capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
