@@ -341,7 +341,7 @@ export const dmabufDumpImporter: TextImporter = {
   description: 'dmabuf_dump (default mode): DMA-BUFs per process with Rss/Pss and the system totals (Android 10+, raw and CSV)',
 
   sniff(head: string): boolean {
-    return looksLikePerProcessDump(head) || (head.includes('Rss') && /^\s*\S+:\s*\d+\s*\r?\n\s*Name\s+Rss\s+Pss\b/m.test(head));
+    return looksLikePerProcessDump(head) || (head.includes('Rss') && /^[^\S\n]*\S+:\s*\d+\s*\r?\n\s*Name\s+Rss\s+Pss\b/m.test(head));
   },
 
   importText(text: string, ctx: ImportContext): void {

@@ -157,11 +157,11 @@ export const meminfoImporter: TextImporter = {
   sniff(head: string): boolean {
     // `dumpsys meminfo` starts with this line; a bugreport (whose dumpsys holds it much later) starts otherwise.
     if (/^(?:\s*\S[^\n]*\n){0,3}\s*Applications Memory Usage \(in Kilobytes\):/.test(head)) return true;
-    if (/^\s*== dumpstate:/m.test(head.slice(0, 2048))) return false;
+    if (/^[^\S\n]*== dumpstate:/m.test(head.slice(0, 2048))) return false;
     // A low-memory report (dropbox `lowmem`, logcat): same lines, `DMA-BUF Heap:` singular.
-    if (/^\s*Low on memory:/.test(head) && /^\s*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
+    if (/^\s*Low on memory:/.test(head) && /^[^\S\n]*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
     // A cut-out block: the Total RAM line followed by DMA-BUF or ION lines…
-    if (/^\s*Total RAM:\s*[\d,]+K/m.test(head) && /^\s*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
+    if (/^[^\S\n]*Total RAM:\s*[\d,]+K/m.test(head) && /^[^\S\n]*(DMA-BUF|ION):\s*[\d,]+K/m.test(head)) return true;
     // …or starting at its DMA-BUF or ION line (`dumpsys meminfo | grep -A6 DMA-BUF`), after a prompt maybe.
     const first = splitLines(head.slice(0, 4096)).lines.find((l) => l.trim() !== '' && !isShellNoise(l));
     return first !== undefined && /^\s*(DMA-BUF|ION):\s*-?[\d,]+K/.test(first);

@@ -28,7 +28,7 @@ import { add, negate, type Int64 } from './perfetto/wire.js';
 import { guardedStream, headText, toInt } from './common.js';
 
 /** An ftrace text line: comm, tid, tgid (optional column), cpu, seconds, fraction, event, payload. */
-const LINE = /^\s*(.*?)-(\d+)\s+(?:\(\s*([\d-]+)\s*\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?(\d+)\.(\d+):\s+([\w.-]+):\s?(.*)$/;
+const LINE = /^\s*(\S.*?)?-(\d+)\s+(?:\(\s*([\d-]+)\s*\)\s+)?\[(\d+)\]\s+(?:\S+\s+)?(\d+)\.(\d+):\s+([\w.-]+):\s?(.*)$/;
 const EVENTS = new Set([
   'dma_heap_stat',
   'dmabuf_rss_stat',
@@ -42,6 +42,8 @@ const EVENTS = new Set([
 /** One of EVENTS named as an event line names it (`: dma_heap_stat: `). */
 const OUR_EVENT_NAMED = /:\s(dma_heap_stat|dmabuf_rss_stat|ion_heap_grow|ion_heap_shrink|ion_stat|gpu_mem_total|binder_transaction|binder_transaction_received):\s/;
 const KV = /([A-Za-z_]\w*)=([^\s,]*)/g;
+/** Longest line a sniff tries as an event line. */
+const MAX_SNIFF_LINE = 4096;
 /** Longest line read (ftrace lines are a few hundred bytes); the rest of a longer one is dropped. */
 const MAX_LINE = 64 * 1024;
 /** Task names that name no one: the kernel's for a pid whose comm it no longer has, traceconv's for a thread it never named. */
@@ -73,7 +75,8 @@ export function looksLikeFtraceText(head: string): boolean {
   let lines = 0;
   for (const line of head.split('\n')) {
     if (++lines > 2000) break;
-    if (LINE.test(line.replace(/\r$/, '')) && ++hits >= 2) return true;
+    // An event line is short and holds its CPU in brackets: longer lines (a page of HTML or JSON) are not tried.
+    if (line.length <= MAX_SNIFF_LINE && line.includes(']') && LINE.test(line.replace(/\r$/, '')) && ++hits >= 2) return true;
   }
   return false;
 }
@@ -498,7 +501,7 @@ class TextTraceReader {
     }
     const tid = Number(m[2]);
     const tgid = m[3] !== undefined && /^\d+$/.test(m[3]) ? Number(m[3]) : null;
-    const comm = m[1].trim();
+    const comm = (m[1] ?? '').trim();
     const named = comm !== '' && !NO_NAME.has(comm);
     if (tgid !== null) this.tgidFromLine.add(tid);
     this.sink.thread(tid, tgid, named ? comm : null);

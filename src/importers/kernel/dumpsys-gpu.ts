@@ -20,7 +20,7 @@ export const dumpsysGpuImporter: TextImporter = {
   description: 'dumpsys gpu memory snapshot: GPU memory per GPU and process (bytes)',
 
   sniff(head: string): boolean {
-    return /^\s*Memory snapshot for GPU \d+:\s*$/m.test(head) || (FAILED.test(head) && /Game Driver|GPU/.test(head));
+    return /^[^\S\n]*Memory snapshot for GPU \d+:\s*$/m.test(head) || (FAILED.test(head) && /Game Driver|GPU/.test(head));
   },
 
   importText(text: string, ctx: ImportContext): void {

@@ -88,8 +88,8 @@ export const grallocImporter: TextImporter = {
 
   sniff(head: string): boolean {
     return (
-      /^\s*GraphicBufferAllocator buffers:\s*$/m.test(head) ||
-      /^\s*Total allocated by GraphicBufferAllocator \(estimated?\):/m.test(head) ||
+      /^[^\S\n]*GraphicBufferAllocator buffers:\s*$/m.test(head) ||
+      /^[^\S\n]*Total allocated by GraphicBufferAllocator \(estimated?\):/m.test(head) ||
       /^Build configuration:\s*\[sf\b/m.test(head)
     );
   },
