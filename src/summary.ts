@@ -24,12 +24,18 @@ export interface SnapshotSummary {
   total_bytes: number;
   /** Number of merged buffers; 0 when no per-buffer source exists. */
   buffers: number;
-  /** Totals as sources printed them (dmabuf_dump, -b, meminfo, bufinfo …). */
+  /** Totals as sources printed them (dmabuf_dump, -b, meminfo, bufinfo …), and an ION heap file's per-heap totals (`heap`). */
   reported_totals: ResultRow[];
   /** dumpsys meminfo DMA-BUF lines (`dmabuf_heaps`). */
   heaps: ResultRow[];
   exporters: ResultRow[];
   processes: ResultRow[];
+  /**
+   * `dmabuf_process_totals` rows, when `processes` is empty: the per-process totals of sources
+   * that list no buffers (ION heap files, Qualcomm dmaprocs, MediaTek's stats) are then the only
+   * answer to "who holds it".
+   */
+  process_totals: ResultRow[];
   leak_suspects: ResultRow[];
   /** `dmabuf_consistency` rows whose status is not ok. */
   consistency_findings: ResultRow[];
@@ -71,6 +77,7 @@ export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
   const analysis = (name: string) => bySnapshot(name, () => s.run(name));
   const exporters = analysis('dmabuf_exporters');
   const processes = analysis('dmabuf_processes');
+  const processTotals = analysis('dmabuf_process_totals');
   const leaks = analysis('dmabuf_leak_suspects');
   const consistency = analysis('dmabuf_consistency');
   const heaps = analysis('dmabuf_heaps');
@@ -79,8 +86,10 @@ export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
   const totals = bySnapshot('_dmabuf_snapshot_total', () => s.query('SELECT snapshot_id, buffers, buffer_bytes FROM _dmabuf_snapshot_total'));
   const reported = bySnapshot('dmabuf_reported_total', () =>
     s.query(
-      `SELECT snapshot_id, origin, total_bytes, buffer_count, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes
-       FROM dmabuf_reported_total WHERE pid IS NULL AND exporter IS NULL ORDER BY snapshot_id, rowid`,
+      // Whole-device totals, and an ION heap file's per-heap totals (no other part shows them).
+      `SELECT snapshot_id, origin, exporter AS heap, total_bytes, buffer_count, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes
+       FROM dmabuf_reported_total
+       WHERE pid IS NULL AND (exporter IS NULL OR origin IN ('ion_heap', 'ion_heap_orphaned')) ORDER BY snapshot_id, rowid`,
     ),
   );
 
@@ -103,6 +112,7 @@ export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
       heaps: heaps.get(id) ?? [],
       exporters: (exporters.get(id) ?? []).slice(0, top),
       processes: (processes.get(id) ?? []).slice(0, top),
+      process_totals: processes.has(id) ? [] : (processTotals.get(id) ?? []).slice(0, top),
       leak_suspects: leaks.get(id) ?? [],
       consistency_findings: checks.filter((c) => c.status !== 'ok'),
       consistency_checks: checks.length,

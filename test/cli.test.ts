@@ -32,6 +32,9 @@ test('analyze --format json carries the same content as data; --quiet silences p
   assert.equal(j.snapshots[0].total_bytes, 47169536);
   assert.equal(j.snapshots[0].exporters[0].exporter, 'system');
   assert.equal(j.snapshots[0].leak_suspects[0].kind, 'kernel_held');
+  // Holders are known: the totals dmabuf_dump printed per process are not repeated.
+  assert.ok(j.snapshots[0].processes.length > 0);
+  assert.deepEqual(j.snapshots[0].process_totals, []);
   assert.equal(typeof j.diagnostics.total, 'number');
 });
 

@@ -109,3 +109,28 @@ test('ion heap files next to dumpsys meminfo in one text are cut into runs, each
   assert.deepEqual(diagnostics(session), []);
   assert.equal(session.query("SELECT count(*) AS n FROM dmabuf_reported_total WHERE origin = 'ion_heap'")[0].n, 1);
 });
+
+test('who holds it, from sources that list no buffers: dmabuf_process_totals, and the summary shows it with the heap totals', async () => {
+  const s = smallScenario();
+  const session = await openTexts({ 'capture.txt': renderIonHeaps(s, 'msm44') });
+  // Per pid and heap, largest first, with the comm the client rows gave.
+  const perPid = ionHeapsOf(s)
+    .flatMap((h) => [...new Set(h.clients.map((c) => c.pid))].map((pid) => ({ pid, heap: h.heap, bytes: h.clients.filter((c) => c.pid === pid).reduce((a, c) => a + c.size, 0) })))
+    .sort((a, b) => b.bytes - a.bytes || a.pid - b.pid || (a.heap < b.heap ? -1 : 1));
+  const rows = session.run('dmabuf_process_totals');
+  assert.deepEqual(
+    rows.map((r) => ({ pid: r.pid, heap: r.heap, bytes: r.bytes })),
+    perPid,
+  );
+  assert.ok(rows.every((r) => r.origin === 'ion_client' && r.pss_bytes === null));
+  assert.equal(rows.find((r) => r.pid === 987)!.process_name, 'surfaceflinger');
+  const snap = session.summary().snapshots[0];
+  assert.equal(snap.processes.length, 0);
+  assert.deepEqual(snap.process_totals.map((r) => r.pid), perPid.slice(0, 10).map((r) => r.pid));
+  // Each heap's total and orphaned total, named by the heap.
+  assert.deepEqual(
+    snap.reported_totals.map((r) => `${r.origin} ${r.heap} ${r.total_bytes}`),
+    ionHeapsOf(s).flatMap((h) => [`ion_heap ${h.heap} ${h.total}`, `ion_heap_orphaned ${h.heap} ${h.orphans.reduce((a, o) => a + o.size, 0)}`]),
+  );
+  session.close();
+});

@@ -55,7 +55,7 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
   if (sys) facts.push(['system', sys]);
   if (snap.captured_at) facts.push(['captured', snap.captured_at]);
   facts.push(['DMA-BUF', snap.buffers === 0 ? 'no per-buffer data' : `${bytes(snap.total_bytes)} in ${count(snap.buffers)} buffers`]);
-  for (const r of snap.reported_totals) facts.push([`reported by ${r.origin}`, reportedText(r)]);
+  for (const r of snap.reported_totals) facts.push([`reported by ${r.origin}${r.heap === null ? '' : ` (${r.heap})`}`, reportedText(r)]);
   out.push({ heading: `Snapshot ${snap.snapshot_id}: ${snap.label}`, facts });
 
   if (snap.heaps.length) {
@@ -77,6 +77,16 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
         ['pid', 'process', '#buffers', '#rss', '#pss', '#private'],
         snap.processes.map((r) => [String(r.pid), String(r.process_name ?? '?'), count(r.buffers), bytes(r.rss_bytes), bytes(r.pss_bytes), bytes(r.private_bytes)]),
       ),
+    });
+  }
+  if (snap.process_totals.length) {
+    out.push({
+      heading: `dmabuf_process_totals${tag}`,
+      table: table(
+        ['pid', 'process', 'origin', 'heap', '#bytes', '#pss'],
+        snap.process_totals.map((r) => [String(r.pid), String(r.process_name ?? '?'), String(r.origin), String(r.heap ?? ''), bytes(r.bytes), r.pss_bytes === null ? '' : bytes(r.pss_bytes)]),
+      ),
+      notes: ['Totals as the sources printed them (no buffer list to split shared buffers by): compare rows of one origin.'],
     });
   }
   if (snap.trace.length) {
