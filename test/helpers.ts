@@ -125,3 +125,8 @@ export function cli(args: string[], input?: string): { code: number | null; out:
   const r = spawnSync(process.execPath, [packagePath('bin', 'dmabuf-triage.js'), ...args], { encoding: 'utf8', input });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
+
+/** The observation rows kernel-capture tests compare (by inode). */
+export const OBS_BY_INODE = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
+/** The holder rows kernel-capture tests compare. */
+export const HOLDERS = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';

@@ -5,7 +5,7 @@
 // by kernel_captures) and the Oplus 4.14 bufinfo layout (`buf name` then `ino`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import {
   renderDmaprocs,
@@ -18,8 +18,6 @@ import {
 } from './fixtures/kernel.js';
 import { bugreportZipBytes, renderSection } from './fixtures/bugreport.js';
 
-const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
-const HOLD = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
 const TOTAL = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY pid';
 
 /** smallScenario plus a buffer whose size is not a whole number of kB. */
@@ -65,8 +63,8 @@ for (const v of INODE_VARIANTS) {
     for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n')]) {
       const session = await openTexts({ 'capture.txt': t });
       assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'dmaprocs']);
-      assertRows(session, OBS, expectedObs(s));
-      assertRows(session, HOLD, expectedHolders(s));
+      assertRows(session, OBS_BY_INODE, expectedObs(s));
+      assertRows(session, HOLDERS, expectedHolders(s));
       assertRows(session, TOTAL, expectedTotals(s, v));
       assert.deepEqual(diagnostics(session), []);
       // The comm names the processes; merged holders and the per-process view see them.

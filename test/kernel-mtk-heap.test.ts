@@ -4,13 +4,11 @@
 // error lines the dump prints, and the file inside a dumpstate_board.txt section.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
 import { smallScenario, holdersOf, type Scenario } from './fixtures/scenario.js';
 import { renderMtkHeap, mtkHeapOf, expandTabs, fileCountOf, kernelComm, type MtkHeapVersion, type MtkHeapFile } from './fixtures/kernel.js';
 import { bugreportZipBytes, renderSection } from './fixtures/bugreport.js';
 
-const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
-const HOLD = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
 const TOTAL =
   'SELECT origin, pid, total_bytes, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes, in_kb FROM dmabuf_reported_total ORDER BY origin, pid';
 
@@ -55,8 +53,8 @@ for (const v of ['6x', '5.10'] as MtkHeapVersion[]) {
       for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n')]) {
         const session = await openTexts({ 'capture.txt': t });
         assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'mtk_heap_debug']);
-        assertRows(session, OBS, want.obs);
-        assertRows(session, HOLD, want.holders);
+        assertRows(session, OBS_BY_INODE, want.obs);
+        assertRows(session, HOLDERS, want.holders);
         assertRows(session, TOTAL, want.totals);
         assert.deepEqual(diagnostics(session), []);
         for (const p of mtkHeapOf(s, v, file).processes) {
@@ -95,7 +93,7 @@ test('mtk_heap_debug: a capture cut inside a line keeps the whole lines and says
   assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['warning truncated']);
   assert.equal(d[0].line, cut.split('\n').length);
   const want = expected(s, '6x', 'all_heaps');
-  assertRows(session, OBS, want.obs);
+  assertRows(session, OBS_BY_INODE, want.obs);
   assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_holder_observation')[0].n, want.holders.length - 2);
   // Cut at a line's end, after some buffers: the missing end line says so.
   const at2 = full.indexOf('inode:1004');
@@ -118,7 +116,7 @@ test('mtk_heap_debug: error lines the dump prints are tool_error, a foreign line
   const session = await openTexts({ 'capture.txt': text });
   const d = diagnostics(session);
   assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['warning tool_error', 'warning tool_error', 'warning malformed_row']);
-  assertRows(session, HOLD, expected(s, '6x', 'all_heaps').holders);
+  assertRows(session, HOLDERS, expected(s, '6x', 'all_heaps').holders);
 });
 
 test('mtk_heap_debug inside a dumpstate_board.txt section, and a name with parentheses in a holder line', async () => {

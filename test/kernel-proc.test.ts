@@ -3,7 +3,7 @@
 // /proc + /sys tree opened as a folder, and several captures saved in one text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import { openTexts, openFolder, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import {
   renderFdinfo,
@@ -23,8 +23,6 @@ import {
   type FdinfoStyle,
 } from './fixtures/kernel.js';
 
-const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
-const HOLDERS = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
 
 function fdObs(s: Scenario): string[] {
   const inodes = [...new Set(fdTable(s).map((e) => e.inode))].sort((a, b) => a - b);
@@ -55,7 +53,7 @@ for (const style of STYLES) {
     const s = smallScenario();
     const session = await openTexts({ 'capture.txt': renderFdinfo(s, style) });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'fdinfo']);
-    assertRows(session, OBS, fdObs(s));
+    assertRows(session, OBS_BY_INODE, fdObs(s));
     assertRows(session, HOLDERS, fdHolders(s));
     assertRows(session, 'SELECT pid, fd, inode, name FROM dmabuf_fd ORDER BY rowid', fdRows(s, true));
     assert.deepEqual(diagnostics(session), []);
@@ -66,7 +64,7 @@ for (const style of STYLES) {
   test(`fdinfo ${style}: CRLF and spaces for tabs read the same`, async () => {
     const s = smallScenario();
     const session = await openTexts({ 'capture.txt': expandTabs(renderFdinfo(s, style)).replace(/\n/g, '\r\n') });
-    assertRows(session, OBS, fdObs(s));
+    assertRows(session, OBS_BY_INODE, fdObs(s));
     assertRows(session, HOLDERS, fdHolders(s));
   });
 }
@@ -78,7 +76,7 @@ test('fdinfo: grep -r . /proc/<pid>/fdinfo output (path prefix on every line)', 
     for (const l of renderFdinfoFile(s, e.inode).trimEnd().split('\n')) text += `/proc/${e.pid}/fdinfo/${e.fd}:${l}\n`;
   }
   const session = await openTexts({ 'grep.txt': text });
-  assertRows(session, OBS, fdObs(s));
+  assertRows(session, OBS_BY_INODE, fdObs(s));
   assertRows(session, HOLDERS, fdHolders(s));
 });
 
@@ -130,7 +128,7 @@ test('maps: golden tables from the scenario (head-style headers)', async () => {
   const inodes = [...new Set(mapped.map((h) => h.inode))].sort((a, b) => a - b);
   assertRows(
     session,
-    OBS,
+    OBS_BY_INODE,
     csvLines(
       ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
       inodes.map((i) => [i, null, 1, null, s.buffers.find((b) => b.inode === i)!.name ?? null, null, 0]),
@@ -181,7 +179,7 @@ test('a capture not run as root: `Permission denied` lines are one entry_unreada
 
   const fdinfo = `${renderFdinfo(s, 'loop')}/proc/1/fdinfo/3\ncat: /proc/1/fdinfo/3: Permission denied\n`;
   session = await openTexts({ 'fdinfo.txt': fdinfo });
-  assertRows(session, OBS, fdObs(s));
+  assertRows(session, OBS_BY_INODE, fdObs(s));
   assertRows(session, HOLDERS, fdHolders(s));
   assert.deepEqual(diagnostics(session).map((x) => `${x.code} ${x.message.slice(0, 6)}`), ['entry_unreadable 1 file']);
 

@@ -4,13 +4,11 @@
 // short, Total lines that disagree, the file inside a bugreport section and next to bufinfo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderProcessDmabufInfo, processDmabufInfoProcesses, renderBufinfo, expandTabs, fileCountOf } from './fixtures/kernel.js';
 import { bugreportZipBytes, minimalBugreport, renderSection } from './fixtures/bugreport.js';
 
-const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
-const HOLD = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
 const TOTAL = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY pid';
 
 /** smallScenario plus a named buffer with spaces behind two fds of one process. */
@@ -55,8 +53,8 @@ test('process_dmabuf_info: golden rows under a neutral name, with the tab turned
   for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n'), squeezed, expandTabs(text).replace(/ {2,}/g, ' ')]) {
     const session = await openTexts({ 'capture.txt': t });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'process_dmabuf_info']);
-    assertRows(session, OBS, expectedObs(s));
-    assertRows(session, HOLD, expectedHolders(s));
+    assertRows(session, OBS_BY_INODE, expectedObs(s));
+    assertRows(session, HOLDERS, expectedHolders(s));
     assertRows(session, TOTAL, expectedTotals(s));
     assert.deepEqual(diagnostics(session), []);
     assertRows(session, 'SELECT pid, name FROM process ORDER BY pid', ['pid,name', '987,surfaceflinger', '1234,android.hardwar', '2345,com.android.sys']);
@@ -86,7 +84,7 @@ test('process_dmabuf_info: a capture cut inside a row keeps the whole rows; one 
   const d2 = diagnostics(session2);
   assert.deepEqual(d2.map((x) => `${x.severity} ${x.code}`), ['warning truncated']);
   assert.match(d2[0].message, /before the Total line of com\.android\.sys \(pid 2345\)/);
-  assertRows(session2, HOLD, expectedHolders(s));
+  assertRows(session2, HOLDERS, expectedHolders(s));
   assert.equal(session2.query('SELECT count(*) AS n FROM dmabuf_reported_total')[0].n, 2);
 });
 
@@ -109,7 +107,7 @@ test('process_dmabuf_info in a bugreport section and in a dumpstate_board.txt se
   const text = minimalBugreport([['PROCESS DMABUF INFO', 'cat /proc/process_dmabuf_info', body]]);
   const session = await openTexts({ 'bugreport.txt': text });
   assertRows(session, TOTAL, expectedTotals(s));
-  assertRows(session, HOLD, expectedHolders(s));
+  assertRows(session, HOLDERS, expectedHolders(s));
   assert.deepEqual(diagnostics(session), []);
 
   const board = renderSection('dmabuf process bufinfo', '/sys/kernel/debug/dma_buf/process_bufinfo', body);

@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../src/index.js';
-import { openTexts, openFolder, tempDir, assertRows, csv, csvLines, diagnostics } from './helpers.js';
+import { openTexts, openFolder, tempDir, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE } from './helpers.js';
 import { smallScenario, type Scenario } from './fixtures/scenario.js';
 import { renderSysfsGrep, renderSysfsFiles, renderBpfIter, type SysfsLayout } from './fixtures/kernel.js';
 import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
 
-const OBS = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
 const ATT = 'SELECT inode, device, map_count FROM dmabuf_attachment ORDER BY inode, device';
 
 function sysObs(s: Scenario): string[] {
@@ -36,7 +35,7 @@ for (const layout of ['current', 'early'] as SysfsLayout[]) {
     const s = smallScenario();
     const session = await openTexts({ 'sysfs.txt': renderSysfsGrep(s, layout) });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'sysfs_dmabuf']);
-    assertRows(session, OBS, sysObs(s));
+    assertRows(session, OBS_BY_INODE, sysObs(s));
     assertRows(session, ATT, sysAtt(s, layout));
     assert.deepEqual(diagnostics(session), []);
   });
@@ -98,7 +97,7 @@ test('sysfs: relative paths (grep -r . . inside the folder), grep -R into the de
     './1002/size:41943',
   ].join('\n');
   const session = await openTexts({ 'sysfs.txt': text });
-  assertRows(session, OBS, [
+  assertRows(session, OBS_BY_INODE, [
     'inode,size,size_exact,exporter,name,file_count,global_list',
     '1001,8294400,1,system,,,1',
     '1002,,1,"qcom,system",,,1',
@@ -115,7 +114,7 @@ test('sysfs grep -r captured by hand: prompts and grep complaints around the lin
     'grep: /sys/kernel/dmabuf/buffers/1001/attachments: Permission denied\ngrep: /sys/kernel/dmabuf/buffers/1002/attachments/3/device: Is a directory\nsargo:/ # \n';
   const session = await openTexts({ 'sysfs.txt': text });
   assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'sysfs_dmabuf']);
-  assertRows(session, OBS, sysObs(s));
+  assertRows(session, OBS_BY_INODE, sysObs(s));
   assert.deepEqual(diagnostics(session), []);
 });
 
@@ -129,7 +128,7 @@ test('BPF iterator: golden tables, then the same with CRLF', async () => {
   for (const text of [renderBpfIter(s), renderBpfIter(s).replace(/\n/g, '\r\n')]) {
     const session = await openTexts({ 'iter.txt': text });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bpf_dmabuf_iter']);
-    assertRows(session, OBS, expected);
+    assertRows(session, OBS_BY_INODE, expected);
     assert.deepEqual(diagnostics(session), []);
   }
 });
@@ -148,7 +147,7 @@ test('BPF iterator captured by hand: a prompt and the command before the records
   for (const text of wrapped) {
     const session = await openTexts({ 'iter.txt': text });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bpf_dmabuf_iter']);
-    assertRows(session, OBS, expected);
+    assertRows(session, OBS_BY_INODE, expected);
     assert.deepEqual(diagnostics(session), []);
   }
   // The first selftest's one-line format, after a prompt.

@@ -173,8 +173,12 @@ export function hexToInt(s: string | undefined): number | bigint | undefined {
   if (s === undefined) return undefined;
   const t = s.trim().replace(/^0x\s*/i, '').replace(/\s+/g, '');
   if (!/^[0-9a-fA-F]+$/.test(t)) return undefined;
-  const b = BigInt(`0x${t}`);
-  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+  return fromBigInt(BigInt(`0x${t}`));
+}
+
+/** A bigint as a number when that is exact (within ±2^53), else as it is: what a row's integer column takes. */
+export function fromBigInt(b: bigint): number | bigint {
+  return b <= BigInt(Number.MAX_SAFE_INTEGER) && b >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
 /** Bytes from a decimal kB integer (kB × 1024, a bigint when it exceeds 2^53); undefined when `s` is not one. */

@@ -36,7 +36,7 @@
 // position), a capture cut short (whole rows kept, `truncated`); orphaned lines that do not add
 // up to `total orphaned` are `count_mismatch`; an unreadable line in the tables is `malformed_row`.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, splitLines } from '../common.js';
+import { excerpt, fromBigInt, guarded, isShellNoise, splitLines } from '../common.js';
 import { headerPath } from './common.js';
 
 const HEADER = /^\s*client\s+pid\s+size\s*$/;
@@ -219,11 +219,6 @@ function endEarly(b: Block, ctx: ImportContext, lineNo: number): void {
   ctx.diag('warning', 'truncated', `the ION heap table${b.heap ? ` of ${b.heap}` : ''} stops in ${where}`, lineNo);
 }
 
-/** A byte count for the database: a number when it is safe, else a bigint. */
-function bytes(v: bigint): number | bigint {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-}
-
 function writeBlock(b: Block, ctx: ImportContext): void {
   const perPid = new Map<number, bigint>();
   for (const c of b.clients) {
@@ -232,13 +227,13 @@ function writeBlock(b: Block, ctx: ImportContext): void {
     perPid.set(c.pid, (perPid.get(c.pid) ?? 0n) + c.size);
   }
   for (const [pid, total] of [...perPid].sort((x, y) => x[0] - y[0])) {
-    ctx.insert('dmabuf_reported_total', { origin: 'ion_client', pid, exporter: b.heap, total_bytes: bytes(total), in_kb: 0 });
+    ctx.insert('dmabuf_reported_total', { origin: 'ion_client', pid, exporter: b.heap, total_bytes: fromBigInt(total), in_kb: 0 });
   }
   if (b.totals.total !== undefined) {
-    ctx.insert('dmabuf_reported_total', { origin: 'ion_heap', exporter: b.heap, total_bytes: bytes(b.totals.total), in_kb: 0 });
+    ctx.insert('dmabuf_reported_total', { origin: 'ion_heap', exporter: b.heap, total_bytes: fromBigInt(b.totals.total), in_kb: 0 });
   }
   if (b.totals.orphaned !== undefined) {
-    ctx.insert('dmabuf_reported_total', { origin: 'ion_heap_orphaned', exporter: b.heap, total_bytes: bytes(b.totals.orphaned), buffer_count: b.orphans, in_kb: 0 });
+    ctx.insert('dmabuf_reported_total', { origin: 'ion_heap_orphaned', exporter: b.heap, total_bytes: fromBigInt(b.totals.orphaned), buffer_count: b.orphans, in_kb: 0 });
     if (!b.cut && b.totals.orphaned !== b.orphanBytes) {
       ctx.diag('warning', 'count_mismatch', `ION heap${b.heap ? ` ${b.heap}` : ''} says ${b.totals.orphaned} bytes orphaned but its ${b.orphans} orphaned allocations add up to ${b.orphanBytes}`, b.line);
     }

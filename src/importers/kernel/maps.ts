@@ -12,7 +12,7 @@
 // Prompts and `cat: …` errors around the vma lines do not stop detection; files the capture
 // could not read (`…: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, hexToInt, isShellNoise, splitLines, toInt } from '../common.js';
+import { fromBigInt, guarded, hexToInt, isShellNoise, splitLines, toInt } from '../common.js';
 import { deniedPath, headerPath, noteDenied, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
@@ -106,7 +106,7 @@ function importMaps(text: string, ctx: ImportContext): void {
     }
     // VMA matched start, end and offset as hex digits: hexToInt reads each.
     const d = BigInt(hexToInt(v[2])!) - BigInt(hexToInt(v[1])!);
-    const vmaBytes = d < 0n ? null : d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d;
+    const vmaBytes = d < 0n ? null : fromBigInt(d);
     const offset = hexToInt(v[4])!;
     ctx.insert('dmabuf_mapping', { line: lineNo, pid: linePid, inode, vma_bytes: vmaBytes, page_offset: offset, perms: v[3], name });
     if (linePid === null) {

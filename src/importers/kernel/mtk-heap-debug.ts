@@ -104,6 +104,8 @@ export const mtkHeapDebugImporter: TextImporter = {
     'MediaTek DMA-BUF heap debug files: /proc/dma_heap/all_heaps, /proc/dma_heap/heaps/<heap>, /proc/dma_heap/stats and rss_pid (buffers, holders by process, per-process RSS/PSS)',
 
   sniff(head: string): boolean {
+    // Its start, buffer and table lines hold these words: a text without them is not split into lines.
+    if (!head.includes('[All heap]') && !head.includes('size(Byte):') && !head.includes('PSS(KB)')) return false;
     return looksLikeMtkHeap(splitLines(head).lines);
   },
 

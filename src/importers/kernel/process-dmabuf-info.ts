@@ -30,7 +30,7 @@
 // `truncated` diagnostic); the columns are read by their printf widths, so a comm or an
 // exporting comm with spaces (`[kernel task]`) and a buffer name with spaces are kept whole.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { excerpt, fromBigInt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
 
 const START = /^\s*Dma-buf objects usage of processes:\s*$/;
 const HEADER = /^\s*Process\s+pid\s+fd\s+size_bytes\s+ino\s+exp_pid\s+exp_task_comm\s+buf_name\s+exp_name\s*$/;
@@ -51,6 +51,8 @@ export const processDmabufInfoImporter: TextImporter = {
     'per-fd DMA-BUF listing of OpenHarmony and Huawei kernels: /proc/process_dmabuf_info, debugfs dma_buf/process_bufinfo (buffers, holders with fd counts, per-process totals)',
 
   sniff(head: string): boolean {
+    // START and HEADER hold these words: a text without them is not split into lines.
+    if (!head.includes('Dma-buf objects usage') && !head.includes('exp_task_comm')) return false;
     return looksLikeProcessDmabufInfo(splitLines(head).lines);
   },
 
@@ -221,6 +223,6 @@ function importProcessDmabufInfo(text: string, ctx: ImportContext): void {
     ctx.insert('dmabuf_holder_observation', { line: h.line, inode: h.inode, pid: h.pid, fd_refs: h.fds.size, map_refs: null, reported_pss: null });
   }
   for (const [pid, v] of totals) {
-    ctx.insert('dmabuf_reported_total', { origin: 'process_dmabuf_info_process', pid, total_bytes: v.bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v.bytes) : v.bytes, in_kb: 0 });
+    ctx.insert('dmabuf_reported_total', { origin: 'process_dmabuf_info_process', pid, total_bytes: fromBigInt(v.bytes), in_kb: 0 });
   }
 }
