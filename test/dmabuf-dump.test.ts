@@ -317,6 +317,27 @@ test('dmabuf_dump: a per-pid capture in the shape of public samples', async () =
   s.close();
 });
 
+// A capture copied from a terminal narrower than the totals line: the line wraps in two, the
+// second half indented (the shape of a published capture).
+test('dmabuf_dump: a totals line wrapped in two is read as one', async () => {
+  const text = [
+    'surfaceflinger:1240',
+    '        Name              Rss              Pss         nr_procs   Inode    Exporter',
+    '   <unknown>             4 kB             4 kB              1        82   qcom_hgsl',
+    '   qcom,system        32128 kB         32128 kB              1       176   qcom,system',
+    ' PROCESS TOTAL        32132 kB        32132 kB',
+    '',
+    'dmabuf total: 4504628 kB  kernel_rss: 4116576 kB',
+    '              userspace_rss: 388052 kB  userspace_pss: 388052 kB',
+  ].join('\r\n');
+  const s = await openTexts({ 'dmabuf.txt': text });
+  assert.deepEqual(s.query("SELECT total_bytes, kernel_bytes, userspace_rss_bytes, userspace_pss_bytes FROM dmabuf_reported_total WHERE origin = 'dmabuf_dump'"), [
+    { total_bytes: 4504628 * 1024, kernel_bytes: 4116576 * 1024, userspace_rss_bytes: 388052 * 1024, userspace_pss_bytes: 388052 * 1024 },
+  ]);
+  assert.deepEqual(diagnostics(s), []);
+  s.close();
+});
+
 test('dmabuf_dump: the Android 10 table without an Inode column keeps its totals', async () => {
   const text = [
     '  surfaceflinger:612  ',

@@ -179,7 +179,12 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
       pending = null;
     }
 
-    const fin = FINAL.exec(t);
+    let fin = FINAL.exec(t);
+    if (!fin && t.startsWith('dmabuf total:') && i + 1 < lines.length) {
+      // The totals line wrapped in two (copied from a terminal narrower than the line).
+      fin = FINAL.exec(`${t} ${lines[i + 1].trim()}`);
+      if (fin) i++;
+    }
     if (fin) {
       closeProcess('the totals line follows');
       sawAnything = true;
