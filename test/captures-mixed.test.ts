@@ -125,6 +125,9 @@ test('a capture of the tools\' outputs in other orders: nothing is lost, every p
     block: ['dumpsys meminfo | grep -A6 DMA-BUF', grepA6(s), 'meminfo'],
     gpu: ['dumpsys gpu', k.renderDumpsysGpu(k.gpuSnapshotOf(s)), 'dumpsys_gpu'],
     bufinfo: ['cat bufinfo', k.renderBufinfo(s, '5.10'), 'bufinfo'],
+    // The first (3.10-era) layout, whole and from its exporter-first header on.
+    bufinfo310: ['cat bufinfo', k.renderBufinfo(s, '3.10'), 'bufinfo'],
+    bufinfo310Header: ['cat bufinfo', k.renderBufinfo(s, '3.10').split('\n').slice(2).join('\n'), 'bufinfo'],
     fdinfo: ['head /proc/*/fdinfo/*', k.renderFdinfo(s, 'head'), 'fdinfo'],
   } satisfies Record<string, Part>;
   const orders: (keyof typeof p)[][] = [
@@ -138,6 +141,8 @@ test('a capture of the tools\' outputs in other orders: nothing is lost, every p
     ['meminfo', 'dump'],
     ['gpu', 'dumpCsv'],
     ['block', 'dumpCsv', 'gpu', 'b'],
+    ['fdinfo', 'bufinfo310', 'b'],
+    ['meminfo', 'bufinfo310Header', 'dump'],
   ];
   for (const order of orders) {
     const parts = order.map((n) => p[n]);

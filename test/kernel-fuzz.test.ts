@@ -34,6 +34,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [bufinfoImporter, 'bufinfo 6x', k.renderBufinfo(s, '6x'), 'capture.txt'],
   [bufinfoImporter, 'bufinfo 5.10', k.renderBufinfo(s, '5.10'), 'capture.txt'],
   [bufinfoImporter, 'bufinfo pre5.3 spaces', k.expandTabs(k.renderBufinfo(s, 'pre5.3')), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo 3.10', k.renderBufinfo(s, '3.10'), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo 3.10 spaces', k.expandTabs(k.renderBufinfo(s, '3.10')), 'capture.txt'],
   [fdinfoImporter, 'fdinfo head', k.renderFdinfo(s, 'head'), 'capture.txt'],
   [fdinfoImporter, 'fdinfo loop', k.renderFdinfo(s, 'loop'), 'capture.txt'],
   [fdinfoImporter, 'fdinfo file', k.renderFdinfoFile(s, 1001), 'proc/1234/fdinfo/10'],

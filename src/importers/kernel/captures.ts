@@ -72,7 +72,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
   ].map((i) => [i.name, i]),
 );
 
-const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*)\s*$/;
+const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*|exp_name\s+size\s+flags\s+mode\s+count)\s*$/;
 const BUFINFO_END = /^\s*Total\s+\d+\s+objects,\s*\d+\s+bytes\s*$/;
 const DUMP_A_START = /^\s*(?:Dmabuf Inode\s*\|\s*Size\s*\||"Dmabuf Inode","Size\(kB\)")|^-+ DMA-BUF Table buffer x process -+$/;
 const DUMP_A_END = /^\s*TOTALS\s+\d+\s*kB\s*\|/;
