@@ -20,8 +20,10 @@
 //     `ION:` line a `grep -A6 DMA-BUF` keeps), `dumpsys gpu` (`Memory snapshot for GPU N:` or its
 //     failure message), the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
 //     size: …` blocks), OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
-//     `Dma-buf objects usage of processes:` or its column header) and ION heap files (./ion-heap.ts:
-//     the `client pid size` header; the heap's own lines after the table go with it);
+//     `Dma-buf objects usage of processes:` or its column header), ION heap files (./ion-heap.ts:
+//     the `client pid size` header; the heap's own lines after the table go with it) and
+//     Samsung's `Dma-buf Info` dump in a kernel log (./samsung-dmabuf-trace.ts: its title line,
+//     with the log's prefix or not; the log's lines after it go with it);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`),
@@ -56,6 +58,7 @@ import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
 import { bpfIterImporter, bpfRecordLines, isBpfOneLine } from './bpf-iter.js';
+import { isSamsungDmabufInfoTitle, samsungDmabufTraceImporter } from './samsung-dmabuf-trace.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -75,6 +78,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     processDmabufInfoImporter,
     ionHeapImporter,
     bpfIterImporter,
+    samsungDmabufTraceImporter,
   ].map((i) => [i.name, i]),
 );
 
@@ -173,6 +177,7 @@ const FDINFO: LineKind = { kind: 'fdinfo', strong: true };
 const ION_HEAP: LineKind = { kind: 'ion_heap', strong: true };
 const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
 const BPF: LineKind = { kind: 'bpf_dmabuf_iter', strong: true };
+const SAMSUNG: LineKind = { kind: 'samsung_dmabuf_trace', strong: true };
 /** A line of digits alone: where the BPF iterator's records may start. */
 const DIGITS = /^\d+$/;
 
@@ -185,6 +190,7 @@ function classify(line: string): LineKind | undefined {
   const t = line.trim();
   if (t === '') return undefined;
   if (isShellNoise(t)) return NOISE;
+  if (t.includes('Dma-buf Info:') && isSamsungDmabufInfoTitle(t)) return SAMSUNG;
   // An fdinfo key (`pos:`, `ino:`, …): no format tried before it below has a line of this shape but dmaprocs'.
   if (KEY.test(t)) return /^exp_name:/.test(t) ? FDINFO : dmaprocsHead(t) ? DMAPROCS : FDINFO_KEY;
   if (t.startsWith('ino:') && isBpfOneLine(t)) return BPF;
@@ -213,7 +219,7 @@ function classify(line: string): LineKind | undefined {
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap', 'samsung_dmabuf_trace']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
@@ -238,7 +244,7 @@ function endsBlock(kind: string, line: string, next: string | undefined): 'here'
     case 'gralloc_allocator':
       return GRALLOC_END.test(line) ? 'here' : false;
     default:
-      // dmaprocs, ION heap files (their heap's own lines follow the table), meminfo, dumpsys gpu, process_dmabuf_info have no end line: the output goes on until another format or a prompt.
+      // dmaprocs, ION heap files (their heap's own lines follow the table), meminfo, dumpsys gpu, process_dmabuf_info, Samsung's Dma-buf Info dump have no end line: the output goes on until another format or a prompt.
       return false;
   }
 }
@@ -328,7 +334,7 @@ function startRun(prev: Run | undefined, kind: string, i: number, lines: readonl
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
   description:
-    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files): each read by its own importer',
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files, Samsung Dma-buf Info dumps): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -342,7 +348,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, BPF iterator, dmaprocs, process_dmabuf_info or ION heap capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, BPF iterator, dmaprocs, process_dmabuf_info, ION heap or Samsung Dma-buf Info capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
