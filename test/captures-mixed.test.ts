@@ -107,6 +107,8 @@ test('a script\'s log: every tool\'s output after its prompt is read by its own 
     ['dumpsys SurfaceFlinger', k.renderGralloc(k.grallocRowsOf(s)), 'gralloc_allocator'],
     ['for f in /proc/*/fdinfo/*; do echo $f; cat $f; done', k.renderFdinfo(s, 'loop'), 'fdinfo'],
     ['dumpsys meminfo | grep -A6 DMA-BUF', grepA6(s), 'meminfo'],
+    ['cat /sys/fs/bpf/dmabuf_iter', k.renderBpfIter(s), 'bpf_dmabuf_iter'],
+    ['cat /sys/kernel/debug/dma_buf/bufinfo', k.renderBufinfo(s, '5.10'), 'bufinfo'],
   ];
   for (const prompt of ['$ ', 'console:/ # ']) {
     const text = parts.map(([cmd, t]) => `${prompt}${cmd}\n${t}`).join('') + prompt + '\n';
@@ -125,6 +127,14 @@ test('a capture of the tools\' outputs in other orders: nothing is lost, every p
     block: ['dumpsys meminfo | grep -A6 DMA-BUF', grepA6(s), 'meminfo'],
     gpu: ['dumpsys gpu', k.renderDumpsysGpu(k.gpuSnapshotOf(s)), 'dumpsys_gpu'],
     bufinfo: ['cat bufinfo', k.renderBufinfo(s, '5.10'), 'bufinfo'],
+    // The first (3.10-era) layout, whole and from its exporter-first header on.
+    bufinfo310: ['cat bufinfo', k.renderBufinfo(s, '3.10'), 'bufinfo'],
+    bufinfo310Header: ['cat bufinfo', k.renderBufinfo(s, '3.10').split('\n').slice(2).join('\n'), 'bufinfo'],
+    // The BPF iterator's four-line records, and the first selftest's one line per buffer.
+    bpf: ['cat /sys/fs/bpf/dmabuf_iter', k.renderBpfIter(s), 'bpf_dmabuf_iter'],
+    bpfOneLine: ['cat /sys/fs/bpf/iter', k.renderBpfIterOneLine(s), 'bpf_dmabuf_iter'],
+    // Samsung's Dma-buf Info dump in a kernel log, with the log's other messages around it.
+    samsung: ['dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3') + k.KERNEL_LOG_AFTER, 'dmesg'), 'samsung_dmabuf_trace'],
     fdinfo: ['head /proc/*/fdinfo/*', k.renderFdinfo(s, 'head'), 'fdinfo'],
   } satisfies Record<string, Part>;
   const orders: (keyof typeof p)[][] = [
@@ -138,6 +148,17 @@ test('a capture of the tools\' outputs in other orders: nothing is lost, every p
     ['meminfo', 'dump'],
     ['gpu', 'dumpCsv'],
     ['block', 'dumpCsv', 'gpu', 'b'],
+    ['fdinfo', 'bufinfo310', 'b'],
+    ['meminfo', 'bufinfo310Header', 'dump'],
+    ['bpf', 'bufinfo'],
+    ['b', 'bpf', 'dump'],
+    // A block without an end line (meminfo, dumpsys gpu) before the records ends where they start.
+    ['meminfo', 'bpf', 'fdinfo'],
+    ['gpu', 'bpf'],
+    ['a', 'bpfOneLine', 'block'],
+    ['bpfOneLine', 'dumpCsv'],
+    ['bufinfo', 'samsung', 'b'],
+    ['samsung', 'fdinfo'],
   ];
   for (const order of orders) {
     const parts = order.map((n) => p[n]);
@@ -199,4 +220,25 @@ test('what cannot be read in a mixed capture is reported: a dmabuf_dump cut shor
     diagnostics(between).map((d) => `${d.severity} ${d.code} ${d.line}`),
     ['warning malformed_row 1'],
   );
+});
+
+test('BPF iterator records in a mixed capture: a cut last record, a record out of step, and records that are not', async () => {
+  const s = smallScenario();
+  const bpf = k.renderBpfIter(s);
+  const bufinfo = k.renderBufinfo(s, '6x');
+  // Cut inside the last record's size line: the run goes to the end of the text, the BPF importer keeps what is whole.
+  const cut = bpf.slice(0, bpf.lastIndexOf('12288') + 3);
+  let session = await openTexts({ 'capture.txt': bufinfo + cut });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'kernel_captures', 'bufinfo', 'bpf_dmabuf_iter']);
+  assert.equal(session.query("SELECT count(*) AS n FROM dmabuf_observation o JOIN source s ON s.id = o.source_id WHERE s.importer = 'bpf_dmabuf_iter'")[0].n, s.buffers.length);
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning truncated']);
+  // A line lost in the middle: the records before it are one run, those after it another of the same kind (one source).
+  const lines = bpf.split('\n');
+  const lost = [...lines.slice(0, 9), ...lines.slice(10)].join('\n');
+  session = await openTexts({ 'capture.txt': bufinfo + lost });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'kernel_captures', 'bufinfo', 'bpf_dmabuf_iter']);
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning malformed_row']);
+  // Numbers alone that are not records (sizes, a count) start nothing: the text is bufinfo's.
+  session = await openTexts({ 'capture.txt': bufinfo + '$ cat /sys/kernel/dmabuf/buffers/*/size\n8294400\n4096\n12288\n4096\n$ \n' });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'bufinfo']);
 });

@@ -1,6 +1,7 @@
-// debugfs bufinfo (formats.md §3d): golden tables for the 6.x, 5.10 and pre-5.3 layouts through
-// the real `open()`, tabs turned to spaces, CRLF, captures cut short, a bufinfo inside
-// dumpstate_board.txt of a bugreport zip, and hand-typed excerpts of public captures.
+// debugfs bufinfo (formats.md §3d): golden tables for the 6.x, 5.10, pre-5.3, unpadded (before
+// fence lines), Samsung Exynos 4.9 and first (3.10-era, exporter first) layouts through the real
+// `open()`, tabs turned to spaces, CRLF, captures cut short, a bufinfo inside dumpstate_board.txt
+// of a bugreport zip, and hand-typed excerpts of public captures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTexts, assertRows, csv, csvLines, diagnostics } from './helpers.js';
@@ -20,25 +21,34 @@ function scenario(): Scenario {
   return s;
 }
 
+/** Layouts without an inode (and without a name) column. */
+const noInode = (v: BufinfoVariant) => v === 'pre5.3' || v === 'unpadded' || v === '3.10';
+
 function expectedObs(s: Scenario, variant: BufinfoVariant): string[] {
   return csvLines(
     ['inode', 'size', 'size_exact', 'exporter', 'name', 'file_count', 'global_list'],
-    s.buffers.map((b) => [variant === 'pre5.3' ? null : b.inode, b.size, 1, b.exporter, variant === 'pre5.3' ? null : (b.name ?? null), fileCountOf(s, b.inode), 1]),
+    s.buffers.map((b) => [noInode(variant) ? null : b.inode, b.size, 1, b.exporter, noInode(variant) ? null : (b.name ?? null), fileCountOf(s, b.inode), 1]),
   );
 }
 
+/** The first layout prints every device as `(null)`: none is recorded. */
 function expectedAtt(s: Scenario, variant: BufinfoVariant): string[] {
   return csvLines(
     ['inode', 'device', 'has_line'],
-    s.buffers.flatMap((b) => (b.attachments ?? []).map((d) => [variant === 'pre5.3' ? null : b.inode, d, 1])),
+    variant === '3.10' ? [] : s.buffers.flatMap((b) => (b.attachments ?? []).map((d) => [noInode(variant) ? null : b.inode, d, 1])),
   );
+}
+
+/** The diagnostics a whole capture of the layout gives: the first layout's `(null)` devices, counted once. */
+function expectedDiags(s: Scenario, variant: BufinfoVariant): string[] {
+  return variant === '3.10' ? ['info attachment_device_unknown'] : [];
 }
 
 function expectedTotal(s: Scenario): string[] {
   return csvLines(['origin', 'total_bytes', 'buffer_count', 'in_kb'], [['bufinfo', s.buffers.reduce((a, b) => a + b.size, 0), s.buffers.length, 0]]);
 }
 
-const VARIANTS: BufinfoVariant[] = ['6x', '5.10', 'pre5.3'];
+const VARIANTS: BufinfoVariant[] = ['6x', '5.10', 'pre5.3', 'unpadded', 'exynos4.9', '3.10'];
 
 for (const v of VARIANTS) {
   test(`bufinfo ${v}: golden tables from the scenario`, async () => {
@@ -48,14 +58,14 @@ for (const v of VARIANTS) {
     assertRows(session, OBS, expectedObs(s, v));
     assertRows(session, ATT, expectedAtt(s, v));
     assertRows(session, TOTAL, expectedTotal(s));
-    assert.deepEqual(diagnostics(session), []);
+    assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), expectedDiags(s, v));
     // Merged: one buffer per row, attachments linked to their buffer (by inode, or by line before 5.3).
     assert.equal(session.query('SELECT count(*) AS n FROM dmabuf')[0].n, s.buffers.length);
     assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_attachment WHERE dmabuf_id IS NULL')[0].n, 0);
     const dev = session.query(
       "SELECT d.size FROM dmabuf_attachment a JOIN dmabuf d ON d.id = a.dmabuf_id WHERE a.device = 'soc:qcom,cam-ife'",
     );
-    assert.deepEqual(dev.map((r) => r.size), [1000000]);
+    assert.deepEqual(dev.map((r) => r.size), v === '3.10' ? [] : [1000000]);
   });
 
   test(`bufinfo ${v}: tabs turned to spaces read the same`, async () => {
@@ -66,7 +76,7 @@ for (const v of VARIANTS) {
     assertRows(session, OBS, expectedObs(s, v));
     assertRows(session, ATT, expectedAtt(s, v));
     assertRows(session, TOTAL, expectedTotal(s));
-    assert.deepEqual(diagnostics(session), []);
+    assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), expectedDiags(s, v));
   });
 
   test(`bufinfo ${v}: CRLF line ends read the same`, async () => {
@@ -74,7 +84,7 @@ for (const v of VARIANTS) {
     const session = await openTexts({ 'capture.txt': renderBufinfo(s, v).replace(/\n/g, '\r\n') });
     assertRows(session, OBS, expectedObs(s, v));
     assertRows(session, ATT, expectedAtt(s, v));
-    assert.deepEqual(diagnostics(session), []);
+    assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), expectedDiags(s, v));
   });
 }
 
@@ -245,4 +255,77 @@ test('bufinfo: a buffer the kernel skipped (`ERROR locking buffer object`) is fl
   const d = diagnostics(session);
   assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['warning tool_error']);
   assert.match(d[0].message, /missing from the listing/);
+});
+
+// The first layout (3.10-era dma_buf_describe): exporter first, every line indented, `(null)` devices.
+test('bufinfo of a 3.10-era kernel (exporter first): hand-typed excerpt with __FILE__ exporters, tabs or spaces', async () => {
+  const text = [
+    '',
+    'Dma-buf Objects:',
+    '\texp_name\tsize\tflags\tmode\tcount',
+    '\t\tdrivers/staging/android/ion/ion.c\t08355840\t00000002\t00000007\t00000004',
+    '\t\tAttached Devices:',
+    '\t\t(null)',
+    '\t\t(null)',
+    '',
+    '\t\tTotal 2 devices attached',
+    '\t\tdrivers/gpu/arm/t7xx/r5p0/mali_kbase_mem_linux.c\t00004096\t00000002\t0000000f\t00000001',
+    '\t\tAttached Devices:',
+    '',
+    '\t\tTotal 0 devices attached',
+    '',
+    'Total 2 objects, 8359936 bytes',
+    '',
+  ].join('\n');
+  for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n')]) {
+    const session = await openTexts({ 'bufinfo.txt': t });
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'bufinfo']);
+    assertRows(session, 'SELECT inode, size, exporter, name, file_count FROM dmabuf_observation ORDER BY line', [
+      'inode,size,exporter,name,file_count',
+      ',8355840,drivers/staging/android/ion/ion.c,,4',
+      ',4096,drivers/gpu/arm/t7xx/r5p0/mali_kbase_mem_linux.c,,1',
+    ]);
+    assertRows(session, TOTAL, ['origin,total_bytes,buffer_count,in_kb', 'bufinfo,8359936,2,0']);
+    assertRows(session, 'SELECT count(*) AS n FROM dmabuf_attachment', ['n', '0']);
+    const d = diagnostics(session);
+    assert.deepEqual(d.map((x) => `${x.severity} ${x.code}`), ['info attachment_device_unknown']);
+    assert.match(d[0].message, /^2 attached devices printed as `\(null\)`/);
+  }
+});
+
+test('bufinfo, first layout: a device count that disagrees, a lost `Total N devices` line, a named device, a capture without its header', async () => {
+  const s = scenario();
+  const full = renderBufinfo(s, '3.10');
+  // One (null) line fewer than the buffer says: the count check counts the (null) lines.
+  const fewer = full.replace('\t\t(null)\n', '');
+  let session = await openTexts({ 'capture.txt': fewer });
+  assertRows(session, OBS, expectedObs(s, '3.10'));
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning count_mismatch', 'info attachment_device_unknown']);
+  // The first buffer's `Total N devices attached` line lost: the next (indented) row is still a row, not a device.
+  const lost = full.replace(/\n\t\tTotal \d+ devices attached\n/, '\n');
+  session = await openTexts({ 'capture.txt': lost });
+  assertRows(session, OBS, expectedObs(s, '3.10'));
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning malformed_row', 'info attachment_device_unknown']);
+  // A device whose init_name was kept is recorded by that name.
+  const named = full.replace('\t\t(null)\n', '\t\tsoc:qcom,cam-ife\n');
+  session = await openTexts({ 'capture.txt': named });
+  assertRows(session, 'SELECT d.size, a.device FROM dmabuf_attachment a JOIN dmabuf d ON d.id = a.dmabuf_id', ['size,device', `${s.buffers[0].size},"soc:qcom,cam-ife"`]);
+  // Cut at its start (no `Dma-buf Objects:` nor header line): the rows are told by their shape.
+  const headless = full.slice(full.indexOf('\t\t' + s.buffers[1].exporter));
+  session = await openTexts({ 'capture.txt': 'Dma-buf Objects:\n' + headless });
+  assertRows(session, 'SELECT size, exporter FROM dmabuf_observation ORDER BY line', csvLines(['size', 'exporter'], s.buffers.slice(1).map((b) => [b.size, b.exporter])));
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning count_mismatch', 'info attachment_device_unknown']);
+});
+
+test('bufinfo, first layout: a capture cut inside its last row keeps the whole rows and says truncated', async () => {
+  const s = scenario();
+  const full = renderBufinfo(s, '3.10');
+  const last = s.buffers[s.buffers.length - 1];
+  // Cut inside the count column of the last row: the size is whole, the count may not be.
+  const at = full.indexOf(`\t\t${last.exporter}\t${String(last.size).padStart(8, '0')}`);
+  const cut = full.slice(0, full.indexOf('\n', at) - 3);
+  const session = await openTexts({ 'capture.txt': cut });
+  const rows = session.query('SELECT size FROM dmabuf_observation ORDER BY line').map((r) => r.size);
+  assert.deepEqual(rows, s.buffers.map((b) => b.size));
+  assert.deepEqual(diagnostics(session).map((d) => `${d.severity} ${d.code}`), ['warning truncated', 'warning truncated', 'info attachment_device_unknown']);
 });

@@ -20,6 +20,7 @@ import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
 import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
+import { samsungDmabufTraceImporter } from '../src/importers/kernel/samsung-dmabuf-trace.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -34,6 +35,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [bufinfoImporter, 'bufinfo 6x', k.renderBufinfo(s, '6x'), 'capture.txt'],
   [bufinfoImporter, 'bufinfo 5.10', k.renderBufinfo(s, '5.10'), 'capture.txt'],
   [bufinfoImporter, 'bufinfo pre5.3 spaces', k.expandTabs(k.renderBufinfo(s, 'pre5.3')), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo 3.10', k.renderBufinfo(s, '3.10'), 'capture.txt'],
+  [bufinfoImporter, 'bufinfo 3.10 spaces', k.expandTabs(k.renderBufinfo(s, '3.10')), 'capture.txt'],
   [fdinfoImporter, 'fdinfo head', k.renderFdinfo(s, 'head'), 'capture.txt'],
   [fdinfoImporter, 'fdinfo loop', k.renderFdinfo(s, 'loop'), 'capture.txt'],
   [fdinfoImporter, 'fdinfo file', k.renderFdinfoFile(s, 1001), 'proc/1234/fdinfo/10'],
@@ -60,6 +63,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [processDmabufInfoImporter, 'process_dmabuf_info spaces', k.expandTabs(k.renderProcessDmabufInfo(s)), 'capture.txt'],
   [ionHeapImporter, 'ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'capture.txt'],
   [ionHeapImporter, 'ion heaps aosp310', k.renderIonHeaps(s, 'aosp310', false), 'capture.txt'],
+  [samsungDmabufTraceImporter, 'samsung dma-buf info v3 dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3', { skipPid: 987 }) + k.KERNEL_LOG_AFTER, 'dmesg'), 'capture.txt'],
+  [samsungDmabufTraceImporter, 'samsung dma-buf info v1 buffers', k.renderSamsungDmabufInfo(s, 'v1', { bufferList: true }), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

@@ -18,6 +18,7 @@ import { dmaprocsImporter } from './kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from './kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from './kernel/process-dmabuf-info.js';
 import { ionHeapImporter } from './kernel/ion-heap.js';
+import { samsungDmabufTraceImporter } from './kernel/samsung-dmabuf-trace.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -48,6 +49,8 @@ export const textImporters: TextImporter[] = [
   mtkHeapDebugImporter,
   processDmabufInfoImporter,
   ionHeapImporter,
+  // A kernel log: its dump may lie past the sniffed head, so any text of kernel log lines.
+  samsungDmabufTraceImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];

@@ -56,12 +56,12 @@ checks AS (
          CASE WHEN r.in_kb THEN 1024 * coalesce(c.n, 0) ELSE 0 END AS tolerance,
          'bytes' AS unit, r.origin || ' total line beside the sum of its ' || coalesce(c.n, 0) || ' rows' AS detail
   FROM dmabuf_reported_total r LEFT JOIN src_rows c ON c.source_id = r.source_id
-  WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo', 'ion_heap', 'ion_heap_orphaned') AND r.total_bytes IS NOT NULL
+  WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo', 'ion_heap', 'ion_heap_orphaned', 'samsung_dmabuf_trace') AND r.total_bytes IS NOT NULL
   UNION ALL
   SELECT r.snapshot_id, 'buffer_count', r.origin, r.buffer_count, coalesce(c.n, 0), 0,
          'buffers', r.origin || ' buffer count beside its number of rows'
   FROM dmabuf_reported_total r LEFT JOIN src_rows c ON c.source_id = r.source_id
-  WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo', 'ion_heap', 'ion_heap_orphaned') AND r.buffer_count IS NOT NULL
+  WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('dmabuf_dump', 'meminfo', 'ion_heap', 'ion_heap_orphaned', 'samsung_dmabuf_trace') AND r.buffer_count IS NOT NULL
   UNION ALL
   -- Per-exporter totals (dmabuf_dump -b).
   SELECT r.snapshot_id, 'exporter_bytes', r.exporter, r.total_bytes,
@@ -84,8 +84,8 @@ checks AS (
   LEFT JOIN process pr ON pr.snapshot_id = r.snapshot_id AND pr.pid = r.pid
   WHERE r.pid IS NOT NULL AND coalesce(r.userspace_rss_bytes, r.total_bytes) IS NOT NULL
     -- Qualcomm dmaprocs lists no inodes, and MediaTek's /proc/dma_heap/stats no buffers, so no holder rows: their totals have nothing to be checked against.
-    -- Nor have an ION heap file's client totals (handles, not fds or mappings, and no buffers listed).
-    AND (r.origin NOT IN ('dmaprocs_process', 'mtk_heap_process', 'ion_client') OR h.source_id IS NOT NULL)
+    -- Nor have an ION heap file's client totals (handles, not fds or mappings, and no buffers listed), nor Samsung's Dma-buf Info dump (no holders listed).
+    AND (r.origin NOT IN ('dmaprocs_process', 'mtk_heap_process', 'ion_client', 'samsung_dmabuf_trace_fd', 'samsung_dmabuf_trace_mmap') OR h.source_id IS NOT NULL)
   UNION ALL
   SELECT r.snapshot_id, 'process_pss', coalesce(pr.name, '?') || ' (' || r.pid || ')', r.userspace_pss_bytes, coalesce(h.pss, 0),
          1024 * coalesce(h.buffers, 0), 'bytes', 'PROCESS TOTAL Pss beside the sum of the process''s rows'
@@ -139,7 +139,8 @@ SELECT l.snapshot_id, 'truncated_capture', l.importer, ref.ref_count, l.n, ref.r
        coalesce(ref.ref_count, '?') || ' buffers (' || coalesce(ref.ref_bytes, '?') || ' bytes): the capture looks cut short'
 FROM listing l
 JOIN (SELECT r.snapshot_id, r.source_id, r.origin, r.buffer_count AS ref_count, r.total_bytes AS ref_bytes
-      FROM dmabuf_reported_total r WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('ion_heap', 'ion_heap_orphaned')) ref
+      -- Totals of some heaps only (ION heap files, Samsung's heaps) say nothing of a listing of every buffer.
+      FROM dmabuf_reported_total r WHERE r.pid IS NULL AND r.exporter IS NULL AND r.origin NOT IN ('ion_heap', 'ion_heap_orphaned', 'samsung_dmabuf_trace')) ref
   ON ref.snapshot_id = l.snapshot_id AND ref.source_id <> l.source_id
 CROSS JOIN p
 WHERE l.n < p.truncated_ratio * ref.ref_count OR l.bytes < p.truncated_ratio * ref.ref_bytes

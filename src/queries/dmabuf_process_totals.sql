@@ -2,13 +2,15 @@
 -- @title Per-process totals as the sources printed them
 -- Per snapshot, source and process, the total a source printed for the process, largest
 -- first: dmabuf_dump's PROCESS TOTAL lines and `-a` totals, vendor per-process listings
--- (Qualcomm `dmaprocs`, MediaTek `/proc/dma_heap`, OpenHarmony `/proc/process_dmabuf_info`)
--- and the clients of ION heap files (one row per heap). Sources that list no buffers (ION heap
--- files, Qualcomm `dmaprocs`, MediaTek's `stats`) say who holds the memory only here:
+-- (Qualcomm `dmaprocs`, MediaTek `/proc/dma_heap`, OpenHarmony `/proc/process_dmabuf_info`),
+-- the clients of ION heap files (one row per heap) and Samsung's `Dma-buf Info` kernel log dump
+-- (two rows per process: its fds, its mapped Samsung heap buffers). Sources that list no buffers
+-- (ION heap files, Qualcomm `dmaprocs`, MediaTek's `stats`, Samsung's dump) say who holds the
+-- memory only here:
 -- `dmabuf_processes` is built from the buffers' holders. Totals of different sources count
 -- differently (RSS, every fd, ION handles), so compare rows of one origin.
 -- @column snapshot_id Snapshot.
--- @column origin Which total (`dmabuf_reported_total.origin`: `dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`, `process_dmabuf_info_process`, `ion_client`, …).
+-- @column origin Which total (`dmabuf_reported_total.origin`: `dmabuf_dump_process`, `dmaprocs_process`, `mtk_heap_process`, `process_dmabuf_info_process`, `ion_client`, `samsung_dmabuf_trace_fd`, `samsung_dmabuf_trace_mmap`, …).
 -- @column pid Process id.
 -- @column process_name Process name (longest any source gave), NULL when unknown.
 -- @column heap The ION heap of an `ion_client` total, when the capture names it; else NULL.

@@ -20,7 +20,7 @@ const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;
 // An exporter is a driver or heap name (`system`, `qcom,system`, `mali`, `i915`, `virtio-gpu`).
 const EXPORTER = /^[A-Za-z_][\w.,:+\- ]*$/;
 
-function isRecord(l: string[], i: number): boolean {
+function isRecord(l: readonly string[], i: number): boolean {
   return (
     i + 3 < l.length &&
     NUM.test(l[i].trim()) &&
@@ -28,6 +28,30 @@ function isRecord(l: string[], i: number): boolean {
     Number(l[i].trim()) > 0 &&
     (EXPORTER.test(l[i + 3].trim()) || l[i + 3].trim() === '')
   );
+}
+
+/**
+ * How many lines from line `i` on are whole four-line records (distinct inodes, at least half
+ * of them, and at least one, with an exporter line): 0 when no record starts there. Lets
+ * kernel_captures (./captures.ts) tell this output apart inside a text of other captures.
+ */
+export function bpfRecordLines(lines: readonly string[], i: number): number {
+  const inodes = new Set<string>();
+  let j = i;
+  let named = 0;
+  while (isRecord(lines, j)) {
+    const inode = lines[j].trim();
+    if (inodes.has(inode)) break;
+    inodes.add(inode);
+    if (lines[j + 3].trim() !== '') named++;
+    j += 4;
+  }
+  return named > 0 && named * 2 >= inodes.size ? j - i : 0;
+}
+
+/** A line of the first selftest's one-line format (`ino:… size:… name:… exp_name:…`). */
+export function isBpfOneLine(line: string): boolean {
+  return ONE_LINE.test(line);
 }
 
 export const bpfIterImporter: TextImporter = {

@@ -20,20 +20,26 @@
 //     `ION:` line a `grep -A6 DMA-BUF` keeps), `dumpsys gpu` (`Memory snapshot for GPU N:` or its
 //     failure message), the vendor per-process listings (./dmaprocs.ts: `<comm> (PID <pid>)
 //     size: …` blocks), OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
-//     `Dma-buf objects usage of processes:` or its column header) and ION heap files (./ion-heap.ts:
-//     the `client pid size` header; the heap's own lines after the table go with it);
+//     `Dma-buf objects usage of processes:` or its column header), ION heap files (./ion-heap.ts:
+//     the `client pid size` header; the heap's own lines after the table go with it) and
+//     Samsung's `Dma-buf Info` dump in a kernel log (./samsung-dmabuf-trace.ts: its title line,
+//     with the log's prefix or not; the log's lines after it go with it);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
-//     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`).
+//     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`),
+//     the BPF iterator's first one-line format (`ino:… size:… name:… exp_name:…`).
 //     Lines that only fit a format already being read continue it (an fdinfo key of another
-//     kind of fd, a vma of another file) but do not start one.
+//     kind of fd, a vma of another file) but do not start one;
+//   - the BPF iterator's records (./bpf-iter.ts: four lines each, inode, size, name, exporter):
+//     a line of digits alone where whole records start (`bpfRecordLines`: distinct inodes, an
+//     exporter line that is a name) starts a run of them, and its records are taken whole, the
+//     name lines whatever they hold; a line of digits is no line of any other format, so the
+//     records also end a block without an end line (meminfo, …) before them.
 // Blank lines, prompts and other text go with the run that follows them (a prompt and its
 // command come before the output), or with the last run at the end; the importers skip prompts.
 // dmabuf_dump's default output and its `-b` output next to each other are one run, read by the
 // dmabuf_dump importer as it reads a text holding only those two; a text holding only `-b` then
-// `-a` output is read whole by the dmabuf_dump_b importer, as before. The BPF iterator's output
-// (bare numbers and names) cannot be told apart line by line: a text holding it with other
-// captures is read as before, by the first importer that recognizes it.
+// `-a` output is read whole by the dmabuf_dump_b importer, as before.
 import type { ImportContext, TextImporter } from '../types.js';
 import { guarded, isShellNoise, splitLines } from '../common.js';
 import { headerPath, procPath } from './common.js';
@@ -51,6 +57,8 @@ import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
+import { bpfIterImporter, bpfRecordLines, isBpfOneLine } from './bpf-iter.js';
+import { isSamsungDmabufInfoTitle, samsungDmabufTraceImporter } from './samsung-dmabuf-trace.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -69,10 +77,12 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     grallocImporter,
     processDmabufInfoImporter,
     ionHeapImporter,
+    bpfIterImporter,
+    samsungDmabufTraceImporter,
   ].map((i) => [i.name, i]),
 );
 
-const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*)\s*$/;
+const BUFINFO_START = /^\s*(?:Dma-buf Objects:|size\s+flags\s+mode\s+count\s+exp_name\b.*|exp_name\s+size\s+flags\s+mode\s+count)\s*$/;
 const BUFINFO_END = /^\s*Total\s+\d+\s+objects,\s*\d+\s+bytes\s*$/;
 const DUMP_A_START = /^\s*(?:Dmabuf Inode\s*\|\s*Size\s*\||"Dmabuf Inode","Size\(kB\)")|^-+ DMA-BUF Table buffer x process -+$/;
 const DUMP_A_END = /^\s*TOTALS\s+\d+\s*kB\s*\|/;
@@ -166,6 +176,10 @@ const DMAPROCS: LineKind = { kind: 'dmaprocs', strong: true };
 const FDINFO: LineKind = { kind: 'fdinfo', strong: true };
 const ION_HEAP: LineKind = { kind: 'ion_heap', strong: true };
 const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
+const BPF: LineKind = { kind: 'bpf_dmabuf_iter', strong: true };
+const SAMSUNG: LineKind = { kind: 'samsung_dmabuf_trace', strong: true };
+/** A line of digits alone: where the BPF iterator's records may start. */
+const DIGITS = /^\d+$/;
 
 /**
  * The format `line` belongs to. The regular expressions are tried in a fixed order (the first
@@ -176,8 +190,10 @@ function classify(line: string): LineKind | undefined {
   const t = line.trim();
   if (t === '') return undefined;
   if (isShellNoise(t)) return NOISE;
+  if (t.includes('Dma-buf Info:') && isSamsungDmabufInfoTitle(t)) return SAMSUNG;
   // An fdinfo key (`pos:`, `ino:`, …): no format tried before it below has a line of this shape but dmaprocs'.
   if (KEY.test(t)) return /^exp_name:/.test(t) ? FDINFO : dmaprocsHead(t) ? DMAPROCS : FDINFO_KEY;
+  if (t.startsWith('ino:') && isBpfOneLine(t)) return BPF;
   const tool = toolStart(t);
   if (tool) return tool;
   if (BUFINFO_START.test(t)) return BUFINFO;
@@ -203,7 +219,7 @@ function classify(line: string): LineKind | undefined {
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap', 'samsung_dmabuf_trace']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {
@@ -228,7 +244,7 @@ function endsBlock(kind: string, line: string, next: string | undefined): 'here'
     case 'gralloc_allocator':
       return GRALLOC_END.test(line) ? 'here' : false;
     default:
-      // dmaprocs, ION heap files (their heap's own lines follow the table), meminfo, dumpsys gpu, process_dmabuf_info have no end line: the output goes on until another format or a prompt.
+      // dmaprocs, ION heap files (their heap's own lines follow the table), meminfo, dumpsys gpu, process_dmabuf_info, Samsung's Dma-buf Info dump have no end line: the output goes on until another format or a prompt.
       return false;
   }
 }
@@ -252,9 +268,18 @@ function runsOf(lines: readonly string[]): Run[] {
   let cur: Run | undefined;
   /** Inside a block: its kind, and whether the next line still belongs to it whatever it is. */
   let block: { kind: string; takeNext: boolean } | undefined;
+  /** The last line of the BPF iterator records being read (their lines are taken whole). */
+  let bpfEnd = -1;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    const c = classify(line);
+    if (i <= bpfEnd) {
+      cur!.end = i;
+      continue;
+    }
+    // A line a block takes whatever it is (a CSV totals line) starts no records.
+    const bpf = !block?.takeNext && DIGITS.test(line.trim()) ? bpfRecordLines(lines, i) : 0;
+    if (bpf > 0) bpfEnd = i + bpf - 1;
+    const c = bpf > 0 ? BPF : classify(line);
     if (block) {
       // A block cut short ends where a prompt or a line of another format appears.
       const foreign = c === NOISE || (c?.strong && c.kind !== block.kind);
@@ -309,7 +334,7 @@ function startRun(prev: Run | undefined, kind: string, i: number, lines: readonl
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
   description:
-    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, vendor dmaprocs, process_dmabuf_info, ION heap files): each read by its own importer',
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files, Samsung Dma-buf Info dumps): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(splitLines(head).lines) !== undefined;
@@ -323,7 +348,7 @@ export const kernelCapturesImporter: TextImporter = {
 function importCaptures(text: string, ctx: ImportContext): void {
   const { lines, complete } = splitLines(text);
   const runs = runsOf(lines);
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, dmaprocs, process_dmabuf_info or ION heap capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, BPF iterator, dmaprocs, process_dmabuf_info, ION heap or Samsung Dma-buf Info capture found');
   for (const r of runs) {
     const last = r.end === lines.length - 1;
     const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
