@@ -134,7 +134,7 @@ test('a capture of the tools\' outputs in other orders: nothing is lost, every p
     bpf: ['cat /sys/fs/bpf/dmabuf_iter', k.renderBpfIter(s), 'bpf_dmabuf_iter'],
     bpfOneLine: ['cat /sys/fs/bpf/iter', k.renderBpfIterOneLine(s), 'bpf_dmabuf_iter'],
     // Samsung's Dma-buf Info dump in a kernel log, with the log's other messages around it.
-    samsung: ['dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3') + k.KERNEL_LOG_AFTER, 'dmesg'), 'samsung_dmabuf_trace'],
+    samsung: ['dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3') + k.KERNEL_LOG_AFTER, 'dmesg'), 'kernel_log'],
     fdinfo: ['head /proc/*/fdinfo/*', k.renderFdinfo(s, 'head'), 'fdinfo'],
   } satisfies Record<string, Part>;
   const orders: (keyof typeof p)[][] = [

@@ -20,7 +20,7 @@ import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
 import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
-import { samsungDmabufTraceImporter } from '../src/importers/kernel/samsung-dmabuf-trace.js';
+import { kernelLogImporter } from '../src/importers/kernel/kernel-log.js';
 import { rng, openTexts } from './helpers.js';
 import { fuzzImporter, mutate } from './fuzz.js';
 import { InputError } from '../src/errors.js';
@@ -63,8 +63,8 @@ const CASES: [TextImporter, string, string, string][] = [
   [processDmabufInfoImporter, 'process_dmabuf_info spaces', k.expandTabs(k.renderProcessDmabufInfo(s)), 'capture.txt'],
   [ionHeapImporter, 'ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'capture.txt'],
   [ionHeapImporter, 'ion heaps aosp310', k.renderIonHeaps(s, 'aosp310', false), 'capture.txt'],
-  [samsungDmabufTraceImporter, 'samsung dma-buf info v3 dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3', { skipPid: 987 }) + k.KERNEL_LOG_AFTER, 'dmesg'), 'capture.txt'],
-  [samsungDmabufTraceImporter, 'samsung dma-buf info v1 buffers', k.renderSamsungDmabufInfo(s, 'v1', { bufferList: true }), 'capture.txt'],
+  [kernelLogImporter, 'samsung dma-buf info v3 dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3', { skipPid: 987 }) + k.KERNEL_LOG_AFTER, 'dmesg'), 'capture.txt'],
+  [kernelLogImporter, 'samsung dma-buf info v1 buffers', k.renderSamsungDmabufInfo(s, 'v1', { bufferList: true }), 'capture.txt'],
 ];
 
 for (const [imp, label, text, path] of CASES) {

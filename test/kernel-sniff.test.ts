@@ -19,7 +19,7 @@ import { dmaprocsImporter } from '../src/importers/kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from '../src/importers/kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from '../src/importers/kernel/process-dmabuf-info.js';
 import { ionHeapImporter } from '../src/importers/kernel/ion-heap.js';
-import { samsungDmabufTraceImporter } from '../src/importers/kernel/samsung-dmabuf-trace.js';
+import { kernelLogImporter } from '../src/importers/kernel/kernel-log.js';
 import { smallScenario } from './fixtures/scenario.js';
 import * as k from './fixtures/kernel.js';
 import { renderDmabufDump, renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
@@ -39,7 +39,7 @@ const MINE = [
   mtkHeapDebugImporter,
   processDmabufInfoImporter,
   ionHeapImporter,
-  samsungDmabufTraceImporter,
+  kernelLogImporter,
   // Takes only texts holding two kernel formats or more: never one of these alone.
   kernelCapturesImporter,
 ];
@@ -88,10 +88,10 @@ const OWN: [string, string, string][] = [
   ['ion heaps msm44', k.renderIonHeaps(s, 'msm44'), 'ion_heap'],
   ['ion heaps aosp310 (blank header)', k.renderIonHeaps(s, 'aosp310', false), 'ion_heap'],
   ['ion heap, one file', k.renderIonHeap(k.ionHeapsOf(s)[0], 'msm44'), 'ion_heap'],
-  ['samsung Dma-buf Info v3 in dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3'), 'dmesg'), 'samsung_dmabuf_trace'],
-  ['samsung Dma-buf Info v1 in /proc/kmsg', k.asKernelLog(k.renderSamsungDmabufInfo(s, 'v1', { bufferList: true }), 'kmsg'), 'samsung_dmabuf_trace'],
-  ['samsung Dma-buf Info without the log prefix', k.renderSamsungDmabufInfo(s, 'v3'), 'samsung_dmabuf_trace'],
-  ['a kernel log without the dump', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.KERNEL_LOG_AFTER, 'caller'), 'samsung_dmabuf_trace'],
+  ['samsung Dma-buf Info v3 in dmesg', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.renderSamsungDmabufInfo(s, 'v3'), 'dmesg'), 'kernel_log'],
+  ['samsung Dma-buf Info v1 in /proc/kmsg', k.asKernelLog(k.renderSamsungDmabufInfo(s, 'v1', { bufferList: true }), 'kmsg'), 'kernel_log'],
+  ['samsung Dma-buf Info without the log prefix', k.renderSamsungDmabufInfo(s, 'v3'), 'kernel_log'],
+  ['a kernel log without the dump', k.asKernelLog(k.KERNEL_LOG_BEFORE + k.KERNEL_LOG_AFTER, 'caller'), 'kernel_log'],
 ];
 
 /** Texts none of this family may take. */

@@ -55,6 +55,10 @@ const DMABUF_DUMP_TITLES = ['dmabuf dump', 'dmabuf per-buffer/per-exporter/per-d
 /** `ion` alone or before `_`, `/`, a space or the end, with no letter or digit before it. */
 const ION_WORD = /(?:^|[^a-z0-9])ion(?:$|[^a-z0-9])/;
 
+/** The kernel log's importer: a kernel log section is kept, and read only when it holds a dump (`KERNEL_LOG_DUMP`). */
+const KERNEL_LOG = 'kernel_log';
+const KERNEL_LOG_DUMP = 'Dma-buf Info:';
+
 /** Which importer reads a section: by name, `sniff` to let the text importers decide, or undefined to skip it. */
 function routeSection(title: string, command: string): string | undefined {
   const t = title.toLowerCase();
@@ -69,6 +73,9 @@ function routeSection(title: string, command: string): string | undefined {
   if (/dmabuf|dma_buf|dma-buf|bufinfo|fdinfo|dma_heap|dmaprocs|show_all_task_dma/.test(t + ' ' + cmd)) return 'sniff';
   // ION's debug files (`/d/ion/heaps/system`, `ION HEAPS`, `ion_mm_heap`): `ion` as a word of its own, not inside one (version, region).
   if (ION_WORD.test(t + ' ' + cmd)) return 'sniff';
+  // The kernel log (`KERNEL LOG (dmesg)`, `LAST KMSG (/proc/last_kmsg)`): read only when it
+  // holds a Samsung `Dma-buf Info` dump (finish), as a section of its own.
+  if (/^(?:kernel log|last kmsg)\b/.test(t) || /(^|\/)dmesg\b/.test(cmd)) return KERNEL_LOG;
   return undefined;
 }
 
@@ -314,6 +321,8 @@ class SectionScanner {
   private finish(c: Collecting, lineEnd: number): void {
     const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
+    // A kernel log without a DMA-BUF dump is no source of the report.
+    if (c.route === KERNEL_LOG && !text.includes(KERNEL_LOG_DUMP)) return;
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
     if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' appears again in this text (an earlier one was read too): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data

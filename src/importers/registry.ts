@@ -18,7 +18,7 @@ import { dmaprocsImporter } from './kernel/dmaprocs.js';
 import { mtkHeapDebugImporter } from './kernel/mtk-heap-debug.js';
 import { processDmabufInfoImporter } from './kernel/process-dmabuf-info.js';
 import { ionHeapImporter } from './kernel/ion-heap.js';
-import { samsungDmabufTraceImporter } from './kernel/samsung-dmabuf-trace.js';
+import { kernelLogImporter } from './kernel/kernel-log.js';
 import { kernelCapturesImporter } from './kernel/captures.js';
 import { perfetto } from './perfetto/index.js';
 import { systraceText } from './systrace-text.js';
@@ -50,7 +50,7 @@ export const textImporters: TextImporter[] = [
   processDmabufInfoImporter,
   ionHeapImporter,
   // A kernel log: its dump may lie past the sniffed head, so any text of kernel log lines.
-  samsungDmabufTraceImporter,
+  kernelLogImporter,
   // Last: four lines of numbers and names is the loosest shape.
   bpfIterImporter,
 ];

@@ -22,7 +22,7 @@
 //     size: …` blocks), OpenHarmony's /proc/process_dmabuf_info (./process-dmabuf-info.ts:
 //     `Dma-buf objects usage of processes:` or its column header), ION heap files (./ion-heap.ts:
 //     the `client pid size` header; the heap's own lines after the table go with it) and
-//     Samsung's `Dma-buf Info` dump in a kernel log (./samsung-dmabuf-trace.ts: its title line,
+//     Samsung's `Dma-buf Info` dump in a kernel log (./kernel-log.ts: its title line,
 //     with the log's prefix or not; the log's lines after it go with it);
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
@@ -58,7 +58,7 @@ import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
 import { bpfIterImporter, bpfRecordLines, isBpfOneLine } from './bpf-iter.js';
-import { isSamsungDmabufInfoTitle, samsungDmabufTraceImporter } from './samsung-dmabuf-trace.js';
+import { isSamsungDmabufInfoTitle, kernelLogImporter } from './kernel-log.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
 const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
@@ -78,7 +78,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     processDmabufInfoImporter,
     ionHeapImporter,
     bpfIterImporter,
-    samsungDmabufTraceImporter,
+    kernelLogImporter,
   ].map((i) => [i.name, i]),
 );
 
@@ -177,7 +177,7 @@ const FDINFO: LineKind = { kind: 'fdinfo', strong: true };
 const ION_HEAP: LineKind = { kind: 'ion_heap', strong: true };
 const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
 const BPF: LineKind = { kind: 'bpf_dmabuf_iter', strong: true };
-const SAMSUNG: LineKind = { kind: 'samsung_dmabuf_trace', strong: true };
+const SAMSUNG: LineKind = { kind: 'kernel_log', strong: true };
 /** A line of digits alone: where the BPF iterator's records may start. */
 const DIGITS = /^\d+$/;
 
@@ -219,7 +219,7 @@ function classify(line: string): LineKind | undefined {
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
-const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap', 'samsung_dmabuf_trace']);
+const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap', 'kernel_log']);
 
 /** A run of lines of one format: 0-based first and last line. */
 export interface Run {

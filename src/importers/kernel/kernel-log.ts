@@ -124,9 +124,9 @@ interface Dump {
   cut: boolean;
 }
 
-export const samsungDmabufTraceImporter: TextImporter = {
-  name: 'samsung_dmabuf_trace',
-  description: "Samsung's `Dma-buf Info` low-memory dump in a kernel log (dmesg, last_kmsg; dma-buf-trace of Exynos DMA heaps): per-process fd and mapped totals",
+export const kernelLogImporter: TextImporter = {
+  name: 'kernel_log',
+  description: "Kernel log (dmesg, last_kmsg, pstore console): Samsung's `Dma-buf Info` low-memory dumps (dma-buf-trace of Exynos DMA heaps): per-process fd and mapped totals; a log without one is read and says so",
 
   sniff(head: string): boolean {
     if (head.includes('Dma-buf Info:')) {
@@ -140,7 +140,7 @@ export const samsungDmabufTraceImporter: TextImporter = {
   },
 
   importText(text: string, ctx: ImportContext): void {
-    guarded(ctx, 'samsung_dmabuf_trace', (c) => importDump(text, c));
+    guarded(ctx, 'kernel_log', (c) => importDump(text, c));
   },
 };
 

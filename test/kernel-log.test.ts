@@ -1,4 +1,4 @@
-// Samsung's `Dma-buf Info` kernel log dump (src/importers/kernel/samsung-dmabuf-trace.ts): golden
+// Samsung's `Dma-buf Info` kernel log dump (src/importers/kernel/kernel-log.ts): golden
 // rows rendered from dma-buf-trace.c's printf strings in a kernel log (dmesg, /proc/kmsg, caller
 // ids) between other kernel messages, CRLF, the first version with its buffer list, processes
 // the kernel skipped, several dumps in one log, a dump in interrupt context or without rows,
@@ -19,6 +19,7 @@ import {
   kernelComm,
 } from './fixtures/kernel.js';
 import { renderDmabufDumpB } from './fixtures/dmabuf-dump.js';
+import { minimalBugreport } from './fixtures/bugreport.js';
 
 const TOTALS = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY origin, pid';
 const DIAGS = (session: Parameters<typeof diagnostics>[0]) => diagnostics(session).map((d) => `${d.severity} ${d.code}`);
@@ -72,7 +73,7 @@ test('Samsung Dma-buf Info (v3) in a kernel log: golden totals in dmesg, /proc/k
   const texts = [kernelLog(s, 'dmesg'), kernelLog(s, 'kmsg'), kernelLog(s, 'caller'), kernelLog(s, 'dmesg').replace(/\n/g, '\r\n'), dump];
   for (const text of texts) {
     const session = await openTexts({ 'capture.txt': text });
-    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'samsung_dmabuf_trace']);
+    assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'kernel_log']);
     assertRows(session, TOTALS, expectedTotals(s, 'v3'));
     assertRows(session, 'SELECT pid, name FROM process ORDER BY pid', expectedProcesses(s));
     assert.deepEqual(DIAGS(session), []);
@@ -195,7 +196,7 @@ test('a kernel log without the dump is read as one (nothing found, said once); t
   const s = smallScenario();
   const plain = asKernelLog(KERNEL_LOG_BEFORE + KERNEL_LOG_AFTER + KERNEL_LOG_BEFORE, 'dmesg');
   let session = await openTexts({ 'dmesg.txt': plain });
-  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'samsung_dmabuf_trace']);
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'kernel_log']);
   assert.deepEqual(DIAGS(session), ['info no_data']);
   // 100 KiB of other kernel messages before the dump.
   const filler = (KERNEL_LOG_BEFORE + KERNEL_LOG_AFTER).repeat(Math.ceil(100_000 / (KERNEL_LOG_BEFORE + KERNEL_LOG_AFTER).length));
@@ -213,8 +214,22 @@ test('Samsung Dma-buf Info next to other captures: kernel_captures cuts it out, 
     const session = await openTexts({ 'capture.txt': text });
     const importers = csv(session, 'SELECT importer FROM source ORDER BY id');
     assert.equal(importers[1], 'kernel_captures');
-    assert.ok(importers.includes('samsung_dmabuf_trace'));
-    assertRows(session, "SELECT t.origin, t.pid, t.total_bytes, t.buffer_count, t.in_kb FROM dmabuf_reported_total t JOIN source s ON s.id = t.source_id WHERE s.importer = 'samsung_dmabuf_trace' ORDER BY t.origin, t.pid", expectedTotals(s, 'v3'));
+    assert.ok(importers.includes('kernel_log'));
+    assertRows(session, "SELECT t.origin, t.pid, t.total_bytes, t.buffer_count, t.in_kb FROM dmabuf_reported_total t JOIN source s ON s.id = t.source_id WHERE s.importer = 'kernel_log' ORDER BY t.origin, t.pid", expectedTotals(s, 'v3'));
     assert.deepEqual(diagnostics(session).filter((d) => d.severity !== 'info'), []);
   }
+});
+
+test("a bugreport's KERNEL LOG section is read when it holds the dump, and is no source when it does not", async () => {
+  const s = smallScenario();
+  const plain = asKernelLog(KERNEL_LOG_BEFORE + KERNEL_LOG_AFTER, 'dmesg');
+  let session = await openTexts({ 'bugreport.txt': minimalBugreport([['KERNEL LOG', 'dmesg', plain]]) });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'bugreport']);
+  assert.deepEqual(DIAGS(session), []);
+  session.close();
+  session = await openTexts({ 'bugreport.txt': minimalBugreport([['KERNEL LOG', 'dmesg', kernelLog(s, 'dmesg')], ['LAST KMSG', '/proc/last_kmsg', plain]]) });
+  assert.deepEqual(csv(session, 'SELECT importer, path FROM source ORDER BY id'), ['importer,path', 'bugreport,bugreport.txt', 'kernel_log,bugreport.txt#KERNEL LOG']);
+  assertRows(session, TOTALS, expectedTotals(s, 'v3'));
+  assert.deepEqual(DIAGS(session), []);
+  session.close();
 });
