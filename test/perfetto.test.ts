@@ -1137,6 +1137,60 @@ test('tasks created during the trace: threads join their creator\'s process, for
   s.close();
 });
 
+test('names are settled as Perfetto settles them: a tree\'s thread name beats ftrace\'s, a process takes its latest name, in time order', async () => {
+  const CLONE_THREAD = 0x10000;
+  const rename = (ts: number, tid: number, newcomm: string): Packet => ({ timestamp: ts, pid: tid, taskRename: { pid: tid, oldcomm: 'x', newcomm } });
+  const bytes = trace([
+    {
+      timestamp: 100,
+      processTree: {
+        processes: [{ pid: 500, ppid: 1, cmdline: ['com.example.camera'] }],
+        threads: [
+          { tid: 501, tgid: 500, name: 'CamTree' },
+          { tid: 502, tgid: 500 },
+          { tid: 503, tgid: 500, name: 'OldName' },
+        ],
+      },
+    },
+    // CPU 1's bundle is written first, but its rename of 502 is the later one.
+    ftrace(1, [rename(260, 502, 'late')]),
+    ftrace(0, [
+      rename(200, 501, 'renamed501'), // below the tree's name: 501 stays CamTree
+      rename(250, 502, 'early'),
+      rename(300, 500, 'cam-main'), // the main thread: the process takes the name, the latest
+      { timestamp: 400, pid: 500, taskNewtask: { pid: 503, comm: 'NewThread', cloneFlags: CLONE_THREAD } }, // a new thread 503
+      dma(410, 501, 1, 4096, 4096),
+      dma(420, 503, 2, 4096, 8192),
+    ]),
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT tid, pid, name FROM thread ORDER BY tid'), [
+    { tid: 500, pid: 500, name: 'cam-main' },
+    { tid: 501, pid: 500, name: 'CamTree' },
+    { tid: 502, pid: 500, name: 'late' },
+    { tid: 503, pid: 500, name: 'NewThread' },
+  ]);
+  assert.deepEqual(s.query('SELECT pid, name, cmdline FROM process'), [{ pid: 500, name: 'cam-main', cmdline: 'com.example.camera' }]);
+  assert.deepEqual(s.query('SELECT tid, thread_name, pid, process_name FROM android_dmabuf_allocs'), [
+    { tid: 501, thread_name: 'CamTree', pid: 500, process_name: 'cam-main' },
+    { tid: 503, thread_name: 'NewThread', pid: 500, process_name: 'cam-main' },
+  ]);
+  s.close();
+  // A process tree after the rename (later in time) names the process again; one without a
+  // timestamp counts at the latest time read before it.
+  for (const tree of [{ timestamp: 350 }, {}]) {
+    const again = await load(
+      trace([
+        { timestamp: 100, processTree: { processes: [{ pid: 500, cmdline: ['com.example.camera'] }], threads: [] } },
+        ftrace(0, [rename(300, 500, 'cam-main')]),
+        { ...tree, processTree: { processes: [{ pid: 500, cmdline: ['com.example.camera2'] }], threads: [] } },
+      ]),
+    );
+    assert.deepEqual(again.query('SELECT pid, name FROM process'), [{ pid: 500, name: 'com.example.camera2' }]);
+    again.close();
+  }
+});
+
 // ---- decoding on a worker thread ----------------------------------------------------------
 
 /** What an import wrote, and what the trace analyses make of it. */

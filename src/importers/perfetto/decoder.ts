@@ -239,6 +239,12 @@ export class PerfettoDecoder implements BundleReader {
   /** A packet a walk of whole packets hands over (see `BundleReader`): decoded now; the walk goes on while none waits. */
   otherPacket(buf: Uint8Array, start: number, end: number): boolean {
     this.walkHanded.push(start, -1, 0);
+    // The latest time read so far includes the packets walked before this one (`latestTs`).
+    const { maxTsAt } = this.walker.walked;
+    if (maxTsAt >= 0) {
+      this.cur.reset(this.walker.bytes, maxTsAt);
+      this.sink.noteTs(this.cur.u64());
+    }
     this.decodeNow(buf, start, end, this.packetsOffset + start, false);
     return this.queue.length === 0;
   }
@@ -427,20 +433,26 @@ export class PerfettoDecoder implements BundleReader {
         const tree = readProcessTree(buf, s, e);
         const pids: number[] = [];
         const tids: number[] = [];
+        // What the tree says holds from its packet's time (the latest time read, without one).
+        const at = ts ?? this.sink.latestTs;
         for (const p of tree.processes) {
           if (p.pid === undefined) continue;
           const cmd = p.cmdline.filter((x) => x !== '');
-          this.sink.process(p.pid, {
-            name: cmd[0] ?? null,
-            cmdline: cmd.length ? cmd.join(' ') : null,
-            ppid: p.ppid ?? null,
-            uid: p.uid ?? null,
-          });
+          this.sink.process(
+            p.pid,
+            {
+              name: cmd[0] ?? null,
+              cmdline: cmd.length ? cmd.join(' ') : null,
+              ppid: p.ppid ?? null,
+              uid: p.uid ?? null,
+            },
+            at,
+          );
           pids.push(p.pid);
         }
         for (const t of tree.threads) {
           if (t.tid === undefined) continue;
-          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null);
+          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null, at);
           tids.push(t.tid);
         }
         this.sink.treeRead(pids, tids);
@@ -738,12 +750,12 @@ export class PerfettoDecoder implements BundleReader {
         if (task <= 0) return; // pid 0: the idle tasks a boot-time trace sees created
         const flags = f.u64(3);
         const thread = typeof flags === 'bigint' ? (flags & BigInt(CLONE_THREAD)) !== 0n : Math.floor(flags / CLONE_THREAD) % 2 === 1;
-        sink.newTask(tid, task, f.string(2), thread);
+        sink.newTask(ts, tid, task, f.string(2), thread);
         return;
       }
       case E_TASK_RENAME:
         // pid=1 int32, newcomm=3 string
-        if (f.has(1)) sink.renameTask(f.i32(1), f.string(3));
+        if (f.has(1)) sink.renameTask(ts, f.i32(1), f.string(3));
         return;
     }
   }
