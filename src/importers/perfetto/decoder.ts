@@ -43,6 +43,7 @@ const E_BINDER_TRANSACTION = 50;
 const E_BINDER_RECEIVED = 51;
 const E_TASK_NEWTASK = 235;
 const E_TASK_RENAME = 236;
+const E_SCHED_PROCESS_FREE = 240;
 const E_ION_HEAP_SHRINK = 314;
 const E_ION_HEAP_GROW = 315;
 const E_GENERIC = 327;
@@ -66,6 +67,7 @@ for (const f of [
   E_BINDER_RECEIVED,
   E_TASK_NEWTASK,
   E_TASK_RENAME,
+  E_SCHED_PROCESS_FREE,
   E_GENERIC,
 ]) OUR_EVENTS[f] = 1;
 // sys_stats MeminfoCounters we keep.
@@ -756,6 +758,10 @@ export class PerfettoDecoder implements BundleReader {
       case E_TASK_RENAME:
         // pid=1 int32, newcomm=3 string
         if (f.has(1)) sink.renameTask(ts, f.i32(1), f.string(3));
+        return;
+      case E_SCHED_PROCESS_FREE:
+        // comm=1 string, pid=2 int32 (the task freed), prio=3
+        if (f.has(2)) sink.taskFree(ts, f.i32(2));
         return;
     }
   }

@@ -102,6 +102,11 @@ const COLUMNS = {
   binder_event: ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
 } as const;
 
+/** Reused pids a `pid_reused` diagnostic names, at most. */
+const MAX_REUSED_NAMED = 20;
+
+const INSTANCE_COLUMNS = ['pid', 'instance', 'start_ts', 'end_ts', 'reused', 'name', 'cmdline', 'ppid', 'uid', 'thread_name'] as const;
+
 interface ProcInfo {
   name: string | null;
   cmdline: string | null;
@@ -308,10 +313,40 @@ export class TraceSink {
     this.facts.newTask(ts, creator, tid, comm || null, thread);
   }
 
+  /** A task freed at `ts` (sched_process_free): it ended, and its process with it when it is the main thread. */
+  taskFree(ts: Int64, tid: number): void {
+    this.facts.free(ts, tid);
+  }
+
   /** A thread's new name at `ts` (task_rename). */
   renameTask(ts: Int64, tid: number, comm: string | null): void {
     this.renamed.add(tid);
     this.facts.rename(ts, tid, comm || null);
+  }
+
+  /** The rows of `process_instance`: each process that held one of `pids`. */
+  private instances(pids: Iterable<number>, tasks: Tasks): void {
+    const rows: Value[][] = [];
+    for (const pid of [...pids].sort((a, b) => a - b)) {
+      const list = tasks.processes.get(pid) ?? [];
+      for (const p of list) {
+        rows.push([pid, p.index, p.start, p.end, list.length > 1 ? 1 : 0, p.name, p.cmdline, this.parentOf(p), p.uid, p.main?.name ?? null]);
+      }
+    }
+    if (rows.length > 0) this.ctx.insertMany('process_instance', INSTANCE_COLUMNS, rows);
+    const reused = [...pids].filter((pid) => (tasks.processes.get(pid)?.length ?? 0) > 1).sort((a, b) => a - b);
+    if (reused.length > 0) {
+      const show = reused.slice(0, MAX_REUSED_NAMED).map((pid) => {
+        const held = tasks.processes.get(pid)!.map((p) => `${p.name ?? '?'}${p.start !== null ? ` from ${p.start}` : ''}${p.end !== null ? ` until ${p.end}` : ''}`);
+        return `${pid} (${held.join('; ')})`;
+      });
+      const more = reused.length > MAX_REUSED_NAMED ? ` and ${reused.length - MAX_REUSED_NAMED} more` : '';
+      this.ctx.diag(
+        'info',
+        'pid_reused',
+        `${reused.length} pids were each held by more than one process during the trace, counted apart by the trace analyses (process_instance): ${show.join(', ')}${more}`,
+      );
+    }
   }
 
   /** The parent pid of a process: as the replay knows it, else the process of the thread that forked it as known now. */
@@ -591,6 +626,7 @@ export class TraceSink {
       processes.push([pid, p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid }]);
     }
     this.ctx.processes(processes);
+    this.instances(pids, tasks);
     // Threads: those the trace described or saw created, and those that emitted a stored event
     // (but for those posted already as they are).
     const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys(), ...this.renamed]);

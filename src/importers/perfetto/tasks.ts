@@ -57,7 +57,7 @@ export interface ProcessInstance {
   index: number;
   /** When a fork created it, or (a later instance of a pid whose process ended) the time of the first fact about it; null for a process the trace found running. */
   start: Int64 | null;
-  /** When its main thread was freed (sched_process_free); null when the trace did not see it end. */
+  /** When its main thread was freed (sched_process_free), or a fork gave its pid to another process; null when the trace did not see it end. */
   end: Int64 | null;
   name: string | null;
   cmdline: string | null;
@@ -176,7 +176,9 @@ export class Tasks {
           t.link = creator;
           return;
         }
-        // A fork: a new process with this pid, whatever the pid was before.
+        // A fork: a new process with this pid, whatever the pid was before (which gave it up).
+        const before = this.current(f.tid);
+        if (before !== undefined && before.end === null) before.end = f.ts;
         const p = this.newProcess(f.tid, f.ts, f.ts);
         p.name = f.comm;
         p.parent = creator;
