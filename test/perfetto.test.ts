@@ -1272,6 +1272,41 @@ test('a pid two processes held during the trace is two processes, as in Perfetto
   late.close();
 });
 
+test('events read as Perfetto reads them: a packet without a timestamp is at the latest time read; ion len is an int64; an event without a time or pid is not read', async () => {
+  const s = await load(
+    trace([
+      ftrace(0, [dma(100, 7, 1, 4096, 4096)]),
+      // No timestamps of their own: at 100, the latest time read before them.
+      { processStats: { processes: [{ pid: 7, dmabufRssKb: 2 }] } },
+      { sysStats: { meminfo: [{ key: 37, value: 10 }] } },
+      { gpuMemTotalEvent: { gpuId: 0, pid: 0, size: 9 } },
+      ftrace(0, [
+        // len 2^64 - 4096: -4096 as an int64.
+        { timestamp: 200, pid: 7, ionHeapGrow: { heapName: 'system', len: '18446744073709547520', totalAllocated: 8192 } },
+        { timestamp: 210, pid: 7, ionHeapShrink: { heapName: 'system', len: '18446744073709547520', totalAllocated: 4096 } },
+        // Without a pid, without a timestamp: not read.
+        { timestamp: 300, dmaHeapStat: { inode: 2, len: 4096, totalAllocated: 8192 } },
+        { pid: 7, dmaHeapStat: { inode: 3, len: 4096, totalAllocated: 8192 } },
+        { timestamp: 310, taskRename: { pid: 7, newcomm: 'nameless' } },
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, pid, rss_bytes, origin FROM dmabuf_rss_sample'), [{ ts: 100, pid: 7, rss_bytes: 2048, origin: 'process_stats' }]);
+  assert.deepEqual(s.query('SELECT ts, counter, value_bytes FROM trace_meminfo_sample'), [{ ts: 100, counter: 'ION_HEAP', value_bytes: 10240 }]);
+  assert.deepEqual(s.query('SELECT ts, size_bytes FROM gpu_mem_total_sample'), [{ ts: 100, size_bytes: 9 }]);
+  assert.deepEqual(s.query('SELECT ts, origin, size_delta, heap_total, reported_total FROM ion_heap_event ORDER BY ts'), [
+    { ts: 200, origin: 'ion_heap_grow', size_delta: -4096, heap_total: 4096, reported_total: 8192 },
+    { ts: 210, origin: 'ion_heap_shrink', size_delta: 4096, heap_total: 8192, reported_total: 4096 },
+  ]);
+  assert.deepEqual(s.query('SELECT ts, inode, tid FROM dma_heap_event'), [{ ts: 100, inode: 1, tid: 7 }]);
+  assert.deepEqual(s.query('SELECT tid, name FROM thread'), [{ tid: 7, name: null }]);
+  assert.deepEqual(
+    diagnostics(s).map((d) => [d.code, d.message]),
+    [['malformed_event', '3 ftrace events of those this tool reads had no timestamp or no pid (the thread that emitted them) and were not read, as Perfetto reads none']],
+  );
+  s.close();
+});
+
 // ---- decoding on a worker thread ----------------------------------------------------------
 
 /** What an import wrote, and what the trace analyses make of it. */

@@ -212,7 +212,7 @@ CREATE TABLE dmabuf_rss_sample (
   snapshot_id INTEGER NOT NULL,
   -- Source (trace) the sample came from.
   source_id INTEGER NOT NULL,
-  -- Sample time, ns (for `process_stats`, the packet's timestamp).
+  -- Sample time, ns (for `process_stats`, the packet's timestamp; without one, the latest time read before it).
   ts INTEGER NOT NULL,
   -- Process whose RSS it is; NULL when a `dmabuf_rss_stat` thread could not be mapped to its process.
   pid INTEGER,
@@ -273,7 +273,7 @@ CREATE TABLE ion_heap_event (
   heap_name TEXT,
   -- ION buffer id of `ion_stat`; NULL for the heap events.
   buffer_id INTEGER,
-  -- Bytes allocated (> 0) or released (< 0): `len`, negated for `ion_heap_shrink`.
+  -- Bytes allocated (> 0) or released (< 0): `len` (an int64, as Perfetto takes it), negated for `ion_heap_shrink`.
   size_delta INTEGER NOT NULL,
   -- Heap total after the event: `total_allocated` for `ion_stat`; `total_allocated` + size_delta for the heap events, whose `total_allocated` is the value before the change.
   heap_total INTEGER,

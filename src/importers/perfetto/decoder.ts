@@ -428,15 +428,18 @@ export class PerfettoDecoder implements BundleReader {
     }
   }
 
-  private rarePacket(field: number, buf: Uint8Array, s: number, e: number, ts: Int64 | null, nested: boolean): void {
+  private rarePacket(field: number, buf: Uint8Array, s: number, e: number, packetTs: Int64 | null, nested: boolean): void {
     const bytes = buf.subarray(s, e);
+    // A packet without a timestamp is at the latest time read before it, as Perfetto times it
+    // (ProtoTraceReader::ParsePacket: the latest timestamp seen;
+    // src/trace_processor/importers/proto/proto_trace_reader.cc).
+    const ts = packetTs ?? this.sink.latestTs;
     switch (field) {
       case P_PROCESS_TREE: {
         const tree = readProcessTree(buf, s, e);
         const pids: number[] = [];
         const tids: number[] = [];
-        // What the tree says holds from its packet's time (the latest time read, without one).
-        const at = ts ?? this.sink.latestTs;
+        const at = ts;
         for (const p of tree.processes) {
           if (p.pid === undefined) continue;
           const cmd = p.cmdline.filter((x) => x !== '');
@@ -461,7 +464,6 @@ export class PerfettoDecoder implements BundleReader {
         return;
       }
       case P_PROCESS_STATS: {
-        if (ts === null) return;
         const stats = decoded<{ processes?: { pid?: number; dmabufRssKb?: unknown }[] }>((t) => t.ProcessStats, bytes);
         for (const p of stats.processes ?? []) {
           // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
@@ -472,7 +474,6 @@ export class PerfettoDecoder implements BundleReader {
         return;
       }
       case P_SYS_STATS: {
-        if (ts === null) return;
         const stats = decoded<{ meminfo?: { key?: number; value?: unknown }[] }>((t) => t.SysStats, bytes);
         for (const m of stats.meminfo ?? []) {
           if (!has(m, 'key') || !has(m, 'value')) continue;
@@ -483,7 +484,6 @@ export class PerfettoDecoder implements BundleReader {
         return;
       }
       case P_GPU_MEM_TOTAL: {
-        if (ts === null) return;
         const g = decoded<{ gpuId?: number; pid?: number; size?: unknown }>((t) => t.GpuMemTotalEvent, bytes);
         if (!has(g, 'size')) return;
         const size = longValue(g.size);
@@ -669,17 +669,18 @@ export class PerfettoDecoder implements BundleReader {
     }
     if (p !== e) throw new Malformed('ftrace event field runs past the event');
     if (kind !== 0) {
-      let ts: Int64 = 0;
-      if (tsAt >= 0) {
-        c.reset(buf, tsAt);
-        ts = c.u64();
+      // Without its time or the thread that emitted it, an event is not read, as Perfetto reads
+      // none (FtraceTokenizer::TokenizeFtraceEvent: "Timestamp field not found in FtraceEvent";
+      // FtraceParser::ParseFtraceEvent: "Pid field not found in ftrace packet";
+      // src/trace_processor/importers/ftrace/ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
+      if (tsAt < 0 || pidAt < 0) {
+        this.sink.unreadEvents++;
+        return tsAt;
       }
-      let pid = 0;
-      if (pidAt >= 0) {
-        c.reset(buf, pidAt);
-        pid = c.u32();
-      }
-      this.ourEvent(kind, buf, ks, ke, ts, pid);
+      c.reset(buf, tsAt);
+      const ts = c.u64();
+      c.reset(buf, pidAt);
+      this.ourEvent(kind, buf, ks, ke, ts, c.u32());
     }
     return tsAt;
   }
@@ -706,10 +707,12 @@ export class PerfettoDecoder implements BundleReader {
         return;
       case E_ION_HEAP_GROW:
       case E_ION_HEAP_SHRINK: {
-        // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change)
+        // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change).
+        // len is taken as an int64, as Perfetto takes it (ParseIonHeapGrowOrShrink:
+        // static_cast<int64_t>(ion.len()); ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
         const grow = kind === E_ION_HEAP_GROW;
         if (this.lacks(2, grow ? 'ion_heap_grow' : 'ion_heap_shrink', 'len')) return;
-        const len = f.u64(2);
+        const len = f.i64(2);
         const delta = grow ? len : negate(len);
         const reported = f.has(3) ? f.i64(3) : null;
         const total = reported === null ? null : add(reported, delta);

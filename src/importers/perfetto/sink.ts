@@ -157,6 +157,8 @@ export class TraceSink {
   ftraceEvents = 0;
   storedEvents = 0;
   compressedPackets = 0;
+  /** Ftrace events of ours without a timestamp or a pid: not read (`perfetto`). */
+  unreadEvents = 0;
   /** Ftrace bundles with `lost_events` (`perfetto`), or lines reporting lost events (`systrace_text`). */
   lostEventBundles = 0;
   /** Per CPU, the counters of the last START_OF_TRACE and END_OF_TRACE `ftrace_stats` (`perfetto`). */
@@ -677,6 +679,13 @@ export class TraceSink {
     }
     if (this.packetsDropped > 0) reports.push(`${this.packetsDropped} packets follow lost packets of their sequence (previous_packet_dropped)`);
     if (reports.length > 0) this.ctx.diag('warning', 'trace_lost_events', `${reports.join('; ')}: allocations and frees may be missing`);
+    if (this.unreadEvents > 0) {
+      this.ctx.diag(
+        'warning',
+        'malformed_event',
+        `${this.unreadEvents} ftrace events of those this tool reads had no timestamp or no pid (the thread that emitted them) and were not read, as Perfetto reads none`,
+      );
+    }
     if (this.binderThinned > 0) {
       this.ctx.diag(
         'info',
