@@ -431,8 +431,8 @@ export class PerfettoDecoder implements BundleReader {
   private rarePacket(field: number, buf: Uint8Array, s: number, e: number, packetTs: Int64 | null, nested: boolean): void {
     const bytes = buf.subarray(s, e);
     // A packet without a timestamp is at the latest time read before it, as Perfetto times it
-    // (ProtoTraceReader::ParsePacket: the latest timestamp seen;
-    // src/trace_processor/importers/proto/proto_trace_reader.cc).
+    // (ProtoTraceReader: max(latest_timestamp_, sorter max_timestamp());
+    // src/trace_processor/importers/proto/proto_trace_reader.cc @ 9c596adf5d9684ada0cee7fae3ebf6be975366a6).
     const ts = packetTs ?? this.sink.latestTs;
     switch (field) {
       case P_PROCESS_TREE: {
@@ -670,9 +670,10 @@ export class PerfettoDecoder implements BundleReader {
     if (p !== e) throw new Malformed('ftrace event field runs past the event');
     if (kind !== 0) {
       // Without its time or the thread that emitted it, an event is not read, as Perfetto reads
-      // none (FtraceTokenizer::TokenizeFtraceEvent: "Timestamp field not found in FtraceEvent";
-      // FtraceParser::ParseFtraceEvent: "Pid field not found in ftrace packet";
-      // src/trace_processor/importers/ftrace/ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
+      // none: FtraceTokenizer::TokenizeFtraceEvent, "Timestamp field not found in FtraceEvent"
+      // (src/trace_processor/importers/ftrace/ftrace_tokenizer.cc @ 65ef46f1569c405b3af0c5e0a084314a6ded723d);
+      // FtraceParser::ParseFtraceEvent, "Pid field not found in ftrace packet"
+      // (src/trace_processor/importers/ftrace/ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
       if (tsAt < 0 || pidAt < 0) {
         this.sink.unreadEvents++;
         return tsAt;

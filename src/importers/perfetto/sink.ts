@@ -232,7 +232,8 @@ export class TraceSink {
   /**
    * When a fact without a time of its own happened: a text capture's line, or a packet without a
    * timestamp, at the latest time read so far, as Perfetto times a packet without one
-   * (ProtoTraceReader: the latest timestamp seen).
+   * (src/trace_processor/importers/proto/proto_trace_reader.cc @
+   * 9c596adf5d9684ada0cee7fae3ebf6be975366a6: max(latest_timestamp_, sorter max_timestamp())).
    */
   get latestTs(): Int64 {
     return this.endTs ?? 0;
