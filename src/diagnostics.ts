@@ -31,6 +31,7 @@ export const DIAGNOSTIC_CODES = [
   'no_inode_column',
   'no_pid',
   'orphan_row',
+  'pid_reused',
   'read_failed',
   'repeated_block',
   'section_failed',

@@ -18,7 +18,7 @@ import { bundleWalker } from '../src/importers/perfetto/decoder.js';
 import { decodeTrace } from '../src/importers/perfetto/stream.js';
 import { writeSyntheticTrace } from '../bench/trace.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { scenarioTrace } from './fixtures/trace.js';
+import { pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
 import { sharedDir, tempDir, diagnostics, rng, importChunked, cli, assertInputDiagnostics } from './helpers.js';
 
 // ---- building traces --------------------------------------------------------------------
@@ -74,8 +74,8 @@ function zstdRawFrame(data: Uint8Array): Uint8Array {
 /** Rows of every trace table and of thread/process, in a stable order, as JSON. */
 function tables(s: { query(sql: string): Record<string, unknown>[] }): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
-  for (const t of ['dma_heap_event', 'dmabuf_rss_sample', 'ion_heap_event', 'gpu_mem_total_sample', 'trace_meminfo_sample', 'binder_event', 'thread', 'process', 'trace_info']) {
-    const order = t === 'thread' ? 'tid' : t === 'process' ? 'pid' : t === 'trace_info' ? 'rowid' : 'ts, rowid';
+  for (const t of ['dma_heap_event', 'dmabuf_rss_sample', 'ion_heap_event', 'gpu_mem_total_sample', 'trace_meminfo_sample', 'binder_event', 'thread', 'process', 'process_instance', 'trace_info']) {
+    const order = t === 'thread' ? 'tid' : t === 'process' ? 'pid' : t === 'trace_info' || t === 'process_instance' ? 'rowid' : 'ts, rowid';
     // The rowid too: rows are written in trace order, whatever the chunks or the path.
     out[t] = s.query(`SELECT rowid AS row_id, * FROM ${t} ORDER BY ${order}`);
   }
@@ -636,9 +636,19 @@ test('packets walked whole in WebAssembly, as the worker reads a trace, give the
     raw(field({ timestamp: 2 }), field(ftrace(0, [dma(10, 7, 1, 4096, 4096)])), field({ timestamp: 200 })),
     raw(field(ftrace(1, [dma(20, 7, 1, -4096, 0)])), field({ timestamp: 5, trustedPacketSequenceId: 3 })),
   ]);
+  // A process tree without a timestamp after bundles: it counts at the latest time read before
+  // it, the walked bundles' included; a pid two processes held.
+  const untimed = trace([
+    ftrace(0, [dma(10, 7, 1, 4096, 4096)]),
+    ftrace(1, [{ timestamp: 500, pid: 7, taskRename: { pid: 7, newcomm: 'renamed' } }]),
+    { processTree: { processes: [{ pid: 7, cmdline: ['tree.name'] }] } },
+    ftrace(0, [{ timestamp: 490, pid: 7, taskRename: { pid: 7, newcomm: 'earlier' } }, dma(900, 7, 2, 4096, 8192)]),
+  ]);
   const traces: [string, Uint8Array][] = [
     ['synthetic', synthetic],
     ['rich', richTrace()],
+    ['a process tree without a timestamp', untimed],
+    ['a pid two processes held', pidReuseTrace()],
     ['a bundle cut short', concat([good, cut, good])],
     ['packet timestamps', stamped],
     ['synthetic, cut short in a packet', synthetic.subarray(0, synthetic.length - 1000)],
@@ -651,6 +661,11 @@ test('packets walked whole in WebAssembly, as the worker reads a trace, give the
   for (let i = 0; i < 8; i++) traces.push([`loss reports mutation ${i}`, mutated(lossy, 1 + i)]);
   const [info] = (await importChunked(perfetto, stamped, stamped.length)).query('SELECT start_ts, end_ts, packets FROM trace_info');
   assert.deepEqual(info, { start_ts: 5, end_ts: 200, packets: 2 });
+  for (const size of [64 * 1024, 32]) {
+    const { db } = await importInWalker(untimed, size);
+    assert.deepEqual(db.query('SELECT name FROM process'), [{ name: 'tree.name' }], `chunks of ${size} bytes`);
+    db.close();
+  }
   let walkedAll = 0;
   for (const [what, bytes] of traces) {
     for (const size of [64 * 1024, 1024 * 1024]) {
@@ -1134,6 +1149,161 @@ test('tasks created during the trace: threads join their creator\'s process, for
     { tid: 301, pid: 300, name: null },
   ]);
   assert.deepEqual(diagnostics(s).filter((d) => d.severity !== 'info'), []);
+  s.close();
+});
+
+test('names are settled as Perfetto settles them: a tree\'s thread name beats ftrace\'s, a process takes its latest name, in time order', async () => {
+  const CLONE_THREAD = 0x10000;
+  const rename = (ts: number, tid: number, newcomm: string): Packet => ({ timestamp: ts, pid: tid, taskRename: { pid: tid, oldcomm: 'x', newcomm } });
+  const bytes = trace([
+    {
+      timestamp: 100,
+      processTree: {
+        processes: [{ pid: 500, ppid: 1, cmdline: ['com.example.camera'] }],
+        threads: [
+          { tid: 501, tgid: 500, name: 'CamTree' },
+          { tid: 502, tgid: 500 },
+          { tid: 503, tgid: 500, name: 'OldName' },
+        ],
+      },
+    },
+    // CPU 1's bundle is written first, but its rename of 502 is the later one.
+    ftrace(1, [rename(260, 502, 'late')]),
+    ftrace(0, [
+      rename(200, 501, 'renamed501'), // below the tree's name: 501 stays CamTree
+      rename(250, 502, 'early'),
+      rename(300, 500, 'cam-main'), // the main thread: the process takes the name, the latest
+      { timestamp: 400, pid: 500, taskNewtask: { pid: 503, comm: 'NewThread', cloneFlags: CLONE_THREAD } }, // a new thread 503
+      dma(410, 501, 1, 4096, 4096),
+      dma(420, 503, 2, 4096, 8192),
+    ]),
+  ]);
+  const s = await load(bytes);
+  assert.deepEqual(s.query('SELECT tid, pid, name FROM thread ORDER BY tid'), [
+    { tid: 500, pid: 500, name: 'cam-main' },
+    { tid: 501, pid: 500, name: 'CamTree' },
+    { tid: 502, pid: 500, name: 'late' },
+    { tid: 503, pid: 500, name: 'NewThread' },
+  ]);
+  assert.deepEqual(s.query('SELECT pid, name, cmdline FROM process'), [{ pid: 500, name: 'cam-main', cmdline: 'com.example.camera' }]);
+  assert.deepEqual(s.query('SELECT tid, thread_name, pid, process_name FROM android_dmabuf_allocs'), [
+    { tid: 501, thread_name: 'CamTree', pid: 500, process_name: 'cam-main' },
+    { tid: 503, thread_name: 'NewThread', pid: 500, process_name: 'cam-main' },
+  ]);
+  s.close();
+  // A process tree after the rename (later in time) names the process again; one without a
+  // timestamp counts at the latest time read before it.
+  for (const tree of [{ timestamp: 350 }, {}]) {
+    const again = await load(
+      trace([
+        { timestamp: 100, processTree: { processes: [{ pid: 500, cmdline: ['com.example.camera'] }], threads: [] } },
+        ftrace(0, [rename(300, 500, 'cam-main')]),
+        { ...tree, processTree: { processes: [{ pid: 500, cmdline: ['com.example.camera2'] }], threads: [] } },
+      ]),
+    );
+    assert.deepEqual(again.query('SELECT pid, name FROM process'), [{ pid: 500, name: 'com.example.camera2' }]);
+    again.close();
+  }
+});
+
+test('a pid two processes held during the trace is two processes, as in Perfetto: allocations, frees and RSS go to the one that held it then', async () => {
+  const s = await load(pidReuseTrace());
+  const [first, second] = s.query('SELECT upid FROM process_instance WHERE pid = 300 ORDER BY instance').map((r) => r.upid);
+  assert.deepEqual(s.query('SELECT pid, instance, start_ts, end_ts, reused, name, ppid, thread_name FROM process_instance ORDER BY pid, instance'), [
+    { pid: 300, instance: 0, start_ts: null, end_ts: 410, reused: 1, name: 'com.old.app', ppid: 1, thread_name: null },
+    { pid: 300, instance: 1, start_ts: 500, end_ts: null, reused: 1, name: 'com.new.app', ppid: null, thread_name: 'com.new.app' },
+  ]);
+  // `process` keeps one row per pid: the last process that held it.
+  assert.deepEqual(s.query('SELECT pid, name FROM process'), [{ pid: 300, name: 'com.new.app' }]);
+  assert.deepEqual(
+    s.query('SELECT ts, buf_size, tid, thread_name, upid, pid, process_name FROM android_dmabuf_allocs'),
+    [
+      { ts: 200, buf_size: 4096, tid: 300, thread_name: null, upid: first, pid: 300, process_name: 'com.old.app' },
+      { ts: 210, buf_size: 8192, tid: 301, thread_name: 'OldWorker', upid: first, pid: 300, process_name: 'com.old.app' },
+      { ts: 300, buf_size: -8192, tid: 301, thread_name: 'OldWorker', upid: first, pid: 300, process_name: 'com.old.app' },
+      { ts: 600, buf_size: 16384, tid: 300, thread_name: 'com.new.app', upid: second, pid: 300, process_name: 'com.new.app' },
+      { ts: 610, buf_size: 4096, tid: 302, thread_name: 'NewWorker', upid: second, pid: 300, process_name: 'com.new.app' },
+      // Freed after the new process started, by a kernel worker: charged to the allocation's process.
+      { ts: 700, buf_size: -4096, tid: 300, thread_name: null, upid: first, pid: 300, process_name: 'com.old.app' },
+    ],
+  );
+  assert.deepEqual(
+    s.query('SELECT ts, upid, process_name, value FROM android_memory_cumulative_dmabuf').map((r) => [r.ts, r.upid === first ? 'old' : 'new', r.process_name, r.value]),
+    [
+      [200, 'old', 'com.old.app', 4096],
+      [210, 'old', 'com.old.app', 12288],
+      [300, 'old', 'com.old.app', 4096],
+      [600, 'new', 'com.new.app', 16384],
+      [610, 'new', 'com.new.app', 20480],
+      [700, 'old', 'com.old.app', 0],
+    ],
+  );
+  assert.deepEqual(
+    s.query("SELECT pid, process_name, allocs, frees, outstanding_buffers, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process'"),
+    [
+      { pid: 300, process_name: 'com.new.app', allocs: 2, frees: 0, outstanding_buffers: 2, outstanding_bytes: 20480 },
+      { pid: 300, process_name: 'com.old.app', allocs: 2, frees: 2, outstanding_buffers: 0, outstanding_bytes: 0 },
+    ],
+  );
+  // The new process's buffers are its own; no RSS growth across two processes.
+  assert.deepEqual(s.query('SELECT kind, subject, bytes FROM dmabuf_leak_suspects'), [{ kind: 'unfreed_in_trace', subject: 'com.new.app (300)', bytes: 20480 }]);
+  assert.deepEqual(
+    s.query('SELECT pid, upid, samples, first_bytes, last_bytes, origins FROM dmabuf_rss_totals ORDER BY first_ts').map((r) => ({ ...r, upid: r.upid === first ? 'old' : 'new' })),
+    [
+      { pid: 300, upid: 'old', samples: 2, first_bytes: 1048576, last_bytes: 12288, origins: 'dmabuf_rss_stat,process_stats' },
+      { pid: 300, upid: 'new', samples: 1, first_bytes: 41943040, last_bytes: 41943040, origins: 'process_stats' },
+    ],
+  );
+  assert.deepEqual(
+    diagnostics(s).map((d) => [d.severity, d.code, d.message]),
+    [['info', 'pid_reused', '1 pids were each held by more than one process during the trace, counted apart by the trace analyses (process_instance): 300 (com.old.app until 410; com.new.app from 500)']],
+  );
+  s.close();
+  // An event of the pid after its process ended, before anything says which process holds it:
+  // of no known process (Perfetto's thread without a process), not of the one that ended.
+  const late = await load(
+    trace([
+      { timestamp: 100, processTree: { processes: [{ pid: 300, ppid: 1, cmdline: ['com.old.app'] }], threads: [] } },
+      ftrace(0, [{ timestamp: 410, pid: 300, schedProcessFree: { pid: 300 } }, dma(450, 300, 9, 4096, 4096)]),
+    ]),
+  );
+  assert.deepEqual(late.query('SELECT tid, upid, pid, process_name FROM android_dmabuf_allocs'), [{ tid: 300, upid: null, pid: null, process_name: null }]);
+  assert.deepEqual(late.query("SELECT subject FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace'"), [{ subject: 'thread 300' }]);
+  late.close();
+});
+
+test('events read as Perfetto reads them: a packet without a timestamp is at the latest time read; ion len is an int64; an event without a time or pid is not read', async () => {
+  const s = await load(
+    trace([
+      ftrace(0, [dma(100, 7, 1, 4096, 4096)]),
+      // No timestamps of their own: at 100, the latest time read before them.
+      { processStats: { processes: [{ pid: 7, dmabufRssKb: 2 }] } },
+      { sysStats: { meminfo: [{ key: 37, value: 10 }] } },
+      { gpuMemTotalEvent: { gpuId: 0, pid: 0, size: 9 } },
+      ftrace(0, [
+        // len 2^64 - 4096: -4096 as an int64.
+        { timestamp: 200, pid: 7, ionHeapGrow: { heapName: 'system', len: '18446744073709547520', totalAllocated: 8192 } },
+        { timestamp: 210, pid: 7, ionHeapShrink: { heapName: 'system', len: '18446744073709547520', totalAllocated: 4096 } },
+        // Without a pid, without a timestamp: not read.
+        { timestamp: 300, dmaHeapStat: { inode: 2, len: 4096, totalAllocated: 8192 } },
+        { pid: 7, dmaHeapStat: { inode: 3, len: 4096, totalAllocated: 8192 } },
+        { timestamp: 310, taskRename: { pid: 7, newcomm: 'nameless' } },
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, pid, rss_bytes, origin FROM dmabuf_rss_sample'), [{ ts: 100, pid: 7, rss_bytes: 2048, origin: 'process_stats' }]);
+  assert.deepEqual(s.query('SELECT ts, counter, value_bytes FROM trace_meminfo_sample'), [{ ts: 100, counter: 'ION_HEAP', value_bytes: 10240 }]);
+  assert.deepEqual(s.query('SELECT ts, size_bytes FROM gpu_mem_total_sample'), [{ ts: 100, size_bytes: 9 }]);
+  assert.deepEqual(s.query('SELECT ts, origin, size_delta, heap_total, reported_total FROM ion_heap_event ORDER BY ts'), [
+    { ts: 200, origin: 'ion_heap_grow', size_delta: -4096, heap_total: 4096, reported_total: 8192 },
+    { ts: 210, origin: 'ion_heap_shrink', size_delta: 4096, heap_total: 8192, reported_total: 4096 },
+  ]);
+  assert.deepEqual(s.query('SELECT ts, inode, tid FROM dma_heap_event'), [{ ts: 100, inode: 1, tid: 7 }]);
+  assert.deepEqual(s.query('SELECT tid, name FROM thread'), [{ tid: 7, name: null }]);
+  assert.deepEqual(
+    diagnostics(s).map((d) => [d.code, d.message]),
+    [['malformed_event', '3 ftrace events of those this tool reads had no timestamp or no pid (the thread that emitted them) and were not read, as Perfetto reads none']],
+  );
   s.close();
 });
 

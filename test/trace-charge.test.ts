@@ -12,7 +12,7 @@ import { rssTotals } from '../src/db/rss.js';
 import { packagePath } from '../src/paths.js';
 import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { scenarioTrace } from './fixtures/trace.js';
+import { pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { TraceSink } from '../src/importers/perfetto/sink.js';
 import { Rng } from './fixtures/generate-scenario.js';
@@ -21,8 +21,8 @@ import type { Rows } from '../src/importers/types.js';
 function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
-    totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid'),
-    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid'),
+    totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid, upid'),
+    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid, upid'),
   };
 }
 
@@ -60,6 +60,32 @@ test('charges: the in-memory pass equals the SQL rules on every peer trace', asy
 test('charges: the in-memory pass equals the SQL rules on the example and on a generated trace', async () => {
   assert.equal(await bothWays('example.zip', fs.readFileSync(packagePath('examples', 'bugreport-example.zip'))), 1);
   assert.equal(await bothWays('trace.pftrace', scenarioTrace(smallScenario(34), { churn: 300, seed: 11 }).bytes), 1);
+});
+
+test('charges: the in-memory pass equals the SQL rules on a pid two processes held, and on events of a pid no process held then', async () => {
+  assert.equal(await bothWays('reuse.pftrace', pidReuseTrace()), 1);
+  const T = perfettoTypes();
+  const gap = T.Trace.encode(
+    T.Trace.fromObject({
+      packet: [
+        { timestamp: 100, processTree: { processes: [{ pid: 300, ppid: 1, cmdline: ['old'] }], threads: [{ tid: 301, tgid: 300 }] } },
+        {
+          ftraceEvents: {
+            cpu: 0,
+            event: [
+              { timestamp: 200, pid: 301, dmaHeapStat: { inode: 1, len: 4096, totalAllocated: 4096 } },
+              { timestamp: 410, pid: 300, schedProcessFree: { pid: 300 } },
+              { timestamp: 450, pid: 300, dmaHeapStat: { inode: 2, len: 4096, totalAllocated: 8192 } },
+              { timestamp: 460, pid: 301, dmaHeapStat: { inode: 1, len: -4096, totalAllocated: 4096 } },
+              { timestamp: 470, pid: 301, dmaHeapStat: { inode: 3, len: 8192, totalAllocated: 12288 } },
+            ],
+          },
+        },
+        { timestamp: 480, processStats: { processes: [{ pid: 300, dmabufRssKb: 4 }] } },
+      ],
+    }),
+  ).finish();
+  assert.equal(await bothWays('gap.pftrace', gap), 1);
 });
 
 test('charges: the in-memory pass equals the SQL rules on events out of order, at equal times, of threads without a process', async () => {

@@ -30,7 +30,7 @@ import { grallocSpans, type Spans } from './gralloc.js';
  */
 export const MAX_PASS_EVENTS = 500_000;
 
-const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id'] as const;
+const CHARGE_COLUMNS = ['event_id', 'snapshot_id', 'tid', 'pid', 'cumulative_bytes', 'next_event_id', 'upid'] as const;
 const TOTALS_COLUMNS = [
   'snapshot_id',
   'scope',
@@ -56,6 +56,7 @@ const TOTALS_COLUMNS = [
   'heap_max_bytes',
   'heap_end_bytes',
   'trace_end_ts',
+  'upid',
 ] as const;
 
 export interface ChargeOptions {
@@ -76,7 +77,8 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
   const max = opts.maxPassEvents ?? MAX_PASS_EVENTS;
   const events = opts.capture?.take(id, max) ?? readEvents(db, id, max);
   if (events === 'none') return 'none';
-  if (events === 'too_many' || events === 'inexact') {
+  const k = events === 'too_many' || events === 'inexact' ? null : known(db, id);
+  if (k === null || k === 'inexact') {
     db.exec(`
       INSERT INTO dma_heap_charge (${CHARGE_COLUMNS.join(', ')})
       SELECT ${CHARGE_COLUMNS.join(', ')} FROM _dmabuf_charged WHERE snapshot_id = ${id} ORDER BY event_id;
@@ -84,7 +86,7 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
       SELECT ${TOTALS_COLUMNS.join(', ')} FROM _dmabuf_trace_totals WHERE snapshot_id = ${id};`);
     return 'sql';
   }
-  pass(db, id, events);
+  pass(db, id, events as Events, k);
   return 'pass';
 }
 
@@ -302,23 +304,69 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 
 // ---- the pass ---------------------------------------------------------------------------
 
-/** What the snapshot's other tables say: thread → process, gralloc spans, end of the trace. */
+/** What the snapshot's other tables say: thread → process, the processes of each pid, gralloc spans, end of the trace. */
 interface Known {
   pidOf: Map<number, number | null>;
+  /** The processes that held each pid (`process_instance`). */
+  instances: Map<number, Instances>;
+  /** Whether some pid was held by several processes, or by one only for part of the trace. */
+  complex: boolean;
   spans: Map<number, Spans>;
   /** max(trace_info.end_ts), NaN when unknown. */
   traceEnd: number;
 }
 
-function known(db: Db, id: number): Known {
+/** The processes that held one pid, in time order: upid, start (-Infinity: from the start), end (Infinity: none). */
+interface Instances {
+  upids: number[];
+  starts: number[];
+  ends: number[];
+  /** One process, for the whole trace. */
+  simple: boolean;
+}
+
+/** What `known` reads, or 'inexact' when a process's start or end is beyond what the pass holds exactly. */
+function known(db: Db, id: number): Known | 'inexact' {
   const pidOf = new Map<number, number | null>();
   for (const r of db.query('SELECT tid, pid FROM thread WHERE snapshot_id = ?', [id])) {
     pidOf.set(r.tid as number, (r.pid as number | null) ?? null);
   }
+  const instances = new Map<number, Instances>();
+  let complex = false;
+  for (const r of db.query('SELECT upid, pid, start_ts, end_ts FROM process_instance WHERE snapshot_id = ? ORDER BY pid, instance, upid', [id])) {
+    const [start, end] = [r.start_ts, r.end_ts];
+    if ((start !== null && !isExact(start)) || (end !== null && !isExact(end))) return 'inexact';
+    const pid = r.pid as number;
+    let list = instances.get(pid);
+    if (list === undefined) instances.set(pid, (list = { upids: [], starts: [], ends: [], simple: true }));
+    list.upids.push(r.upid as number);
+    list.starts.push(start === null ? -Infinity : (start as number));
+    list.ends.push(end === null ? Infinity : (end as number));
+    list.simple = list.upids.length === 1 && start === null && end === null;
+    if (!list.simple) complex = true;
+  }
   const spans = grallocSpans(db, id);
   const end = db.query('SELECT max(end_ts) AS end_ts FROM trace_info WHERE snapshot_id = ?', [id])[0];
-  return { pidOf, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
+  return { pidOf, instances, complex, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
 }
+
+/**
+ * Which of a pid's processes held it at `ts` (process_instance, and the rule of the SQL views):
+ * the index of the last that started at or before then, -1 when none or that one had ended.
+ */
+function heldBy(list: Instances, ts: number): number {
+  for (let i = list.starts.length - 1; i >= 0; i--) {
+    if (list.starts[i] <= ts) return list.ends[i] <= ts ? -1 : i;
+  }
+  return -1;
+}
+
+/**
+ * A thread's events are charged to a unit: the thread, and for a thread of a pid that several
+ * processes held (or one for part of the trace) the process that held it when the event was
+ * made, as `tid + (index + 1) * UNIT` (0 for none): a free follows its allocation's unit.
+ */
+const UNIT = 2 ** 32;
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -336,19 +384,30 @@ interface PassExports {
   pack(n: number, ev: number, pids: number, out: number): number;
 }
 
-function pass(db: Db, id: number, e: Events): void {
+function pass(db: Db, id: number, e: Events, k: Known): void {
   const n = e.n;
-  const k = known(db, id);
 
-  // The responsibles: a thread's process, or the thread itself when its process is unknown.
+  // The responsibles: a thread's process (its `process_instance`, else its pid), or the thread
+  // itself when its process is unknown. `t` is a unit (UNIT).
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
+  const upid: (number | null)[] = [];
   const byPid = new Map<number, number>();
+  const byUpid = new Map<number, number>();
   const responsible = (t: number): number => {
-    const p = k.pidOf.get(t) ?? null;
-    if (p === null) return tid.push(t), pid.push(null) - 1;
-    let w = byPid.get(p);
-    if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null);
+    const index = Math.floor(t / UNIT) - 1;
+    const thread = t - (index + 1) * UNIT;
+    const p = k.pidOf.get(thread) ?? null;
+    const list = p === null ? undefined : k.instances.get(p);
+    if (p === null || (list !== undefined && !list.simple && index < 0)) return tid.push(thread), upid.push(null), pid.push(null) - 1;
+    if (list === undefined) {
+      let w = byPid.get(p);
+      if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
+      return w;
+    }
+    const u = list.upids[list.simple ? 0 : index];
+    let w = byUpid.get(u);
+    if (w === undefined) byUpid.set(u, (w = pid.length)), pid.push(p), tid.push(null), upid.push(u);
     return w;
   };
   compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./charge.wasm', import.meta.url)));
@@ -371,17 +430,24 @@ function pass(db: Db, id: number, e: Events): void {
     const ts = (i: number) => v[(i * EVENT_BYTES) / 8 + TS];
     new Uint32Array(e.memory.buffer, orderAt, n).sort((a, b) => ts(a) - ts(b) || a - b);
   }
-  // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its thread.
+  // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its
+  // thread; as a unit with the process that held its pid then, where that varies (UNIT).
   let attr = TID;
   let attrs = e.tids;
-  if (k.spans.size > 0) {
+  if (k.spans.size > 0 || k.complex) {
     attr = ATTR;
     attrs = new Range();
     const v = e.values;
     for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
       // coalesce(client, emitter): a span's NULL client leaves the emitter.
-      const client = k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN;
-      attrs.add((v[at + ATTR] = client === client ? client : v[at + TID]));
+      const client = k.spans.size > 0 ? (k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN) : NaN;
+      let a = client === client ? client : v[at + TID];
+      if (k.complex && a === a) {
+        const p = k.pidOf.get(a) ?? null;
+        const list = p === null ? undefined : k.instances.get(p);
+        if (list !== undefined && !list.simple) a += (heldBy(list, v[at + TS]) + 1) * UNIT;
+      }
+      attrs.add((v[at + ATTR] = a));
     }
   }
   // Inodes usually span a compact range, threads too.
@@ -390,17 +456,31 @@ function pass(db: Db, id: number, e: Events): void {
   const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
   const count = pid.length;
-  const pids = e.reserve(8 * count);
+  // Each event's responsible, packed (`pack` writes the value at its index): then its pid and upid.
+  const indexes = e.reserve(8 * count);
   const per = e.reserve(RECORD_BYTES * (count + 1));
-  f64(pids, count).set(pid.map((p) => p ?? NaN));
+  f64(indexes, count).set(pid.map((_, w) => w));
   x.sums(n, 0, orderAt, per, count, k.traceEnd, out);
   x.outstanding(inodeCount, 0, per, count);
   // Only the trace views read the per-event rows (the summary reads the totals): packed and
   // written on first use, from this memory, kept until then.
   db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => {
     const packed = e.reserve(8 * PACKED_VALUES * n);
-    const values = x.pack(n, 0, pids, packed);
-    db.insertMany('dma_heap_charge', CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id'), f64(packed, values), [['snapshot_id', id]]);
+    const values = x.pack(n, 0, indexes, packed);
+    const from = f64(packed, values);
+    // (event_id, unit, responsible, cumulative_bytes, next_event_id) → the columns of CHARGE_COLUMNS.
+    const rows = new Float64Array((values / PACKED_VALUES) * (PACKED_VALUES + 1));
+    for (let i = 0, o = 0; i < values; i += PACKED_VALUES, o += PACKED_VALUES + 1) {
+      const unit = from[i + 1];
+      const w = from[i + 2];
+      rows[o] = from[i];
+      rows[o + 1] = unit - Math.floor(unit / UNIT) * UNIT;
+      rows[o + 2] = pid[w] ?? NaN;
+      rows[o + 3] = from[i + 3];
+      rows[o + 4] = from[i + 4];
+      rows[o + 5] = upid[w] ?? NaN;
+    }
+    db.insertMany('dma_heap_charge', CHARGE_COLUMNS.filter((c) => c !== 'snapshot_id'), rows, [['snapshot_id', id]]);
   });
 
   const order = new Uint32Array(e.memory.buffer, orderAt, n);
@@ -434,12 +514,13 @@ function pass(db: Db, id: number, e: Events): void {
       finiteOrNull(heapMax),
       nullIfNaN(event(order[n - 1], HEAP)),
       nullIfNaN(k.traceEnd),
+      null,
     ],
   ];
   for (let w = 0; w < count; w++) {
     const r = record(w);
     if (r[4] + r[5] === 0) continue; // no charged event
-    totals.push([id, 'process', pid[w], tid[w], r[4], r[5], r[6], r[7], r[6] - r[7], ...outstanding(r), r[1], r[2], r[3], null, null, null, null, null, null]);
+    totals.push([id, 'process', pid[w], tid[w], r[4], r[5], r[6], r[7], r[6] - r[7], ...outstanding(r), r[1], r[2], r[3], null, null, null, null, null, null, upid[w]]);
   }
   db.insertMany('dma_heap_totals', TOTALS_COLUMNS, totals);
 }

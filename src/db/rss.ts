@@ -11,7 +11,7 @@ import type { Rows } from '../importers/types.js';
 import { isExact, nullableExact, rowCount, valueAt } from './packed.js';
 import { TableCapture, type Captured } from './capture.js';
 
-const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins'] as const;
+const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins', 'upid'] as const;
 
 /** The samples of one process (or of one thread whose process is unknown) so far. */
 interface Owner {
@@ -77,17 +77,41 @@ export class RssCapture extends TableCapture<Samples> {
   }
 }
 
-/** (Re)compute `dmabuf_rss_totals` for one snapshot, from its samples as captured or else with the view. Idempotent. */
+/**
+ * (Re)compute `dmabuf_rss_totals` for one snapshot, from its samples as captured or else with the
+ * view (also when a pid of the snapshot was held by more than one process, or by one for part of
+ * the trace: the samples are then summed per process, which the capture, per pid, cannot do).
+ * Idempotent.
+ */
 export function rssTotals(db: Db, snapshotId: number, capture?: RssCapture): void {
   const id = Number(snapshotId);
   db.exec(`DELETE FROM dmabuf_rss_totals WHERE snapshot_id = ${id}`);
   const s = capture?.take(id);
-  if (s === undefined) {
+  // The process of each pid, when one held it for the whole trace (else the pid is not simple).
+  const upids = new Map<number, number>();
+  let simple = true;
+  for (const r of db.query('SELECT pid, count(*) AS n, max(upid) AS upid, max(start_ts IS NOT NULL OR end_ts IS NOT NULL) AS partial FROM process_instance WHERE snapshot_id = ? GROUP BY pid', [id])) {
+    if (r.n !== 1 || r.partial === 1) simple = false;
+    upids.set(r.pid as number, r.upid as number);
+  }
+  if (s === undefined || !simple) {
     // No sample held back or written: nothing to sum up (and nothing held is written to know it).
-    if (db.heldRows('dmabuf_rss_sample', id)?.length === 0) return;
+    if (s === undefined && db.heldRows('dmabuf_rss_sample', id)?.length === 0) return;
     db.exec(`INSERT INTO dmabuf_rss_totals (${COLUMNS.join(', ')}) SELECT ${COLUMNS.join(', ')} FROM _dmabuf_rss_totals WHERE snapshot_id = ${id}`);
     return;
   }
-  const rows = [...s.owners.values()].map((w) => [id, w.pid, w.tid, w.samples, w.firstTs, w.firstBytes, w.lastTs, w.lastBytes, w.peak, [...w.origins].sort().join(',')]);
+  const rows = [...s.owners.values()].map((w) => [
+    id,
+    w.pid,
+    w.tid,
+    w.samples,
+    w.firstTs,
+    w.firstBytes,
+    w.lastTs,
+    w.lastBytes,
+    w.peak,
+    [...w.origins].sort().join(','),
+    w.pid === null ? null : (upids.get(w.pid) ?? null),
+  ]);
   db.insertMany('dmabuf_rss_totals', COLUMNS, rows);
 }

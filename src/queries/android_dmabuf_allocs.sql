@@ -38,11 +38,28 @@ CROSS JOIN binder_event r ON r.snapshot_id = g.snapshot_id AND r.tid = g.tid AND
 CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.debug_id
                          AND t.received = 0 AND t.reply = 0 AND (t.flags & 1) = 0;
 
+-- The process of each thread of a trace, where one process held its pid for the whole trace.
+-- One row per `thread` row: its pid and, when that pid has one `process_instance` row without a
+-- start or end, its upid; -1 when the pid has several rows or one for part of the trace (then
+-- the process depends on the time: see `process_instance`); NULL when it has none.
+-- @column snapshot_id Snapshot of the thread.
+-- @column tid The thread.
+-- @column pid Its process id; NULL when unknown.
+-- @column upid `process_instance.upid` of its process, -1 or NULL (above).
+CREATE VIEW _thread_process AS
+SELECT th.snapshot_id, th.tid, th.pid,
+       (SELECT CASE WHEN count(*) = 0 THEN NULL
+                    WHEN count(*) = 1 AND max(pi.start_ts) IS NULL AND max(pi.end_ts) IS NULL THEN max(pi.upid)
+                    ELSE -1 END
+        FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS upid
+FROM thread th;
+
 -- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by
 -- a gralloc allocator thread while serving a synchronous binder transaction (the innermost
 -- span of `_dmabuf_gralloc_served`, i.e. the latest started, when spans nest), else the thread
--- that emitted it (rules: see `android_dmabuf_allocs`). Unordered, no names.
+-- that emitted it (rules: see `android_dmabuf_allocs`); and `attr_held`, the process that held
+-- that thread's pid at the event (`process_instance`). Unordered, no names.
 -- @column seq `dma_heap_event.rowid` (trace order among events with the same timestamp).
 -- @column snapshot_id Snapshot of the trace.
 -- @column ts Event time, ns.
@@ -50,54 +67,76 @@ CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.de
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column tid Thread that emitted the event.
 -- @column attr_tid Thread the event is attributed to.
+-- @column attr_held `process_instance.upid` of the process that held attr_tid's pid at ts; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row.
 CREATE VIEW _dmabuf_attributed AS
 WITH
 served AS MATERIALIZED (SELECT * FROM _dmabuf_gralloc_served),
-server AS MATERIALIZED (SELECT DISTINCT snapshot_id, server_tid FROM served)
-SELECT e.rowid AS seq, e.snapshot_id, e.ts, e.inode, e.size_delta AS buf_size, e.tid,
-       CASE WHEN g.server_tid IS NULL THEN e.tid
-            ELSE coalesce((SELECT s.client_tid FROM served s
-                           WHERE s.snapshot_id = e.snapshot_id AND s.server_tid = e.tid
-                             AND e.ts BETWEEN s.start_ts AND s.end_ts
-                           ORDER BY s.start_ts DESC LIMIT 1), e.tid)
-       END AS attr_tid
-FROM dma_heap_event e
-LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid;
+server AS MATERIALIZED (SELECT DISTINCT snapshot_id, server_tid FROM served),
+-- Once per thread, not per event.
+thread_process AS MATERIALIZED (SELECT * FROM _thread_process),
+attributed AS (
+  SELECT e.rowid AS seq, e.snapshot_id, e.ts, e.inode, e.size_delta AS buf_size, e.tid,
+         CASE WHEN g.server_tid IS NULL THEN e.tid
+              ELSE coalesce((SELECT s.client_tid FROM served s
+                             WHERE s.snapshot_id = e.snapshot_id AND s.server_tid = e.tid
+                               AND e.ts BETWEEN s.start_ts AND s.end_ts
+                             ORDER BY s.start_ts DESC LIMIT 1), e.tid)
+         END AS attr_tid
+  FROM dma_heap_event e
+  LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid
+)
+SELECT a.seq, a.snapshot_id, a.ts, a.inode, a.buf_size, a.tid, a.attr_tid,
+       -- The last of the pid's processes that started by ts, if it had not ended by then; 0
+       -- when none had started or it had ended (the rule of `process_instance`). Looked up per
+       -- event only for a pid not held by one process for the whole trace (`_thread_process`).
+       CASE WHEN t.upid >= 0 OR t.upid IS NULL THEN t.upid
+            ELSE (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= a.ts) AND (pi.end_ts IS NULL OR pi.end_ts > a.ts) THEN pi.upid ELSE 0 END
+                  FROM process_instance pi
+                  WHERE pi.snapshot_id = a.snapshot_id AND pi.pid = t.pid
+                  ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= a.ts) DESC, pi.instance DESC, pi.upid DESC
+                  LIMIT 1)
+       END AS attr_held
+FROM attributed a
+LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.tid = a.attr_tid;
 
 -- DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL).
--- An allocation is charged to its `attr_tid`; a free to the `attr_tid` of the latest strictly
--- earlier event on its inode; a free with none is dropped. The rows of `dma_heap_charge` (with
--- their event's ts, size and inode), which the trace views read: that table is filled once per
--- trace by an ordered pass in JavaScript that applies these rules (src/db/charge.ts),
--- or from this view for a trace too large for that pass or with values beyond 2^53.
+-- An allocation is charged to its `attr_tid` and the process that held its pid then; a free to
+-- those of the latest strictly earlier event on its inode; a free with none is dropped. The
+-- responsible is the process (`process_instance`; the pid when it has no such row), or the
+-- thread when its process is unknown. The rows of `dma_heap_charge` (with their event's ts,
+-- size and inode), which the trace views read: that table is filled once per trace by an
+-- ordered pass in JavaScript that applies these rules (src/db/charge.ts), or from this view for
+-- a trace too large for that pass or with values beyond 2^53.
 -- @column snapshot_id Snapshot of the trace.
 -- @column event_id Row id of the event in `dma_heap_event`.
 -- @column ts Event time, ns.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column inode Inode of the buffer.
 -- @column tid Thread the event is charged to.
--- @column pid Process of that thread; NULL when unknown.
+-- @column pid Process of that thread; NULL when unknown, or when no process held its pid then.
 -- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) up to ts, events at the same ts included.
 -- @column next_event_id event_id of the next charged event on the same inode (ts, event_id order); NULL when none.
+-- @column upid `process_instance.upid` of the responsible process; NULL when none.
 CREATE VIEW _dmabuf_charged AS
 WITH charged AS (
   SELECT snapshot_id, seq, ts, inode, buf_size,
-         CASE WHEN buf_size > 0 THEN attr_tid
-              ELSE last_value(attr_tid) OVER (
-                     PARTITION BY snapshot_id, inode ORDER BY ts
-                     RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-         END AS tid
+         CASE WHEN buf_size > 0 THEN attr_tid ELSE last_value(attr_tid) OVER earlier END AS tid,
+         CASE WHEN buf_size > 0 THEN attr_held ELSE last_value(attr_held) OVER earlier END AS held
   FROM _dmabuf_attributed
+  WINDOW earlier AS (PARTITION BY snapshot_id, inode ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 with_pid AS (
-  SELECT c.snapshot_id, c.seq, c.ts, c.buf_size, c.inode, c.tid, th.pid
+  SELECT c.snapshot_id, c.seq, c.ts, c.buf_size, c.inode, c.tid,
+         CASE WHEN c.held = 0 THEN NULL ELSE th.pid END AS pid, nullif(c.held, 0) AS upid
   FROM charged c
   LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
   WHERE c.tid IS NOT NULL
 )
 SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
-       sum(buf_size) OVER (PARTITION BY snapshot_id, pid IS NULL, coalesce(pid, tid) ORDER BY ts) AS cumulative_bytes,
-       lead(seq) OVER (PARTITION BY snapshot_id, inode ORDER BY ts, seq) AS next_event_id
+       sum(buf_size) OVER (PARTITION BY snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END,
+                                        coalesce(upid, pid, tid) ORDER BY ts) AS cumulative_bytes,
+       lead(seq) OVER (PARTITION BY snapshot_id, inode ORDER BY ts, seq) AS next_event_id,
+       upid
 FROM with_pid;
 
 -- @analysis android_dmabuf_allocs
@@ -112,23 +151,27 @@ FROM with_pid;
 -- request (this needs binder events in the trace; when spans nest, the innermost wins). A
 -- free is charged to the thread this rule attributes the latest strictly earlier event on the
 -- same inode to (normally the allocation's requester); a free with no earlier event on its
--- inode in the trace is dropped.
--- `utid`/`upid` are our internal ids (`thread.rowid`, `process.rowid`), like Perfetto's.
+-- inode in the trace is dropped. The process is the one that held the thread's pid when the
+-- allocation was made (`process_instance`: a pid two processes held during the trace is two
+-- processes, each with its own name, as in Perfetto).
+-- `utid`/`upid` are our internal ids (`thread.rowid`, `process_instance.upid`), like Perfetto's.
 -- @column ts Event time, ns.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column inode Inode of the buffer.
 -- @column utid Internal id of the responsible thread (`thread.rowid`).
 -- @column tid Thread id of the responsible thread.
 -- @column thread_name Thread name, when known.
--- @column upid Internal id of the responsible process (`process.rowid`); NULL when the thread's process is unknown.
+-- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when the thread's process is unknown.
 -- @column pid Process id of the responsible process; NULL when unknown.
 -- @column process_name Process name, when known.
 -- @column snapshot_id Snapshot of the trace (not in Perfetto's table).
 CREATE VIEW android_dmabuf_allocs AS
-SELECT e.ts, e.size_delta AS buf_size, e.inode, th.rowid AS utid, c.tid, th.name AS thread_name,
-       p.rowid AS upid, c.pid, p.name AS process_name, c.snapshot_id
+SELECT e.ts, e.size_delta AS buf_size, e.inode, th.rowid AS utid, c.tid,
+       CASE WHEN pi.reused = 1 AND c.tid = c.pid THEN pi.thread_name ELSE th.name END AS thread_name,
+       c.upid, c.pid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_name, c.snapshot_id
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
+LEFT JOIN process_instance pi ON pi.upid = c.upid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, e.ts, c.event_id;

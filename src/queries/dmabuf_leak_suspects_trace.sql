@@ -2,8 +2,10 @@
 -- One row per snapshot and process (per thread when a sample's process is unknown) with
 -- `dmabuf_rss_sample` rows: their number, the first sample (earliest ts, then lowest rowid)
 -- and the last (latest ts, then highest rowid), the peak and the origins in alphabetical order.
--- That table is filled once per trace from the samples as they are written
--- (src/db/rss.ts), or from this view when those are not all at hand.
+-- A sample is of the process that held its pid at its time (`process_instance`; of the pid
+-- when none did). That table is filled once per trace from the samples as they are written
+-- (src/db/rss.ts), or from this view when those are not all at hand or a pid was held by more
+-- than one process.
 -- @column snapshot_id Snapshot of the trace.
 -- @column pid Process whose RSS it is; NULL when unknown.
 -- @column tid Thread of the samples when their process is unknown; else NULL.
@@ -14,20 +16,40 @@
 -- @column last_bytes RSS at the last sample, bytes.
 -- @column peak_bytes Largest RSS sampled, bytes.
 -- @column origins The samples' origins, in alphabetical order, comma-separated.
+-- @column upid `process_instance.upid` of the process that held the pid at the samples' times; NULL when none.
 CREATE VIEW _dmabuf_rss_totals AS
 WITH
-rss AS (
-  SELECT s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes,
-         s.pid IS NULL AS no_pid, coalesce(s.pid, s.tid) AS who,
-         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts, s.rowid) AS n_first,
-         row_number() OVER (PARTITION BY s.snapshot_id, s.pid IS NULL, coalesce(s.pid, s.tid) ORDER BY s.ts DESC, s.rowid DESC) AS n_last
+-- Per pid: its upid when one process held it for the whole trace, -1 when that varies, NULL
+-- without a `process_instance` row (as `_thread_process`); once per pid, not per sample.
+pid_process AS MATERIALIZED (
+  SELECT snapshot_id, pid,
+         CASE WHEN count(*) = 1 AND max(start_ts) IS NULL AND max(end_ts) IS NULL THEN max(upid) ELSE -1 END AS upid
+  FROM process_instance GROUP BY snapshot_id, pid
+),
+held AS (
+  SELECT s.rowid AS seq, s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
+         CASE WHEN pp.upid IS NULL OR pp.upid >= 0 THEN pp.upid
+              ELSE nullif((SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= s.ts) AND (pi.end_ts IS NULL OR pi.end_ts > s.ts) THEN pi.upid ELSE 0 END
+                           FROM process_instance pi
+                           WHERE pi.snapshot_id = s.snapshot_id AND pi.pid = s.pid
+                           ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= s.ts) DESC, pi.instance DESC, pi.upid DESC
+                           LIMIT 1), 0)
+         END AS upid
   FROM dmabuf_rss_sample s
+  LEFT JOIN pid_process pp ON pp.snapshot_id = s.snapshot_id AND pp.pid = s.pid
+),
+rss AS (
+  SELECT h.snapshot_id, h.pid, h.tid, h.upid, h.ts, h.rss_bytes,
+         CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(h.upid, h.pid, h.tid) AS who,
+         row_number() OVER (PARTITION BY h.snapshot_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts, h.seq) AS n_first,
+         row_number() OVER (PARTITION BY h.snapshot_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts DESC, h.seq DESC) AS n_last
+  FROM held h
 ),
 origin AS (
-  SELECT snapshot_id, no_pid, who, group_concat(origin, ',') AS origins
-  FROM (SELECT DISTINCT snapshot_id, pid IS NULL AS no_pid, coalesce(pid, tid) AS who, origin
-        FROM dmabuf_rss_sample ORDER BY snapshot_id, no_pid, who, origin)
-  GROUP BY snapshot_id, no_pid, who
+  SELECT snapshot_id, kind, who, group_concat(origin, ',') AS origins
+  FROM (SELECT DISTINCT snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who, origin
+        FROM held ORDER BY snapshot_id, kind, who, origin)
+  GROUP BY snapshot_id, kind, who
 )
 SELECT r.snapshot_id, max(r.pid) AS pid, CASE WHEN max(r.pid) IS NULL THEN max(r.tid) END AS tid, count(*) AS samples,
        max(CASE WHEN n_first = 1 THEN r.ts END) AS first_ts,
@@ -35,10 +57,10 @@ SELECT r.snapshot_id, max(r.pid) AS pid, CASE WHEN max(r.pid) IS NULL THEN max(r
        max(CASE WHEN n_last = 1 THEN r.ts END) AS last_ts,
        max(CASE WHEN n_last = 1 THEN r.rss_bytes END) AS last_bytes,
        max(r.rss_bytes) AS peak_bytes,
-       o.origins
+       o.origins, max(r.upid) AS upid
 FROM rss r
-JOIN origin o ON o.snapshot_id = r.snapshot_id AND o.no_pid = r.no_pid AND o.who IS r.who
-GROUP BY r.snapshot_id, r.no_pid, r.who;
+JOIN origin o ON o.snapshot_id = r.snapshot_id AND o.kind = r.kind AND o.who IS r.who
+GROUP BY r.snapshot_id, r.kind, r.who;
 
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
@@ -62,7 +84,7 @@ WITH
 unfreed AS (
   SELECT t.snapshot_id, 'unfreed_in_trace' AS kind,
          CASE WHEN t.pid IS NULL THEN 'thread ' || t.tid
-              ELSE coalesce(p.name, '?') || ' (' || t.pid || ')' END AS subject,
+              ELSE coalesce(CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END, '?') || ' (' || t.pid || ')' END AS subject,
          t.outstanding_bytes AS bytes,
          CASE WHEN t.outstanding_buffers = 1
               THEN '1 buffer (inode ' || t.outstanding_max_inode || ', ' || t.outstanding_max_bytes || ' bytes) allocated during the trace at ts ' || t.outstanding_first_ts ||
@@ -79,17 +101,22 @@ unfreed AS (
               ELSE '' END AS evidence
   FROM dma_heap_totals t
   LEFT JOIN dma_heap_totals w ON w.snapshot_id = t.snapshot_id AND w.scope = 'trace'
+  LEFT JOIN process_instance pi ON pi.upid = t.upid
   LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid
   WHERE t.scope = 'process' AND t.outstanding_buffers > 0
 ),
 rss_growth AS (
   SELECT g.snapshot_id, 'rss_growth' AS kind,
+         -- A pid held by no known process at the samples' times: not named after one that held it.
          CASE WHEN g.pid IS NULL THEN 'thread ' || g.tid
-              ELSE coalesce(p.name, '?') || ' (' || g.pid || ')' END AS subject,
+              ELSE coalesce(CASE WHEN pi.reused = 1 THEN pi.name
+                                 WHEN g.upid IS NULL AND EXISTS (SELECT 1 FROM process_instance x WHERE x.snapshot_id = g.snapshot_id AND x.pid = g.pid) THEN NULL
+                                 ELSE p.name END, '?') || ' (' || g.pid || ')' END AS subject,
          g.last_bytes - g.first_bytes AS bytes,
          'DMA-BUF RSS rose from ' || g.first_bytes || ' to ' || g.last_bytes || ' bytes between ts ' || g.first_ts ||
          ' and ts ' || g.last_ts || ' (' || g.samples || ' samples from ' || g.origins || ', peak ' || g.peak_bytes || ' bytes)' AS evidence
   FROM dmabuf_rss_totals g
+  LEFT JOIN process_instance pi ON pi.upid = g.upid
   LEFT JOIN process p ON p.snapshot_id = g.snapshot_id AND p.pid = g.pid
   WHERE g.last_bytes - g.first_bytes >
         (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_leak_suspects' AND name = 'rss_growth_min_bytes')

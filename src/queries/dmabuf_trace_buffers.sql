@@ -14,16 +14,17 @@
 -- @column end_kind `freed`, `outstanding` (no later event on the inode: still allocated at the end of the trace) or `reallocated` (the next event on the inode is another allocation: the free is missing from the trace).
 -- @column tid Thread responsible for the allocation.
 -- @column pid Process responsible for the allocation; NULL when unknown.
--- @column process_name Name of that process, when known.
+-- @column process_name Name of that process, when known (of the process that held the pid then: `process_instance`).
 CREATE VIEW dmabuf_trace_buffers AS
 SELECT c.snapshot_id, e.inode, e.size_delta AS size, e.ts AS alloc_ts,
        CASE WHEN n.size_delta <= 0 THEN n.ts END AS free_ts,
        CASE WHEN n.size_delta <= 0 THEN n.ts - e.ts END AS dur,
        CASE WHEN c.next_event_id IS NULL THEN 'outstanding' WHEN n.size_delta <= 0 THEN 'freed' ELSE 'reallocated' END AS end_kind,
-       c.tid, c.pid, p.name AS process_name
+       c.tid, c.pid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_name
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN dma_heap_event n ON n.rowid = c.next_event_id
+LEFT JOIN process_instance pi ON pi.upid = c.upid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 WHERE e.size_delta > 0
 ORDER BY c.snapshot_id, e.ts, c.event_id;

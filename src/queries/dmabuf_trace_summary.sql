@@ -15,7 +15,7 @@
 -- @column scope `trace` (the whole trace) or `process`.
 -- @column pid Responsible process; NULL for the `trace` row and for a thread whose process is unknown.
 -- @column tid Responsible thread, for a `process` row whose process is unknown; else NULL.
--- @column process_name Process name, when known.
+-- @column process_name Process name, when known (a pid two processes held during the trace has a row for each, with its name: `process_instance`).
 -- @column allocs Number of allocations.
 -- @column frees Number of frees (of buffers seen allocated or touched earlier in the trace).
 -- @column allocated_bytes Bytes allocated during the trace.
@@ -33,14 +33,15 @@
 -- @column heap_end_bytes `trace` row: heaps' total after the last event.
 -- @column trace_end_ts `trace` row: end of the trace, ns.
 CREATE VIEW dmabuf_trace_summary AS
-SELECT t.snapshot_id, t.scope, t.pid, t.tid, p.name AS process_name, t.allocs, t.frees, t.allocated_bytes,
+SELECT t.snapshot_id, t.scope, t.pid, t.tid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_name, t.allocs, t.frees, t.allocated_bytes,
        t.freed_bytes, t.net_delta_bytes, t.outstanding_buffers, t.outstanding_bytes, t.peak_outstanding_bytes,
        t.first_ts, t.last_ts, t.dropped_free_bytes, t.heap_avg_bytes, t.heap_min_bytes, t.heap_max_bytes,
        t.heap_end_bytes, t.trace_end_ts
 FROM dma_heap_totals t
+LEFT JOIN process_instance pi ON pi.upid = t.upid
 LEFT JOIN process p ON t.scope = 'process' AND p.snapshot_id = t.snapshot_id AND p.pid = t.pid
 ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN t.outstanding_bytes ELSE 0 END DESC,
-         t.allocated_bytes DESC, t.pid, t.tid;
+         t.allocated_bytes DESC, t.pid, t.tid, t.upid;
 
 -- The rows of `dma_heap_totals`, computed in SQL.
 -- What the ordered pass of src/db/charge.ts writes to `dma_heap_totals`, stated
@@ -72,13 +73,16 @@ ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN 
 -- @column heap_max_bytes `trace` row: largest heaps' total.
 -- @column heap_end_bytes `trace` row: heaps' total after the last event.
 -- @column trace_end_ts `trace` row: end of the trace, ns.
+-- @column upid `process` rows: the responsible process's `process_instance.upid`; else NULL.
 CREATE VIEW _dmabuf_trace_totals AS
 WITH
--- Each charged event with the running sums of its process (of its thread when the process
--- is unknown) and of the trace.
+-- Each charged event with the running sums of its responsible (its process: `upid`, else its
+-- pid; its thread when the process is unknown — `kind` 0, 1, 2) and of the trace.
 ev AS MATERIALIZED (
-  SELECT c.snapshot_id, e.ts, e.size_delta AS buf_size, c.tid, c.pid,
-         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id, c.pid IS NULL, coalesce(c.pid, c.tid) ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
+  SELECT c.snapshot_id, e.ts, e.size_delta AS buf_size, c.tid, c.pid, c.upid,
+         CASE WHEN c.upid IS NOT NULL THEN 0 WHEN c.pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(c.upid, c.pid, c.tid) AS who,
+         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id, CASE WHEN c.upid IS NOT NULL THEN 0 WHEN c.pid IS NOT NULL THEN 1 ELSE 2 END,
+                                              coalesce(c.upid, c.pid, c.tid) ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
          sum(e.size_delta) OVER (PARTITION BY c.snapshot_id ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_all
   FROM dma_heap_charge c
   JOIN dma_heap_event e ON e.rowid = c.event_id
@@ -90,17 +94,31 @@ last_event AS (
   FROM _dmabuf_attributed
   GROUP BY snapshot_id, inode
 ),
-outstanding AS (
-  SELECT l.snapshot_id, th.pid IS NULL AS no_pid, coalesce(th.pid, l.tid) AS who, count(*) AS buffers, sum(l.size) AS bytes,
-         max(l.size) AS max_bytes, max(l.inode) AS max_inode, min(l.ts) AS first_ts, max(l.ts) AS last_ts
+-- The process that held the thread's pid then (the rule of `_dmabuf_attributed.attr_held`).
+last_held AS (
+  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid,
+         (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= l.ts) AND (pi.end_ts IS NULL OR pi.end_ts > l.ts) THEN pi.upid ELSE 0 END
+          FROM process_instance pi
+          WHERE pi.snapshot_id = l.snapshot_id AND pi.pid = th.pid
+          ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= l.ts) DESC, pi.instance DESC, pi.upid DESC
+          LIMIT 1) AS held
   FROM last_event l
   LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
   WHERE l.size > 0
+),
+last_who AS (
+  SELECT snapshot_id, inode, ts, size, tid, nullif(held, 0) AS upid, CASE WHEN held = 0 THEN NULL ELSE pid END AS pid
+  FROM last_held
+),
+outstanding AS (
+  SELECT snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who,
+         count(*) AS buffers, sum(size) AS bytes, max(size) AS max_bytes, max(inode) AS max_inode, min(ts) AS first_ts, max(ts) AS last_ts
+  FROM last_who
   GROUP BY 1, 2, 3
 ),
 per_process AS (
-  SELECT e.snapshot_id, e.pid IS NULL AS no_pid, coalesce(e.pid, e.tid) AS who, e.pid,
-         CASE WHEN e.pid IS NULL THEN e.tid END AS tid,
+  SELECT e.snapshot_id, e.kind, e.who, max(e.pid) AS pid, max(e.upid) AS upid,
+         CASE WHEN e.kind = 2 THEN e.who END AS tid,
          sum(e.buf_size > 0) AS allocs,
          sum(e.buf_size <= 0) AS frees,
          coalesce(sum(CASE WHEN e.buf_size > 0 THEN e.buf_size END), 0) AS allocated_bytes,
@@ -109,7 +127,7 @@ per_process AS (
          max(e.run_who) AS peak_outstanding_bytes,
          min(e.ts) AS first_ts, max(e.ts) AS last_ts
   FROM ev e
-  GROUP BY e.snapshot_id, e.pid IS NULL, coalesce(e.pid, e.tid)
+  GROUP BY e.snapshot_id, e.kind, e.who
 ),
 per_trace AS (
   SELECT snapshot_id,
@@ -158,13 +176,13 @@ SELECT h.snapshot_id, 'trace' AS scope, NULL AS pid, NULL AS tid,
        -- every free is either charged (in android_dmabuf_allocs) or dropped
        t.peak_outstanding_bytes, h.first_ts, h.last_ts, h.all_freed_bytes - coalesce(t.freed_bytes, 0) AS dropped_free_bytes,
        h.avg_bytes AS heap_avg_bytes, h.min_bytes AS heap_min_bytes, h.max_bytes AS heap_max_bytes,
-       h.end_bytes AS heap_end_bytes, b.end_ts AS trace_end_ts
+       h.end_bytes AS heap_end_bytes, b.end_ts AS trace_end_ts, NULL AS upid
 FROM heap_stats h
 LEFT JOIN per_trace t ON t.snapshot_id = h.snapshot_id
 LEFT JOIN bounds b ON b.snapshot_id = h.snapshot_id
 UNION ALL
 SELECT r.snapshot_id, 'process', r.pid, r.tid, r.allocs, r.frees, r.allocated_bytes, r.freed_bytes, r.net_delta_bytes,
        coalesce(o.buffers, 0), coalesce(o.bytes, 0), o.max_bytes, o.max_inode, o.first_ts, o.last_ts,
-       r.peak_outstanding_bytes, r.first_ts, r.last_ts, NULL, NULL, NULL, NULL, NULL, NULL
+       r.peak_outstanding_bytes, r.first_ts, r.last_ts, NULL, NULL, NULL, NULL, NULL, NULL, r.upid
 FROM per_process r
-LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.no_pid = r.no_pid AND o.who = r.who;
+LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.kind = r.kind AND o.who = r.who;

@@ -48,7 +48,8 @@ CREATE TABLE snapshot (
   uptime TEXT
 );
 
--- One row per process seen in a snapshot, from any source.
+-- One row per process seen in a snapshot, from any source; for a pid that several processes
+-- held during a trace, the last of them (`process_instance` has a row for each).
 CREATE TABLE process (
   -- Snapshot the process belongs to.
   snapshot_id INTEGER NOT NULL,

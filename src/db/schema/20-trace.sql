@@ -60,6 +60,47 @@ CREATE TABLE trace_info (
   packets_dropped INTEGER NOT NULL DEFAULT 0
 );
 
+-- One row per process a trace saw, as Perfetto's trace processor tells processes apart (its
+-- `upid`): a pid that a process gave up during the trace and another took — the trace saw the
+-- first end (`sched_process_free` of its main thread) or the second forked (`task_newtask`) —
+-- has a row for each process that held it, each with its own names; any other pid has one.
+-- `process` keeps one row per pid, the last process that held it. An event of a thread of that
+-- pid (after gralloc attribution) at time t is of the last of these processes that started at
+-- or before t (`start_ts` NULL: from the start), unless that one had ended by t (`end_ts` <= t):
+-- then of no known process, as in Perfetto. The trace analyses group by process this way
+-- (`upid` of `dma_heap_charge`, `dma_heap_totals`, `dmabuf_rss_totals`).
+CREATE TABLE process_instance (
+  -- The process's key (Perfetto's upid; the trace views' `upid`).
+  upid INTEGER PRIMARY KEY,
+  -- Snapshot the trace belongs to.
+  snapshot_id INTEGER NOT NULL,
+  -- Source (trace) that saw it.
+  source_id INTEGER NOT NULL,
+  -- Process id.
+  pid INTEGER NOT NULL,
+  -- 0, 1, … for the processes that held the pid, in time order.
+  instance INTEGER NOT NULL,
+  -- When it started holding the pid: the `task_newtask` that forked it, or (after an earlier one ended) the first thing the trace said of it; NULL for a process found running.
+  start_ts INTEGER,
+  -- When it gave the pid up: `sched_process_free` of its main thread, or the fork of the next process with its pid; NULL when not seen.
+  end_ts INTEGER,
+  -- 1 when the pid was held by more than one process during the trace, else 0.
+  reused INTEGER NOT NULL,
+  -- Its name, as Perfetto settles it (its latest: process tree argv0, fork comm, rename of its main thread).
+  name TEXT,
+  -- Its command line, when a process tree gave it.
+  cmdline TEXT,
+  -- Its parent's pid, when known.
+  ppid INTEGER,
+  -- Its user id, when known.
+  uid INTEGER,
+  -- The name of its main thread (tid = pid), when known.
+  thread_name TEXT
+);
+
+-- Finds the process of a pid at a time.
+CREATE INDEX process_instance_by_pid ON process_instance (snapshot_id, pid, instance);
+
 -- One row per `dma_heap_stat` event: a DMA-BUF heap allocation (size_delta > 0) or free
 -- (size_delta < 0) with the heaps' total after it. `android_dmabuf_allocs` attributes them.
 CREATE TABLE dma_heap_event (
@@ -96,12 +137,14 @@ CREATE TABLE dma_heap_charge (
   snapshot_id INTEGER NOT NULL,
   -- Thread the event is charged to.
   tid INTEGER NOT NULL,
-  -- Process of that thread; NULL when unknown.
+  -- Process of that thread; NULL when unknown (also when its pid was held by no known process at the time: see `process_instance`).
   pid INTEGER,
   -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
   cumulative_bytes INTEGER NOT NULL,
   -- `event_id` of the next charged event on the same inode (in ts, event_id order); NULL when there is none.
-  next_event_id INTEGER
+  next_event_id INTEGER,
+  -- The process (`process_instance.upid`) that held that pid when the event was charged to the thread (its allocation's time, for a free); NULL when `pid` is, or has no such row.
+  upid INTEGER
 );
 
 -- The totals `dmabuf_trace_summary` reports, computed with `dma_heap_charge` (same pass, or the
@@ -157,7 +200,9 @@ CREATE TABLE dma_heap_totals (
   -- `trace` row: heaps' total after the last event.
   heap_end_bytes INTEGER,
   -- `trace` row: end of the trace (latest `trace_info.end_ts` of the snapshot), ns.
-  trace_end_ts INTEGER
+  trace_end_ts INTEGER,
+  -- Responsible process as `process_instance` tells processes apart (a pid two processes held during the trace has a row for each); NULL for the `trace` row, for a thread whose process is unknown, and for a pid without such a row.
+  upid INTEGER
 );
 
 -- One row per sample of a process's DMA-BUF RSS (bytes of DMA-BUFs the process maps):
@@ -167,7 +212,7 @@ CREATE TABLE dmabuf_rss_sample (
   snapshot_id INTEGER NOT NULL,
   -- Source (trace) the sample came from.
   source_id INTEGER NOT NULL,
-  -- Sample time, ns (for `process_stats`, the packet's timestamp).
+  -- Sample time, ns (for `process_stats`, the packet's timestamp; without one, the latest time read before it).
   ts INTEGER NOT NULL,
   -- Process whose RSS it is; NULL when a `dmabuf_rss_stat` thread could not be mapped to its process.
   pid INTEGER,
@@ -208,7 +253,9 @@ CREATE TABLE dmabuf_rss_totals (
   -- Largest RSS sampled, bytes.
   peak_bytes INTEGER NOT NULL,
   -- The samples' origins (`dmabuf_rss_stat`, `process_stats`), in alphabetical order, comma-separated.
-  origins TEXT NOT NULL
+  origins TEXT NOT NULL,
+  -- The process (`process_instance.upid`) that held `pid` at the samples' times: the samples of a pid two processes held during the trace are summed per process. NULL when no known process held it then (the samples are then summed per pid).
+  upid INTEGER
 );
 
 -- One row per ION heap event (ION-era kernels): `ion_heap_grow`, `ion_heap_shrink` (per heap)
@@ -226,7 +273,7 @@ CREATE TABLE ion_heap_event (
   heap_name TEXT,
   -- ION buffer id of `ion_stat`; NULL for the heap events.
   buffer_id INTEGER,
-  -- Bytes allocated (> 0) or released (< 0): `len`, negated for `ion_heap_shrink`.
+  -- Bytes allocated (> 0) or released (< 0): `len` (an int64, as Perfetto takes it), negated for `ion_heap_shrink`.
   size_delta INTEGER NOT NULL,
   -- Heap total after the event: `total_allocated` for `ion_stat`; `total_allocated` + size_delta for the heap events, whose `total_allocated` is the value before the change.
   heap_total INTEGER,

@@ -43,6 +43,7 @@ const E_BINDER_TRANSACTION = 50;
 const E_BINDER_RECEIVED = 51;
 const E_TASK_NEWTASK = 235;
 const E_TASK_RENAME = 236;
+const E_SCHED_PROCESS_FREE = 240;
 const E_ION_HEAP_SHRINK = 314;
 const E_ION_HEAP_GROW = 315;
 const E_GENERIC = 327;
@@ -66,6 +67,7 @@ for (const f of [
   E_BINDER_RECEIVED,
   E_TASK_NEWTASK,
   E_TASK_RENAME,
+  E_SCHED_PROCESS_FREE,
   E_GENERIC,
 ]) OUR_EVENTS[f] = 1;
 // sys_stats MeminfoCounters we keep.
@@ -239,6 +241,12 @@ export class PerfettoDecoder implements BundleReader {
   /** A packet a walk of whole packets hands over (see `BundleReader`): decoded now; the walk goes on while none waits. */
   otherPacket(buf: Uint8Array, start: number, end: number): boolean {
     this.walkHanded.push(start, -1, 0);
+    // The latest time read so far includes the packets walked before this one (`latestTs`).
+    const { maxTsAt } = this.walker.walked;
+    if (maxTsAt >= 0) {
+      this.cur.reset(this.walker.bytes, maxTsAt);
+      this.sink.noteTs(this.cur.u64());
+    }
     this.decodeNow(buf, start, end, this.packetsOffset + start, false);
     return this.queue.length === 0;
   }
@@ -420,34 +428,42 @@ export class PerfettoDecoder implements BundleReader {
     }
   }
 
-  private rarePacket(field: number, buf: Uint8Array, s: number, e: number, ts: Int64 | null, nested: boolean): void {
+  private rarePacket(field: number, buf: Uint8Array, s: number, e: number, packetTs: Int64 | null, nested: boolean): void {
     const bytes = buf.subarray(s, e);
+    // A packet without a timestamp is at the latest time read before it, as Perfetto times it
+    // (ProtoTraceReader: max(latest_timestamp_, sorter max_timestamp());
+    // src/trace_processor/importers/proto/proto_trace_reader.cc @ 9c596adf5d9684ada0cee7fae3ebf6be975366a6).
+    const ts = packetTs ?? this.sink.latestTs;
     switch (field) {
       case P_PROCESS_TREE: {
         const tree = readProcessTree(buf, s, e);
         const pids: number[] = [];
         const tids: number[] = [];
+        const at = ts;
         for (const p of tree.processes) {
           if (p.pid === undefined) continue;
           const cmd = p.cmdline.filter((x) => x !== '');
-          this.sink.process(p.pid, {
-            name: cmd[0] ?? null,
-            cmdline: cmd.length ? cmd.join(' ') : null,
-            ppid: p.ppid ?? null,
-            uid: p.uid ?? null,
-          });
+          this.sink.process(
+            p.pid,
+            {
+              name: cmd[0] ?? null,
+              cmdline: cmd.length ? cmd.join(' ') : null,
+              ppid: p.ppid ?? null,
+              uid: p.uid ?? null,
+            },
+            at,
+          );
           pids.push(p.pid);
         }
         for (const t of tree.threads) {
           if (t.tid === undefined) continue;
-          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null);
+          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null, at);
           tids.push(t.tid);
         }
         this.sink.treeRead(pids, tids);
         return;
       }
       case P_PROCESS_STATS: {
-        if (ts === null) return;
         const stats = decoded<{ processes?: { pid?: number; dmabufRssKb?: unknown }[] }>((t) => t.ProcessStats, bytes);
         for (const p of stats.processes ?? []) {
           // dmabuf_rss_kb is sent only when it changes: absent means "no news", not zero.
@@ -458,7 +474,6 @@ export class PerfettoDecoder implements BundleReader {
         return;
       }
       case P_SYS_STATS: {
-        if (ts === null) return;
         const stats = decoded<{ meminfo?: { key?: number; value?: unknown }[] }>((t) => t.SysStats, bytes);
         for (const m of stats.meminfo ?? []) {
           if (!has(m, 'key') || !has(m, 'value')) continue;
@@ -469,7 +484,6 @@ export class PerfettoDecoder implements BundleReader {
         return;
       }
       case P_GPU_MEM_TOTAL: {
-        if (ts === null) return;
         const g = decoded<{ gpuId?: number; pid?: number; size?: unknown }>((t) => t.GpuMemTotalEvent, bytes);
         if (!has(g, 'size')) return;
         const size = longValue(g.size);
@@ -655,17 +669,19 @@ export class PerfettoDecoder implements BundleReader {
     }
     if (p !== e) throw new Malformed('ftrace event field runs past the event');
     if (kind !== 0) {
-      let ts: Int64 = 0;
-      if (tsAt >= 0) {
-        c.reset(buf, tsAt);
-        ts = c.u64();
+      // Without its time or the thread that emitted it, an event is not read, as Perfetto reads
+      // none: FtraceTokenizer::TokenizeFtraceEvent, "Timestamp field not found in FtraceEvent"
+      // (src/trace_processor/importers/ftrace/ftrace_tokenizer.cc @ 65ef46f1569c405b3af0c5e0a084314a6ded723d);
+      // FtraceParser::ParseFtraceEvent, "Pid field not found in ftrace packet"
+      // (src/trace_processor/importers/ftrace/ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
+      if (tsAt < 0 || pidAt < 0) {
+        this.sink.unreadEvents++;
+        return tsAt;
       }
-      let pid = 0;
-      if (pidAt >= 0) {
-        c.reset(buf, pidAt);
-        pid = c.u32();
-      }
-      this.ourEvent(kind, buf, ks, ke, ts, pid);
+      c.reset(buf, tsAt);
+      const ts = c.u64();
+      c.reset(buf, pidAt);
+      this.ourEvent(kind, buf, ks, ke, ts, c.u32());
     }
     return tsAt;
   }
@@ -692,10 +708,12 @@ export class PerfettoDecoder implements BundleReader {
         return;
       case E_ION_HEAP_GROW:
       case E_ION_HEAP_SHRINK: {
-        // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change)
+        // heap_name=1 string, len=2 uint64, total_allocated=3 int64 (the total before the change).
+        // len is taken as an int64, as Perfetto takes it (ParseIonHeapGrowOrShrink:
+        // static_cast<int64_t>(ion.len()); ftrace_parser.cc @ 8d2a9ab275b5761104956281bf07a41f4ecb143a).
         const grow = kind === E_ION_HEAP_GROW;
         if (this.lacks(2, grow ? 'ion_heap_grow' : 'ion_heap_shrink', 'len')) return;
-        const len = f.u64(2);
+        const len = f.i64(2);
         const delta = grow ? len : negate(len);
         const reported = f.has(3) ? f.i64(3) : null;
         const total = reported === null ? null : add(reported, delta);
@@ -738,12 +756,16 @@ export class PerfettoDecoder implements BundleReader {
         if (task <= 0) return; // pid 0: the idle tasks a boot-time trace sees created
         const flags = f.u64(3);
         const thread = typeof flags === 'bigint' ? (flags & BigInt(CLONE_THREAD)) !== 0n : Math.floor(flags / CLONE_THREAD) % 2 === 1;
-        sink.newTask(tid, task, f.string(2), thread);
+        sink.newTask(ts, tid, task, f.string(2), thread);
         return;
       }
       case E_TASK_RENAME:
         // pid=1 int32, newcomm=3 string
-        if (f.has(1)) sink.renameTask(f.i32(1), f.string(3));
+        if (f.has(1)) sink.renameTask(ts, f.i32(1), f.string(3));
+        return;
+      case E_SCHED_PROCESS_FREE:
+        // comm=1 string, pid=2 int32 (the task freed), prio=3
+        if (f.has(2)) sink.taskFree(ts, f.i32(2));
         return;
     }
   }

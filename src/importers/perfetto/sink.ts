@@ -7,13 +7,15 @@
 // wait in a bounded buffer and are written when the import ends, with the process known then.
 // A task the trace saw created (task_newtask, emitted by its creator) belongs to its creator's
 // process (a thread: CLONE_THREAD) or is the main thread of a new one (a fork), as Perfetto
-// reads them; the process tree, when it names the thread, comes first. Thread and process
-// names from ftrace (task_newtask, task_rename) stand where the process tree gives none.
+// reads them; the process tree, when it names the thread, comes first. The names of threads and
+// processes are settled at the end, as Perfetto's trace processor settles them (tasks.ts): a
+// process tree's thread name beats ftrace's, a process takes the latest of its names.
 //
 // Rows are written in batches through `insertMany` (one multi-row INSERT per 100 rows,
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
 import type { ImportContext, ProcessFields, ThreadFields } from '../types.js';
 import type { Int64 } from './wire.js';
+import { TaskFacts, TREE_NAME, parentPid, type ProcessInstance, type Tasks } from './tasks.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
 const MAX_PENDING = 100_000;
@@ -100,6 +102,11 @@ const COLUMNS = {
   binder_event: ['ts', 'tid', 'received', 'debug_id', 'reply', 'flags', 'to_proc', 'to_thread'],
 } as const;
 
+/** Reused pids a `pid_reused` diagnostic names, at most. */
+const MAX_REUSED_NAMED = 20;
+
+const INSTANCE_COLUMNS = ['pid', 'instance', 'start_ts', 'end_ts', 'reused', 'name', 'cmdline', 'ppid', 'uid', 'thread_name'] as const;
+
 interface ProcInfo {
   name: string | null;
   cmdline: string | null;
@@ -112,7 +119,10 @@ export type TraceFormat = 'perfetto' | 'systrace_text';
 export class TraceSink {
   /** tid → tgid, from process trees and text TGID columns. */
   private readonly tgid = new Map<number, number>();
+  /** The last name a process tree (or text capture) gave each thread, as read: the rows a tree posts (`treeRead`). */
   private readonly threadNames = new Map<number, string>();
+  /** What the trace says about tasks, replayed in time order at the end for their names (tasks.ts). */
+  private readonly facts = new TaskFacts();
   private readonly processes = new Map<number, ProcInfo>();
   /** Threads that emitted a stored event. */
   private readonly seenTids = new Set<number>();
@@ -122,8 +132,8 @@ export class TraceSink {
   private readonly clones = new Map<number, number>();
   /** Processes created during the trace (fork): pid → the thread that created it. */
   private readonly forks = new Map<number, number>();
-  /** Names from ftrace (task_newtask, task_rename), by tid. */
-  private readonly commNames = new Map<number, string>();
+  /** Threads renamed during the trace (task_rename). */
+  private readonly renamed = new Set<number>();
   private pending: Pending[] = [];
   private pendingOverflow = false;
   /** Thread rows posted after a process tree (`treeRead`), as `threadKey` gives them. */
@@ -147,6 +157,8 @@ export class TraceSink {
   ftraceEvents = 0;
   storedEvents = 0;
   compressedPackets = 0;
+  /** Ftrace events of ours without a timestamp or a pid: not read (`perfetto`). */
+  unreadEvents = 0;
   /** Ftrace bundles with `lost_events` (`perfetto`), or lines reporting lost events (`systrace_text`). */
   lostEventBundles = 0;
   /** Per CPU, the counters of the last START_OF_TRACE and END_OF_TRACE `ftrace_stats` (`perfetto`). */
@@ -217,17 +229,34 @@ export class TraceSink {
 
   // ---- threads and processes --------------------------------------------------------
 
-  /** A thread and (when known) its process, with its name when known. */
-  thread(tid: number, tgid: number | null, name?: string | null): void {
+  /**
+   * When a fact without a time of its own happened: a text capture's line, or a packet without a
+   * timestamp, at the latest time read so far, as Perfetto times a packet without one
+   * (src/trace_processor/importers/proto/proto_trace_reader.cc @
+   * 9c596adf5d9684ada0cee7fae3ebf6be975366a6: max(latest_timestamp_, sorter max_timestamp())).
+   */
+  get latestTs(): Int64 {
+    return this.endTs ?? 0;
+  }
+
+  /**
+   * A thread and (when known) its process, with its name when known: from a process tree at `ts`
+   * (its packet's time), or from a text capture (no `ts`: its latest time; repeats are kept once).
+   */
+  thread(tid: number, tgid: number | null, name?: string | null, ts?: Int64): void {
     if (tgid !== null && tgid >= 0 && this.tgid.get(tid) !== tgid) {
       this.tgid.set(tid, tgid);
       this.pidCache.clear();
     }
     if (name) this.threadNames.set(tid, name);
+    this.facts.thread(ts ?? this.latestTs, tid, tgid !== null && tgid >= 0 ? tgid : null, name || null, TREE_NAME, ts === undefined);
   }
 
-  /** A process of a process tree (or a text capture's main thread). Later non-empty values win. */
-  process(pid: number, info: Partial<ProcInfo>): void {
+  /**
+   * A process of a process tree at `ts` (or of a text capture: no `ts`, as `thread`). Later
+   * non-empty values win.
+   */
+  process(pid: number, info: Partial<ProcInfo>, ts?: Int64): void {
     if (!this.processes.has(pid)) this.pidCache.clear();
     const p = this.processes.get(pid) ?? { name: null, cmdline: null, ppid: null, uid: null };
     if (info.name) p.name = info.name;
@@ -235,6 +264,7 @@ export class TraceSink {
     if (info.ppid !== undefined && info.ppid !== null) p.ppid = info.ppid;
     if (info.uid !== undefined && info.uid !== null) p.uid = info.uid;
     this.processes.set(pid, p);
+    this.facts.process(ts ?? this.latestTs, pid, info.name || null, info.cmdline || null, info.ppid ?? null, info.uid ?? null, ts === undefined);
   }
 
   /**
@@ -268,13 +298,13 @@ export class TraceSink {
     if (threads.length > 0) this.ctx.threads(threads);
   }
 
-  /** The thread row `finish` writes. */
+  /** A thread row as a process tree posts it (`treeRead`): its name the tree's, `finish` settles it. */
   private threadRow(tid: number): ThreadFields {
-    return [tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? this.commNames.get(tid) ?? null];
+    return [tid, this.pidOf(tid) ?? null, this.threadNames.get(tid) ?? null];
   }
 
-  /** A task created during the trace by thread `creator`: a thread of its process, or (`thread` false) a new process. */
-  newTask(creator: number, tid: number, comm: string | null, thread: boolean): void {
+  /** A task created at `ts` by thread `creator`: a thread of its process, or (`thread` false) a new process. */
+  newTask(ts: Int64, creator: number, tid: number, comm: string | null, thread: boolean): void {
     this.pidCache.clear();
     if (thread) {
       this.clones.set(tid, creator);
@@ -283,12 +313,53 @@ export class TraceSink {
       this.forks.set(tid, creator);
       this.clones.delete(tid);
     }
-    if (comm) this.commNames.set(tid, comm);
+    this.facts.newTask(ts, creator, tid, comm || null, thread);
   }
 
-  /** A thread's new name (task_rename). */
-  renameTask(tid: number, comm: string | null): void {
-    if (comm) this.commNames.set(tid, comm);
+  /** A task freed at `ts` (sched_process_free): it ended, and its process with it when it is the main thread. */
+  taskFree(ts: Int64, tid: number): void {
+    this.facts.free(ts, tid);
+  }
+
+  /** A thread's new name at `ts` (task_rename). */
+  renameTask(ts: Int64, tid: number, comm: string | null): void {
+    this.renamed.add(tid);
+    this.facts.rename(ts, tid, comm || null);
+  }
+
+  /** The rows of `process_instance`: each process that held one of `pids`. */
+  private instances(pids: Iterable<number>, tasks: Tasks): void {
+    const rows: Value[][] = [];
+    for (const pid of [...pids].sort((a, b) => a - b)) {
+      const list = tasks.processes.get(pid) ?? [];
+      for (const p of list) {
+        rows.push([pid, p.index, p.start, p.end, list.length > 1 ? 1 : 0, p.name, p.cmdline, this.parentOf(p), p.uid, p.main?.name ?? null]);
+      }
+    }
+    if (rows.length > 0) this.ctx.insertMany('process_instance', INSTANCE_COLUMNS, rows);
+    const reused = [...pids].filter((pid) => (tasks.processes.get(pid)?.length ?? 0) > 1).sort((a, b) => a - b);
+    if (reused.length > 0) {
+      const show = reused.slice(0, MAX_REUSED_NAMED).map((pid) => {
+        const held = tasks.processes.get(pid)!.map((p) => `${p.name ?? '?'}${p.start !== null ? ` from ${p.start}` : ''}${p.end !== null ? ` until ${p.end}` : ''}`);
+        return `${pid} (${held.join('; ')})`;
+      });
+      const more = reused.length > MAX_REUSED_NAMED ? ` and ${reused.length - MAX_REUSED_NAMED} more` : '';
+      this.ctx.diag(
+        'info',
+        'pid_reused',
+        `${reused.length} pids were each held by more than one process during the trace, counted apart by the trace analyses (process_instance): ${show.join(', ')}${more}`,
+      );
+    }
+  }
+
+  /** The parent pid of a process: as the replay knows it, else the process of the thread that forked it as known now. */
+  private parentOf(p: ProcessInstance): number | null {
+    return parentPid(p) ?? (p.parent === null ? null : (this.pidOf(p.parent.tid) ?? null));
+  }
+
+  /** The thread row `finish` writes: its process, and its name as the replay settled it. */
+  private finalThreadRow(tid: number, tasks: Tasks): ThreadFields {
+    return [tid, this.pidOf(tid) ?? null, tasks.threadName(tid)];
   }
 
   /** Process of a thread, if known now. */
@@ -548,25 +619,24 @@ export class TraceSink {
   finish(): void {
     this.flushPending();
     for (const b of Object.values(this.batches)) this.flush(b);
+    const tasks = this.facts.replay();
+    // Processes: those described, known as some thread's tgid, or seen forked; each as the last
+    // process that held its pid.
+    const pids = new Set<number>([...this.processes.keys(), ...this.tgid.values(), ...this.forks.keys()]);
     const processes: [number, ProcessFields][] = [];
-    for (const [pid, p] of this.processes) processes.push([pid, { name: p.name, cmdline: p.cmdline, ppid: p.ppid, uid: p.uid }]);
-    // Processes known only as some thread's tgid.
-    for (const pid of new Set(this.tgid.values())) {
-      if (!this.processes.has(pid)) processes.push([pid, {}]);
-    }
-    // Processes the trace saw forked, named after their main thread.
-    for (const [pid, creator] of this.forks) {
-      if (this.processes.has(pid)) continue;
-      processes.push([pid, { name: this.commNames.get(pid) ?? null, ppid: this.pidOf(creator) ?? null }]);
+    for (const pid of pids) {
+      const p = tasks.lastProcess(pid);
+      processes.push([pid, p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid }]);
     }
     this.ctx.processes(processes);
+    this.instances(pids, tasks);
     // Threads: those the trace described or saw created, and those that emitted a stored event
     // (but for those posted already as they are).
-    const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys()]);
+    const tids = new Set<number>([...this.tgid.keys(), ...this.threadNames.keys(), ...this.seenTids, ...this.clones.keys(), ...this.forks.keys(), ...this.renamed]);
     this.ctx.threads(
       [...tids]
         .sort((a, b) => a - b)
-        .map((tid) => this.threadRow(tid))
+        .map((tid) => this.finalThreadRow(tid, tasks))
         .filter((row) => this.postedThreads.get(row[0]) !== threadKey(row)),
     );
     const ftrace = this.ftraceLoss();
@@ -610,6 +680,13 @@ export class TraceSink {
     }
     if (this.packetsDropped > 0) reports.push(`${this.packetsDropped} packets follow lost packets of their sequence (previous_packet_dropped)`);
     if (reports.length > 0) this.ctx.diag('warning', 'trace_lost_events', `${reports.join('; ')}: allocations and frees may be missing`);
+    if (this.unreadEvents > 0) {
+      this.ctx.diag(
+        'warning',
+        'malformed_event',
+        `${this.unreadEvents} ftrace events of those this tool reads had no timestamp or no pid (the thread that emitted them) and were not read, as Perfetto reads none`,
+      );
+    }
     if (this.binderThinned > 0) {
       this.ctx.diag(
         'info',
