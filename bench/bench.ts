@@ -12,13 +12,18 @@
 //     arrival and reply follow) and a fiftieth are `dmabuf_rss_stat` changes, as real traces of
 //     DMA-BUF use hold: reported against the read floor, with no target of its own (it keeps the
 //     paths those events take in sight).
+//  4. A 70 MB hand capture of every /proc/<pid>/fdinfo/<fd> of a busy device (bench/capture.ts:
+//     thousands of processes, 250 fds each, a quarter of them DMA-BUFs), read whole as one text:
+//     reported against the read floor (node child), with no target of its own (the RSS target
+//     holds).
 //
 // Inputs are generated into bench/out/ (gitignored) and reused when present. Peak RSS of
 // the child comes from getrusage via a preloaded probe (bench/rss-probe.ts), so the CLI
 // needs no support for it. It reports; it never fails on a missed target (exit 0).
 //
 // Options: --size-mb N (every input N MB, a quick run), --bugreport-mb N, --trace-mb N,
-// --mixed-mb N, --skip-bugreport, --skip-trace, --skip-mixed, --repeat N (best of N analyze
+// --mixed-mb N, --capture-mb N, --skip-bugreport, --skip-trace, --skip-mixed, --skip-capture,
+// --repeat N (best of N analyze
 // runs, and of N + 1 floor runs: N before, one after; default 3: this machine's runs vary by
 // ±15%, some days ±30%), --timeout S (kill an analyze run after S seconds, default 300, so the
 // whole bench stays within minutes), --out DIR.
@@ -33,6 +38,7 @@ import { randomScenario } from '../test/fixtures/generate-scenario.js';
 import { writeBugreportZip } from '../test/fixtures/bugreport.js';
 import { parseHeader, WT_LEN } from '../src/importers/perfetto/wire.js';
 import { writeSyntheticTrace } from './trace.js';
+import { writeFdinfoCapture } from './capture.js';
 import type { WithLocalHeader } from '../src/input/zip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -47,9 +53,11 @@ interface Args {
   bugreportMb: number;
   traceMb: number;
   mixedMb: number;
+  captureMb: number;
   skipBugreport: boolean;
   skipTrace: boolean;
   skipMixed: boolean;
+  skipCapture: boolean;
   repeat: number;
   /** Seconds after which an analyze run is killed and reported as timed out. */
   timeoutS: number;
@@ -62,9 +70,11 @@ function parseArgs(argv: string[]): Args {
     bugreportMb: env > 0 ? env : 300,
     traceMb: env > 0 ? env : 1000,
     mixedMb: env > 0 ? env : 300,
+    captureMb: env > 0 ? env : 70,
     skipBugreport: false,
     skipTrace: false,
     skipMixed: false,
+    skipCapture: false,
     repeat: 3,
     timeoutS: 300,
     out: path.join(root, 'bench', 'out'),
@@ -76,18 +86,20 @@ function parseArgs(argv: string[]): Args {
       if (!(v > 0)) throw new Error(`${k} needs a positive number`);
       return v;
     };
-    if (k === '--size-mb') a.bugreportMb = a.traceMb = a.mixedMb = num();
+    if (k === '--size-mb') a.bugreportMb = a.traceMb = a.mixedMb = a.captureMb = num();
     else if (k === '--bugreport-mb') a.bugreportMb = num();
     else if (k === '--trace-mb') a.traceMb = num();
     else if (k === '--mixed-mb') a.mixedMb = num();
+    else if (k === '--capture-mb') a.captureMb = num();
     else if (k === '--skip-bugreport') a.skipBugreport = true;
     else if (k === '--skip-trace') a.skipTrace = true;
     else if (k === '--skip-mixed') a.skipMixed = true;
+    else if (k === '--skip-capture') a.skipCapture = true;
     else if (k === '--repeat') a.repeat = Math.floor(num());
     else if (k === '--timeout') a.timeoutS = num();
     else if (k === '--out') a.out = path.resolve(argv[++i]);
     else if (k === '--help' || k === '-h') {
-      console.log('usage: npm run bench -- [--size-mb N] [--bugreport-mb N] [--trace-mb N] [--mixed-mb N] [--skip-bugreport] [--skip-trace] [--skip-mixed] [--repeat N] [--timeout SECONDS] [--out DIR]');
+      console.log('usage: npm run bench -- [--size-mb N] [--bugreport-mb N] [--trace-mb N] [--mixed-mb N] [--capture-mb N] [--skip-bugreport] [--skip-trace] [--skip-mixed] [--skip-capture] [--repeat N] [--timeout SECONDS] [--out DIR]');
       process.exit(0);
     } else throw new Error(`unknown option ${k}`);
   }
@@ -438,13 +450,28 @@ async function main(): Promise<void> {
     rows.push({ name: 'trace, binder and RSS events', inputMb, throughputMb: inputMb, floorMs: Math.min(f1.ms, f2.ms), floorWhat: 'read', run });
   }
 
+  if (!args.skipCapture) {
+    const file = path.join(args.out, `capture-v${INPUT_VERSION}-${args.captureMb}mb-fdinfo.txt`);
+    await ensure(file, `a ${args.captureMb} MB capture of /proc/*/fdinfo`, async (tmp) => {
+      const r = await writeFdinfoCapture(tmp, args.captureMb * MB);
+      log(`  ${r.processes} processes, ${r.fds} fds, ${r.dmabufFds} of them DMA-BUFs`);
+    });
+    log(`floor: reading ${path.basename(file)} (node child)`);
+    const f1 = await best(args.repeat, () => readFloorChild(file));
+    log(`analyze ${path.relative(root, file)}`);
+    const run = await best(args.repeat, () => analyze(file, args.timeoutS));
+    const f2 = await readFloorChild(file);
+    const inputMb = fs.statSync(file).size / MB;
+    rows.push({ name: 'fdinfo capture', inputMb, throughputMb: inputMb, floorMs: Math.min(f1.ms, f2.ms), floorWhat: 'read, node child', run });
+  }
+
   console.log('');
   console.log(table(rows));
   console.log('');
   console.log(`ratio = best analyze wall time of ${args.repeat} / floor (same run; floor = best of ${args.repeat + 1}, before and after).`);
   console.log('analyze runs as a child: `node bin/dmabuf-triage.js analyze <input> --format json`, node start-up included;');
   console.log('floor "read, node child": the same 1 MiB-chunk read in a fresh node process, timed the same way.');
-  console.log('peak RSS = the child\'s getrusage maxrss. MB = 10^6 bytes. MB/s over the text (bugreport) or file (trace) bytes.');
+  console.log('peak RSS = the child\'s getrusage maxrss. MB = 10^6 bytes. MB/s over the text (bugreport) or file (trace, capture) bytes.');
 }
 
 main().catch((e) => {

@@ -1,10 +1,11 @@
 // Helpers of the kernel-capture importers: /proc path shapes (procPath), the lines a shell adds
 // around a capture (isShellNoise, deniedPath), hexadecimal integers
-// (hexToInt), and the capped excerpt of a raw line in a diagnostic.
+// (hexToInt), the capped excerpt of a raw line in a diagnostic, and the lines of a text one at a
+// time (LineReader).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { importDirect, csv, asSession } from './helpers.js';
-import { hexToInt, isShellNoise } from '../src/importers/common.js';
+import { hexToInt, isShellNoise, LineReader, splitLines } from '../src/importers/common.js';
 import { deniedPath, procPath } from '../src/importers/kernel/common.js';
 import { fdLinksImporter } from '../src/importers/kernel/fd-links.js';
 import { bufinfoImporter } from '../src/importers/kernel/bufinfo.js';
@@ -88,4 +89,23 @@ test('kernel importers quote a raw line in a diagnostic capped at 160 characters
   // …and capped when it is not.
   const huge = await importDirect(bpfIterImporter, `11\n4096\n\nsystem\n${garbage}x\n${garbage}`, 'iter.txt');
   assert.ok((await longest(huge)) < 400);
+});
+
+test('LineReader: the lines splitLines gives, one at a time, each where it starts in the text without CRs and BOM', () => {
+  const texts = ['', '\n', '\n\n', 'a', 'a\n', 'a\nb', 'a\n\nb\n\n', '\ufeffa\nb\n', 'a\r\nb\r\n', 'a\rb\r', 'a\r\n\r\nb', 'a\r', '\r', 'x\u2028y\n z \n'];
+  for (const text of texts) {
+    const want = splitLines(text);
+    const r = new LineReader(text);
+    const got: string[] = [];
+    for (let line = r.next(); line !== undefined; line = r.next()) {
+      assert.equal(r.text.slice(r.start, r.start + line.length), line, JSON.stringify(text));
+      assert.ok(r.start + line.length === r.text.length || r.text[r.start + line.length] === '\n', JSON.stringify(text));
+      got.push(line);
+      assert.equal(r.count, got.length);
+    }
+    assert.deepEqual(got, want.lines, JSON.stringify(text));
+    assert.equal(r.complete, want.complete, JSON.stringify(text));
+    assert.equal(r.more, false);
+    assert.ok(!r.text.includes('\r') && !r.text.startsWith('\ufeff'), JSON.stringify(text));
+  }
 });

@@ -314,6 +314,30 @@ test('capture loops with banners (`--- $f`, `=== $f ===`, `# $f`): maps, fd link
   }
 });
 
+test('several captures in one text: maps after an fdinfo capture longer than the sniffed head, saved through a pty and cut without a newline, are read as alone', async () => {
+  const s = smallScenario();
+  // The fdinfo files of many processes (pids 5000…), then the maps of the scenario's.
+  let fdinfo = '';
+  for (let k = 0; fdinfo.length <= 65536; k++) fdinfo += renderFdinfo(s, 'dashes').replace(/\/proc\/(\d+)\//g, (_, pid: string) => `/proc/${5000 + k * 100 + (Number(pid) % 100)}/`);
+  const maps = renderMaps(s);
+  const parts: [string, string, string][] = [
+    ['', fdinfo, 'fdinfo'],
+    ['', maps.slice(0, -1), 'maps'],
+  ];
+  const expected = await aloneRows(parts);
+  const log = (fdinfo + maps.slice(0, -1)).replace(/\n/g, '\r\n');
+  const session = await openTexts({ 'log.txt': log });
+  const fdinfoLines = fdinfo.split('\n').length - 1;
+  const mapsLines = maps.split('\n').length - 1;
+  assertRows(session, 'SELECT importer, line_start, line_end, bytes FROM source ORDER BY id', [
+    'importer,line_start,line_end,bytes',
+    `kernel_captures,,,${log.length}`,
+    `fdinfo,1,${fdinfoLines},${fdinfo.length}`,
+    `maps,${fdinfoLines + 1},${fdinfoLines + mapsLines},${maps.length - 1}`,
+  ]);
+  TAGGED.forEach((q, i) => assert.deepEqual(csv(session, q), expected[i], q));
+});
+
 test('several captures in one text: a bufinfo listing longer than the sniffed head does not hide what follows', async () => {
   const s = smallScenario();
   for (let k = 0; k < 700; k++) s.buffers.push({ inode: 5000 + k, size: 4096, exporter: 'system', attachments: ['1e00000.gpu'] });

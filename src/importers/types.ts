@@ -76,6 +76,13 @@ export interface TextImporter {
    * DMA-BUF mapping and fewer than three vmas. Otherwise detection is by content alone.
    */
   sniff(head: string, path: string): boolean;
+  /**
+   * Content detection that needs the whole text, asked of a file's text longer than the head the
+   * sniffs saw when another importer recognized the head: when the text is this importer's after
+   * all (several captures one after another may show only the first in the head), what reads it,
+   * keeping what the look found (it is not looked at twice); else undefined.
+   */
+  sniffWhole?(text: string, path: string): ((ctx: ImportContext) => void) | undefined;
   /** Parse the whole text into rows. Must not throw on malformed input: record diagnostics. */
   importText(text: string, ctx: ImportContext): void;
 }

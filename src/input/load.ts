@@ -11,13 +11,12 @@ import type { Db } from '../db/database.js';
 import { SourceContext } from '../importers/context.js';
 import { streamImporters, textImporters } from '../importers/registry.js';
 import { isDumpstateText } from '../importers/bugreport.js';
-import type { ImportEnv, StreamImporter, TextImporter } from '../importers/types.js';
+import type { ImportContext, ImportEnv, StreamImporter, TextImporter } from '../importers/types.js';
 import type { Container, ContainerEntry } from './container.js';
 import { openZip } from './zip.js';
 import { openFolder } from './folder.js';
 import { readHead } from './head.js';
 import type { TraceWorkers } from '../importers/perfetto/remote.js';
-import { kernelCapturesImporter } from '../importers/kernel/captures.js';
 
 /** A path, or bytes with the name they are shown under. */
 export type InputSpec = string | { name: string; bytes: Uint8Array };
@@ -52,10 +51,15 @@ function sniffStream(head: Uint8Array, p: string): StreamImporter | undefined {
 }
 
 function safely(f: () => boolean): boolean {
+  return tried(f) ?? false;
+}
+
+/** What `f` returns, undefined when it throws (a sniff that fails refuses). */
+function tried<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -182,26 +186,56 @@ async function loadStream(
     await peeked.stop();
     return false;
   }
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const c of asLines(peeked.chunks)) {
-    total += c.length;
-    if (total > MAX_TEXT_BYTES) {
-      await peeked.stop();
-      throw new InputError(`${name}: a ${ti.name} capture larger than ${MAX_TEXT_BYTES} bytes is not supported`);
+  const sniffed = ti.name;
+  const { text, total } = await readText(asLines(peeked.chunks), !compressed && !bom ? bytes : undefined, async () => {
+    await peeked.stop();
+    return new InputError(`${name}: a ${sniffed} capture larger than ${MAX_TEXT_BYTES} bytes is not supported`);
+  });
+  let read: ((ctx: ImportContext) => void) | undefined;
+  if (total > SNIFF_BYTES) {
+    // What the head did not show: an importer that recognizes the whole text reads it.
+    for (const t of textImporters) {
+      const whole = t !== ti && t.sniffWhole ? tried(() => t.sniffWhole!(text, name)) : undefined;
+      if (whole) {
+        ti = t;
+        read = whole;
+        break;
+      }
     }
-    parts.push(c);
   }
-  const text = Buffer.concat(parts).toString('utf8');
-  // Several kernel captures one after another may show only the first in the head.
-  if (ti !== kernelCapturesImporter && total > SNIFF_BYTES && safely(() => kernelCapturesImporter.sniff(text, name))) ti = kernelCapturesImporter;
   const ctx = parent
     ? parent.child(name, ti.name, { bytes: total })
     : SourceContext.topLevel(db, name, ti.name, 'capture', label, total);
   env.progress(`reading ${name} (${ti.name})`);
-  ti.importText(text, ctx);
+  if (read) read(ctx);
+  else ti.importText(text, ctx);
+  // RegExp's last match (RegExp.lastMatch, $1, …) keeps its subject, a line of the text, and
+  // with it the whole text the line was cut from (tens of megabytes) until another match: one here.
+  /^/.exec('');
   noteCut(ctx, true);
   return true;
+}
+
+/**
+ * The chunks as UTF-8 text, and how many bytes they were (`size`: how many are expected, when
+ * known). They are gathered into one buffer as they come: the chunks and their concatenation are
+ * not held at once (a 70 MB capture peaked 70 MB higher). Beyond MAX_TEXT_BYTES, what `tooLarge`
+ * gives is thrown.
+ */
+async function readText(chunks: AsyncIterable<Buffer>, size: number | undefined, tooLarge: () => Promise<Error>): Promise<{ text: string; total: number }> {
+  let buf = Buffer.allocUnsafe(size !== undefined && size <= MAX_TEXT_BYTES ? size : 1 << 20);
+  let total = 0;
+  for await (const c of chunks) {
+    if (total + c.length > MAX_TEXT_BYTES) throw await tooLarge();
+    if (total + c.length > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, total + c.length));
+      buf.copy(grown, 0, 0, total);
+      buf = grown;
+    }
+    c.copy(buf, total);
+    total += c.length;
+  }
+  return { text: buf.toString('utf8', 0, total), total };
 }
 
 /** The line atrace writes before the trace it dumps, and before its zlib stream with `-z`. */

@@ -31,22 +31,35 @@ function isRecord(l: readonly string[], i: number): boolean {
 }
 
 /**
- * How many lines from line `i` on are whole four-line records (distinct inodes, at least half
- * of them, and at least one, with an exporter line): 0 when no record starts there. Lets
- * kernel_captures (./captures.ts) tell this output apart inside a text of other captures.
+ * The whole four-line records that start at `from` in `text` (at a line start; LF line ends):
+ * distinct inodes, at least half of them, and at least one, with an exporter line. `lines`: how
+ * many lines they take, 0 when no record starts there; `to`: where the line after them starts.
+ * Lets kernel_captures (./captures.ts) tell this output apart inside a text of other captures,
+ * reading ahead only as far as the records go.
  */
-export function bpfRecordLines(lines: readonly string[], i: number): number {
+export function bpfRecordsAt(text: string, from: number): { lines: number; to: number } {
+  const lines: string[] = [];
+  /** Where the line after each of `lines` starts. */
+  const after: number[] = [];
   const inodes = new Set<string>();
-  let j = i;
+  let at = from;
   let named = 0;
-  while (isRecord(lines, j)) {
+  for (;;) {
+    const j = inodes.size * 4;
+    while (lines.length < j + 4 && at <= text.length) {
+      const nl = text.indexOf('\n', at);
+      lines.push(text.slice(at, nl < 0 ? text.length : nl));
+      at = nl < 0 ? text.length + 1 : nl + 1;
+      after.push(at);
+    }
+    if (!isRecord(lines, j)) break;
     const inode = lines[j].trim();
     if (inodes.has(inode)) break;
     inodes.add(inode);
     if (lines[j + 3].trim() !== '') named++;
-    j += 4;
   }
-  return named > 0 && named * 2 >= inodes.size ? j - i : 0;
+  const n = named > 0 && named * 2 >= inodes.size ? inodes.size * 4 : 0;
+  return { lines: n, to: n > 0 ? after[n - 1] : from };
 }
 
 /** A line of the first selftest's one-line format (`ino:… size:… name:… exp_name:…`). */

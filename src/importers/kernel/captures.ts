@@ -31,7 +31,7 @@
 //     Lines that only fit a format already being read continue it (an fdinfo key of another
 //     kind of fd, a vma of another file) but do not start one;
 //   - the BPF iterator's records (./bpf-iter.ts: four lines each, inode, size, name, exporter):
-//     a line of digits alone where whole records start (`bpfRecordLines`: distinct inodes, an
+//     a line of digits alone where whole records start (`bpfRecordsAt`: distinct inodes, an
 //     exporter line that is a name) starts a run of them, and its records are taken whole, the
 //     name lines whatever they hold; a line of digits is no line of any other format, so the
 //     records also end a block without an end line (meminfo, …) before them.
@@ -41,7 +41,7 @@
 // dmabuf_dump importer as it reads a text holding only those two; a text holding only `-b` then
 // `-a` output is read whole by the dmabuf_dump_b importer, as before.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, isShellNoise, splitLines } from '../common.js';
+import { guarded, isShellNoise, LineReader } from '../common.js';
 import { headerPath, procPath } from './common.js';
 import { dmabufDumpImporter } from '../dmabuf-dump.js';
 import { dmabufDumpBImporter } from '../dmabuf-dump-b.js';
@@ -57,7 +57,7 @@ import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
-import { bpfIterImporter, bpfRecordLines, isBpfOneLine } from './bpf-iter.js';
+import { bpfIterImporter, bpfRecordsAt, isBpfOneLine } from './bpf-iter.js';
 import { isSamsungDmabufInfoTitle, kernelLogImporter } from './kernel-log.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
@@ -180,6 +180,14 @@ const BPF: LineKind = { kind: 'bpf_dmabuf_iter', strong: true };
 const SAMSUNG: LineKind = { kind: 'kernel_log', strong: true };
 /** A line of digits alone: where the BPF iterator's records may start. */
 const DIGITS = /^\d+$/;
+const DUMP_A: LineKind = { kind: 'dmabuf_dump_a', strong: true };
+const SYSFS_LINE: LineKind = { kind: 'sysfs_dmabuf', strong: true };
+const FD_LINKS: LineKind = { kind: 'fd_links', strong: true };
+const FD_LINK_OTHER: LineKind = { kind: 'fd_links', strong: false };
+const MAPS: LineKind = { kind: 'maps', strong: true };
+const MAPS_OTHER: LineKind = { kind: 'maps', strong: false };
+/** What a link or a vma points at when it is a DMA-BUF. */
+const DMABUF_FILE = /^\/dmabuf:|^anon_inode:dmabuf$/;
 
 /**
  * The format `line` belongs to. The regular expressions are tried in a fixed order (the first
@@ -199,39 +207,44 @@ function classify(line: string): LineKind | undefined {
   if (BUFINFO_START.test(t)) return BUFINFO;
   if (dmaprocsHead(t)) return DMAPROCS;
   if (isIonHeapHeader(t)) return ION_HEAP;
-  if (DUMP_A_START.test(t)) return { kind: 'dmabuf_dump_a', strong: true };
+  if (DUMP_A_START.test(t)) return DUMP_A;
   const slash = t.includes('/');
-  if (slash && t.includes('buffers/') && SYSFS.test(t)) return { kind: 'sysfs_dmabuf', strong: true };
+  if (slash && t.includes('buffers/') && SYSFS.test(t)) return SYSFS_LINE;
   if (slash && FDINFO_GREP.test(t)) return FDINFO;
   // A header names a path: without a slash, it names no /proc file.
   const hp = slash ? headerPath(t) : undefined;
   if (hp !== undefined) {
     const p = procPath(hp);
     if (!p) return undefined;
-    return { kind: p.kind === 'fdinfo' ? 'fdinfo' : p.kind === 'fd' ? 'fd_links' : 'maps', strong: true };
+    return p.kind === 'fdinfo' ? FDINFO : p.kind === 'fd' ? FD_LINKS : MAPS;
   }
   const link = t.includes('->') ? LINK.exec(t) : null;
-  if (link) return { kind: 'fd_links', strong: /^\/dmabuf:|^anon_inode:dmabuf$/.test(link[1] ?? link[2]) };
+  if (link) return DMABUF_FILE.test(link[1] ?? link[2]) ? FD_LINKS : FD_LINK_OTHER;
   const vma = VMA.exec(t);
-  if (vma) return { kind: 'maps', strong: /^\/dmabuf:|^anon_inode:dmabuf$/.test(vma[1] ?? '') };
-  if (SMAPS_FIELD.test(t)) return { kind: 'maps', strong: false };
+  if (vma) return DMABUF_FILE.test(vma[1] ?? '') ? MAPS : MAPS_OTHER;
+  if (SMAPS_FIELD.test(t)) return MAPS_OTHER;
   return undefined;
 }
 
 /** Formats whose lines between a start line and an end are theirs whatever they look like. */
 const BLOCK_KINDS = new Set(['bufinfo', 'dmabuf_dump_a', 'dmaprocs', 'dmabuf_dump', 'dmabuf_dump_b', 'meminfo', 'dumpsys_gpu', 'gralloc_allocator', 'process_dmabuf_info', 'ion_heap', 'kernel_log']);
 
-/** A run of lines of one format: 0-based first and last line. */
+/**
+ * A run of lines of one format: 0-based first and last line, and where it starts and ends in
+ * the text the lines were read from (`LineReader.text`: the line end after its last line included).
+ */
 export interface Run {
   kind: string;
   start: number;
   end: number;
+  from: number;
+  to: number;
 }
 
-/** Where a block format ends: does `line` end it (included), or the line after it (`next`)? */
-function endsBlock(kind: string, line: string, next: string | undefined): 'here' | 'next' | false {
+/** Where a block format ends: does `line` end it (included), or the line after it (`next`: whether there is one)? */
+function endsBlock(kind: string, line: string, next: boolean): 'here' | 'next' | false {
   /** A CSV totals header: the values line follows it. */
-  const header = (re: RegExp) => (re.test(line) ? (next === undefined ? 'here' : 'next') : false);
+  const header = (re: RegExp) => (re.test(line) ? (next ? 'next' : 'here') : false);
   switch (kind) {
     case 'bufinfo':
       return BUFINFO_END.test(line) ? 'here' : false;
@@ -250,11 +263,11 @@ function endsBlock(kind: string, line: string, next: string | undefined): 'here'
 }
 
 /**
- * The runs of formats in `lines`, in order, when they hold two formats or more that no one
- * importer reads together; undefined when they hold one or none, or only such a pair (the text
- * is read whole, as before).
+ * The runs of formats in the lines `lines` gives (all of them are read), in order, when they
+ * hold two formats or more that no one importer reads together; undefined when they hold one or
+ * none, or only such a pair (the text is read whole, as before).
  */
-export function captureRuns(lines: readonly string[]): Run[] | undefined {
+export function captureRuns(lines: LineReader): Run[] | undefined {
   const runs = runsOf(lines);
   if (new Set(runs.map((r) => r.kind)).size < 2) return undefined;
   // `dmabuf_dump -a -b` prints the stats, then the table: the dmabuf_dump_b importer reads both.
@@ -262,22 +275,33 @@ export function captureRuns(lines: readonly string[]): Run[] | undefined {
   return runs;
 }
 
-/** The runs of formats in `lines`, in order; the last ends with the text. */
-function runsOf(lines: readonly string[]): Run[] {
+/** The runs of formats in the lines `lines` gives (all of them are read), in order; the last ends with the text. */
+function runsOf(lines: LineReader): Run[] {
   const runs: Run[] = [];
   let cur: Run | undefined;
   /** Inside a block: its kind, and whether the next line still belongs to it whatever it is. */
   let block: { kind: string; takeNext: boolean } | undefined;
   /** The last line of the BPF iterator records being read (their lines are taken whole). */
   let bpfEnd = -1;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+  /** The line before, and where it starts. */
+  let before = '';
+  let beforeFrom = 0;
+  let line = '';
+  let from = 0;
+  for (let i = 0; lines.more; i++) {
+    before = line;
+    beforeFrom = from;
+    line = lines.next()!;
+    from = lines.start;
+    /** Where the line after this one starts. */
+    const to = from + line.length + 1;
     if (i <= bpfEnd) {
       cur!.end = i;
+      cur!.to = to;
       continue;
     }
     // A line a block takes whatever it is (a CSV totals line) starts no records.
-    const bpf = !block?.takeNext && DIGITS.test(line.trim()) ? bpfRecordLines(lines, i) : 0;
+    const bpf = !block?.takeNext && DIGITS.test(line.trim()) ? bpfRecordsAt(lines.text, from).lines : 0;
     if (bpf > 0) bpfEnd = i + bpf - 1;
     const c = bpf > 0 ? BPF : classify(line);
     if (block) {
@@ -285,7 +309,8 @@ function runsOf(lines: readonly string[]): Run[] {
       const foreign = c === NOISE || (c?.strong && c.kind !== block.kind);
       if (block.takeNext || !foreign) {
         cur!.end = i;
-        const end = block.takeNext ? 'here' : endsBlock(block.kind, line, lines[i + 1]);
+        cur!.to = to;
+        const end = block.takeNext ? 'here' : endsBlock(block.kind, line, lines.more);
         if (end === 'here') block = undefined;
         else if (end === 'next') block.takeNext = true;
         continue;
@@ -293,42 +318,52 @@ function runsOf(lines: readonly string[]): Run[] {
       block = undefined;
     }
     if (!c || (!c.strong && cur?.kind !== c.kind)) continue;
-    if (cur && cur.kind === c.kind) cur.end = i;
-    else {
-      cur = startRun(cur, c.kind, i, lines);
+    if (cur && cur.kind === c.kind) {
+      cur.end = i;
+      cur.to = to;
+    } else {
+      cur = startRun(cur, c.kind, i, to, before, beforeFrom);
       runs.push(cur);
     }
-    if (BLOCK_KINDS.has(c.kind) && c.strong) {
+    if (c.strong && BLOCK_KINDS.has(c.kind)) {
       block = { kind: c.kind, takeNext: false };
-      const end = endsBlock(c.kind, line, lines[i + 1]);
+      const end = endsBlock(c.kind, line, lines.more);
       if (end === 'here') block = undefined;
       else if (end === 'next') block.takeNext = true;
     }
   }
-  if (runs.length > 0) runs[runs.length - 1].end = lines.length - 1;
+  if (runs.length > 0) {
+    const last = runs[runs.length - 1];
+    last.end = lines.count - 1;
+    last.to = lines.text.length;
+  }
   // dmabuf_dump's default output and its -b output side by side: the dmabuf_dump importer reads both.
   const joined: Run[] = [];
   for (const r of runs) {
     const last = joined[joined.length - 1];
     const pair = last && new Set([last.kind, r.kind]);
-    if (pair && pair.size === 2 && pair.has('dmabuf_dump') && pair.has('dmabuf_dump_b')) joined[joined.length - 1] = { kind: 'dmabuf_dump', start: last.start, end: r.end };
-    else joined.push(r);
+    if (pair && pair.size === 2 && pair.has('dmabuf_dump') && pair.has('dmabuf_dump_b')) {
+      joined[joined.length - 1] = { kind: 'dmabuf_dump', start: last.start, end: r.end, from: last.from, to: r.to };
+    } else joined.push(r);
   }
   return joined;
 }
 
 /**
- * A run of `kind` starting at line `i`, after `prev`: it takes the lines between them, and
- * dmabuf_dump's process line before a table header even when a block without an end line
- * (meminfo, dumpsys gpu) took it.
+ * A run of `kind` starting at line `i` (`to`: where the line after it starts), after `prev`: it
+ * takes the lines between them, and dmabuf_dump's process line before a table header (`before`,
+ * starting at `beforeFrom`) even when a block without an end line (meminfo, dumpsys gpu) took it.
  */
-function startRun(prev: Run | undefined, kind: string, i: number, lines: readonly string[]): Run {
+function startRun(prev: Run | undefined, kind: string, i: number, to: number, before: string, beforeFrom: number): Run {
   let start = prev ? prev.end + 1 : 0;
-  if (kind === 'dmabuf_dump' && prev && start === i && i - 1 > prev.start && DUMP_PROCESS.test(lines[i - 1]) && !/\bkB\b/.test(lines[i - 1])) {
+  let from = prev ? prev.to : 0;
+  if (kind === 'dmabuf_dump' && prev && start === i && i - 1 > prev.start && DUMP_PROCESS.test(before) && !/\bkB\b/.test(before)) {
     prev.end = i - 2;
+    prev.to = beforeFrom;
     start = i - 1;
+    from = beforeFrom;
   }
-  return { kind, start, end: i };
+  return { kind, start, end: i, from, to };
 }
 
 export const kernelCapturesImporter: TextImporter = {
@@ -337,21 +372,28 @@ export const kernelCapturesImporter: TextImporter = {
     'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files, Samsung Dma-buf Info dumps): each read by its own importer',
 
   sniff(head: string): boolean {
-    return captureRuns(splitLines(head).lines) !== undefined;
+    return captureRuns(new LineReader(head)) !== undefined;
+  },
+
+  sniffWhole(text: string): ((ctx: ImportContext) => void) | undefined {
+    const lines = new LineReader(text);
+    const runs = captureRuns(lines);
+    return runs && ((ctx) => guarded(ctx, 'kernel_captures', (c) => readRuns(lines.text, runs, c)));
   },
 
   importText(text: string, ctx: ImportContext): void {
-    guarded(ctx, 'kernel_captures', (c) => importCaptures(text, c));
+    guarded(ctx, 'kernel_captures', (c) => {
+      const lines = new LineReader(text);
+      readRuns(lines.text, runsOf(lines), c);
+    });
   },
 };
 
-function importCaptures(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
-  const runs = runsOf(lines);
+/** Read each run of `text` (`LineReader.text`: the text the runs were found in) with its own importer, as a child source. */
+function readRuns(text: string, runs: readonly Run[], ctx: ImportContext): void {
   if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, BPF iterator, dmaprocs, process_dmabuf_info, ION heap or Samsung Dma-buf Info capture found');
   for (const r of runs) {
-    const last = r.end === lines.length - 1;
-    const body = lines.slice(r.start, r.end + 1).join('\n') + (last && !complete ? '' : '\n');
+    const body = text.slice(r.from, r.to);
     const child = ctx.child(`${ctx.path}#lines ${r.start + 1}-${r.end + 1}`, r.kind, {
       bytes: Buffer.byteLength(body),
       lineStart: r.start + 1,

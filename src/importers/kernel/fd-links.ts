@@ -13,7 +13,7 @@
 // diagnostic (`fd_links_without_inode`) per source says so. Directories `ls` could not list
 // (`ls: /proc/1/fd: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines } from '../common.js';
+import { guarded, LineReader } from '../common.js';
 import { deniedPath, headerPath, noteDenied, plural, procPath } from './common.js';
 
 // [inode] l<perms> links owner group size date time NAME -> TARGET
@@ -57,20 +57,20 @@ export const fdLinksImporter: TextImporter = {
 };
 
 function importFdLinks(text: string, ctx: ImportContext): void {
-  const { lines } = splitLines(text);
   let pid = fdDirPid(ctx.path);
   let count = 0;
   let noPid = 0;
   const pids = new Set<number>();
   const denied: string[] = [];
   let deniedLine: number | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
+  const lines = new LineReader(text);
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
     const m = linkOf(raw);
     if (!m) {
       const dp = deniedPath(raw);
       if (dp !== undefined) {
-        if (denied.length === 0) deniedLine = i + 1;
+        if (denied.length === 0) deniedLine = lineNo;
         denied.push(dp);
         continue;
       }
@@ -93,7 +93,7 @@ function importFdLinks(text: string, ctx: ImportContext): void {
       }
     }
     const name = t[1] !== undefined && t[1] !== '' ? t[1] : null;
-    ctx.insert('dmabuf_fd', { line: i + 1, pid: linkPid, fd, inode: null, name });
+    ctx.insert('dmabuf_fd', { line: lineNo, pid: linkPid, fd, inode: null, name });
     count++;
     if (linkPid === null) noPid++;
     else pids.add(linkPid);

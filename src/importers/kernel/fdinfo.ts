@@ -17,14 +17,56 @@
 // Also `dmabuf_fd` (30-kernel.sql): one row per DMA-BUF fd, so fds pulled as separate files
 // (one source each, so one fd each) can still be counted per process across sources.
 import type { ImportContext, TextImporter } from '../types.js';
-import { guarded, splitLines, toInt } from '../common.js';
+import { guarded, LineReader, toInt } from '../common.js';
 import { deniedPath, headerPath, noteDenied, procPath } from './common.js';
 
 interface Entry {
   pid: number | null;
   fd: number | null;
   line: number;
-  fields: Map<string, string>;
+  /** A `pos:` line was read: the next one starts another entry. */
+  pos: boolean;
+  // The fields the rows are made of; the others (`flags:`, `mnt_id:`, an eventfd's …) are not kept.
+  exp?: string;
+  ino?: string;
+  size?: string;
+  count?: string;
+  name?: string;
+}
+
+interface Holder {
+  pid: number;
+  inode: number | bigint;
+  /** Line of its first entry. */
+  line: number;
+  /** Its first fd: its number, or the line of an entry that names none. */
+  fd: number | string;
+  /** Its fds when it has several. */
+  fds: Set<number | string> | undefined;
+}
+
+/** Set field `key` of `e` (a `pos:` line is remembered as read); `keep`: a value read before stays. */
+function setField(e: Entry, key: string, value: string, keep: boolean): void {
+  switch (key) {
+    case 'pos':
+      e.pos = true;
+      return;
+    case 'exp_name':
+      if (!keep || e.exp === undefined) e.exp = value;
+      return;
+    case 'ino':
+      if (!keep || e.ino === undefined) e.ino = value;
+      return;
+    case 'size':
+      if (!keep || e.size === undefined) e.size = value;
+      return;
+    case 'count':
+      if (!keep || e.count === undefined) e.count = value;
+      return;
+    case 'name':
+      if (!keep || e.name === undefined) e.name = value;
+      return;
+  }
 }
 
 const KEY_LINE = /^([a-z_][a-z0-9_-]*):\s?(.*)$/i;
@@ -56,40 +98,85 @@ export const fdinfoImporter: TextImporter = {
 };
 
 function importFdinfo(text: string, ctx: ImportContext): void {
-  const { lines } = splitLines(text);
-  const entries: Entry[] = [];
   const fromPath = pathIds(ctx.path);
   let cur: Entry | undefined;
   let sawHeader = false;
   const denied: string[] = [];
   let deniedLine: number | null = null;
+  // One observation per inode, fds counted per (pid, inode), distinct fds only.
+  const seenInode = new Set<number | bigint>();
+  /** The holders by pid and inode, in the order they were met. */
+  const holders = new Map<string, Holder>();
+  let withoutInode = 0;
+  let withoutPid = 0;
 
-  const start = (pid: number | null, fd: number | null, line: number) => {
-    cur = { pid, fd, line, fields: new Map() };
-    entries.push(cur);
+  /** The rows of an entry, once it has all its lines (entries are read in order, one at a time). */
+  const entryRows = (e: Entry) => {
+    const exp = e.exp;
+    if (exp === undefined) return; // not a DMA-BUF
+    const inode = toInt(e.ino);
+    if (inode === undefined) {
+      withoutInode++;
+      return;
+    }
+    const name = e.name?.trim();
+    if (!seenInode.has(inode)) {
+      seenInode.add(inode);
+      const exporter = exp.trim();
+      ctx.insert('dmabuf_observation', {
+        line: e.line,
+        inode,
+        size: toInt(e.size),
+        size_exact: 1,
+        exporter: exporter === '' ? null : exporter,
+        name: name ? name : null,
+        file_count: toInt(e.count),
+        global_list: 0,
+      });
+    }
+    ctx.insert('dmabuf_fd', { line: e.line, pid: e.pid, fd: e.fd, inode, name: name ? name : null });
+    if (e.pid === null) {
+      withoutPid++;
+      return;
+    }
+    // An fd of unknown number is told apart by its entry's line.
+    const fd = e.fd ?? `line${e.line}`;
+    const hk = `${e.pid}/${inode}`;
+    const h = holders.get(hk);
+    if (!h) holders.set(hk, { pid: e.pid, inode, line: e.line, fd, fds: undefined });
+    else if (fd !== h.fd) (h.fds ??= new Set([h.fd])).add(fd);
+  };
+  const close = () => {
+    if (cur) entryRows(cur);
+    cur = undefined;
+  };
+  const start = (pid: number | null, fd: number | null, line: number): Entry => {
+    close();
+    return (cur = { pid, fd, line, pos: false });
   };
 
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    const lineNo = i + 1;
-    const dp = deniedPath(raw);
+  const lines = new LineReader(text);
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
+    const t = raw.trim();
+    const dp = deniedPath(t);
     if (dp !== undefined) {
       // `cat: /proc/1/fdinfo/3: Permission denied`: not a line of the entry.
       if (denied.length === 0) deniedLine = lineNo;
       denied.push(dp);
       continue;
     }
-    const g = GREP_LINE.exec(raw.trim());
+    // A grep line and a header name a path: a line without a slash is neither (nor `==> … <==`).
+    const slash = t.includes('/');
+    const g = slash ? GREP_LINE.exec(t) : null;
     if (g) {
       const ids = pathIds(g[1]);
-      if (!cur || cur.pid !== ids.pid || cur.fd !== ids.fd || (g[2] === 'pos' && cur.fields.has('pos'))) {
-        start(ids.pid, ids.fd, lineNo);
-      }
+      const e = !cur || cur.pid !== ids.pid || cur.fd !== ids.fd || (g[2] === 'pos' && cur.pos) ? start(ids.pid, ids.fd, lineNo) : cur;
       sawHeader = true;
-      cur!.fields.set(g[2], g[3]);
+      setField(e, g[2], g[3], false);
       continue;
     }
-    const hp = headerPath(raw);
+    const hp = slash || t.startsWith('==>') ? headerPath(t) : undefined;
     if (hp !== undefined) {
       const ids = pathIds(hp);
       if (ids.fd !== null || /\/fdinfo\//.test(hp)) {
@@ -98,63 +185,20 @@ function importFdinfo(text: string, ctx: ImportContext): void {
         continue;
       }
       // A header for some other file (a loop over several kinds): close the entry.
-      cur = undefined;
+      close();
       continue;
     }
-    const kv = KEY_LINE.exec(raw.trim());
+    const kv = KEY_LINE.exec(t);
     if (!kv) continue; // blank lines, `cat: …: No such file or directory`, prompts
     const key = kv[1];
-    if (!cur || (key === 'pos' && cur.fields.has('pos'))) {
-      // Content without a header: a single pulled file, or files concatenated with `cat`.
-      start(sawHeader ? null : fromPath.pid, sawHeader ? null : fromPath.fd, lineNo);
-    }
-    if (!cur!.fields.has(key)) cur!.fields.set(key, kv[2]);
+    // Content without a header: a single pulled file, or files concatenated with `cat`.
+    const e = !cur || (key === 'pos' && cur.pos) ? start(sawHeader ? null : fromPath.pid, sawHeader ? null : fromPath.fd, lineNo) : cur;
+    setField(e, key, kv[2], true);
   }
+  close();
 
-  // One observation per inode, fds counted per (pid, inode), distinct fds only.
-  const seenInode = new Set<string>();
-  const holders = new Map<string, { pid: number; inode: number | bigint; line: number; fds: Set<string> }>();
-  let withoutInode = 0;
-  let withoutPid = 0;
-  for (const e of entries) {
-    const exp = e.fields.get('exp_name');
-    if (exp === undefined) continue; // not a DMA-BUF
-    const inode = toInt(e.fields.get('ino'));
-    if (inode === undefined) {
-      withoutInode++;
-      continue;
-    }
-    const k = String(inode);
-    const name = e.fields.get('name')?.trim();
-    if (!seenInode.has(k)) {
-      seenInode.add(k);
-      const exporter = exp.trim();
-      ctx.insert('dmabuf_observation', {
-        line: e.line,
-        inode,
-        size: toInt(e.fields.get('size')),
-        size_exact: 1,
-        exporter: exporter === '' ? null : exporter,
-        name: name ? name : null,
-        file_count: toInt(e.fields.get('count')),
-        global_list: 0,
-      });
-    }
-    ctx.insert('dmabuf_fd', { line: e.line, pid: e.pid, fd: e.fd, inode, name: name ? name : null });
-    if (e.pid === null) {
-      withoutPid++;
-      continue;
-    }
-    const hk = `${e.pid}/${k}`;
-    let h = holders.get(hk);
-    if (!h) {
-      h = { pid: e.pid, inode, line: e.line, fds: new Set() };
-      holders.set(hk, h);
-    }
-    h.fds.add(e.fd === null ? `line${e.line}` : String(e.fd));
-  }
   for (const h of holders.values()) {
-    ctx.insert('dmabuf_holder_observation', { line: h.line, inode: h.inode, pid: h.pid, fd_refs: h.fds.size, map_refs: null });
+    ctx.insert('dmabuf_holder_observation', { line: h.line, inode: h.inode, pid: h.pid, fd_refs: h.fds?.size ?? 1, map_refs: null });
   }
   if (withoutInode > 0) {
     ctx.diag(

@@ -12,7 +12,7 @@
 // Prompts and `cat: …` errors around the vma lines do not stop detection; files the capture
 // could not read (`…: Permission denied`) are one `entry_unreadable` warning.
 import type { ImportContext, TextImporter } from '../types.js';
-import { fromBigInt, guarded, hexToInt, isShellNoise, splitLines, toInt } from '../common.js';
+import { fromBigInt, guarded, hexToInt, isShellNoise, LineReader, toInt } from '../common.js';
 import { deniedPath, headerPath, noteDenied, plural, procPath } from './common.js';
 
 const VMA = /^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([-rwxsp]{4})\s+([0-9a-fA-F]+)\s+([0-9a-fA-F]+:[0-9a-fA-F]+)\s+(\d+)(?:\s+(.*?))?\s*$/;
@@ -57,7 +57,6 @@ export const mapsImporter: TextImporter = {
 };
 
 function importMaps(text: string, ctx: ImportContext): void {
-  const { lines } = splitLines(text);
   let pid = mapsPid(ctx.path);
   const holders = new Map<string, { pid: number; inode: number | bigint; line: number; maps: number }>();
   const seen = new Set<string>();
@@ -65,9 +64,10 @@ function importMaps(text: string, ctx: ImportContext): void {
   let noPid = 0;
   const denied: string[] = [];
   let deniedLine: number | null = null;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i].trim();
-    const lineNo = i + 1;
+  const lines = new LineReader(text);
+  for (let line = lines.next(); line !== undefined; line = lines.next()) {
+    const raw = line.trim();
+    const lineNo = lines.count;
     let linePid = pid;
     const g = GREP_PREFIX.exec(raw);
     const grepped = g ? VMA.exec(g[2]) : null;
@@ -85,7 +85,7 @@ function importMaps(text: string, ctx: ImportContext): void {
           denied.push(dp);
           continue;
         }
-        const hp = headerPath(lines[i]);
+        const hp = headerPath(line);
         if (hp !== undefined) pid = mapsPid(hp);
         continue;
       }

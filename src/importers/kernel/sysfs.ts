@@ -21,7 +21,7 @@
 // attachment whose device is known (map_count from map_counter when the same source has it).
 // Attachments without a device name: one `info` diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, isShellNoise, LineReader, splitLines, toInt } from '../common.js';
 import { plural } from './common.js';
 
 // <prefix><inode>/<attribute>[/<followed>]:<value>
@@ -107,22 +107,23 @@ function importSysfs(text: string, ctx: ImportContext): void {
     const value = lines.find((l) => l.trim() !== '') ?? '';
     apply(get(inode, 1), single[2].startsWith('attachments') ? 'attachments' : single[2], single[3], single[4], undefined, value, 1);
   } else {
-    const { lines, complete } = splitLines(text);
-    for (let i = 0; i < lines.length; i++) {
-      const raw = lines[i].trim();
+    const lines = new LineReader(text);
+    for (let line = lines.next(); line !== undefined; line = lines.next()) {
+      const lineNo = lines.count;
+      const raw = line.trim();
       if (raw === '') continue;
       const m = GREP.exec(raw);
       if (!m) {
-        if (!/^grep:/.test(raw) && !isShellNoise(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${excerpt(raw)}`, i + 1);
+        if (!/^grep:/.test(raw) && !isShellNoise(raw)) ctx.diag('warning', 'malformed_row', `not a sysfs path:value line: ${excerpt(raw)}`, lineNo);
         continue;
       }
-      if (i === lines.length - 1 && !complete) {
-        ctx.diag('warning', 'truncated', `capture ends without a newline; its last value may be cut: ${excerpt(raw)}`, i + 1);
+      if (!lines.more && !lines.complete) {
+        ctx.diag('warning', 'truncated', `capture ends without a newline; its last value may be cut: ${excerpt(raw)}`, lineNo);
         if (m[3] === 'size') continue; // a cut number is a wrong number
       }
       const inode = toInt(m[2])!;
       const attr = m[3].startsWith('attachments') ? 'attachments' : m[3];
-      apply(get(inode, i + 1), attr, m[4], m[5], m[6], m[7], i + 1);
+      apply(get(inode, lineNo), attr, m[4], m[5], m[6], m[7], lineNo);
     }
   }
 
