@@ -229,6 +229,10 @@ test("a bugreport's KERNEL LOG section is read when it holds the dump, and is no
   session.close();
   session = await openTexts({ 'bugreport.txt': minimalBugreport([['KERNEL LOG', 'dmesg', kernelLog(s, 'dmesg')], ['LAST KMSG', '/proc/last_kmsg', plain]]) });
   assert.deepEqual(csv(session, 'SELECT importer, path FROM source ORDER BY id'), ['importer,path', 'bugreport,bugreport.txt', 'kernel_log,bugreport.txt#KERNEL LOG']);
+  // Kept from the dump's title line on: the source's first line is that line of the report.
+  const text = minimalBugreport([['KERNEL LOG', 'dmesg', kernelLog(s, 'dmesg')]]);
+  const titleLine = text.split('\n').findIndex((l) => l.includes('Dma-buf Info:')) + 1;
+  assert.deepEqual(session.query("SELECT line_start FROM source WHERE importer = 'kernel_log'"), [{ line_start: titleLine }]);
   assertRows(session, TOTALS, expectedTotals(s, 'v3'));
   assert.deepEqual(DIAGS(session), []);
   session.close();

@@ -55,9 +55,13 @@ const DMABUF_DUMP_TITLES = ['dmabuf dump', 'dmabuf per-buffer/per-exporter/per-d
 /** `ion` alone or before `_`, `/`, a space or the end, with no letter or digit before it. */
 const ION_WORD = /(?:^|[^a-z0-9])ion(?:$|[^a-z0-9])/;
 
-/** The kernel log's importer: a kernel log section is kept, and read only when it holds a dump (`KERNEL_LOG_DUMP`). */
+/**
+ * The kernel log's importer. A kernel log section is kept only from its first line holding
+ * `KERNEL_LOG_DUMP` (a Samsung dump's title) on, and is no source when it holds none: most are
+ * megabytes of other messages.
+ */
 const KERNEL_LOG = 'kernel_log';
-const KERNEL_LOG_DUMP = 'Dma-buf Info:';
+const KERNEL_LOG_DUMP = Buffer.from('Dma-buf Info:');
 
 /** Which importer reads a section: by name, `sniff` to let the text importers decide, or undefined to skip it. */
 function routeSection(title: string, command: string): string | undefined {
@@ -91,6 +95,8 @@ interface Collecting {
   cut: boolean;
   /** An earlier section (or service block) of the text had the same path. */
   repeated: boolean;
+  /** A kernel log before its first line holding KERNEL_LOG_DUMP: nothing kept yet. */
+  waiting: boolean;
 }
 
 export const bugreport: StreamImporter = {
@@ -167,7 +173,7 @@ class SectionScanner {
     this.carry = [];
     if (this.section) {
       const open = this.service ?? this.section.collect;
-      if (open) this.ctx.diag('warning', 'truncated', `the text ends inside section '${this.section.title}'`, this.line);
+      if (open && !open.waiting) this.ctx.diag('warning', 'truncated', `the text ends inside section '${this.section.title}'`, this.line);
     }
     this.closeSection();
     if (this.sections === 0 && this.headerBytes === 0) this.ctx.diag('warning', 'empty', 'the bugreport text is empty');
@@ -290,13 +296,23 @@ class SectionScanner {
     const path = `${this.ctx.path}#${title}`;
     const repeated = this.keptPaths.has(path);
     this.keptPaths.add(path);
-    return { path, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false, repeated };
+    return { path, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false, repeated, waiting: route === KERNEL_LOG };
   }
 
   private append(buf: Buffer, start: number, end: number): void {
     if (end <= start || !this.section) return;
     const c = this.kept();
     if (!c || c.cut) return;
+    if (c.waiting) {
+      // The region is whole lines, the last of which (line `this.line`) may end at `end`.
+      const k = buf.indexOf(KERNEL_LOG_DUMP, start);
+      if (k < 0 || k >= end) return;
+      start = Math.max(start, buf.lastIndexOf(10, k) + 1);
+      let lines = 0;
+      for (let nl = buf.indexOf(10, start); nl >= 0 && nl < end; nl = buf.indexOf(10, nl + 1)) lines++;
+      c.lineStart = this.line - lines;
+      c.waiting = false;
+    }
     if (c.bytes + (end - start) > MAX_SECTION_BYTES) {
       c.cut = true;
       this.ctx.diag('warning', 'section_too_large', `section '${c.title}' is larger than ${MAX_SECTION_BYTES} bytes; the rest was skipped`, this.line);
@@ -319,10 +335,9 @@ class SectionScanner {
   }
 
   private finish(c: Collecting, lineEnd: number): void {
+    if (c.waiting) return;
     const text = Buffer.concat(c.parts).toString('utf8');
     c.parts = [];
-    // A kernel log without a DMA-BUF dump is no source of the report.
-    if (c.route === KERNEL_LOG && !text.includes(KERNEL_LOG_DUMP)) return;
     const child = this.ctx.child(c.path, c.route, { bytes: c.bytes, lineStart: c.lineStart, lineEnd });
     if (c.repeated) child.diag('info', 'repeated_block', `section '${c.title}' appears again in this text (an earlier one was read too): each is read`);
     // Failure lines dumpstate writes into a section are the section's outcome, not its data
