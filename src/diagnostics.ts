@@ -45,6 +45,7 @@ export const DIAGNOSTIC_CODES = [
   'unexpected_column',
   'unrecognized_section',
   'value_mismatch',
+  'zip_truncated',
 ] as const;
 
 /** A `diagnostic.code`. */

@@ -378,8 +378,8 @@ const BAD: Array<[string, () => Uint8Array]> = [
   ['not a zip (zip magic, then garbage)', () => Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(3000, 0x41)])],
   ['not a bugreport (a zip of unrelated files)', () => zipSync({ 'README.md': '# hello\n', 'photo.jpg': new Uint8Array(4096).fill(7) })],
   ['not a bugreport (text)', () => Buffer.from('Dear diary,\nnothing to see here.\n'.repeat(200))],
-  ['truncated zip (half)', () => truncateZip(goodZip, 0.5)],
-  ['truncated zip (last byte missing)', () => truncateZip(goodZip, goodZip.length - 1)],
+  // A zip cut short is read from its local headers (zip-cut.test.ts); one cut inside its first local header holds nothing.
+  ['truncated zip (inside its first local header)', () => truncateZip(goodZip, 20)],
   ['corrupt deflate at the start of the main entry', () => bugreportZipBytes(scenario, { fillerBytes: 300_000, corruptMainAt: 0 })],
   ['corrupt deflate in the middle of the main entry', () => bugreportZipBytes(scenario, { fillerBytes: 300_000, corruptMainAt: 150_000 })],
 ];

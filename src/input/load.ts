@@ -109,7 +109,9 @@ function openPeeked(stream: AsyncIterable<Buffer>, name: string, expected?: numb
 /**
  * Sniff a stream (`first`: from `openPeeked`) and hand it to the importer that recognizes it.
  * With `parent`, the stream is an entry of a container and becomes a child source; otherwise
- * it is a top-level input and makes a snapshot. Returns false when no importer recognized it.
+ * it is a top-level input and makes a snapshot. `cut`: an entry cut short by the end of its zip
+ * (read up to the cut; a text's last, likely cut, line is not). Returns false when no importer
+ * recognized it.
  */
 async function loadStream(
   db: Db,
@@ -118,12 +120,13 @@ async function loadStream(
   bytes: number,
   parent: SourceContext | null,
   env: ImportEnv,
-  opts: { forced?: StreamImporter; file?: string } = {},
+  opts: { forced?: StreamImporter; file?: string; cut?: boolean } = {},
 ): Promise<boolean> {
   let chunks: AsyncIterable<Buffer>;
   let peeked = first;
   let compressed = false;
   let cut = false;
+  const entryCut = opts.cut === true;
   const body = compressedBody(peeked.head);
   if (body) {
     compressed = true;
@@ -136,10 +139,11 @@ async function loadStream(
   }
   const noteCut = (ctx: SourceContext, lines: boolean) => {
     const read = lines ? 'every whole line before the cut was read' : 'everything before the cut was read';
-    if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): ${read}`);
+    if (entryCut) ctx.diag('warning', 'truncated', `the entry is cut short by the end of the zip (zip_truncated): ${read}`);
+    else if (cut) ctx.diag('warning', 'truncated', `the ${body!.kind} stream ends early (the file was cut): ${read}`);
   };
   // A line cut short is not read as a line (`total_allocated=163` of `…=16384B`).
-  const asLines = (c: AsyncIterable<Buffer>) => (compressed ? wholeLines(c, () => cut) : c);
+  const asLines = (c: AsyncIterable<Buffer>) => (compressed || entryCut ? wholeLines(c, () => cut || entryCut) : c);
   const bom = textEncodingBom(peeked.head);
   if (bom) {
     // A capture saved by a Windows shell (UTF-16) or an editor (UTF-8 BOM): re-encode as plain UTF-8.
@@ -161,7 +165,7 @@ async function loadStream(
     }
   }
   if (si) {
-    const whole = !compressed && !crlf;
+    const whole = !compressed && !crlf && !entryCut;
     const ctx = parent
       ? parent.child(name, si.name, { bytes: whole ? bytes : undefined })
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, whole ? bytes : undefined);
@@ -560,31 +564,36 @@ class Prefetch {
  * itself: when it cannot be read, neither can the input. Any other entry that cannot be read
  * (corrupt or unsupported compression, encrypted, too large, an I/O error) is an
  * `entry_unreadable` error diagnostic, and the next entry is read. A container whose bugreport
- * is a zip inside it is that zip (`around`: the container it was in, and how many other files
- * that holds).
+ * is a zip inside it is that zip (`around`: the container it was in, how many other files
+ * that holds, and what was recovered of it when it is a zip cut short). A zip cut short, read
+ * from its local headers, is a `zip_truncated` warning; its entry that the end cuts is read up
+ * to the cut.
  */
-async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number, around?: { name: string; files: number }): Promise<void> {
+async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: number, around?: { name: string; files: number; recovered?: string }): Promise<void> {
   const inner = await innerBugreport(c);
   if (inner) {
     c.close();
     const files = c.entries.filter((e) => e !== inner.entry && e.size > 0).length;
-    return loadContainer(db, inner.zip, env, inner.entry.size, { name: c.name, files });
+    // A cut inner zip's size is what it holds; its entry's size is then only a hint (ContainerEntry.cut).
+    return loadContainer(db, inner.zip, env, inner.entry.cut ? undefined : inner.entry.size, { name: c.name, files, recovered: c.recovered });
   }
   try {
     const main = await findMainEntry(c);
     const kind = main ? 'bugreport' : c.kind === 'folder' ? 'folder' : 'capture';
     const ctx = SourceContext.topLevel(db, c.name, c.kind, kind, path.basename(c.name), bytes);
+    if (around?.recovered) ctx.diag('warning', 'zip_truncated', `${around.name}, the zip around this bugreport zip: ${around.recovered}`);
+    if (c.recovered) ctx.diag('warning', 'zip_truncated', c.recovered);
     if (around && around.files > 0) {
       const files = around.files === 1 ? '1 other file' : `${around.files} other files`;
       ctx.diag('info', 'entries_skipped', `${files} of ${around.name}, beside this bugreport zip, not read`);
     }
     const sep = c.kind === 'zip' ? '!/' : '/';
     const bugreportImporter = streamImporters.find((s) => s.name === 'bugreport');
-    const expected = (e: ContainerEntry) => (c.kind === 'zip' ? e.size : undefined);
+    const expected = (e: ContainerEntry) => (c.kind === 'zip' && !e.cut ? e.size : undefined);
     if (main) {
       const name = `${c.name}${sep}${main.path}`;
       const first = await openPeeked(await main.open({ readAhead: true }), name, expected(main));
-      await loadStream(db, name, first, main.size, ctx, env, { forced: bugreportImporter });
+      await loadStream(db, name, first, main.size, ctx, env, { forced: bugreportImporter, cut: main.cut });
     }
     let recognized = 0;
     let skipped = 0;
@@ -601,7 +610,7 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
       for (let i = 0; i < rest.length; i++) {
         const e = rest[i];
         try {
-          const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await heads.take(i), e.size, ctx, env);
+          const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await heads.take(i), e.size, ctx, env, { cut: e.cut });
           if (ok) recognized++;
           else skipped++;
         } catch (err) {
@@ -613,10 +622,11 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
       heads.close();
     }
     if (!main && recognized === 0) {
+      const damaged = c.recovered ? `; ${c.recovered}` : '';
       if (unreadable.length > 0) {
-        throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})`);
+        throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})${damaged}`);
       }
-      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads`);
+      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}`);
     }
     if (skipped > 0) ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads`);
   } finally {
