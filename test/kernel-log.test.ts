@@ -236,4 +236,10 @@ test("a bugreport's KERNEL LOG section is read when it holds the dump, and is no
   assertRows(session, TOTALS, expectedTotals(s, 'v3'));
   assert.deepEqual(DIAGS(session), []);
   session.close();
+  // A report whose last line, without its newline, is the dump's title.
+  const cut = minimalBugreport([['KERNEL LOG', 'dmesg', `${plain}[ 5433.000001] Dma-buf Info: total allocated size 4096`]]).replace(/\n[^\n]*was the duration of[^\n]*\n$/, '');
+  session = await openTexts({ 'bugreport.txt': cut });
+  const last = cut.split('\n').length;
+  assert.deepEqual(session.query("SELECT line_start, line_end FROM source WHERE importer = 'kernel_log'"), [{ line_start: last, line_end: last }]);
+  session.close();
 });

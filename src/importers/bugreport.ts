@@ -213,6 +213,8 @@ class SectionScanner {
   private scan(buf: Buffer): void {
     const dumpsys = this.section?.dumpsys ?? false;
     let segment = 0;
+    /** The line number of `segment`. */
+    let segmentLine = this.line;
     let start = 0;
     while (start < buf.length) {
       let eol = buf.indexOf(10, start);
@@ -222,20 +224,22 @@ class SectionScanner {
       while (buf[p] === SPACE || buf[p] === TAB) p++;
       let ended = false;
       if ((buf[p] === DASH && startsWithAt(buf, p, SECTION)) || (dumpsys && buf[start] === LETTER_D && startsWithAt(buf, start, SERVICE))) {
-        this.append(buf, segment, start);
+        this.append(buf, segment, start, segmentLine);
         this.marker(buf.toString('utf8', p, eol).replace(/\r$/, ''), buf, start, next);
         segment = next;
+        segmentLine = this.line + 1;
         ended = true;
       } else if (this.kept() && endsWithDash(buf, start, eol)) {
         // `------ 0.012s was the duration of '…' ------` right after output that lacked its last newline.
         const m = GLUED_END.exec(buf.toString('latin1', start, eol));
         if (m) {
-          this.append(buf, segment, start + m.index);
+          this.append(buf, segment, start + m.index, segmentLine);
           // The end line shows the output was complete: its last line gets its newline back.
           const c = this.kept()!;
           if (!c.cut) c.parts.push(NEWLINE);
           this.closeSection(this.line);
           segment = next;
+          segmentLine = this.line + 1;
           ended = true;
         }
       }
@@ -247,7 +251,7 @@ class SectionScanner {
       }
       start = next;
     }
-    this.append(buf, segment, buf.length);
+    this.append(buf, segment, buf.length, segmentLine);
   }
 
   /** Where the current line's bytes go, if anywhere: the open service block or the section. */
@@ -273,7 +277,7 @@ class SectionScanner {
     const m = /^------ (.*?) ------$/.exec(trimmed);
     if (!m) {
       // A line that merely starts with six dashes and a space: section content.
-      this.append(buf, start, end);
+      this.append(buf, start, end, this.line);
       return;
     }
     this.closeSection();
@@ -299,19 +303,20 @@ class SectionScanner {
     return { path, title, route, lineStart: this.line + 1, parts: [], bytes: 0, cut: false, repeated, waiting: route === KERNEL_LOG };
   }
 
-  private append(buf: Buffer, start: number, end: number): void {
+  /** Keep `buf[start, end)`, which starts at the start of line `startLine`, for the open section or service block. */
+  private append(buf: Buffer, start: number, end: number, startLine: number): void {
     if (end <= start || !this.section) return;
     const c = this.kept();
     if (!c || c.cut) return;
     if (c.waiting) {
-      // The region is whole lines, the last of which (line `this.line`) may end at `end`.
-      const k = buf.indexOf(KERNEL_LOG_DUMP, start);
-      if (k < 0 || k >= end) return;
-      start = Math.max(start, buf.lastIndexOf(10, k) + 1);
-      let lines = 0;
-      for (let nl = buf.indexOf(10, start); nl >= 0 && nl < end; nl = buf.indexOf(10, nl + 1)) lines++;
-      c.lineStart = this.line - lines;
+      const k = buf.subarray(start, end).indexOf(KERNEL_LOG_DUMP);
+      if (k < 0) return;
+      const from = buf.lastIndexOf(10, start + k) + 1;
+      let line = startLine;
+      for (let nl = buf.indexOf(10, start); nl >= 0 && nl < from; nl = buf.indexOf(10, nl + 1)) line++;
+      c.lineStart = line;
       c.waiting = false;
+      start = Math.max(start, from);
     }
     if (c.bytes + (end - start) > MAX_SECTION_BYTES) {
       c.cut = true;
