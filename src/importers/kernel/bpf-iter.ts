@@ -30,36 +30,39 @@ function isRecord(l: readonly string[], i: number): boolean {
   );
 }
 
+/** A line of digits alone: where a record may start. */
+export function isBpfInodeLine(line: string): boolean {
+  return NUM.test(line.trim());
+}
+
 /**
  * The whole four-line records that start at `from` in `text` (at a line start; LF line ends):
  * distinct inodes, at least half of them, and at least one, with an exporter line. `lines`: how
- * many lines they take, 0 when no record starts there; `to`: where the line after them starts.
- * Lets kernel_captures (./captures.ts) tell this output apart inside a text of other captures,
- * reading ahead only as far as the records go.
+ * many lines they take, 0 when they are not taken; `examined`: the lines of records read, taken
+ * or not (no record starts inside a run that was not taken: kernel_captures skips them). Lets
+ * kernel_captures (./captures.ts) tell this output apart inside a text of other captures,
+ * reading ahead only as far as the records go, a record at a time.
  */
-export function bpfRecordsAt(text: string, from: number): { lines: number; to: number } {
-  const lines: string[] = [];
-  /** Where the line after each of `lines` starts. */
-  const after: number[] = [];
+export function bpfRecordsAt(text: string, from: number): { lines: number; examined: number } {
   const inodes = new Set<string>();
+  const rec: string[] = [];
   let at = from;
   let named = 0;
   for (;;) {
-    const j = inodes.size * 4;
-    while (lines.length < j + 4 && at <= text.length) {
+    rec.length = 0;
+    while (rec.length < 4 && at <= text.length) {
       const nl = text.indexOf('\n', at);
-      lines.push(text.slice(at, nl < 0 ? text.length : nl));
+      rec.push(text.slice(at, nl < 0 ? text.length : nl));
       at = nl < 0 ? text.length + 1 : nl + 1;
-      after.push(at);
     }
-    if (!isRecord(lines, j)) break;
-    const inode = lines[j].trim();
+    if (!isRecord(rec, 0)) break;
+    const inode = rec[0].trim();
     if (inodes.has(inode)) break;
     inodes.add(inode);
-    if (lines[j + 3].trim() !== '') named++;
+    if (rec[3].trim() !== '') named++;
   }
-  const n = named > 0 && named * 2 >= inodes.size ? inodes.size * 4 : 0;
-  return { lines: n, to: n > 0 ? after[n - 1] : from };
+  const examined = inodes.size * 4;
+  return { lines: named > 0 && named * 2 >= inodes.size ? examined : 0, examined };
 }
 
 /** A line of the first selftest's one-line format (`ino:… size:… name:… exp_name:…`). */

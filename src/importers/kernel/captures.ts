@@ -57,7 +57,7 @@ import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
 import { processDmabufInfoImporter } from './process-dmabuf-info.js';
 import { ionHeapImporter, isIonHeapHeader } from './ion-heap.js';
-import { bpfIterImporter, bpfRecordsAt, isBpfOneLine } from './bpf-iter.js';
+import { bpfIterImporter, bpfRecordsAt, isBpfInodeLine, isBpfOneLine } from './bpf-iter.js';
 import { isSamsungDmabufInfoTitle, kernelLogImporter } from './kernel-log.js';
 
 /** The formats runs are made of, by the name of the importer that reads them. */
@@ -178,8 +178,6 @@ const ION_HEAP: LineKind = { kind: 'ion_heap', strong: true };
 const FDINFO_KEY: LineKind = { kind: 'fdinfo', strong: false };
 const BPF: LineKind = { kind: 'bpf_dmabuf_iter', strong: true };
 const SAMSUNG: LineKind = { kind: 'kernel_log', strong: true };
-/** A line of digits alone: where the BPF iterator's records may start. */
-const DIGITS = /^\d+$/;
 const DUMP_A: LineKind = { kind: 'dmabuf_dump_a', strong: true };
 const SYSFS_LINE: LineKind = { kind: 'sysfs_dmabuf', strong: true };
 const FD_LINKS: LineKind = { kind: 'fd_links', strong: true };
@@ -283,6 +281,8 @@ function runsOf(lines: LineReader): Run[] {
   let block: { kind: string; takeNext: boolean } | undefined;
   /** The last line of the BPF iterator records being read (their lines are taken whole). */
   let bpfEnd = -1;
+  /** Lines before this one are inside records looked at and not taken: they start none. */
+  let bpfRejectedEnd = 0;
   /** The line before, and where it starts. */
   let before = '';
   let beforeFrom = 0;
@@ -301,8 +301,10 @@ function runsOf(lines: LineReader): Run[] {
       continue;
     }
     // A line a block takes whatever it is (a CSV totals line) starts no records.
-    const bpf = !block?.takeNext && DIGITS.test(line.trim()) ? bpfRecordsAt(lines.text, from).lines : 0;
+    const records = !block?.takeNext && i >= bpfRejectedEnd && isBpfInodeLine(line) ? bpfRecordsAt(lines.text, from) : undefined;
+    const bpf = records?.lines ?? 0;
     if (bpf > 0) bpfEnd = i + bpf - 1;
+    else if (records) bpfRejectedEnd = i + records.examined;
     const c = bpf > 0 ? BPF : classify(line);
     if (block) {
       // A block cut short ends where a prompt or a line of another format appears.
