@@ -191,7 +191,7 @@ async function loadStream(
     return false;
   }
   const sniffed = ti.name;
-  const { text, total } = await readText(asLines(peeked.chunks), !compressed && !bom ? bytes : undefined, async () => {
+  const { text, total } = await readText(asLines(peeked.chunks), !compressed && !bom && !entryCut ? bytes : undefined, async () => {
     await peeked.stop();
     return new InputError(`${name}: a ${sniffed} capture larger than ${MAX_TEXT_BYTES} bytes is not supported`);
   });
@@ -232,7 +232,7 @@ async function readText(chunks: AsyncIterable<Buffer>, size: number | undefined,
   for await (const c of chunks) {
     if (total + c.length > MAX_TEXT_BYTES) throw await tooLarge();
     if (total + c.length > buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * buf.length, total + c.length));
+      const grown = Buffer.allocUnsafe(Math.min(MAX_TEXT_BYTES, Math.max(2 * buf.length, total + c.length)));
       buf.copy(grown, 0, 0, total);
       buf = grown;
     }

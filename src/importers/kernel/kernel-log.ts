@@ -115,6 +115,8 @@ interface Dump {
   header: boolean;
   irqSkipped: boolean;
   procs: ProcRow[];
+  /** The pids of `procs`. */
+  pids: Set<number>;
   /** `(size kB, count)` of the statistics, and the skipped count; undefined when not printed. */
   stats: [number | bigint, number][] | undefined;
   skippedBufs: number;
@@ -163,6 +165,7 @@ function importDump(text: string, ctx: ImportContext): void {
         header: false,
         irqSkipped: false,
         procs: [],
+        pids: new Set(),
         stats: undefined,
         skippedBufs: 0,
         buffers: [],
@@ -233,10 +236,11 @@ function takeRow(d: Dump, section: Section, b: string, lineNo: number, ctx: Impo
     const m = PROC_ROW.exec(b);
     if (!m) return false;
     const pid = Number(m[2]);
-    if (d.procs.some((p) => p.pid === pid)) {
+    if (d.pids.has(pid)) {
       ctx.diag('warning', 'duplicate_row', `process ${pid} is listed twice in the Dma-buf Info dump of line ${d.line}: its first row is read`, lineNo);
       return true;
     }
+    d.pids.add(pid);
     d.procs.push({
       line: lineNo,
       comm: (m[1] ?? '').trim(),
