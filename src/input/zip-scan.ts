@@ -17,7 +17,8 @@
 // has a zip64 extra field. An entry whose header has sizes 0 and bit 3 is read here to its end:
 // a deflated one by inflating its raw deflate stream until it ends (the descriptor's sizes
 // are then checked against what was inflated), any other by finding the descriptor whose
-// compressed size is its distance from the data's start.
+// compressed size is its distance from the data's start. Such a deflated entry is inflated twice
+// (once here to find its end, once when read): the price of recovery, paid only on this path.
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
