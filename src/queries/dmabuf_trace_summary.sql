@@ -90,18 +90,13 @@ ev AS MATERIALIZED (
 -- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
 -- returns the bare columns of the first row, in event order, holding max(ts)).
 last_event AS (
-  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
+  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held
   FROM _dmabuf_attributed
   GROUP BY snapshot_id, inode
 ),
--- The process that held the thread's pid then (the rule of `_dmabuf_attributed.attr_held`).
+-- With the thread's pid; `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
 last_held AS (
-  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid,
-         (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= l.ts) AND (pi.end_ts IS NULL OR pi.end_ts > l.ts) THEN pi.upid ELSE 0 END
-          FROM process_instance pi
-          WHERE pi.snapshot_id = l.snapshot_id AND pi.pid = th.pid
-          ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= l.ts) DESC, pi.instance DESC, pi.upid DESC
-          LIMIT 1) AS held
+  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid, l.held
   FROM last_event l
   LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
   WHERE l.size > 0
