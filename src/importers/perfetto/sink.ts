@@ -621,12 +621,15 @@ export class TraceSink {
     for (const b of Object.values(this.batches)) this.flush(b);
     const tasks = this.facts.replay();
     // Processes: those described, known as some thread's tgid, or seen forked; each as the last
-    // process that held its pid.
+    // process that held its pid (of a pid several held, that one's fields alone: a process tree
+    // may have posted an earlier one's, `treeRead`).
     const pids = new Set<number>([...this.processes.keys(), ...this.tgid.values(), ...this.forks.keys()]);
     const processes: [number, ProcessFields][] = [];
     for (const pid of pids) {
       const p = tasks.lastProcess(pid);
-      processes.push([pid, p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid }]);
+      const f: ProcessFields = p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid };
+      if (p !== undefined && (tasks.processes.get(pid)?.length ?? 0) > 1) f.replace = true;
+      processes.push([pid, f]);
     }
     this.ctx.processes(processes);
     this.instances(pids, tasks);
