@@ -1240,10 +1240,10 @@ test('a pid two processes held during the trace is two processes, as in Perfetto
     ],
   );
   assert.deepEqual(
-    s.query("SELECT pid, process_name, allocs, frees, outstanding_buffers, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process'"),
+    s.query("SELECT pid, upid, process_name, allocs, frees, outstanding_buffers, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process'"),
     [
-      { pid: 300, process_name: 'com.new.app', allocs: 2, frees: 0, outstanding_buffers: 2, outstanding_bytes: 20480 },
-      { pid: 300, process_name: 'com.old.app', allocs: 2, frees: 2, outstanding_buffers: 0, outstanding_bytes: 0 },
+      { pid: 300, upid: second, process_name: 'com.new.app', allocs: 2, frees: 0, outstanding_buffers: 2, outstanding_bytes: 20480 },
+      { pid: 300, upid: first, process_name: 'com.old.app', allocs: 2, frees: 2, outstanding_buffers: 0, outstanding_bytes: 0 },
     ],
   );
   // The new process's buffers are its own; no RSS growth across two processes.

@@ -42,7 +42,8 @@ CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.de
 -- One row per `thread` row: its pid and, when that pid has one `process_instance` row (in all
 -- the snapshot's traces) without a start or end, its upid and that row's trace; -1 when the pid
 -- has several rows or one for part of the trace (then the process depends on the time and the
--- trace: see `process_instance`); NULL when it has none.
+-- trace: see `process_instance`); NULL when it has none. The process at an event's time, or
+-- none when no process held the pid then, is `_dmabuf_attributed.attr_held`.
 -- @column snapshot_id Snapshot of the thread.
 -- @column tid The thread.
 -- @column pid Its process id; NULL when unknown.
@@ -66,12 +67,12 @@ FROM (SELECT th.snapshot_id, th.tid, th.pid,
 -- that thread's pid at the event in the event's trace (`process_instance`). Unordered, no names.
 -- @column seq `dma_heap_event.rowid` (trace order among events with the same timestamp).
 -- @column snapshot_id Snapshot of the trace.
+-- @column source_id Source (trace) of the event.
 -- @column ts Event time, ns.
 -- @column inode Inode of the buffer.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column tid Thread that emitted the event.
 -- @column attr_tid Thread the event is attributed to.
--- @column source_id Source (trace) of the event.
 -- @column attr_held `process_instance.upid` of the process that held attr_tid's pid at ts in the event's trace; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row of that trace.
 CREATE VIEW _dmabuf_attributed AS
 WITH
