@@ -15,12 +15,10 @@
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
 import type { ImportContext, ProcessFields, ThreadFields } from '../types.js';
 import type { Int64 } from './wire.js';
-import { TaskFacts, TREE_NAME, parentPid, type ProcessInstance, type Tasks } from './tasks.js';
+import { MAX_CLONE_HOPS, TaskFacts, TREE_NAME, parentPid, type ProcessInstance, type Tasks } from './tasks.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
 const MAX_PENDING = 100_000;
-/** Threads created by threads created by… followed this far back to a known process, at most. */
-const MAX_CLONE_HOPS = 64;
 /** Rows per batch handed to the database. */
 const BATCH_ROWS = 500;
 /**
