@@ -1213,8 +1213,9 @@ test('a pid two processes held during the trace is two processes, as in Perfetto
     { pid: 300, instance: 0, start_ts: null, end_ts: 410, reused: 1, name: 'com.old.app', ppid: 1, thread_name: null },
     { pid: 300, instance: 1, start_ts: 500, end_ts: null, reused: 1, name: 'com.new.app', ppid: null, thread_name: 'com.new.app' },
   ]);
-  // `process` keeps one row per pid: the last process that held it.
-  assert.deepEqual(s.query('SELECT pid, name FROM process'), [{ pid: 300, name: 'com.new.app' }]);
+  // `process` keeps one row per pid: the last process that held it, all of its fields (not the
+  // cmdline and parent the process tree gave the first).
+  assert.deepEqual(s.query('SELECT pid, name, cmdline, ppid, uid FROM process'), [{ pid: 300, name: 'com.new.app', cmdline: null, ppid: null, uid: null }]);
   assert.deepEqual(
     s.query('SELECT ts, buf_size, tid, thread_name, upid, pid, process_name FROM android_dmabuf_allocs'),
     [
@@ -1239,10 +1240,10 @@ test('a pid two processes held during the trace is two processes, as in Perfetto
     ],
   );
   assert.deepEqual(
-    s.query("SELECT pid, process_name, allocs, frees, outstanding_buffers, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process'"),
+    s.query("SELECT pid, upid, process_name, allocs, frees, outstanding_buffers, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process'"),
     [
-      { pid: 300, process_name: 'com.new.app', allocs: 2, frees: 0, outstanding_buffers: 2, outstanding_bytes: 20480 },
-      { pid: 300, process_name: 'com.old.app', allocs: 2, frees: 2, outstanding_buffers: 0, outstanding_bytes: 0 },
+      { pid: 300, upid: second, process_name: 'com.new.app', allocs: 2, frees: 0, outstanding_buffers: 2, outstanding_bytes: 20480 },
+      { pid: 300, upid: first, process_name: 'com.old.app', allocs: 2, frees: 2, outstanding_buffers: 0, outstanding_bytes: 0 },
     ],
   );
   // The new process's buffers are its own; no RSS growth across two processes.

@@ -5,14 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { open } from '../src/index.js';
+import { open, type Session } from '../src/index.js';
 import { Db } from '../src/db/database.js';
 import { chargeTrace, EventCapture } from '../src/db/charge.js';
-import { rssTotals } from '../src/db/rss.js';
+import { RssCapture, rssTotals } from '../src/db/rss.js';
 import { packagePath } from '../src/paths.js';
-import { sharedDir } from './helpers.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
+import { oneAppTrace, pidChurnTrace, pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
+import { sharedDir, tempDir } from './helpers.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { TraceSink } from '../src/importers/perfetto/sink.js';
 import { Rng } from './fixtures/generate-scenario.js';
@@ -26,9 +26,20 @@ function tables(db: { query(sql: string): unknown[] }): unknown {
   };
 }
 
-/** Compare both ways of charging; the number of snapshots with events. */
-async function bothWays(name: string, bytes: Uint8Array): Promise<number> {
-  const s = await open({ name, bytes });
+/**
+ * Whether the RSS samples of a session are all still held back (`Db.heldRows`): none written,
+ * which the in-memory RSS pass leaves them (the view `_dmabuf_rss_totals` reads them all).
+ */
+function rssSamplesHeld(s: Session): boolean {
+  const db = (s as unknown as { db: Db }).db;
+  return db.raw.exec('SELECT count(*) FROM dmabuf_rss_sample')[0].values[0][0] === 0;
+}
+
+/** Compare both ways of charging; the number of snapshots with events. A folder's path or one file's bytes. */
+async function bothWays(name: string, bytes: Uint8Array | string): Promise<number> {
+  const s = await open(typeof bytes === 'string' ? bytes : { name, bytes });
+  // The RSS totals were summed up in the in-memory pass: no sample was written to compute them.
+  assert.ok(rssSamplesHeld(s), `${name}: the RSS totals were computed by the SQL view`);
   const loaded = tables(s);
   const db = await Db.fromBytes(s.exportSqlite());
   s.close();
@@ -86,6 +97,84 @@ test('charges: the in-memory pass equals the SQL rules on a pid two processes he
     }),
   ).finish();
   assert.equal(await bothWays('gap.pftrace', gap), 1);
+});
+
+test('RSS totals and charges: the in-memory passes equal the SQL rules on many samples of pids processes give up and others fork, and the samples stay held', async () => {
+  const bytes = pidChurnTrace();
+  const s = await open({ name: 'churn.pftrace', bytes });
+  assert.ok(rssSamplesHeld(s));
+  const [shape] = s.query(`
+    SELECT (SELECT count(*) FROM process_instance WHERE reused = 1) AS reused,
+           (SELECT count(*) FROM process_instance WHERE start_ts IS NOT NULL AND reused = 0) AS forked,
+           (SELECT count(*) FROM dmabuf_rss_totals WHERE upid IS NULL AND pid IS NOT NULL) AS held_by_none,
+           (SELECT count(*) FROM dmabuf_rss_totals WHERE pid IS NULL) AS threads,
+           (SELECT count(*) FROM dmabuf_rss_totals WHERE upid IS NOT NULL) AS processes,
+           (SELECT count(*) FROM dmabuf_rss_sample) AS samples`);
+  s.close();
+  for (const [what, n] of Object.entries(shape)) assert.ok((n as number) >= (what === 'samples' ? 6000 : 2), `${what}: ${n}`);
+  assert.equal(await bothWays('churn.pftrace', bytes), 1);
+});
+
+test('RSS totals: captured samples that were written (not held) are read back for the pids processes gave up, as the SQL rules sum them', async () => {
+  const s = await open({ name: 'churn.pftrace', bytes: pidChurnTrace(1500, 9) });
+  const db = await Db.fromBytes(s.exportSqlite());
+  s.close();
+  const id = db.query('SELECT DISTINCT snapshot_id AS id FROM dmabuf_rss_sample')[0].id as number;
+  const columns = ['ts', 'pid', 'tid', 'rss_bytes', 'polled', 'rss_delta', 'inode'];
+  const samples = db.query(`SELECT source_id, ${columns.join(', ')} FROM dmabuf_rss_sample ORDER BY rowid`);
+  assert.ok(samples.length >= 1500);
+  rssTotals(db, id);
+  const sql = db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid, upid');
+  // Written again, in batches of a source each, while a capture watches (nothing held back).
+  db.exec('DELETE FROM dmabuf_rss_sample');
+  const capture = new RssCapture(db);
+  for (let i = 0; i < samples.length; i += 100) {
+    const batch = samples.slice(i, i + 100);
+    db.insertMany('dmabuf_rss_sample', columns, batch.map((r) => columns.map((c) => r[c] as number | null)), [
+      ['snapshot_id', id],
+      ['source_id', batch[0].source_id as number],
+    ]);
+  }
+  assert.equal(db.heldRows('dmabuf_rss_sample', id), undefined);
+  assert.equal(rssTotals(db, id, capture), 'pass');
+  assert.deepEqual(db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid, upid'), sql);
+  capture.close();
+  db.close();
+});
+
+test('two traces in one snapshot: a pid is of its own trace\'s processes, in the passes and the SQL rules', async () => {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'a.pftrace'), oneAppTrace('com.first', 1000));
+  fs.writeFileSync(path.join(dir, 'b.pftrace'), oneAppTrace('com.second', 5000));
+  const s = await open(dir);
+  assert.deepEqual(s.query('SELECT count(DISTINCT snapshot_id) AS n, count(*) AS traces FROM process_instance'), [{ n: 1, traces: 2 }]);
+  assert.deepEqual(
+    s.query('SELECT ts, tid, process_name, upid = (SELECT upid FROM process_instance WHERE name = process_name) AS own FROM android_dmabuf_allocs'),
+    [
+      { ts: 1100, tid: 300, process_name: 'com.first', own: 1 },
+      { ts: 1110, tid: 301, process_name: 'com.first', own: 1 },
+      { ts: 1130, tid: 301, process_name: 'com.first', own: 1 },
+      { ts: 5100, tid: 300, process_name: 'com.second', own: 1 },
+      { ts: 5110, tid: 301, process_name: 'com.second', own: 1 },
+      { ts: 5130, tid: 301, process_name: 'com.second', own: 1 },
+    ],
+  );
+  assert.deepEqual(
+    s.query("SELECT process_name, allocs, frees, outstanding_bytes FROM dmabuf_trace_summary WHERE scope = 'process' ORDER BY first_ts"),
+    [
+      { process_name: 'com.first', allocs: 2, frees: 1, outstanding_bytes: 4096 },
+      { process_name: 'com.second', allocs: 2, frees: 1, outstanding_bytes: 4096 },
+    ],
+  );
+  assert.deepEqual(
+    s.query('SELECT g.first_ts, g.samples, pi.name FROM dmabuf_rss_totals g JOIN process_instance pi USING (upid) ORDER BY g.first_ts'),
+    [
+      { first_ts: 1050, samples: 2, name: 'com.first' },
+      { first_ts: 5050, samples: 2, name: 'com.second' },
+    ],
+  );
+  s.close();
+  assert.equal(await bothWays('two traces', dir), 1);
 });
 
 test('charges: the in-memory pass equals the SQL rules on events out of order, at equal times, of threads without a process', async () => {

@@ -25,15 +25,18 @@ export abstract class TableCapture<T extends Captured> {
       let s = this.snapshots.get(id);
       if (s === 'unusable') return;
       if (s === undefined) this.snapshots.set(id, (s = this.start(first)));
-      if (!this.add(s, columns, rows, first)) this.snapshots.set(id, 'unusable');
+      if (!this.add(s, columns, rows, first, fixed.find(([c]) => c === 'source_id')?.[1] ?? null)) this.snapshots.set(id, 'unusable');
     });
   }
 
   /** What is kept of a snapshot whose first row has rowid `firstRowid`. */
   protected abstract start(firstRowid: number): T;
 
-  /** Keep one batch (its first row has rowid `firstRowid`); false: the snapshot's capture is not to be used. */
-  protected abstract add(s: T, columns: readonly string[], rows: Rows, firstRowid: number): boolean;
+  /**
+   * Keep one batch (its first row has rowid `firstRowid`; `source` its source_id, when the batch
+   * gives it every row alike); false: the snapshot's capture is not to be used.
+   */
+  protected abstract add(s: T, columns: readonly string[], rows: Rows, firstRowid: number, source: number | null): boolean;
 
   /** Stop capturing (and let go of what was not taken). */
   close(): void {

@@ -22,6 +22,7 @@ import type { Rows } from '../importers/types.js';
 import { isExact, rowCount, valueAt } from './packed.js';
 import { TableCapture } from './capture.js';
 import { grallocSpans, type Spans } from './gralloc.js';
+import { heldBy, processInstances, type Instances, type ProcessInstances } from './instances.js';
 
 /**
  * Events the pass holds in memory, at most: it needs some 120 bytes per event, up to 250 when
@@ -140,11 +141,22 @@ class Events {
   /** The range of their inodes and of their threads (NULL aside; min > max: none). */
   readonly inodes = new Range();
   readonly tids = new Range();
+  /** The events' sources (`source_id`), as runs: from the event with rowid runRowids[i] on, runSources[i] (NaN: unknown). */
+  readonly runRowids: number[] = [];
+  readonly runSources: number[] = [];
   readonly memory = new WebAssembly.Memory({ initial: 16 });
   /** The memory as f64s (a new view after it grows). */
   values = new Float64Array(this.memory.buffer);
 
   private end = 0;
+
+  /** The events from rowid `rowid` on are of `source` (until another run starts). */
+  source(rowid: number, source: number): void {
+    if (this.runSources.length === 0 || !Object.is(this.runSources[this.runSources.length - 1], source)) {
+      this.runRowids.push(rowid);
+      this.runSources.push(source);
+    }
+  }
 
   /**
    * Room for `bytes` (zeroed) after the events and what was reserved before, for the pass
@@ -240,7 +252,10 @@ export class EventCapture extends TableCapture<Events> {
     return e;
   }
 
-  protected add(e: Events, columns: readonly string[], rows: Rows, firstRowid: number): boolean {
+  protected add(e: Events, columns: readonly string[], rows: Rows, firstRowid: number, source: number | null): boolean {
+    // The batch's source: given to every row alike (the importers' way), else not one the pass takes.
+    if (source === null || !isExact(source)) return false;
+    e.source(firstRowid, source);
     const at = (c: string) => columns.indexOf(c);
     const [ts, inode, size, heap, tid] = [at('ts'), at('inode'), at('size_delta'), at('heap_total'), at('tid')];
     const width = columns.length;
@@ -269,7 +284,7 @@ export class EventCapture extends TableCapture<Events> {
 }
 
 function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_many' | 'inexact' {
-  const sql = 'SELECT rowid, ts, inode, size_delta, heap_total, tid FROM dma_heap_event WHERE snapshot_id = ? LIMIT ?';
+  const sql = 'SELECT rowid, ts, inode, size_delta, heap_total, tid, source_id FROM dma_heap_event WHERE snapshot_id = ? ORDER BY rowid LIMIT ?';
   db.settle(sql);
   const st = db.raw.prepare(sql);
   try {
@@ -277,9 +292,10 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
     const e = new Events();
     while (st.step()) {
       if (e.n === max) return 'too_many';
-      const [rowid, ts, inode, size, heap, tid] = st.get();
+      const [rowid, ts, inode, size, heap, tid, source] = st.get();
       if (
         !isExact(rowid) ||
+        !isExact(source) ||
         !isExact(ts) ||
         !isExact(size) ||
         (inode !== null && !isExact(inode)) ||
@@ -288,6 +304,7 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
       ) {
         return 'inexact';
       }
+      e.source(rowid, source);
       e.push(rowid, ts, inode ?? NaN, size, heap ?? NaN, tid ?? NaN);
     }
     if (e.n === 0) return 'none';
@@ -307,22 +324,11 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 /** What the snapshot's other tables say: thread → process, the processes of each pid, gralloc spans, end of the trace. */
 interface Known {
   pidOf: Map<number, number | null>;
-  /** The processes that held each pid (`process_instance`). */
-  instances: Map<number, Instances>;
-  /** Whether some pid was held by several processes, or by one only for part of the trace. */
-  complex: boolean;
+  /** The processes that held each pid, per trace (`process_instance`). */
+  instances: ProcessInstances;
   spans: Map<number, Spans>;
   /** max(trace_info.end_ts), NaN when unknown. */
   traceEnd: number;
-}
-
-/** The processes that held one pid, in time order: upid, start (-Infinity: from the start), end (Infinity: none). */
-interface Instances {
-  upids: number[];
-  starts: number[];
-  ends: number[];
-  /** One process, for the whole trace. */
-  simple: boolean;
 }
 
 /** What `known` reads, or 'inexact' when a process's start or end is beyond what the pass holds exactly. */
@@ -331,40 +337,20 @@ function known(db: Db, id: number): Known | 'inexact' {
   for (const r of db.query('SELECT tid, pid FROM thread WHERE snapshot_id = ?', [id])) {
     pidOf.set(r.tid as number, (r.pid as number | null) ?? null);
   }
-  const instances = new Map<number, Instances>();
-  let complex = false;
-  for (const r of db.query('SELECT upid, pid, start_ts, end_ts FROM process_instance WHERE snapshot_id = ? ORDER BY pid, instance, upid', [id])) {
-    const [start, end] = [r.start_ts, r.end_ts];
-    if ((start !== null && !isExact(start)) || (end !== null && !isExact(end))) return 'inexact';
-    const pid = r.pid as number;
-    let list = instances.get(pid);
-    if (list === undefined) instances.set(pid, (list = { upids: [], starts: [], ends: [], simple: true }));
-    list.upids.push(r.upid as number);
-    list.starts.push(start === null ? -Infinity : (start as number));
-    list.ends.push(end === null ? Infinity : (end as number));
-    list.simple = list.upids.length === 1 && start === null && end === null;
-    if (!list.simple) complex = true;
-  }
+  const instances = processInstances(db, id);
+  // A unit holds a process's index (UNIT): exact while there are fewer than 2^20 of them.
+  if (instances === 'inexact' || instances.upids.length >= 2 ** 20) return 'inexact';
   const spans = grallocSpans(db, id);
   const end = db.query('SELECT max(end_ts) AS end_ts FROM trace_info WHERE snapshot_id = ?', [id])[0];
-  return { pidOf, instances, complex, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
+  return { pidOf, instances, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
 }
 
 /**
- * Which of a pid's processes held it at `ts` (process_instance, and the rule of the SQL views):
- * the index of the last that started at or before then, -1 when none or that one had ended.
- */
-function heldBy(list: Instances, ts: number): number {
-  for (let i = list.starts.length - 1; i >= 0; i--) {
-    if (list.starts[i] <= ts) return list.ends[i] <= ts ? -1 : i;
-  }
-  return -1;
-}
-
-/**
- * A thread's events are charged to a unit: the thread, and for a thread of a pid that several
- * processes held (or one for part of the trace) the process that held it when the event was
- * made, as `tid + (index + 1) * UNIT` (0 for none): a free follows its allocation's unit.
+ * A thread's events are charged to a unit: the thread, and, when the snapshot's processes are
+ * complex (`ProcessInstances.complex`), the process that held its pid in the event's trace when
+ * the event was made, as `tid + k * UNIT`: k = 0 when that trace has no process for the pid, 1
+ * when none held it then, 2 + its index in `ProcessInstances.upids` else. A free follows its
+ * allocation's unit.
  */
 const UNIT = 2 ** 32;
 
@@ -394,18 +380,23 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const upid: (number | null)[] = [];
   const byPid = new Map<number, number>();
   const byUpid = new Map<number, number>();
+  // Processes looked up by pid alone, without units, when the events' trace is the one trace
+  // with processes, each holding its pid for the whole trace (`only`); else by unit (UNIT).
+  const sources = k.instances.bySource;
+  const complex = k.instances.complex || (sources.size === 1 && e.runSources.some((s) => !sources.has(s)));
+  const only = complex ? undefined : [...sources.values()][0];
   const responsible = (t: number): number => {
-    const index = Math.floor(t / UNIT) - 1;
-    const thread = t - (index + 1) * UNIT;
+    const k_ = Math.floor(t / UNIT);
+    const thread = t - k_ * UNIT;
     const p = k.pidOf.get(thread) ?? null;
-    const list = p === null ? undefined : k.instances.get(p);
-    if (p === null || (list !== undefined && !list.simple && index < 0)) return tid.push(thread), upid.push(null), pid.push(null) - 1;
-    if (list === undefined) {
+    // Simple processes (one trace's, each for the whole trace): looked up by pid; else the unit says.
+    const u = k_ >= 2 ? k.instances.upids[k_ - 2] : k_ === 0 && p !== null && only !== undefined ? only.get(p)?.upids[0] : undefined;
+    if (p === null || k_ === 1) return tid.push(thread), upid.push(null), pid.push(null) - 1;
+    if (u === undefined) {
       let w = byPid.get(p);
       if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
       return w;
     }
-    const u = list.upids[list.simple ? 0 : index];
     let w = byUpid.get(u);
     if (w === undefined) byUpid.set(u, (w = pid.length)), pid.push(p), tid.push(null), upid.push(u);
     return w;
@@ -434,18 +425,29 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   // thread; as a unit with the process that held its pid then, where that varies (UNIT).
   let attr = TID;
   let attrs = e.tids;
-  if (k.spans.size > 0 || k.complex) {
+  if (k.spans.size > 0 || complex) {
     attr = ATTR;
     attrs = new Range();
     const v = e.values;
+    // The events' sources, run by run (the events are in rowid order).
+    const { runRowids, runSources } = e;
+    let run = 0;
+    let pids: Map<number, Instances> | undefined;
     for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
       // coalesce(client, emitter): a span's NULL client leaves the emitter.
       const client = k.spans.size > 0 ? (k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN) : NaN;
       let a = client === client ? client : v[at + TID];
-      if (k.complex && a === a) {
+      if (complex && a === a) {
+        if (run === 0 || (run < runRowids.length && runRowids[run] <= v[at + ROWID])) {
+          while (run < runRowids.length && runRowids[run] <= v[at + ROWID]) run++;
+          pids = k.instances.bySource.get(runSources[run - 1]);
+        }
         const p = k.pidOf.get(a) ?? null;
-        const list = p === null ? undefined : k.instances.get(p);
-        if (list !== undefined && !list.simple) a += (heldBy(list, v[at + TS]) + 1) * UNIT;
+        const list = p === null ? undefined : pids?.get(p);
+        if (list !== undefined) {
+          const i = list.simple ? 0 : heldBy(list, v[at + TS]);
+          a += (i < 0 ? 1 : list.first + i + 2) * UNIT;
+        }
       }
       attrs.add((v[at + ATTR] = a));
     }

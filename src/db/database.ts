@@ -26,6 +26,16 @@ interface Batch {
   /** As given; or, held back, packed when every value is a number or NULL (packed.ts). */
   rows: Rows;
   fixed: readonly (readonly [string, number])[];
+  /** Held back: the rowid of its first row. */
+  first?: number;
+}
+
+/** A batch of rows held back (`Db.heldRows`): packed, with the values given every row alike and its first rowid. */
+export interface HeldBatch {
+  columns: readonly string[];
+  rows: Float64Array;
+  fixed: readonly (readonly [string, number])[];
+  first: number;
 }
 
 /** Rows held back for one table (see `holdInserts`). */
@@ -224,7 +234,7 @@ export class Db {
         this.defer(`held:${table}`, [table], () => this.writeHeld(table));
       }
       const first = h.next;
-      h.batches.push({ columns, rows: pack(given, columns.length), fixed });
+      h.batches.push({ columns, rows: pack(given, columns.length), fixed, first });
       h.rows += count;
       h.next += count;
       if (observers?.size) for (const f of observers) f(columns, given, fixed, first);
@@ -255,11 +265,11 @@ export class Db {
    * Undefined when some were written already (held rows beyond the limit are) or are not
    * packed: then read the table. Reading them here writes nothing.
    */
-  heldRows(table: string, snapshotId: number): { columns: readonly string[]; rows: Float64Array }[] | undefined {
+  heldRows(table: string, snapshotId: number): HeldBatch[] | undefined {
     const mine = (this.held.get(table)?.batches ?? []).filter((b) => b.fixed.some(([c, v]) => c === 'snapshot_id' && v === snapshotId));
     if (mine.some((b) => !(b.rows instanceof Float64Array))) return undefined;
     if (this.raw.exec(`SELECT 1 FROM ${quoteIdent(table)} WHERE snapshot_id = ${Number(snapshotId)} LIMIT 1`).length > 0) return undefined;
-    return mine.map((b) => ({ columns: b.columns, rows: b.rows as Float64Array }));
+    return mine.map((b) => ({ columns: b.columns, rows: b.rows as Float64Array, fixed: b.fixed, first: b.first as number }));
   }
 
   /** The largest rowid of `table` (0 when empty), rows held back included. */

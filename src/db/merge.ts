@@ -44,6 +44,9 @@ export function mergeSnapshot(db: Db, id: number, captures: Captures = {}, sqlOn
         WHERE snapshot_id = ${id} AND inode IS NOT NULL;`);
       if (!pass || pass.disagree) recordConflicts(db, id);
     }
+    // A pid two traces of the snapshot each saw is of two processes, named apart as a reused one.
+    db.exec(`UPDATE process_instance SET reused = 1 WHERE snapshot_id = ${id} AND reused = 0
+               AND pid IN (SELECT pid FROM process_instance WHERE snapshot_id = ${id} GROUP BY pid HAVING count(*) > 1)`);
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
     chargeTrace(db, id, { capture: captures.events });

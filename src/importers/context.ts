@@ -24,6 +24,13 @@ const PROCESS_UPSERTS = upserts(
     uid = coalesce(excluded.uid, process.uid)`,
 );
 
+/** `PROCESS_UPSERTS` for a process whose fields replace the row's (`ProcessFields.replace`). */
+const PROCESS_REPLACES = upserts(
+  6,
+  (rows) => `INSERT INTO process (snapshot_id, pid, name, cmdline, ppid, uid) VALUES ${rows}
+  ON CONFLICT (snapshot_id, pid) DO UPDATE SET name = excluded.name, cmdline = excluded.cmdline, ppid = excluded.ppid, uid = excluded.uid`,
+);
+
 const THREAD_UPSERTS = upserts(
   4,
   (rows) => `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES ${rows}
@@ -79,14 +86,22 @@ export class SourceContext implements ImportContext {
   }
 
   processes(list: readonly (readonly [number, ProcessFields])[]): void {
-    this.upsert(list, 6, PROCESS_UPSERTS, ([pid, f], out, at) => {
+    const fill = ([pid, f]: readonly [number, ProcessFields], out: SqlValue[], at: number) => {
       out[at] = this.snapshotId;
       out[at + 1] = pid;
       out[at + 2] = f.name || null;
       out[at + 3] = f.cmdline || null;
       out[at + 4] = f.ppid ?? null;
       out[at + 5] = f.uid ?? null;
-    });
+    };
+    // In order: runs of rows that improve the row, and of rows that replace it.
+    for (let i = 0; i < list.length; ) {
+      const replace = list[i][1].replace === true;
+      let j = i + 1;
+      while (j < list.length && (list[j][1].replace === true) === replace) j++;
+      this.upsert(i === 0 && j === list.length ? list : list.slice(i, j), 6, replace ? PROCESS_REPLACES : PROCESS_UPSERTS, fill);
+      i = j;
+    }
   }
 
   thread(tid: number, pid: number | null, name?: string | null): void {

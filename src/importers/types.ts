@@ -29,6 +29,11 @@ export interface ProcessFields {
   cmdline?: string | null;
   ppid?: number | null;
   uid?: number | null;
+  /**
+   * The fields are all of one process's, NULL included: they replace what was recorded of the
+   * pid (a trace's pid another process held before: the row is the last one's, not a mix).
+   */
+  replace?: boolean;
 }
 
 /** A thread as `ImportContext.thread` takes it: tid, pid (null: unknown), name. */

@@ -39,35 +39,41 @@ CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.de
                          AND t.received = 0 AND t.reply = 0 AND (t.flags & 1) = 0;
 
 -- The process of each thread of a trace, where one process held its pid for the whole trace.
--- One row per `thread` row: its pid and, when that pid has one `process_instance` row without a
--- start or end, its upid; -1 when the pid has several rows or one for part of the trace (then
--- the process depends on the time: see `process_instance`); NULL when it has none.
+-- One row per `thread` row: its pid and, when that pid has one `process_instance` row (in all
+-- the snapshot's traces) without a start or end, its upid and that row's trace; -1 when the pid
+-- has several rows or one for part of the trace (then the process depends on the time and the
+-- trace: see `process_instance`); NULL when it has none. The process at an event's time, or
+-- none when no process held the pid then, is `_dmabuf_attributed.attr_held`.
 -- @column snapshot_id Snapshot of the thread.
 -- @column tid The thread.
 -- @column pid Its process id; NULL when unknown.
 -- @column upid `process_instance.upid` of its process, -1 or NULL (above).
+-- @column source_id When upid is one: the trace (`source_id`) whose process it is (an event of another trace has no process for the pid); else NULL.
 CREATE VIEW _thread_process AS
-SELECT th.snapshot_id, th.tid, th.pid,
-       (SELECT CASE WHEN count(*) = 0 THEN NULL
-                    WHEN count(*) = 1 AND max(pi.start_ts) IS NULL AND max(pi.end_ts) IS NULL THEN max(pi.upid)
-                    ELSE -1 END
-        FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS upid
-FROM thread th;
+SELECT snapshot_id, tid, pid, upid, CASE WHEN upid >= 0 THEN source_id END AS source_id
+FROM (SELECT th.snapshot_id, th.tid, th.pid,
+             (SELECT CASE WHEN count(*) = 0 THEN NULL
+                          WHEN count(*) = 1 AND max(pi.start_ts) IS NULL AND max(pi.end_ts) IS NULL THEN max(pi.upid)
+                          ELSE -1 END
+              FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS upid,
+             (SELECT max(pi.source_id) FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS source_id
+      FROM thread th);
 
 -- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by
 -- a gralloc allocator thread while serving a synchronous binder transaction (the innermost
 -- span of `_dmabuf_gralloc_served`, i.e. the latest started, when spans nest), else the thread
 -- that emitted it (rules: see `android_dmabuf_allocs`); and `attr_held`, the process that held
--- that thread's pid at the event (`process_instance`). Unordered, no names.
+-- that thread's pid at the event in the event's trace (`process_instance`). Unordered, no names.
 -- @column seq `dma_heap_event.rowid` (trace order among events with the same timestamp).
 -- @column snapshot_id Snapshot of the trace.
+-- @column source_id Source (trace) of the event.
 -- @column ts Event time, ns.
 -- @column inode Inode of the buffer.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column tid Thread that emitted the event.
 -- @column attr_tid Thread the event is attributed to.
--- @column attr_held `process_instance.upid` of the process that held attr_tid's pid at ts; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row.
+-- @column attr_held `process_instance.upid` of the process that held attr_tid's pid at ts in the event's trace; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row of that trace.
 CREATE VIEW _dmabuf_attributed AS
 WITH
 served AS MATERIALIZED (SELECT * FROM _dmabuf_gralloc_served),
@@ -75,7 +81,7 @@ server AS MATERIALIZED (SELECT DISTINCT snapshot_id, server_tid FROM served),
 -- Once per thread, not per event.
 thread_process AS MATERIALIZED (SELECT * FROM _thread_process),
 attributed AS (
-  SELECT e.rowid AS seq, e.snapshot_id, e.ts, e.inode, e.size_delta AS buf_size, e.tid,
+  SELECT e.rowid AS seq, e.snapshot_id, e.source_id, e.ts, e.inode, e.size_delta AS buf_size, e.tid,
          CASE WHEN g.server_tid IS NULL THEN e.tid
               ELSE coalesce((SELECT s.client_tid FROM served s
                              WHERE s.snapshot_id = e.snapshot_id AND s.server_tid = e.tid
@@ -85,14 +91,16 @@ attributed AS (
   FROM dma_heap_event e
   LEFT JOIN server g ON g.snapshot_id = e.snapshot_id AND g.server_tid = e.tid
 )
-SELECT a.seq, a.snapshot_id, a.ts, a.inode, a.buf_size, a.tid, a.attr_tid,
-       -- The last of the pid's processes that started by ts, if it had not ended by then; 0
-       -- when none had started or it had ended (the rule of `process_instance`). Looked up per
-       -- event only for a pid not held by one process for the whole trace (`_thread_process`).
-       CASE WHEN t.upid >= 0 OR t.upid IS NULL THEN t.upid
+SELECT a.seq, a.snapshot_id, a.source_id, a.ts, a.inode, a.buf_size, a.tid, a.attr_tid,
+       -- The last of the pid's processes in the event's trace that started by ts, if it had not
+       -- ended by then; 0 when none had started or it had ended (the rule of
+       -- `process_instance`); NULL when that trace has none. Looked up per event only for a pid
+       -- not held by one process for the whole trace (`_thread_process`).
+       CASE WHEN t.upid IS NULL THEN NULL
+            WHEN t.upid >= 0 THEN CASE WHEN t.source_id = a.source_id THEN t.upid END
             ELSE (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= a.ts) AND (pi.end_ts IS NULL OR pi.end_ts > a.ts) THEN pi.upid ELSE 0 END
                   FROM process_instance pi
-                  WHERE pi.snapshot_id = a.snapshot_id AND pi.pid = t.pid
+                  WHERE pi.snapshot_id = a.snapshot_id AND pi.source_id = a.source_id AND pi.pid = t.pid
                   ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= a.ts) DESC, pi.instance DESC, pi.upid DESC
                   LIMIT 1)
        END AS attr_held
@@ -161,7 +169,7 @@ FROM with_pid;
 -- @column utid Internal id of the responsible thread (`thread.rowid`).
 -- @column tid Thread id of the responsible thread.
 -- @column thread_name Thread name, when known.
--- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when the thread's process is unknown.
+-- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when the thread's process is unknown, when no process held its pid at the time (of the allocation, for a free), or when the trace has no `process_instance` row for the pid.
 -- @column pid Process id of the responsible process; NULL when unknown.
 -- @column process_name Process name, when known.
 -- @column snapshot_id Snapshot of the trace (not in Perfetto's table).

@@ -2,10 +2,9 @@
 -- One row per snapshot and process (per thread when a sample's process is unknown) with
 -- `dmabuf_rss_sample` rows: their number, the first sample (earliest ts, then lowest rowid)
 -- and the last (latest ts, then highest rowid), the peak and the origins in alphabetical order.
--- A sample is of the process that held its pid at its time (`process_instance`; of the pid
--- when none did). That table is filled once per trace from the samples as they are written
--- (src/db/rss.ts), or from this view when those are not all at hand or a pid was held by more
--- than one process.
+-- A sample is of the process that held its pid at its time in the sample's trace
+-- (`process_instance`; of the pid when none did). That table is filled once per trace from the
+-- samples as they are written (src/db/rss.ts), or from this view when those are not all at hand.
 -- @column snapshot_id Snapshot of the trace.
 -- @column pid Process whose RSS it is; NULL when unknown.
 -- @column tid Thread of the samples when their process is unknown; else NULL.
@@ -19,24 +18,24 @@
 -- @column upid `process_instance.upid` of the process that held the pid at the samples' times; NULL when none.
 CREATE VIEW _dmabuf_rss_totals AS
 WITH
--- Per pid: its upid when one process held it for the whole trace, -1 when that varies, NULL
--- without a `process_instance` row (as `_thread_process`); once per pid, not per sample.
+-- Per trace and pid: its upid when one process held it for the whole trace, -1 when that
+-- varies, NULL without a `process_instance` row of that trace; once per pid, not per sample.
 pid_process AS MATERIALIZED (
-  SELECT snapshot_id, pid,
+  SELECT snapshot_id, source_id, pid,
          CASE WHEN count(*) = 1 AND max(start_ts) IS NULL AND max(end_ts) IS NULL THEN max(upid) ELSE -1 END AS upid
-  FROM process_instance GROUP BY snapshot_id, pid
+  FROM process_instance GROUP BY snapshot_id, source_id, pid
 ),
 held AS (
   SELECT s.rowid AS seq, s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
          CASE WHEN pp.upid IS NULL OR pp.upid >= 0 THEN pp.upid
               ELSE nullif((SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= s.ts) AND (pi.end_ts IS NULL OR pi.end_ts > s.ts) THEN pi.upid ELSE 0 END
                            FROM process_instance pi
-                           WHERE pi.snapshot_id = s.snapshot_id AND pi.pid = s.pid
+                           WHERE pi.snapshot_id = s.snapshot_id AND pi.source_id = s.source_id AND pi.pid = s.pid
                            ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= s.ts) DESC, pi.instance DESC, pi.upid DESC
                            LIMIT 1), 0)
          END AS upid
   FROM dmabuf_rss_sample s
-  LEFT JOIN pid_process pp ON pp.snapshot_id = s.snapshot_id AND pp.pid = s.pid
+  LEFT JOIN pid_process pp ON pp.snapshot_id = s.snapshot_id AND pp.source_id = s.source_id AND pp.pid = s.pid
 ),
 rss AS (
   SELECT h.snapshot_id, h.pid, h.tid, h.upid, h.ts, h.rss_bytes,

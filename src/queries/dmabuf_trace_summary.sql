@@ -32,11 +32,12 @@
 -- @column heap_max_bytes `trace` row: largest heaps' total.
 -- @column heap_end_bytes `trace` row: heaps' total after the last event.
 -- @column trace_end_ts `trace` row: end of the trace, ns.
+-- @column upid `process` rows: the responsible process as `process_instance` tells processes apart (`upid`; a pid two processes held during the trace has a row for each); NULL for the `trace` row, for a thread whose process is unknown, and for a pid without such a row or that no process held at the time.
 CREATE VIEW dmabuf_trace_summary AS
 SELECT t.snapshot_id, t.scope, t.pid, t.tid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_name, t.allocs, t.frees, t.allocated_bytes,
        t.freed_bytes, t.net_delta_bytes, t.outstanding_buffers, t.outstanding_bytes, t.peak_outstanding_bytes,
        t.first_ts, t.last_ts, t.dropped_free_bytes, t.heap_avg_bytes, t.heap_min_bytes, t.heap_max_bytes,
-       t.heap_end_bytes, t.trace_end_ts
+       t.heap_end_bytes, t.trace_end_ts, t.upid
 FROM dma_heap_totals t
 LEFT JOIN process_instance pi ON pi.upid = t.upid
 LEFT JOIN process p ON t.scope = 'process' AND p.snapshot_id = t.snapshot_id AND p.pid = t.pid
@@ -90,18 +91,13 @@ ev AS MATERIALIZED (
 -- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
 -- returns the bare columns of the first row, in event order, holding max(ts)).
 last_event AS (
-  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid
+  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held
   FROM _dmabuf_attributed
   GROUP BY snapshot_id, inode
 ),
--- The process that held the thread's pid then (the rule of `_dmabuf_attributed.attr_held`).
+-- With the thread's pid; `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
 last_held AS (
-  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid,
-         (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= l.ts) AND (pi.end_ts IS NULL OR pi.end_ts > l.ts) THEN pi.upid ELSE 0 END
-          FROM process_instance pi
-          WHERE pi.snapshot_id = l.snapshot_id AND pi.pid = th.pid
-          ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= l.ts) DESC, pi.instance DESC, pi.upid DESC
-          LIMIT 1) AS held
+  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid, l.held
   FROM last_event l
   LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
   WHERE l.size > 0

@@ -84,7 +84,7 @@ CREATE TABLE process_instance (
   start_ts INTEGER,
   -- When it gave the pid up: `sched_process_free` of its main thread, or the fork of the next process with its pid; NULL when not seen.
   end_ts INTEGER,
-  -- 1 when the pid was held by more than one process during the trace, else 0.
+  -- 1 when the pid was held by more than one process during the trace, or another trace of the snapshot saw a process with it too (the views then name each by this row, not by `process`); else 0.
   reused INTEGER NOT NULL,
   -- Its name, as Perfetto settles it (its latest: process tree argv0, fork comm, rename of its main thread).
   name TEXT,

@@ -439,7 +439,6 @@ export class PerfettoDecoder implements BundleReader {
         const tree = readProcessTree(buf, s, e);
         const pids: number[] = [];
         const tids: number[] = [];
-        const at = ts;
         for (const p of tree.processes) {
           if (p.pid === undefined) continue;
           const cmd = p.cmdline.filter((x) => x !== '');
@@ -451,13 +450,13 @@ export class PerfettoDecoder implements BundleReader {
               ppid: p.ppid ?? null,
               uid: p.uid ?? null,
             },
-            at,
+            ts,
           );
           pids.push(p.pid);
         }
         for (const t of tree.threads) {
           if (t.tid === undefined) continue;
-          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null, at);
+          this.sink.thread(t.tid, t.tgid ? t.tgid : null, t.name ?? null, ts);
           tids.push(t.tid);
         }
         this.sink.treeRead(pids, tids);

@@ -15,12 +15,10 @@
 // several times faster than row by row in sql.js); the context adds the snapshot and source.
 import type { ImportContext, ProcessFields, ThreadFields } from '../types.js';
 import type { Int64 } from './wire.js';
-import { TaskFacts, TREE_NAME, parentPid, type ProcessInstance, type Tasks } from './tasks.js';
+import { MAX_CLONE_HOPS, TaskFacts, TREE_NAME, parentPid, type ProcessInstance, type Tasks } from './tasks.js';
 
 /** Rows waiting for their thread's process, at most this many (then written with what is known). */
 const MAX_PENDING = 100_000;
-/** Threads created by threads created by… followed this far back to a known process, at most. */
-const MAX_CLONE_HOPS = 64;
 /** Rows per batch handed to the database. */
 const BATCH_ROWS = 500;
 /**
@@ -621,12 +619,15 @@ export class TraceSink {
     for (const b of Object.values(this.batches)) this.flush(b);
     const tasks = this.facts.replay();
     // Processes: those described, known as some thread's tgid, or seen forked; each as the last
-    // process that held its pid.
+    // process that held its pid (of a pid several held, that one's fields alone: a process tree
+    // may have posted an earlier one's, `treeRead`).
     const pids = new Set<number>([...this.processes.keys(), ...this.tgid.values(), ...this.forks.keys()]);
     const processes: [number, ProcessFields][] = [];
     for (const pid of pids) {
       const p = tasks.lastProcess(pid);
-      processes.push([pid, p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid }]);
+      const f: ProcessFields = p === undefined ? {} : { name: p.name, cmdline: p.cmdline, ppid: this.parentOf(p), uid: p.uid };
+      if (p !== undefined && (tasks.processes.get(pid)?.length ?? 0) > 1) f.replace = true;
+      processes.push([pid, f]);
     }
     this.ctx.processes(processes);
     this.instances(pids, tasks);

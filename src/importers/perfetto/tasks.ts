@@ -28,12 +28,12 @@
 import type { Int64 } from './wire.js';
 
 /** Priority of a thread name from ftrace (task_newtask, task_rename). */
-export const FTRACE_NAME = 1;
+const FTRACE_NAME = 1;
 /** Priority of a thread name from a process tree or a text capture. */
 export const TREE_NAME = 2;
 
-/** Threads created by threads created by… followed this far back to a process, at most. */
-const MAX_LINK_HOPS = 64;
+/** Threads created by threads created by… followed this far back to a process, at most (here and in the sink). */
+export const MAX_CLONE_HOPS = 64;
 
 const enum Kind {
   Process,
@@ -72,7 +72,7 @@ export interface ProcessInstance {
 }
 
 /** One thread of a trace: a tid from the time it was created, or first heard of, until it ended or was replaced. */
-export interface ThreadInstance {
+interface ThreadInstance {
   tid: number;
   proc: ProcessInstance | null;
   /** The thread that created it (task_newtask with CLONE_THREAD): its process is this one's, once known. */
@@ -87,10 +87,6 @@ export class TaskFacts {
   private readonly facts: Fact[] = [];
   /** The last thread or process fact kept per tid (`t<tid>`) and pid (`p<pid>`), to skip repeats. */
   private readonly last = new Map<string, string>();
-
-  get size(): number {
-    return this.facts.length;
-  }
 
   /** A process as a process tree (or, `text`, a text capture: repeats kept once) describes it; null: not said. */
   process(ts: Int64, pid: number, name: string | null, cmdline: string | null, ppid: number | null, uid: number | null, text: boolean): void {
@@ -309,9 +305,9 @@ function setName(t: ThreadInstance, name: string | null, prio: number): void {
 }
 
 /** The process of a thread, through the threads that created it; null while unknown. */
-export function procOf(t: ThreadInstance): ProcessInstance | null {
+function procOf(t: ThreadInstance): ProcessInstance | null {
   let x: ThreadInstance | null = t;
-  for (let hops = 0; x !== null && hops <= MAX_LINK_HOPS; hops++) {
+  for (let hops = 0; x !== null && hops <= MAX_CLONE_HOPS; hops++) {
     if (x.proc !== null) return x.proc;
     x = x.link;
   }
