@@ -19,6 +19,8 @@ export const DIAGNOSTIC_CODES = [
   'fd_links_without_inode',
   'importer_failed',
   'long_line',
+  'lsof_mem_without_inode',
+  'lsof_warning',
   'malformed_event',
   'malformed_packet',
   'malformed_row',

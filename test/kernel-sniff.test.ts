@@ -9,6 +9,7 @@ import { bufinfoImporter } from '../src/importers/kernel/bufinfo.js';
 import { fdinfoImporter } from '../src/importers/kernel/fdinfo.js';
 import { fdLinksImporter } from '../src/importers/kernel/fd-links.js';
 import { mapsImporter } from '../src/importers/kernel/maps.js';
+import { lsofImporter } from '../src/importers/kernel/lsof.js';
 import { sysfsImporter } from '../src/importers/kernel/sysfs.js';
 import { bpfIterImporter } from '../src/importers/kernel/bpf-iter.js';
 import { dmabufDumpAImporter } from '../src/importers/kernel/dmabuf-dump-a.js';
@@ -30,6 +31,7 @@ const MINE = [
   fdinfoImporter,
   fdLinksImporter,
   mapsImporter,
+  lsofImporter,
   sysfsImporter,
   bpfIterImporter,
   dmabufDumpAImporter,
@@ -64,6 +66,9 @@ const OWN: [string, string, string][] = [
   ['fd links', k.renderFdLinks(s), 'fd_links'],
   ['maps', k.renderMaps(s), 'maps'],
   ['maps of one process', k.renderMapsOf(s, 2345), 'maps'],
+  ['lsof toybox', k.renderLsof(s), 'lsof'],
+  ['lsof | grep dmabuf', k.renderLsof(s, 'toybox', true), 'lsof'],
+  ['lsof old toybox | grep dmabuf, spaces', k.renderLsof(s, 'toybox-old', true), 'lsof'],
   ['sysfs grep', k.renderSysfsGrep(s, 'current'), 'sysfs_dmabuf'],
   ['sysfs grep early', k.renderSysfsGrep(s, 'early'), 'sysfs_dmabuf'],
   ['bpf iterator', k.renderBpfIter(s), 'bpf_dmabuf_iter'],

@@ -11,6 +11,7 @@ import { sysfsImporter } from './kernel/sysfs.js';
 import { fdinfoImporter } from './kernel/fdinfo.js';
 import { fdLinksImporter } from './kernel/fd-links.js';
 import { mapsImporter } from './kernel/maps.js';
+import { lsofImporter } from './kernel/lsof.js';
 import { dumpsysGpuImporter } from './kernel/dumpsys-gpu.js';
 import { grallocImporter } from './kernel/gralloc.js';
 import { bpfIterImporter } from './kernel/bpf-iter.js';
@@ -43,6 +44,7 @@ export const textImporters: TextImporter[] = [
   fdinfoImporter,
   fdLinksImporter,
   mapsImporter,
+  lsofImporter,
   dumpsysGpuImporter,
   grallocImporter,
   dmaprocsImporter,

@@ -2,9 +2,10 @@
 -- sources say beyond the buffer observations, holders and attachments of 00-core.sql.
 -- Sizes are bytes.
 
--- One row per DMA-BUF file descriptor seen in an fdinfo capture (`fdinfo`) or an fd link
--- listing (`fd_links`, `ls -l /proc/<pid>/fd`). A link listing names no inode, so its rows
--- have `inode` NULL and are not holders; count them per process to see who holds how many
+-- One row per DMA-BUF file descriptor seen in an fdinfo capture (`fdinfo`), an fd link
+-- listing (`fd_links`, `ls -l /proc/<pid>/fd`) or lsof output (`lsof`, the inode from NODE).
+-- A link listing names no inode, so its rows have `inode` NULL and are not holders (so do
+-- lsof rows without a NODE, and `anon_inode:dmabuf` ones); count them per process to see who holds how many
 -- DMA-BUF fds. fdinfo rows repeat what `dmabuf_holder_observation` sums, fd by fd, so fds
 -- pulled as separate files (one source each) can be counted across sources.
 CREATE TABLE dmabuf_fd (
@@ -18,14 +19,15 @@ CREATE TABLE dmabuf_fd (
   pid INTEGER,
   -- File descriptor number, when known.
   fd INTEGER,
-  -- Inode of the buffer (fdinfo `ino:`); NULL for link listings, which do not show it.
+  -- Inode of the buffer (fdinfo `ino:`, lsof NODE); NULL for link listings, which do not show it.
   inode INTEGER,
   -- Buffer name (fdinfo `name:`, or what follows `/dmabuf:` in the link), NULL when unnamed.
   name TEXT
 );
 
 -- One row per DMA-BUF mapping (vma) in a `/proc/<pid>/maps` or `smaps` capture: the lines whose
--- path is `/dmabuf:` or `/dmabuf:<name>`. `dmabuf_holder_observation.map_refs` counts these
+-- path is `/dmabuf:` or `/dmabuf:<name>`; also lsof's `mem` rows with a NODE (`lsof`: size,
+-- offset and permissions NULL, which lsof does not print). `dmabuf_holder_observation.map_refs` counts these
 -- per process and buffer.
 CREATE TABLE dmabuf_mapping (
   -- Snapshot.

@@ -27,7 +27,9 @@
 //   - line formats, by the shape of a line: fdinfo (`/proc/<pid>/fdinfo/<fd>` headers and grep
 //     prefixes, `exp_name:`), fd links (`… -> /dmabuf:…`, `/proc/<pid>/fd:` headers), maps
 //     (`/dmabuf:` vmas, `/proc/<pid>/maps` headers), sysfs (`…/buffers/<inode>/<attribute>:`),
-//     the BPF iterator's first one-line format (`ino:… size:… name:… exp_name:…`).
+//     the BPF iterator's first one-line format (`ino:… size:… name:… exp_name:…`), lsof (./lsof.ts:
+//     its `COMMAND PID USER FD …` header and its rows naming `/dmabuf:`, only lines holding
+//     `dmabuf` parsed; its rows of other files start or continue nothing).
 //     Lines that only fit a format already being read continue it (an fdinfo key of another
 //     kind of fd, a vma of another file) but do not start one;
 //   - the BPF iterator's records (./bpf-iter.ts: four lines each, inode, size, name, exporter):
@@ -52,6 +54,7 @@ import { dumpsysGpuImporter } from './dumpsys-gpu.js';
 import { fdinfoImporter } from './fdinfo.js';
 import { fdLinksImporter } from './fd-links.js';
 import { mapsImporter } from './maps.js';
+import { isLsofHeader, lsofDmabufRow, lsofImporter } from './lsof.js';
 import { sysfsImporter } from './sysfs.js';
 import { dmaprocsHead, dmaprocsImporter } from './dmaprocs.js';
 import { grallocImporter } from './gralloc.js';
@@ -72,6 +75,7 @@ const IMPORTERS: Record<string, TextImporter> = Object.fromEntries(
     fdinfoImporter,
     fdLinksImporter,
     mapsImporter,
+    lsofImporter,
     sysfsImporter,
     dmaprocsImporter,
     grallocImporter,
@@ -184,6 +188,7 @@ const FD_LINKS: LineKind = { kind: 'fd_links', strong: true };
 const FD_LINK_OTHER: LineKind = { kind: 'fd_links', strong: false };
 const MAPS: LineKind = { kind: 'maps', strong: true };
 const MAPS_OTHER: LineKind = { kind: 'maps', strong: false };
+const LSOF: LineKind = { kind: 'lsof', strong: true };
 /** What a link or a vma points at when it is a DMA-BUF. */
 const DMABUF_FILE = /^\/dmabuf:|^anon_inode:dmabuf$/;
 
@@ -221,6 +226,9 @@ function classify(line: string): LineKind | undefined {
   const vma = VMA.exec(t);
   if (vma) return DMABUF_FILE.test(vma[1] ?? '') ? MAPS : MAPS_OTHER;
   if (SMAPS_FIELD.test(t)) return MAPS_OTHER;
+  // lsof: its header, and its rows naming a DMA-BUF (rows of other files go with the run around them).
+  if (t.startsWith('COMMAND') && isLsofHeader(t)) return LSOF;
+  if (t.includes('dmabuf') && lsofDmabufRow(t)) return LSOF;
   return undefined;
 }
 
@@ -371,7 +379,7 @@ function startRun(prev: Run | undefined, kind: string, i: number, to: number, be
 export const kernelCapturesImporter: TextImporter = {
   name: 'kernel_captures',
   description:
-    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files, Samsung Dma-buf Info dumps): each read by its own importer',
+    'several captures in one text (dmabuf_dump, -b, -a, dumpsys meminfo, gpu, SurfaceFlinger buffers, bufinfo, fdinfo, fd links, maps, lsof, sysfs, BPF iterator, vendor dmaprocs, process_dmabuf_info, ION heap files, Samsung Dma-buf Info dumps): each read by its own importer',
 
   sniff(head: string): boolean {
     return captureRuns(new LineReader(head)) !== undefined;
@@ -393,7 +401,7 @@ export const kernelCapturesImporter: TextImporter = {
 
 /** Read each run of `text` (`LineReader.text`: the text the runs were found in) with its own importer, as a child source. */
 function readRuns(text: string, runs: readonly Run[], ctx: ImportContext): void {
-  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, sysfs, BPF iterator, dmaprocs, process_dmabuf_info, ION heap or Samsung Dma-buf Info capture found');
+  if (runs.length === 0) ctx.diag('warning', 'no_data', 'no dmabuf_dump, dumpsys, bufinfo, fdinfo, fd link, maps, lsof, sysfs, BPF iterator, dmaprocs, process_dmabuf_info, ION heap or Samsung Dma-buf Info capture found');
   for (const r of runs) {
     const body = text.slice(r.from, r.to);
     const child = ctx.child(`${ctx.path}#lines ${r.start + 1}-${r.end + 1}`, r.kind, {
