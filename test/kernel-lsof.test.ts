@@ -156,3 +156,20 @@ test('fuzz lsof: no exception escapes or is swallowed', async () => {
   const s = smallScenario();
   await fuzzImporter(lsofImporter, [renderLsof(s), renderLsof(s, 'toybox-old', true)], { seed: 4242, iterations: 150, path: 'lsof.txt' });
 });
+
+test('lsof: a whole lsof whose DMA-BUF rows lie past the sniffed head is read; one without any says so', async () => {
+  const s = smallScenario();
+  const whole = renderLsof(s, 'toybox');
+  const header = whole.slice(0, whole.indexOf('\n') + 1);
+  // 2,000 rows of other files (about 250 KB) before the scenario's processes.
+  const other = Array.from({ length: 2000 }, (_, i) => `${'init'.padEnd(9)} ${'1'.padStart(5)} ${'root'.padStart(10)} ${String(i).padStart(4)}u  ${'REG'.padStart(7)} ${'253,4'.padStart(18)} ${'0t0'.padStart(9)} ${String(50000 + i).padStart(10)} /data/misc/file${i}`).join('\n') + '\n';
+  const session = await openTexts({ 'lsof.txt': header + other + whole.slice(header.length) });
+  assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'lsof']);
+  const expected = csv(await openTexts({ 'lsof.txt': whole }), HOLDERS);
+  assert.ok(expected.length > 3);
+  assertRows(session, HOLDERS, expected);
+  session.close();
+  const none = await openTexts({ 'lsof.txt': header + other });
+  assert.deepEqual(diagnostics(none).map((d) => `${d.severity} ${d.code}`), ['info no_data']);
+  none.close();
+});

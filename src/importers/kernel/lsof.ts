@@ -38,6 +38,8 @@ const HEADER = /^COMMAND\s+PID\s+(?:TID\s+(?:TASKCMD\s+)?)?USER\s+FD\s+TYPE\s+DE
 const DMABUF_NAME = /\s(\/dmabuf:.*?|anon_inode:dmabuf|anon_inode:\[dmabuf\])\s*$/;
 const FD = /^(\d+)[rwuRWU]?[A-Za-z]?$/;
 const MEM = /^(?:mem|DEL|mmap)$/;
+/** Any lsof row: COMMAND (spaces allowed), PID, USER, then an FD (a number with its mode, or cwd, rtd, txt, mem, …). */
+const ANY_ROW = /^\S.*?\s\d+\s+\S+\s+(?:\d+[rwuRWU]?[A-Za-z]?|cwd|rtd|txt|mem|DEL|mmap|NOFD|err|jld|ltx|Mxx|m86|tr|v86)\s/;
 /** A row lsof prints for a file it could not read: `/proc/1/fd (opendir: Permission denied)`. */
 const UNREADABLE = /\s(\/proc\/\d+\/fd(?:\/\d+)?) \((?:opendir|readlink|stat): (?:Permission denied|Operation not permitted)\)\s*$/;
 
@@ -96,8 +98,15 @@ export const lsofImporter: TextImporter = {
   description: 'lsof output (toybox or util lsof, whole or through grep dmabuf): DMA-BUF fds and mappings per process with inodes',
 
   sniff(head: string): boolean {
-    if (!head.includes('dmabuf')) return false;
     const lines = head.split(/\r?\n/, 400);
+    // A whole lsof of a device: its header, then rows of other files for the first processes
+    // (the DMA-BUFs of surfaceflinger and the apps come later than the sniffed head).
+    if (!head.includes('dmabuf')) {
+      const h = lines.findIndex((l) => isLsofHeader(l));
+      if (h < 0) return false;
+      const after = lines.slice(h + 1, h + 21).filter((l) => l.trim() !== '');
+      return after.length >= 5 && after.filter((l) => ANY_ROW.test(l.replace(/\t/g, ' '))).length * 5 >= after.length * 4;
+    }
     let rows = 0;
     let header = false;
     let other = 0;
@@ -140,6 +149,8 @@ function importLsof(text: string, ctx: ImportContext): void {
   let malformed = 0;
   let malformedLine: number | null = null;
   let malformedText = '';
+  /** DMA-BUF rows read. */
+  let rows = 0;
   const lines = new LineReader(text);
   for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
     const lineNo = lines.count;
@@ -166,6 +177,7 @@ function importLsof(text: string, ctx: ImportContext): void {
       }
       continue;
     }
+    rows++;
     if (!names.has(r.pid) && r.command !== '') names.set(r.pid, r.command);
     const name = r.path.startsWith('/dmabuf:') ? r.path.slice('/dmabuf:'.length).trim() || null : null;
     if (r.path === 'anon_inode:dmabuf') {
@@ -208,6 +220,7 @@ function importLsof(text: string, ctx: ImportContext): void {
       map_refs: h.maps > 0 ? h.maps : null,
     });
   }
+  if (rows === 0) ctx.diag('info', 'no_data', 'no DMA-BUF fd or mapping in this lsof output');
   if (memNoInode > 0) {
     ctx.diag(
       'info',
