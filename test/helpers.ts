@@ -130,3 +130,5 @@ export function cli(args: string[], input?: string): { code: number | null; out:
 export const OBS_BY_INODE = 'SELECT inode, size, size_exact, exporter, name, file_count, global_list FROM dmabuf_observation ORDER BY inode';
 /** The holder rows kernel-capture tests compare. */
 export const HOLDERS = 'SELECT pid, inode, fd_refs, map_refs FROM dmabuf_holder_observation ORDER BY inode, pid';
+/** The totals the sources printed, by process (NULL pid first). */
+export const TOTALS_BY_PID = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY pid';

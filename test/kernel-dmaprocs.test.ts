@@ -5,8 +5,8 @@
 // by kernel_captures) and the Oplus 4.14 bufinfo layout (`buf name` then `ino`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
-import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS, TOTALS_BY_PID } from './helpers.js';
+import { smallScenarioWithNamedBuffer, type Scenario } from './fixtures/scenario.js';
 import {
   renderDmaprocs,
   dmaprocsProcesses,
@@ -17,16 +17,6 @@ import {
   type DmaprocsVariant,
 } from './fixtures/kernel.js';
 import { bugreportZipBytes, renderSection } from './fixtures/bugreport.js';
-
-const TOTAL = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY pid';
-
-/** smallScenario plus a buffer whose size is not a whole number of kB. */
-function scenario(): Scenario {
-  const s = smallScenario();
-  s.buffers.push({ inode: 123456789, size: 1000000, exporter: 'system', name: 'frame buffer, cam0' });
-  s.processes[0].holds.push({ inode: 123456789, fds: 1, maps: 1 });
-  return s;
-}
 
 const kbBytes = (n: number) => Math.floor(n / 1024) * 1024;
 
@@ -58,14 +48,14 @@ const INODE_VARIANTS: DmaprocsVariant[] = ['oplus', 'nothing'];
 
 for (const v of INODE_VARIANTS) {
   test(`dmaprocs ${v}: golden tables, under a neutral name, with tabs turned to spaces and CRLF`, async () => {
-    const s = scenario();
+    const s = smallScenarioWithNamedBuffer(1);
     const text = renderDmaprocs(s, v);
     for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n')]) {
       const session = await openTexts({ 'capture.txt': t });
       assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'dmaprocs']);
       assertRows(session, OBS_BY_INODE, expectedObs(s));
       assertRows(session, HOLDERS, expectedHolders(s));
-      assertRows(session, TOTAL, expectedTotals(s, v));
+      assertRows(session, TOTALS_BY_PID, expectedTotals(s, v));
       assert.deepEqual(diagnostics(session), []);
       // The comm names the processes; merged holders and the per-process view see them.
       assertRows(session, 'SELECT pid, name FROM process WHERE pid = 987', ['pid,name', '987,surfaceflinger']);
@@ -83,14 +73,14 @@ for (const v of INODE_VARIANTS) {
 }
 
 test('dmaprocs qcom: per-process totals and names only (no inode), under a neutral name, tabs or spaces', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const text = renderDmaprocs(s, 'qcom');
   for (const t of [text, expandTabs(text), text.replace(/\n/g, '\r\n')]) {
     const session = await openTexts({ 'notes.txt': t });
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'dmaprocs']);
     assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_observation')[0].n, 0);
     assert.equal(session.query('SELECT count(*) AS n FROM dmabuf_holder_observation')[0].n, 0);
-    assertRows(session, TOTAL, expectedTotals(s, 'qcom'));
+    assertRows(session, TOTALS_BY_PID, expectedTotals(s, 'qcom'));
     assertRows(session, 'SELECT name FROM process WHERE pid = 1234', ['name', 'android.hardwar']);
     assert.deepEqual(diagnostics(session), []);
     // No holder rows to compare the totals with: no process_rss finding.
@@ -99,7 +89,7 @@ test('dmaprocs qcom: per-process totals and names only (no inode), under a neutr
 });
 
 test('dmaprocs: a capture cut inside a row keeps the whole rows, says truncated, and gives no file count', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const full = renderDmaprocs(s, 'oplus');
   // Cut inside the last row's size column.
   const lastRow = full.lastIndexOf('\n', full.length - 2) + 1;
@@ -122,7 +112,7 @@ test('dmaprocs: a capture cut inside a row keeps the whole rows, says truncated,
 });
 
 test('dmaprocs: a total that disagrees with the rows and a foreign line inside a block are flagged', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const text = renderDmaprocs(s, 'qcom').replace(/\(PID 987\) size: \d+/, '(PID 987) size: 1').replace('DMA Buffers:\n', 'DMA Buffers:\nsomething else entirely\n');
   const session = await openTexts({ 'capture.txt': text });
   const d = diagnostics(session);
@@ -131,7 +121,7 @@ test('dmaprocs: a total that disagrees with the rows and a foreign line inside a
 });
 
 test('dmaprocs in a Pixel dumpstate_board.txt section (`dmabuf process info`) and in a section named after the file only', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const boards = [
     renderSection('INTERRUPTS', '/proc/interrupts', '  1:  0  0  GICv3  25 Level  vgic\n') +
       renderSection('dmabuf info', '/d/dma_buf/bufinfo', renderBufinfo(s, '5.10')) +
@@ -151,7 +141,7 @@ test('dmaprocs in a Pixel dumpstate_board.txt section (`dmabuf process info`) an
 });
 
 test("Oplus's dmaprocs.txt (dmaprocs, then osvelte bufinfo, then procinfo) is cut into runs, each read by its importer", async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const text = renderDmaprocs(s, 'qcom') + renderBufinfo(s, '5.10') + renderDmaprocs(s, 'oplus');
   const session = await openTexts({ 'dmaprocs.txt': text });
   assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'kernel_captures', 'dmaprocs', 'bufinfo', 'dmaprocs']);
@@ -164,7 +154,7 @@ test("Oplus's dmaprocs.txt (dmaprocs, then osvelte bufinfo, then procinfo) is cu
 });
 
 test('bufinfo of Oplus 4.14 builds (`exp_name  buf name  ino`, inode padded with spaces, reference stacks): inodes kept, tabs or spaces', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(1);
   const text = renderBufinfoOplus414(s);
   const expected = csvLines(
     ['inode', 'size', 'exporter', 'name', 'file_count'],

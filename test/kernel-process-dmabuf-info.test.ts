@@ -4,20 +4,10 @@
 // short, Total lines that disagree, the file inside a bugreport section and next to bufinfo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS } from './helpers.js';
-import { smallScenario, type Scenario } from './fixtures/scenario.js';
+import { openTexts, assertRows, csv, csvLines, diagnostics, OBS_BY_INODE, HOLDERS, TOTALS_BY_PID } from './helpers.js';
+import { smallScenarioWithNamedBuffer, type Scenario } from './fixtures/scenario.js';
 import { renderProcessDmabufInfo, processDmabufInfoProcesses, renderBufinfo, expandTabs, fileCountOf } from './fixtures/kernel.js';
 import { bugreportZipBytes, minimalBugreport, renderSection } from './fixtures/bugreport.js';
-
-const TOTAL = 'SELECT origin, pid, total_bytes, buffer_count, in_kb FROM dmabuf_reported_total ORDER BY pid';
-
-/** smallScenario plus a named buffer with spaces behind two fds of one process. */
-function scenario(): Scenario {
-  const s = smallScenario();
-  s.buffers.push({ inode: 123456789, size: 1000000, exporter: 'system', name: 'frame buffer, cam0' });
-  s.processes[0].holds.push({ inode: 123456789, fds: 2, maps: 1 });
-  return s;
-}
 
 function expectedObs(s: Scenario): string[] {
   const held = new Set(s.processes.flatMap((p) => p.holds.filter((h) => h.fds > 0).map((h) => h.inode)));
@@ -44,7 +34,7 @@ function expectedTotals(s: Scenario): string[] {
 }
 
 test('process_dmabuf_info: golden rows under a neutral name, with the tab turned to spaces, CRLF, and columns that lost their widths', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(2);
   const text = renderProcessDmabufInfo(s);
   // The exporting comm `[kernel task]` holds a space; the camera provider's comm is cut to 15 characters.
   assert.match(text, /\[kernel task\] {4}/);
@@ -55,7 +45,7 @@ test('process_dmabuf_info: golden rows under a neutral name, with the tab turned
     assert.deepEqual(csv(session, 'SELECT importer FROM source'), ['importer', 'process_dmabuf_info']);
     assertRows(session, OBS_BY_INODE, expectedObs(s));
     assertRows(session, HOLDERS, expectedHolders(s));
-    assertRows(session, TOTAL, expectedTotals(s));
+    assertRows(session, TOTALS_BY_PID, expectedTotals(s));
     assert.deepEqual(diagnostics(session), []);
     assertRows(session, 'SELECT pid, name FROM process ORDER BY pid', ['pid,name', '987,surfaceflinger', '1234,android.hardwar', '2345,com.android.sys']);
     // Every total (two fds of one buffer counted twice) agrees with the holder rows.
@@ -66,7 +56,7 @@ test('process_dmabuf_info: golden rows under a neutral name, with the tab turned
 });
 
 test('process_dmabuf_info: a capture cut inside a row keeps the whole rows; one cut before a Total line says so', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(2);
   const full = renderProcessDmabufInfo(s);
   const lastTotal = full.lastIndexOf('Total dmabuf size of');
   // Cut inside the last row, before its exporter.
@@ -89,7 +79,7 @@ test('process_dmabuf_info: a capture cut inside a row keeps the whole rows; one 
 });
 
 test('process_dmabuf_info: a Total line that disagrees, one naming another process and a foreign line are flagged', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(2);
   const text = renderProcessDmabufInfo(s)
     .replace(/Total dmabuf size of surfaceflinger: \d+ bytes/, 'Total dmabuf size of surfaceflinger: 1 bytes')
     .replace('Dma-buf objects usage of processes:\n', 'Dma-buf objects usage of processes:\nTotal dmabuf size of init: 4096 bytes\nsomething else entirely\n');
@@ -102,11 +92,11 @@ test('process_dmabuf_info: a Total line that disagrees, one naming another proce
 });
 
 test('process_dmabuf_info in a bugreport section and in a dumpstate_board.txt section', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(2);
   const body = renderProcessDmabufInfo(s);
   const text = minimalBugreport([['PROCESS DMABUF INFO', 'cat /proc/process_dmabuf_info', body]]);
   const session = await openTexts({ 'bugreport.txt': text });
-  assertRows(session, TOTAL, expectedTotals(s));
+  assertRows(session, TOTALS_BY_PID, expectedTotals(s));
   assertRows(session, HOLDERS, expectedHolders(s));
   assert.deepEqual(diagnostics(session), []);
 
@@ -121,7 +111,7 @@ test('process_dmabuf_info in a bugreport section and in a dumpstate_board.txt se
 });
 
 test('process_dmabuf_info next to bufinfo in one capture: cut into runs, merged by inode', async () => {
-  const s = scenario();
+  const s = smallScenarioWithNamedBuffer(2);
   const text = '# cat /proc/process_dmabuf_info\n' + renderProcessDmabufInfo(s) + '# cat /d/dma_buf/bufinfo\n' + renderBufinfo(s, '6x');
   const session = await openTexts({ 'capture.txt': text });
   assert.deepEqual(csv(session, 'SELECT importer FROM source ORDER BY id'), ['importer', 'kernel_captures', 'process_dmabuf_info', 'bufinfo']);
