@@ -22,7 +22,7 @@ function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
     totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid, upid'),
-    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid, upid'),
+    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, source_id, pid, tid, upid'),
   };
 }
 

@@ -1,0 +1,79 @@
+// Sessions of two traces of one device taken at different times: a folder holding both (one
+// snapshot), or both named as inputs (a snapshot each). The same pid or tid is then another
+// process or thread in each: what the findings, the `thread` table and the diagnostics say must
+// be each trace's own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { deviceTrace } from './fixtures/trace.js';
+import { tempDir } from './helpers.js';
+
+const MiB = 1 << 20;
+
+/**
+ * Trace A: pid 300 is `com.first`, its thread 301 `RenderA` allocates. Trace B, later: pid 300 is
+ * `com.second`, and tid 301 is `RenderB` of `com.third` (pid 600), which allocates. Both sample
+ * pid 500 (a process neither names) and tid 777 (a thread of no known process): A's grow by
+ * 39 MiB, B's by 1 MiB (no finding). Pid 300 grows in both.
+ */
+function twoTraces(): { dir: string; a: string; b: string } {
+  const dir = tempDir();
+  const a = path.join(dir, 'a.pftrace');
+  const b = path.join(dir, 'b.pftrace');
+  fs.writeFileSync(
+    a,
+    deviceTrace(1000, {
+      processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }],
+      polls: [
+        [50, 300, MiB],
+        [50, 500, MiB],
+        [500, 300, 40 * MiB],
+        [500, 500, 40 * MiB],
+      ],
+      rssStats: [
+        [60, 777, MiB],
+        [510, 777, 40 * MiB],
+      ],
+      allocs: [[100, 301, 11, 4096]],
+    }),
+  );
+  fs.writeFileSync(
+    b,
+    deviceTrace(5000, {
+      processes: [
+        { pid: 300, name: 'com.second', threads: [[302, 'Other']] },
+        { pid: 600, name: 'com.third', threads: [[301, 'RenderB']] },
+      ],
+      polls: [
+        [50, 300, MiB],
+        [50, 500, 40 * MiB],
+        [500, 300, 30 * MiB],
+        [500, 500, 41 * MiB],
+      ],
+      rssStats: [
+        [60, 777, 40 * MiB],
+        [510, 777, 41 * MiB],
+      ],
+      allocs: [[100, 301, 21, 8192]],
+    }),
+  );
+  return { dir, a, b };
+}
+
+test('two traces in one snapshot: rss_growth is found per trace, each named after its own trace\'s process', async () => {
+  const { dir } = twoTraces();
+  const s = await open(dir);
+  const rows = s.query("SELECT subject, bytes, evidence FROM dmabuf_leak_suspects WHERE kind = 'rss_growth' ORDER BY subject, bytes");
+  s.close();
+  const rose = (from: number, to: number, first: number, last: number, origin: string) =>
+    `DMA-BUF RSS rose from ${from} to ${to} bytes between ts ${first} and ts ${last} (2 samples from ${origin}, peak ${to} bytes)`;
+  assert.deepEqual(rows, [
+    // Trace B's samples of pid 500 and thread 777 (1 MiB more) are not added to trace A's.
+    { subject: '? (500)', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1050, 1500, 'process_stats') },
+    { subject: 'com.first (300)', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1050, 1500, 'process_stats') },
+    { subject: 'com.second (300)', bytes: 29 * MiB, evidence: rose(MiB, 30 * MiB, 5050, 5500, 'process_stats') },
+    { subject: 'thread 777', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1060, 1510, 'dmabuf_rss_stat') },
+  ]);
+});
