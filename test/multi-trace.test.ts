@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../src/index.js';
-import { deviceTrace } from './fixtures/trace.js';
+import { deviceTrace, oneAppTrace } from './fixtures/trace.js';
 import { tempDir } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -76,4 +76,29 @@ test('two traces in one snapshot: rss_growth is found per trace, each named afte
     { subject: 'com.second (300)', bytes: 29 * MiB, evidence: rose(MiB, 30 * MiB, 5050, 5500, 'process_stats') },
     { subject: 'thread 777', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1060, 1510, 'dmabuf_rss_stat') },
   ]);
+});
+
+test('pid_reused_across_traces: a pid two traces of one device saw as different processes is named once, with both names', async () => {
+  const { dir, a, b } = twoTraces();
+  const expected = (where: string) =>
+    "1 pid was a different process in different traces (their names differ): each trace's processes are its own in the trace analyses (process_instance), " +
+    `so compare the traces' rows by process name, not by pid: 300 (${where})`;
+  const folder = await open(dir);
+  assert.deepEqual(folder.query("SELECT snapshot_id, severity, message FROM diagnostic WHERE code = 'pid_reused_across_traces'"), [
+    { snapshot_id: 1, severity: 'info', message: expected(`com.first in ${a}; com.second in ${b}`) },
+  ]);
+  folder.close();
+  // Named as two inputs: two snapshots; said once, by the later one.
+  const inputs = await open([a, b]);
+  assert.deepEqual(inputs.query("SELECT snapshot_id, message FROM diagnostic WHERE code = 'pid_reused_across_traces'"), [
+    { snapshot_id: 2, message: expected(`com.first in ${a} of snapshot 1; com.second in ${b}`) },
+  ]);
+  inputs.close();
+  // The same process name in both: nothing to say.
+  const same = tempDir();
+  fs.writeFileSync(path.join(same, 'a.pftrace'), oneAppTrace('com.first', 1000));
+  fs.writeFileSync(path.join(same, 'b.pftrace'), oneAppTrace('com.first', 5000));
+  const quiet = await open(same);
+  assert.deepEqual(quiet.query("SELECT count(*) AS n FROM diagnostic WHERE code LIKE 'pid_reused%'"), [{ n: 0 }]);
+  quiet.close();
 });
