@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open } from '../src/index.js';
 import { deviceTrace, oneAppTrace } from './fixtures/trace.js';
-import { tempDir } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 
 const MiB = 1 << 20;
 
@@ -76,6 +76,34 @@ test('two traces in one snapshot: rss_growth is found per trace, each named afte
     { subject: 'com.second (300)', bytes: 29 * MiB, evidence: rose(MiB, 30 * MiB, 5050, 5500, 'process_stats') },
     { subject: 'thread 777', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1060, 1510, 'dmabuf_rss_stat') },
   ]);
+});
+
+test('two traces in one snapshot: a tid both saw is a thread of each, of its own trace\'s process, in the thread table and the trace views', async () => {
+  const { dir, a, b } = twoTraces();
+  const s = await open(dir);
+  assert.deepEqual(s.query('SELECT ts, tid, thread_name, pid, process_name FROM android_dmabuf_allocs'), [
+    { ts: 1100, tid: 301, thread_name: 'RenderA', pid: 300, process_name: 'com.first' },
+    { ts: 5100, tid: 301, thread_name: 'RenderB', pid: 600, process_name: 'com.third' },
+  ]);
+  assert.deepEqual(s.query('SELECT process_name, utid = (SELECT rowid FROM thread WHERE name = thread_name) AS own FROM android_memory_cumulative_dmabuf'), [
+    { process_name: 'com.first', own: 1 },
+    { process_name: 'com.third', own: 1 },
+  ]);
+  assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' ORDER BY subject"), [
+    { subject: 'com.first (300)', bytes: 4096 },
+    { subject: 'com.third (600)', bytes: 8192 },
+  ]);
+  // The table: a row per trace.
+  assert.deepEqual(s.query('SELECT s.path, t.tid, t.pid, t.name FROM thread t JOIN source s ON s.id = t.source_id WHERE t.tid = 301 ORDER BY s.path'), [
+    { path: a, tid: 301, pid: 300, name: 'RenderA' },
+    { path: b, tid: 301, pid: 600, name: 'RenderB' },
+  ]);
+  s.close();
+  // What `dmabuf-triage schema thread` documents.
+  const doc = cli(['schema', 'thread']);
+  assert.equal(doc.code, 0, doc.err);
+  assert.match(doc.out, /per trace: a tid two traces of one snapshot both saw/);
+  assert.match(doc.out, /source_id.*Source \(trace\) that saw the thread/);
 });
 
 test('pid_reused_across_traces: a pid two traces of one device saw as different processes is named once, with both names', async () => {
