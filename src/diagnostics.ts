@@ -34,6 +34,7 @@ export const DIAGNOSTIC_CODES = [
   'no_pid',
   'orphan_row',
   'pid_reused',
+  'pid_reused_across_traces',
   'read_failed',
   'repeated_block',
   'section_failed',

@@ -11,7 +11,7 @@ import { chargeTrace, EventCapture } from '../src/db/charge.js';
 import { RssCapture, rssTotals } from '../src/db/rss.js';
 import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { oneAppTrace, pidChurnTrace, pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
+import { deviceTrace, oneAppTrace, pidChurnTrace, pidReuseTrace, scenarioTrace } from './fixtures/trace.js';
 import { sharedDir, tempDir } from './helpers.js';
 import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { TraceSink } from '../src/importers/perfetto/sink.js';
@@ -22,7 +22,7 @@ function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
     totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid, upid'),
-    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, pid, tid, upid'),
+    rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, source_id, pid, tid, upid'),
   };
 }
 
@@ -175,6 +175,40 @@ test('two traces in one snapshot: a pid is of its own trace\'s processes, in the
   );
   s.close();
   assert.equal(await bothWays('two traces', dir), 1);
+});
+
+test('two traces in one snapshot: a tid is of its own trace\'s thread and process, in the passes and the SQL rules', async () => {
+  // Tid 301 is a thread of pid 300 in the first trace, of pid 600 in the second; both allocate
+  // with it and free each other's inode numbers: a free is charged to its allocation's thread, of
+  // the allocation's trace. Tid 777 is of no known process in either.
+  const dir = tempDir();
+  fs.writeFileSync(
+    path.join(dir, 'a.pftrace'),
+    deviceTrace(1000, {
+      processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }],
+      allocs: [[100, 301, 11, 4096], [110, 777, 12, 4096], [120, 301, 13, 8192]],
+      rssStats: [[60, 777, 4096], [130, 777, 8192]],
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'b.pftrace'),
+    deviceTrace(5000, {
+      processes: [{ pid: 600, name: 'com.third', threads: [[301, 'RenderB']] }],
+      allocs: [[100, 301, 21, 8192], [110, 777, 11, -4096], [120, 301, 12, -4096]],
+      rssStats: [[60, 777, 4096], [130, 777, 16384]],
+    }),
+  );
+  const s = await open(dir);
+  assert.deepEqual(s.query('SELECT ts, tid, pid, process_name, thread_name FROM android_dmabuf_allocs'), [
+    { ts: 1100, tid: 301, pid: 300, process_name: 'com.first', thread_name: 'RenderA' },
+    { ts: 1110, tid: 777, pid: null, process_name: null, thread_name: null },
+    { ts: 1120, tid: 301, pid: 300, process_name: 'com.first', thread_name: 'RenderA' },
+    { ts: 5100, tid: 301, pid: 600, process_name: 'com.third', thread_name: 'RenderB' },
+    { ts: 5110, tid: 301, pid: 300, process_name: 'com.first', thread_name: 'RenderA' },
+    { ts: 5120, tid: 777, pid: null, process_name: null, thread_name: null },
+  ]);
+  s.close();
+  assert.equal(await bothWays('two traces, one tid', dir), 1);
 });
 
 test('charges: the in-memory pass equals the SQL rules on events out of order, at equal times, of threads without a process', async () => {

@@ -323,7 +323,8 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 
 /** What the snapshot's other tables say: thread → process, the processes of each pid, gralloc spans, end of the trace. */
 interface Known {
-  pidOf: Map<number, number | null>;
+  /** Per trace (`source_id`), thread → its process in that trace (`thread` rows are per trace). */
+  pidOf: Map<number, Map<number, number | null>>;
   /** The processes that held each pid, per trace (`process_instance`). */
   instances: ProcessInstances;
   spans: Map<number, Spans>;
@@ -333,9 +334,11 @@ interface Known {
 
 /** What `known` reads, or 'inexact' when a process's start or end is beyond what the pass holds exactly. */
 function known(db: Db, id: number): Known | 'inexact' {
-  const pidOf = new Map<number, number | null>();
-  for (const r of db.query('SELECT tid, pid FROM thread WHERE snapshot_id = ?', [id])) {
-    pidOf.set(r.tid as number, (r.pid as number | null) ?? null);
+  const pidOf = new Map<number, Map<number, number | null>>();
+  for (const r of db.query('SELECT source_id, tid, pid FROM thread WHERE snapshot_id = ?', [id])) {
+    let threads = pidOf.get(r.source_id as number);
+    if (threads === undefined) pidOf.set(r.source_id as number, (threads = new Map()));
+    threads.set(r.tid as number, (r.pid as number | null) ?? null);
   }
   const instances = processInstances(db, id);
   // A unit holds a process's index (UNIT): exact while there are fewer than 2^20 of them.
@@ -347,10 +350,12 @@ function known(db: Db, id: number): Known | 'inexact' {
 
 /**
  * A thread's events are charged to a unit: the thread, and, when the snapshot's processes are
- * complex (`ProcessInstances.complex`), the process that held its pid in the event's trace when
- * the event was made, as `tid + k * UNIT`: k = 0 when that trace has no process for the pid, 1
- * when none held it then, 2 + its index in `ProcessInstances.upids` else. A free follows its
- * allocation's unit.
+ * complex (`ProcessInstances.complex`, or events of several traces), the process that held its
+ * pid in the event's trace when the event was made, as `tid + k * UNIT`: k = 1 when none held it
+ * then, 2 + its index in `ProcessInstances.upids` for that process, and, when the trace has no
+ * process for the pid (or the pid is unknown), 2 + the number of upids + the index of the
+ * event's trace (a thread is of its trace: the same tid in another trace is another thread).
+ * Otherwise (one trace) k = 0. A free follows its allocation's unit.
  */
 const UNIT = 2 ** 32;
 
@@ -380,18 +385,39 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const upid: (number | null)[] = [];
   const byPid = new Map<number, number>();
   const byUpid = new Map<number, number>();
+  const byTid = new Map<number, number>();
   // Processes looked up by pid alone, without units, when the events' trace is the one trace
   // with processes, each holding its pid for the whole trace (`only`); else by unit (UNIT).
   const sources = k.instances.bySource;
-  const complex = k.instances.complex || (sources.size === 1 && e.runSources.some((s) => !sources.has(s)));
+  /** The events' traces, in the order met. */
+  const eventSources = [...new Set(e.runSources)];
+  const complex = k.instances.complex || eventSources.length > 1 || (sources.size === 1 && e.runSources.some((s) => !sources.has(s)));
   const only = complex ? undefined : [...sources.values()][0];
+  /** Thread → process in the events' one trace, when not complex. */
+  const onlyPids = complex ? undefined : k.pidOf.get(eventSources[0]);
+  /** k of the units of the first trace's threads whose process that trace does not have (UNIT). */
+  const sourceUnits = 2 + k.instances.upids.length;
+  const sourceUnit = new Map(eventSources.map((s, i) => [s, sourceUnits + i]));
   const responsible = (t: number): number => {
     const k_ = Math.floor(t / UNIT);
     const thread = t - k_ * UNIT;
-    const p = k.pidOf.get(thread) ?? null;
+    // The thread's process: in the events' one trace; else as its unit says (its process's pid, or
+    // the thread's in the unit's trace).
+    const p = !complex
+      ? (onlyPids?.get(thread) ?? null)
+      : k_ >= sourceUnits
+        ? (k.pidOf.get(eventSources[k_ - sourceUnits])?.get(thread) ?? null)
+        : k_ >= 2
+          ? k.instances.pids[k_ - 2]
+          : null;
     // Simple processes (one trace's, each for the whole trace): looked up by pid; else the unit says.
-    const u = k_ >= 2 ? k.instances.upids[k_ - 2] : k_ === 0 && p !== null && only !== undefined ? only.get(p)?.upids[0] : undefined;
-    if (p === null || k_ === 1) return tid.push(thread), upid.push(null), pid.push(null) - 1;
+    const u = k_ >= 2 && k_ < sourceUnits ? k.instances.upids[k_ - 2] : k_ === 0 && p !== null && only !== undefined ? only.get(p)?.upids[0] : undefined;
+    if (p === null || k_ === 1) {
+      // A thread whose process is unknown: one responsible per tid, whatever its trace (as the SQL groups them).
+      let w = byTid.get(thread);
+      if (w === undefined) byTid.set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
+      return w;
+    }
     if (u === undefined) {
       let w = byPid.get(p);
       if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
@@ -433,6 +459,8 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
     const { runRowids, runSources } = e;
     let run = 0;
     let pids: Map<number, Instances> | undefined;
+    let threadPids: Map<number, number | null> | undefined;
+    let own = 0;
     for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
       // coalesce(client, emitter): a span's NULL client leaves the emitter.
       const client = k.spans.size > 0 ? (k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN) : NaN;
@@ -441,13 +469,15 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
         if (run === 0 || (run < runRowids.length && runRowids[run] <= v[at + ROWID])) {
           while (run < runRowids.length && runRowids[run] <= v[at + ROWID]) run++;
           pids = k.instances.bySource.get(runSources[run - 1]);
+          threadPids = k.pidOf.get(runSources[run - 1]);
+          own = sourceUnit.get(runSources[run - 1]) as number;
         }
-        const p = k.pidOf.get(a) ?? null;
+        const p = threadPids?.get(a) ?? null;
         const list = p === null ? undefined : pids?.get(p);
         if (list !== undefined) {
           const i = list.simple ? 0 : heldBy(list, v[at + TS]);
           a += (i < 0 ? 1 : list.first + i + 2) * UNIT;
-        }
+        } else a += own * UNIT;
       }
       attrs.add((v[at + ATTR] = a));
     }

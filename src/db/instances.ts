@@ -21,6 +21,8 @@ export interface ProcessInstances {
   bySource: Map<number, Map<number, Instances>>;
   /** Every upid, pid by pid (a pid's at `first`, `first` + 1, …). */
   upids: number[];
+  /** The pid of each of `upids`. */
+  pids: number[];
   /** Whether some pid was held by several processes, or by one only for part of the trace, or some trace's processes are not the only ones. */
   complex: boolean;
 }
@@ -29,25 +31,27 @@ export interface ProcessInstances {
 export function processInstances(db: Db, id: number): ProcessInstances | 'inexact' {
   const bySource = new Map<number, Map<number, Instances>>();
   const upids: number[] = [];
+  const pids: number[] = [];
   let complex = false;
   for (const r of db.query('SELECT upid, source_id, pid, start_ts, end_ts FROM process_instance WHERE snapshot_id = ? ORDER BY source_id, pid, instance, upid', [id])) {
     const [start, end] = [r.start_ts, r.end_ts];
     if ((start !== null && !isExact(start)) || (end !== null && !isExact(end)) || !isExact(r.upid)) return 'inexact';
     const source = r.source_id as number;
     const pid = r.pid as number;
-    let pids = bySource.get(source);
-    if (pids === undefined) bySource.set(source, (pids = new Map()));
-    let list = pids.get(pid);
-    if (list === undefined) pids.set(pid, (list = { upids: [], starts: [], ends: [], simple: true, first: upids.length }));
+    let ofSource = bySource.get(source);
+    if (ofSource === undefined) bySource.set(source, (ofSource = new Map()));
+    let list = ofSource.get(pid);
+    if (list === undefined) ofSource.set(pid, (list = { upids: [], starts: [], ends: [], simple: true, first: upids.length }));
     list.upids.push(r.upid as number);
     upids.push(r.upid as number);
+    pids.push(pid);
     list.starts.push(start === null ? -Infinity : (start as number));
     list.ends.push(end === null ? Infinity : (end as number));
     list.simple = list.upids.length === 1 && start === null && end === null;
     if (!list.simple) complex = true;
   }
   if (bySource.size > 1) complex = true;
-  return { bySource, upids, complex };
+  return { bySource, upids, pids, complex };
 }
 
 /**

@@ -28,7 +28,7 @@ export function mergeSnapshot(db: Db, id: number, captures: Captures = {}, sqlOn
   let method: MergeMethod = 'none';
   db.transaction(() => {
     db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}; DELETE FROM dmabuf_holder WHERE snapshot_id = ${id};
-             DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code = 'merge_conflict';`);
+             DELETE FROM diagnostic WHERE snapshot_id = ${id} AND code IN ('merge_conflict', 'pid_reused_across_traces');`);
     // A snapshot with nothing observed per buffer (a trace, say) has nothing to merge.
     if (observed(db, id)) {
       const pass = sqlOnly ? undefined : mergeBuffersPass(db, id);
@@ -47,12 +47,70 @@ export function mergeSnapshot(db: Db, id: number, captures: Captures = {}, sqlOn
     // A pid two traces of the snapshot each saw is of two processes, named apart as a reused one.
     db.exec(`UPDATE process_instance SET reused = 1 WHERE snapshot_id = ${id} AND reused = 0
                AND pid IN (SELECT pid FROM process_instance WHERE snapshot_id = ${id} GROUP BY pid HAVING count(*) > 1)`);
+    recordPidsAcrossTraces(db, id);
     // Trace attribution, running sums and totals (ordered passes over every event) are computed
     // once here, into dma_heap_charge and dma_heap_totals, not by every view.
     chargeTrace(db, id, { capture: captures.events });
     rssTotals(db, id, captures.rss);
   });
   return method;
+}
+
+/** Pids a `pid_reused_across_traces` diagnostic names, at most. */
+const MAX_PIDS_NAMED = 20;
+
+/**
+ * The `pid_reused_across_traces` diagnostic: pids that a trace of the snapshot saw as a process
+ * and another trace saw as another (their names differ), the other of the same snapshot or of an
+ * input loaded before it (a snapshot of the same device, as far as the build fingerprints tell:
+ * one of them unknown, or both equal). Two traces of one device at different times each have
+ * their own processes: a pid is not one process across them. Once per snapshot, naming each
+ * such pid and each trace's names for it.
+ */
+function recordPidsAcrossTraces(db: Db, id: number): void {
+  const rows = db.query(
+    `SELECT pi.snapshot_id, pi.source_id, s.path, pi.pid, pi.name
+     FROM process_instance pi
+     JOIN source s ON s.id = pi.source_id
+     JOIN snapshot o ON o.id = pi.snapshot_id
+     JOIN snapshot me ON me.id = ?
+     WHERE pi.pid IN (SELECT pid FROM process_instance WHERE snapshot_id = me.id)
+       AND (o.id = me.id OR (o.id < me.id AND (o.build_fingerprint IS NULL OR me.build_fingerprint IS NULL OR o.build_fingerprint = me.build_fingerprint)))
+     ORDER BY pi.pid, pi.snapshot_id, pi.source_id, pi.instance, pi.upid`,
+    [id],
+  );
+  /** Per pid, per trace: where it is and the names of its processes (in time order). */
+  const byPid = new Map<number, Map<number, { snapshot: number; path: string; names: string[] }>>();
+  for (const r of rows) {
+    const pid = r.pid as number;
+    let traces = byPid.get(pid);
+    if (traces === undefined) byPid.set(pid, (traces = new Map()));
+    let t = traces.get(r.source_id as number);
+    if (t === undefined) traces.set(r.source_id as number, (t = { snapshot: r.snapshot_id as number, path: String(r.path), names: [] }));
+    if (r.name !== null && !t.names.includes(String(r.name))) t.names.push(String(r.name));
+  }
+  const named: string[] = [];
+  for (const [pid, traces] of byPid) {
+    const list = [...traces.values()].filter((t) => t.names.length > 0);
+    const differ = (a: string[], b: string[]) => a.length !== b.length || a.some((n) => !b.includes(n));
+    // A trace of this snapshot and another trace that saw the pid as another process.
+    const reused = list.some((a, i) => a.snapshot === id && list.some((b, j) => j !== i && differ(a.names, b.names)));
+    if (!reused) continue;
+    const where = (t: (typeof list)[number]) => (t.snapshot === id ? t.path : `${t.path} of snapshot ${t.snapshot}`);
+    named.push(`${pid} (${list.map((t) => `${t.names.join(', ')} in ${where(t)}`).join('; ')})`);
+  }
+  if (named.length === 0) return;
+  const more = named.length > MAX_PIDS_NAMED ? ` and ${named.length - MAX_PIDS_NAMED} more` : '';
+  const [snapshot] = db.query('SELECT source_id FROM snapshot WHERE id = ?', [id]);
+  db.insert('diagnostic', {
+    source_id: snapshot?.source_id ?? null,
+    snapshot_id: id,
+    severity: 'info',
+    code: 'pid_reused_across_traces',
+    message:
+      `${named.length === 1 ? '1 pid was a different process' : `${named.length} pids were each a different process`} in different traces (their names differ): each trace's processes are its own ` +
+      `in the trace analyses (process_instance), so compare the traces' rows by process name, not by pid: ${named.slice(0, MAX_PIDS_NAMED).join(', ')}${more}`,
+  });
 }
 
 /** Whether a buffer, a holder or an attachment was observed in the snapshot. */

@@ -5,6 +5,7 @@
 // sample, which sql.js takes some 2 s to run over 260,000 samples. Here the samples are summed up
 // as they are written while a session loads (`RssCapture`), in one pass, per trace and pid; at
 // the merge each pid's sums go to the process that held it (`process_instance`, instances.ts).
+// Each trace is summed on its own: a pid or thread two traces of a snapshot sampled is two rows.
 // A pid held by several processes, or by one for part of the trace, has its samples sorted
 // out by the same rule as the charges, from the samples held back (`Db.heldRows`) or read
 // back, those of such pids only. A snapshot whose samples were not all seen that way, or hold a
@@ -15,10 +16,12 @@ import { isExact, nullableExact, rowCount, valueAt } from './packed.js';
 import { TableCapture, type Captured } from './capture.js';
 import { heldBy, processInstances, type Instances } from './instances.js';
 
-const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins', 'upid'] as const;
+const COLUMNS = ['snapshot_id', 'pid', 'tid', 'samples', 'first_ts', 'first_bytes', 'last_ts', 'last_bytes', 'peak_bytes', 'origins', 'upid', 'source_id'] as const;
 
 /** The samples of one process (or pid, or thread whose process is unknown) so far. */
 interface Owner {
+  /** The trace (`source_id`) of the samples. */
+  source: number;
   pid: number | null;
   tid: number | null;
   upid: number | null;
@@ -36,8 +39,8 @@ interface Owner {
 
 const origin = (polled: number) => (polled === 1 ? 'process_stats' : 'dmabuf_rss_stat');
 
-function owner(pid: number | null, tid: number | null, upid: number | null, seq: number, ts: number, bytes: number, polled: number): Owner {
-  return { pid, tid, upid, samples: 1, firstTs: ts, firstBytes: bytes, firstSeq: seq, lastTs: ts, lastBytes: bytes, lastSeq: seq, peak: bytes, origins: new Set([origin(polled)]) };
+function owner(source: number, pid: number | null, tid: number | null, upid: number | null, seq: number, ts: number, bytes: number, polled: number): Owner {
+  return { source, pid, tid, upid, samples: 1, firstTs: ts, firstBytes: bytes, firstSeq: seq, lastTs: ts, lastBytes: bytes, lastSeq: seq, peak: bytes, origins: new Set([origin(polled)]) };
 }
 
 /** Add `b`'s samples to `a`'s (either may have come first). */
@@ -56,11 +59,9 @@ function addTo(owners: Map<string, Owner>, key: string, o: Owner): void {
   else merge(w, o);
 }
 
-/** One snapshot's samples as they were written: per trace and pid (`s<source>p<pid>`) or thread (`t<tid>`), in rowid order from `firstRowid`. */
+/** One snapshot's samples as they were written: per trace and pid (`s<source>p<pid>`) or thread (`s<source>t<tid>`), in rowid order from `firstRowid`. */
 interface Samples extends Captured {
   owners: Map<string, Owner>;
-  /** The source of each `s…` key's samples. */
-  sources: Map<string, number>;
 }
 
 /** `dmabuf_rss_sample` rows summed up as the importers write them: used when exact and complete. */
@@ -70,7 +71,7 @@ export class RssCapture extends TableCapture<Samples> {
   }
 
   protected start(firstRowid: number): Samples {
-    return { owners: new Map(), sources: new Map(), n: 0, firstRowid };
+    return { owners: new Map(), n: 0, firstRowid };
   }
 
   protected add(s: Samples, columns: readonly string[], rows: Rows, firstRowid: number, source: number | null): boolean {
@@ -87,11 +88,10 @@ export class RssCapture extends TableCapture<Samples> {
       const th = value(r, tid) ?? null;
       const pl = value(r, polled);
       if (!isExact(t) || !isExact(b) || !nullableExact(p) || !nullableExact(th) || !isExact(pl)) return false;
-      const key = p !== null ? `s${source}p${p}` : `t${th}`;
+      const key = p !== null ? `s${source}p${p}` : `s${source}t${th}`;
       const w = s.owners.get(key);
       if (w === undefined) {
-        s.owners.set(key, owner(p, p === null ? th : null, null, firstRowid + r, t, b, pl));
-        if (p !== null) s.sources.set(key, source);
+        s.owners.set(key, owner(source, p, p === null ? th : null, null, firstRowid + r, t, b, pl));
         continue;
       }
       w.samples++;
@@ -141,6 +141,7 @@ export function rssTotals(db: Db, snapshotId: number, capture?: RssCapture): Rss
     w.peak,
     [...w.origins].sort().join(','),
     w.upid,
+    w.source,
   ]);
   db.insertMany('dmabuf_rss_totals', COLUMNS, rows);
   return rows.length === 0 ? 'none' : 'pass';
@@ -148,8 +149,8 @@ export function rssTotals(db: Db, snapshotId: number, capture?: RssCapture): Rss
 
 /**
  * The captured sums per owner as the view groups samples: per process that held the pid at the
- * sample's time (`process_instance` of the sample's trace), per pid when none did or the trace
- * has no process for it, per thread when the pid is unknown. The samples of a pid that is not
+ * sample's time (`process_instance` of the sample's trace), per trace and pid when none did or
+ * the trace has no process for it, per trace and thread when the pid is unknown. The samples of a pid that is not
  * one process's for the whole trace are gone through again, one by one. Undefined when a value
  * is not exact or those samples cannot be read exactly.
  */
@@ -164,9 +165,9 @@ function byProcess(db: Db, id: number, s: Samples): Map<string, Owner> | undefin
       addTo(owners, key, w);
       continue;
     }
-    const source = s.sources.get(key) as number;
+    const source = w.source;
     const list = instances.bySource.get(source)?.get(w.pid);
-    if (list === undefined) addTo(owners, `p${w.pid}`, w);
+    if (list === undefined) addTo(owners, key, w);
     else if (list.simple) addTo(owners, `u${list.upids[0]}`, { ...w, upid: list.upids[0] });
     else {
       let pids = again.get(source);
@@ -180,7 +181,7 @@ function byProcess(db: Db, id: number, s: Samples): Map<string, Owner> | undefin
     if (list === undefined) return;
     const i = heldBy(list, ts);
     const upid = i < 0 ? null : list.upids[i];
-    addTo(owners, upid === null ? `p${pid}` : `u${upid}`, owner(pid, null, upid, seq, ts, bytes, polled));
+    addTo(owners, upid === null ? `s${source}p${pid}` : `u${upid}`, owner(source, pid, null, upid, seq, ts, bytes, polled));
   };
   const held = db.heldRows('dmabuf_rss_sample', id);
   if (held !== undefined) {

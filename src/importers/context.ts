@@ -31,10 +31,11 @@ const PROCESS_REPLACES = upserts(
   ON CONFLICT (snapshot_id, pid) DO UPDATE SET name = excluded.name, cmdline = excluded.cmdline, ppid = excluded.ppid, uid = excluded.uid`,
 );
 
+/** Thread rows are per trace: the source is part of the key. */
 const THREAD_UPSERTS = upserts(
-  4,
-  (rows) => `INSERT INTO thread (snapshot_id, tid, pid, name) VALUES ${rows}
-  ON CONFLICT (snapshot_id, tid) DO UPDATE SET
+  5,
+  (rows) => `INSERT INTO thread (snapshot_id, source_id, tid, pid, name) VALUES ${rows}
+  ON CONFLICT (snapshot_id, source_id, tid) DO UPDATE SET
     pid = coalesce(excluded.pid, thread.pid),
     name = coalesce(excluded.name, thread.name)`,
 );
@@ -109,11 +110,12 @@ export class SourceContext implements ImportContext {
   }
 
   threads(list: readonly ThreadFields[]): void {
-    this.upsert(list, 4, THREAD_UPSERTS, ([tid, pid, name], out, at) => {
+    this.upsert(list, 5, THREAD_UPSERTS, ([tid, pid, name], out, at) => {
       out[at] = this.snapshotId;
-      out[at + 1] = tid;
-      out[at + 2] = pid;
-      out[at + 3] = name || null;
+      out[at + 1] = this.sourceId;
+      out[at + 2] = tid;
+      out[at + 3] = pid;
+      out[at + 4] = name || null;
     });
   }
 

@@ -55,7 +55,7 @@ export interface ImportContext {
   process(pid: number, fields: ProcessFields): void;
   /** `process` for each, in order, at once (a trace ends with hundreds or thousands). */
   processes(list: readonly (readonly [number, ProcessFields])[]): void;
-  /** Record (or improve) what is known of a thread. */
+  /** Record (or improve) what is known of a thread of this source (a trace: each trace has its own threads). */
   thread(tid: number, pid: number | null, name?: string | null): void;
   /** `thread` for each (tid, pid, name), in order, at once. */
   threads(list: readonly ThreadFields[]): void;

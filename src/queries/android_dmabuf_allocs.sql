@@ -1,12 +1,12 @@
 -- Threads of the gralloc allocator service.
--- One row per thread of a process whose name or cmdline matches
+-- One row per tid of a thread (of any trace of the snapshot) of a process whose name or cmdline matches
 -- `/vendor/bin/hw/android.hardware.graphics.allocator*` or `/vendor/bin/hw/*gralloc.allocator*`:
 -- the threads whose allocations may be charged to the binder client they serve (rules: see
 -- `android_dmabuf_allocs`).
 -- @column snapshot_id Snapshot of the trace.
 -- @column tid The thread.
 CREATE VIEW _dmabuf_gralloc_thread AS
-SELECT th.snapshot_id, th.tid
+SELECT DISTINCT th.snapshot_id, th.tid
 FROM thread th
 JOIN process p ON p.snapshot_id = th.snapshot_id AND p.pid = th.pid
 WHERE p.name GLOB '/vendor/bin/hw/android.hardware.graphics.allocator*'
@@ -39,32 +39,32 @@ CROSS JOIN binder_event t ON t.snapshot_id = r.snapshot_id AND t.debug_id = r.de
                          AND t.received = 0 AND t.reply = 0 AND (t.flags & 1) = 0;
 
 -- The process of each thread of a trace, where one process held its pid for the whole trace.
--- One row per `thread` row: its pid and, when that pid has one `process_instance` row (in all
--- the snapshot's traces) without a start or end, its upid and that row's trace; -1 when the pid
--- has several rows or one for part of the trace (then the process depends on the time and the
--- trace: see `process_instance`); NULL when it has none. The process at an event's time, or
+-- One row per `thread` row (a thread of one trace): its pid and, when that pid has one
+-- `process_instance` row of the thread's trace without a start or end, its upid; -1 when the
+-- pid has several rows of that trace or one for part of it (then the process depends on the
+-- time: see `process_instance`); NULL when it has none. The process at an event's time, or
 -- none when no process held the pid then, is `_dmabuf_attributed.attr_held`.
 -- @column snapshot_id Snapshot of the thread.
 -- @column tid The thread.
--- @column pid Its process id; NULL when unknown.
+-- @column pid Its process id in its trace; NULL when unknown.
 -- @column upid `process_instance.upid` of its process, -1 or NULL (above).
--- @column source_id When upid is one: the trace (`source_id`) whose process it is (an event of another trace has no process for the pid); else NULL.
+-- @column source_id The trace (`source_id`) of the thread: an event of another trace is of that trace's thread.
 CREATE VIEW _thread_process AS
-SELECT snapshot_id, tid, pid, upid, CASE WHEN upid >= 0 THEN source_id END AS source_id
-FROM (SELECT th.snapshot_id, th.tid, th.pid,
-             (SELECT CASE WHEN count(*) = 0 THEN NULL
-                          WHEN count(*) = 1 AND max(pi.start_ts) IS NULL AND max(pi.end_ts) IS NULL THEN max(pi.upid)
-                          ELSE -1 END
-              FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS upid,
-             (SELECT max(pi.source_id) FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.pid = th.pid) AS source_id
-      FROM thread th);
+SELECT th.snapshot_id, th.tid, th.pid,
+       (SELECT CASE WHEN count(*) = 0 THEN NULL
+                    WHEN count(*) = 1 AND max(pi.start_ts) IS NULL AND max(pi.end_ts) IS NULL THEN max(pi.upid)
+                    ELSE -1 END
+        FROM process_instance pi WHERE pi.snapshot_id = th.snapshot_id AND pi.source_id = th.source_id AND pi.pid = th.pid) AS upid,
+       th.source_id
+FROM thread th;
 
 -- DMA-BUF heap events with the gralloc re-attribution applied (narrow).
 -- One row per `dma_heap_event` with `attr_tid`: the client thread when the event was made by
 -- a gralloc allocator thread while serving a synchronous binder transaction (the innermost
 -- span of `_dmabuf_gralloc_served`, i.e. the latest started, when spans nest), else the thread
 -- that emitted it (rules: see `android_dmabuf_allocs`); and `attr_held`, the process that held
--- that thread's pid at the event in the event's trace (`process_instance`). Unordered, no names.
+-- that thread's pid at the event in the event's trace (the thread and `process_instance` of that
+-- trace). Unordered, no names.
 -- @column seq `dma_heap_event.rowid` (trace order among events with the same timestamp).
 -- @column snapshot_id Snapshot of the trace.
 -- @column source_id Source (trace) of the event.
@@ -73,7 +73,7 @@ FROM (SELECT th.snapshot_id, th.tid, th.pid,
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column tid Thread that emitted the event.
 -- @column attr_tid Thread the event is attributed to.
--- @column attr_held `process_instance.upid` of the process that held attr_tid's pid at ts in the event's trace; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row of that trace.
+-- @column attr_held `process_instance.upid` of the process that held attr_tid's pid (in the event's trace) at ts in that trace; 0 when none did (the pid's processes had ended or not started); NULL when the thread's pid is unknown or has no `process_instance` row of that trace.
 CREATE VIEW _dmabuf_attributed AS
 WITH
 served AS MATERIALIZED (SELECT * FROM _dmabuf_gralloc_served),
@@ -97,7 +97,7 @@ SELECT a.seq, a.snapshot_id, a.source_id, a.ts, a.inode, a.buf_size, a.tid, a.at
        -- `process_instance`); NULL when that trace has none. Looked up per event only for a pid
        -- not held by one process for the whole trace (`_thread_process`).
        CASE WHEN t.upid IS NULL THEN NULL
-            WHEN t.upid >= 0 THEN CASE WHEN t.source_id = a.source_id THEN t.upid END
+            WHEN t.upid >= 0 THEN t.upid
             ELSE (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= a.ts) AND (pi.end_ts IS NULL OR pi.end_ts > a.ts) THEN pi.upid ELSE 0 END
                   FROM process_instance pi
                   WHERE pi.snapshot_id = a.snapshot_id AND pi.source_id = a.source_id AND pi.pid = t.pid
@@ -105,7 +105,7 @@ SELECT a.seq, a.snapshot_id, a.source_id, a.ts, a.inode, a.buf_size, a.tid, a.at
                   LIMIT 1)
        END AS attr_held
 FROM attributed a
-LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.tid = a.attr_tid;
+LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.source_id AND t.tid = a.attr_tid;
 
 -- DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL).
 -- An allocation is charged to its `attr_tid` and the process that held its pid then; a free to
@@ -129,7 +129,9 @@ CREATE VIEW _dmabuf_charged AS
 WITH charged AS (
   SELECT snapshot_id, seq, ts, inode, buf_size,
          CASE WHEN buf_size > 0 THEN attr_tid ELSE last_value(attr_tid) OVER earlier END AS tid,
-         CASE WHEN buf_size > 0 THEN attr_held ELSE last_value(attr_held) OVER earlier END AS held
+         CASE WHEN buf_size > 0 THEN attr_held ELSE last_value(attr_held) OVER earlier END AS held,
+         -- The trace of the event charged (the allocation's, for a free): its thread is that trace's.
+         CASE WHEN buf_size > 0 THEN source_id ELSE last_value(source_id) OVER earlier END AS source_id
   FROM _dmabuf_attributed
   WINDOW earlier AS (PARTITION BY snapshot_id, inode ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
@@ -137,7 +139,7 @@ with_pid AS (
   SELECT c.snapshot_id, c.seq, c.ts, c.buf_size, c.inode, c.tid,
          CASE WHEN c.held = 0 THEN NULL ELSE th.pid END AS pid, nullif(c.held, 0) AS upid
   FROM charged c
-  LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
+  LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = c.source_id AND th.tid = c.tid
   WHERE c.tid IS NOT NULL
 )
 SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
@@ -166,7 +168,7 @@ FROM with_pid;
 -- @column ts Event time, ns.
 -- @column buf_size Bytes allocated (> 0) or freed (< 0).
 -- @column inode Inode of the buffer.
--- @column utid Internal id of the responsible thread (`thread.rowid`).
+-- @column utid Internal id of the responsible thread (`thread.rowid`: the thread of the responsible process's trace, else of the event's).
 -- @column tid Thread id of the responsible thread.
 -- @column thread_name Thread name, when known.
 -- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when the thread's process is unknown, when no process held its pid at the time (of the allocation, for a free), or when the trace has no `process_instance` row for the pid.
@@ -179,7 +181,8 @@ SELECT e.ts, e.size_delta AS buf_size, e.inode, th.rowid AS utid, c.tid,
        c.upid, c.pid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_name, c.snapshot_id
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
-LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.tid = c.tid
 LEFT JOIN process_instance pi ON pi.upid = c.upid
+-- The thread of the trace of the process charged (a free's may be its allocation's), else of the event.
+LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = coalesce(pi.source_id, e.source_id) AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, e.ts, c.event_id;

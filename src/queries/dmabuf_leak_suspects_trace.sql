@@ -1,5 +1,5 @@
 -- DMA-BUF RSS over a trace per process, the rules of `dmabuf_rss_totals` in SQL.
--- One row per snapshot and process (per thread when a sample's process is unknown) with
+-- One row per trace and process (per thread when a sample's process is unknown) with
 -- `dmabuf_rss_sample` rows: their number, the first sample (earliest ts, then lowest rowid)
 -- and the last (latest ts, then highest rowid), the peak and the origins in alphabetical order.
 -- A sample is of the process that held its pid at its time in the sample's trace
@@ -16,6 +16,7 @@
 -- @column peak_bytes Largest RSS sampled, bytes.
 -- @column origins The samples' origins, in alphabetical order, comma-separated.
 -- @column upid `process_instance.upid` of the process that held the pid at the samples' times; NULL when none.
+-- @column source_id Source (trace) of the samples: two traces of one snapshot are summed apart.
 CREATE VIEW _dmabuf_rss_totals AS
 WITH
 -- Per trace and pid: its upid when one process held it for the whole trace, -1 when that
@@ -26,7 +27,7 @@ pid_process AS MATERIALIZED (
   FROM process_instance GROUP BY snapshot_id, source_id, pid
 ),
 held AS (
-  SELECT s.rowid AS seq, s.snapshot_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
+  SELECT s.rowid AS seq, s.snapshot_id, s.source_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
          CASE WHEN pp.upid IS NULL OR pp.upid >= 0 THEN pp.upid
               ELSE nullif((SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= s.ts) AND (pi.end_ts IS NULL OR pi.end_ts > s.ts) THEN pi.upid ELSE 0 END
                            FROM process_instance pi
@@ -38,17 +39,17 @@ held AS (
   LEFT JOIN pid_process pp ON pp.snapshot_id = s.snapshot_id AND pp.source_id = s.source_id AND pp.pid = s.pid
 ),
 rss AS (
-  SELECT h.snapshot_id, h.pid, h.tid, h.upid, h.ts, h.rss_bytes,
+  SELECT h.snapshot_id, h.source_id, h.pid, h.tid, h.upid, h.ts, h.rss_bytes,
          CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(h.upid, h.pid, h.tid) AS who,
-         row_number() OVER (PARTITION BY h.snapshot_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts, h.seq) AS n_first,
-         row_number() OVER (PARTITION BY h.snapshot_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts DESC, h.seq DESC) AS n_last
+         row_number() OVER (PARTITION BY h.snapshot_id, h.source_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts, h.seq) AS n_first,
+         row_number() OVER (PARTITION BY h.snapshot_id, h.source_id, CASE WHEN h.upid IS NOT NULL THEN 0 WHEN h.pid IS NOT NULL THEN 1 ELSE 2 END, coalesce(h.upid, h.pid, h.tid) ORDER BY h.ts DESC, h.seq DESC) AS n_last
   FROM held h
 ),
 origin AS (
-  SELECT snapshot_id, kind, who, group_concat(origin, ',') AS origins
-  FROM (SELECT DISTINCT snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who, origin
-        FROM held ORDER BY snapshot_id, kind, who, origin)
-  GROUP BY snapshot_id, kind, who
+  SELECT snapshot_id, source_id, kind, who, group_concat(origin, ',') AS origins
+  FROM (SELECT DISTINCT snapshot_id, source_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who, origin
+        FROM held ORDER BY snapshot_id, source_id, kind, who, origin)
+  GROUP BY snapshot_id, source_id, kind, who
 )
 SELECT r.snapshot_id, max(r.pid) AS pid, CASE WHEN max(r.pid) IS NULL THEN max(r.tid) END AS tid, count(*) AS samples,
        max(CASE WHEN n_first = 1 THEN r.ts END) AS first_ts,
@@ -56,10 +57,10 @@ SELECT r.snapshot_id, max(r.pid) AS pid, CASE WHEN max(r.pid) IS NULL THEN max(r
        max(CASE WHEN n_last = 1 THEN r.ts END) AS last_ts,
        max(CASE WHEN n_last = 1 THEN r.rss_bytes END) AS last_bytes,
        max(r.rss_bytes) AS peak_bytes,
-       o.origins, max(r.upid) AS upid
+       o.origins, max(r.upid) AS upid, r.source_id
 FROM rss r
-JOIN origin o ON o.snapshot_id = r.snapshot_id AND o.kind = r.kind AND o.who IS r.who
-GROUP BY r.snapshot_id, r.kind, r.who;
+JOIN origin o ON o.snapshot_id = r.snapshot_id AND o.source_id = r.source_id AND o.kind = r.kind AND o.who IS r.who
+GROUP BY r.snapshot_id, r.source_id, r.kind, r.who;
 
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
@@ -67,7 +68,8 @@ GROUP BY r.snapshot_id, r.kind, r.who;
 -- `outstanding` ones of `dmabuf_trace_buffers`; the evidence says so when a trace of the
 -- snapshot lost data, its `trace_info` loss counts not zero: a free may be among what was lost); `rss_growth` — a process whose DMA-BUF RSS
 -- (`dmabuf_rss_totals`, from `dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
--- than `rss_growth_min_bytes`. Unordered: `dmabuf_leak_suspects` grades and orders them with
+-- than `rss_growth_min_bytes`, each trace of a snapshot on its own (a pid two traces sampled
+-- is a finding per trace, named after that trace's process). Unordered: `dmabuf_leak_suspects` grades and orders them with
 -- its other kinds.
 -- @for dmabuf_leak_suspects
 -- @param rss_growth_min_bytes 10485760 A process whose DMA-BUF RSS grows by more than this many bytes across a trace is reported as `rss_growth`.
@@ -106,7 +108,10 @@ unfreed AS (
 ),
 rss_growth AS (
   SELECT g.snapshot_id, 'rss_growth' AS kind,
-         -- A pid held by no known process at the samples' times: not named after one that held it.
+         -- Per trace (`dmabuf_rss_totals` sums each trace apart): the process of the samples'
+         -- trace that held the pid then (`upid`). A pid held by no process of that trace then, or
+         -- that only another trace of the snapshot saw as a process, is not named after one: that
+         -- name would be of another process.
          CASE WHEN g.pid IS NULL THEN 'thread ' || g.tid
               ELSE coalesce(CASE WHEN pi.reused = 1 THEN pi.name
                                  WHEN g.upid IS NULL AND EXISTS (SELECT 1 FROM process_instance x WHERE x.snapshot_id = g.snapshot_id AND x.pid = g.pid) THEN NULL

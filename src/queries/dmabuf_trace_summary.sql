@@ -91,15 +91,15 @@ ev AS MATERIALIZED (
 -- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
 -- returns the bare columns of the first row, in event order, holding max(ts)).
 last_event AS (
-  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held
+  SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held, source_id
   FROM _dmabuf_attributed
   GROUP BY snapshot_id, inode
 ),
--- With the thread's pid; `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
+-- With the thread's pid (of the event's trace); `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
 last_held AS (
   SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid, l.held
   FROM last_event l
-  LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.tid = l.tid
+  LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.source_id = l.source_id AND th.tid = l.tid
   WHERE l.size > 0
 ),
 last_who AS (

@@ -66,17 +66,21 @@ CREATE TABLE process (
   PRIMARY KEY (snapshot_id, pid)
 );
 
--- One row per thread seen in a snapshot (traces).
+-- One row per thread a trace saw, per trace: a tid two traces of one snapshot both saw (a
+-- folder or a bugreport holding two traces) has a row for each, each trace's thread with its own
+-- process and name. The trace analyses look a thread up in the trace of its event.
 CREATE TABLE thread (
   -- Snapshot the thread belongs to.
   snapshot_id INTEGER NOT NULL,
   -- Thread id (the kernel's pid of the task).
   tid INTEGER NOT NULL,
-  -- Process (thread group) id it belongs to, when known.
+  -- Process (thread group) id it belongs to in that trace, when known.
   pid INTEGER,
   -- Thread name, when known.
   name TEXT,
-  PRIMARY KEY (snapshot_id, tid)
+  -- Source (trace) that saw the thread.
+  source_id INTEGER NOT NULL,
+  PRIMARY KEY (snapshot_id, source_id, tid)
 );
 
 -- One row per buffer per source that saw it: what each source said about a buffer,

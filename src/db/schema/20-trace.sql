@@ -232,7 +232,8 @@ CREATE TABLE dmabuf_rss_sample (
 
 -- DMA-BUF RSS over a trace per process (per thread when its process is unknown): the samples of
 -- `dmabuf_rss_sample` summed up once per snapshot when it is loaded (src/db/rss.ts, or the view
--- `_dmabuf_rss_totals` that states the rules); the `rss_growth` leak findings read it.
+-- `_dmabuf_rss_totals` that states the rules); the `rss_growth` leak findings read it. Per
+-- trace: a pid or thread two traces of the snapshot sampled has a row for each trace.
 CREATE TABLE dmabuf_rss_totals (
   -- Snapshot of the trace.
   snapshot_id INTEGER NOT NULL,
@@ -255,7 +256,9 @@ CREATE TABLE dmabuf_rss_totals (
   -- The samples' origins (`dmabuf_rss_stat`, `process_stats`), in alphabetical order, comma-separated.
   origins TEXT NOT NULL,
   -- The process (`process_instance.upid`) that held `pid` at the samples' times: the samples of a pid two processes held during the trace are summed per process. NULL when no known process held it then (the samples are then summed per pid).
-  upid INTEGER
+  upid INTEGER,
+  -- Source (trace) of the samples.
+  source_id INTEGER NOT NULL
 );
 
 -- One row per ION heap event (ION-era kernels): `ion_heap_grow`, `ion_heap_shrink` (per heap)

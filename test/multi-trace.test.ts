@@ -1,0 +1,132 @@
+// Sessions of two traces of one device taken at different times: a folder holding both (one
+// snapshot), or both named as inputs (a snapshot each). The same pid or tid is then another
+// process or thread in each: what the findings, the `thread` table and the diagnostics say must
+// be each trace's own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../src/index.js';
+import { deviceTrace, oneAppTrace } from './fixtures/trace.js';
+import { cli, tempDir } from './helpers.js';
+
+const MiB = 1 << 20;
+
+/**
+ * Trace A: pid 300 is `com.first`, its thread 301 `RenderA` allocates. Trace B, later: pid 300 is
+ * `com.second`, and tid 301 is `RenderB` of `com.third` (pid 600), which allocates. Both sample
+ * pid 500 (a process neither names) and tid 777 (a thread of no known process): A's grow by
+ * 39 MiB, B's by 1 MiB (no finding). Pid 300 grows in both.
+ */
+function twoTraces(): { dir: string; a: string; b: string } {
+  const dir = tempDir();
+  const a = path.join(dir, 'a.pftrace');
+  const b = path.join(dir, 'b.pftrace');
+  fs.writeFileSync(
+    a,
+    deviceTrace(1000, {
+      processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }],
+      polls: [
+        [50, 300, MiB],
+        [50, 500, MiB],
+        [500, 300, 40 * MiB],
+        [500, 500, 40 * MiB],
+      ],
+      rssStats: [
+        [60, 777, MiB],
+        [510, 777, 40 * MiB],
+      ],
+      allocs: [[100, 301, 11, 4096]],
+    }),
+  );
+  fs.writeFileSync(
+    b,
+    deviceTrace(5000, {
+      processes: [
+        { pid: 300, name: 'com.second', threads: [[302, 'Other']] },
+        { pid: 600, name: 'com.third', threads: [[301, 'RenderB']] },
+      ],
+      polls: [
+        [50, 300, MiB],
+        [50, 500, 40 * MiB],
+        [500, 300, 30 * MiB],
+        [500, 500, 41 * MiB],
+      ],
+      rssStats: [
+        [60, 777, 40 * MiB],
+        [510, 777, 41 * MiB],
+      ],
+      allocs: [[100, 301, 21, 8192]],
+    }),
+  );
+  return { dir, a, b };
+}
+
+test('two traces in one snapshot: rss_growth is found per trace, each named after its own trace\'s process', async () => {
+  const { dir } = twoTraces();
+  const s = await open(dir);
+  const rows = s.query("SELECT subject, bytes, evidence FROM dmabuf_leak_suspects WHERE kind = 'rss_growth' ORDER BY subject, bytes");
+  s.close();
+  const rose = (from: number, to: number, first: number, last: number, origin: string) =>
+    `DMA-BUF RSS rose from ${from} to ${to} bytes between ts ${first} and ts ${last} (2 samples from ${origin}, peak ${to} bytes)`;
+  assert.deepEqual(rows, [
+    // Trace B's samples of pid 500 and thread 777 (1 MiB more) are not added to trace A's.
+    { subject: '? (500)', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1050, 1500, 'process_stats') },
+    { subject: 'com.first (300)', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1050, 1500, 'process_stats') },
+    { subject: 'com.second (300)', bytes: 29 * MiB, evidence: rose(MiB, 30 * MiB, 5050, 5500, 'process_stats') },
+    { subject: 'thread 777', bytes: 39 * MiB, evidence: rose(MiB, 40 * MiB, 1060, 1510, 'dmabuf_rss_stat') },
+  ]);
+});
+
+test('two traces in one snapshot: a tid both saw is a thread of each, of its own trace\'s process, in the thread table and the trace views', async () => {
+  const { dir, a, b } = twoTraces();
+  const s = await open(dir);
+  assert.deepEqual(s.query('SELECT ts, tid, thread_name, pid, process_name FROM android_dmabuf_allocs'), [
+    { ts: 1100, tid: 301, thread_name: 'RenderA', pid: 300, process_name: 'com.first' },
+    { ts: 5100, tid: 301, thread_name: 'RenderB', pid: 600, process_name: 'com.third' },
+  ]);
+  assert.deepEqual(s.query('SELECT process_name, utid = (SELECT rowid FROM thread WHERE name = thread_name) AS own FROM android_memory_cumulative_dmabuf'), [
+    { process_name: 'com.first', own: 1 },
+    { process_name: 'com.third', own: 1 },
+  ]);
+  assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' ORDER BY subject"), [
+    { subject: 'com.first (300)', bytes: 4096 },
+    { subject: 'com.third (600)', bytes: 8192 },
+  ]);
+  // The table: a row per trace.
+  assert.deepEqual(s.query('SELECT s.path, t.tid, t.pid, t.name FROM thread t JOIN source s ON s.id = t.source_id WHERE t.tid = 301 ORDER BY s.path'), [
+    { path: a, tid: 301, pid: 300, name: 'RenderA' },
+    { path: b, tid: 301, pid: 600, name: 'RenderB' },
+  ]);
+  s.close();
+  // What `dmabuf-triage schema thread` documents.
+  const doc = cli(['schema', 'thread']);
+  assert.equal(doc.code, 0, doc.err);
+  assert.match(doc.out, /per trace: a tid two traces of one snapshot both saw/);
+  assert.match(doc.out, /source_id.*Source \(trace\) that saw the thread/);
+});
+
+test('pid_reused_across_traces: a pid two traces of one device saw as different processes is named once, with both names', async () => {
+  const { dir, a, b } = twoTraces();
+  const expected = (where: string) =>
+    "1 pid was a different process in different traces (their names differ): each trace's processes are its own in the trace analyses (process_instance), " +
+    `so compare the traces' rows by process name, not by pid: 300 (${where})`;
+  const folder = await open(dir);
+  assert.deepEqual(folder.query("SELECT snapshot_id, severity, message FROM diagnostic WHERE code = 'pid_reused_across_traces'"), [
+    { snapshot_id: 1, severity: 'info', message: expected(`com.first in ${a}; com.second in ${b}`) },
+  ]);
+  folder.close();
+  // Named as two inputs: two snapshots; said once, by the later one.
+  const inputs = await open([a, b]);
+  assert.deepEqual(inputs.query("SELECT snapshot_id, message FROM diagnostic WHERE code = 'pid_reused_across_traces'"), [
+    { snapshot_id: 2, message: expected(`com.first in ${a} of snapshot 1; com.second in ${b}`) },
+  ]);
+  inputs.close();
+  // The same process name in both: nothing to say.
+  const same = tempDir();
+  fs.writeFileSync(path.join(same, 'a.pftrace'), oneAppTrace('com.first', 1000));
+  fs.writeFileSync(path.join(same, 'b.pftrace'), oneAppTrace('com.first', 5000));
+  const quiet = await open(same);
+  assert.deepEqual(quiet.query("SELECT count(*) AS n FROM diagnostic WHERE code LIKE 'pid_reused%'"), [{ n: 0 }]);
+  quiet.close();
+});
