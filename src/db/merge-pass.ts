@@ -156,6 +156,7 @@ export function mergeBuffersPass(db: Db, id: number): { disagree: boolean } | un
  * having written nothing, when a value is not what this pass takes.
  */
 export function mergeHoldersPass(db: Db, id: number): boolean {
+  if (copyHolders(db, id)) return true;
   const rows = values(
     db,
     `SELECT h.inode AS c0, h.pid AS c1, h.source_id AS c2, h.fd_refs AS c3, h.map_refs AS c4, h.reported_pss AS c5, s.importer AS c6
@@ -204,4 +205,31 @@ export function mergeHoldersPass(db: Db, id: number): boolean {
   }
   if (out.length > 0) db.insertMany('dmabuf_holder', HOLDER_COLUMNS, out, [['snapshot_id', id]]);
   return true;
+}
+
+/**
+ * The holders of a snapshot whose every (inode, pid) was observed once, with integer or NULL
+ * counts, by a source with an importer: merged, each is its observation (a sum or a largest of
+ * one value is that value, the importers one name), so one INSERT … SELECT writes them, in the
+ * (inode, pid) order the pass writes them in. A hand capture's holders are such (one fdinfo
+ * file): on the benchmark's 70 MB fdinfo capture (186,000 holders) this took some 0.5 s where
+ * reading them back for the pass took 1.3 s. False, having written nothing, when they are not.
+ */
+function copyHolders(db: Db, id: number): boolean {
+  const [r] = db.query(`
+    SELECT (SELECT count(*) FROM dmabuf_holder_observation WHERE snapshot_id = ${id}) AS n,
+           EXISTS (SELECT 1 FROM dmabuf_holder_observation WHERE snapshot_id = ${id} GROUP BY inode, pid HAVING count(*) > 1) AS repeated`);
+  if (r.repeated !== 0 || r.n === 0) return false;
+  const exactOrNull = (col: string) => `typeof(h.${col}) IN ('integer', 'null')`;
+  db.exec(`
+    INSERT INTO dmabuf_holder (snapshot_id, inode, pid, fd_refs, map_refs, reported_pss, seen_by)
+    SELECT h.snapshot_id, h.inode, h.pid, h.fd_refs, h.map_refs, h.reported_pss, s.importer
+    FROM dmabuf_holder_observation h JOIN source s ON s.id = h.source_id
+    WHERE h.snapshot_id = ${id} AND typeof(s.importer) = 'text'
+      AND ${exactOrNull('fd_refs')} AND ${exactOrNull('map_refs')} AND ${exactOrNull('reported_pss')}
+    ORDER BY h.inode, h.pid`);
+  if (db.raw.getRowsModified() === r.n) return true;
+  // An observation the copy left out (a count of another type, a source without importer): the pass's.
+  db.exec(`DELETE FROM dmabuf_holder WHERE snapshot_id = ${id}`);
+  return false;
 }
