@@ -97,6 +97,7 @@ function seenBy(rows: readonly Obs[], start: number, end: number): { seen: strin
  * what this pass takes.
  */
 export function mergeBuffersPass(db: Db, id: number): { disagree: boolean } | undefined {
+  if (copyBuffers(db, id)) return { disagree: false };
   const rows = values(
     db,
     `SELECT o.inode AS c0, o.source_id AS c1, o.size AS c2, o.size_exact AS c3, o.exporter AS c4, o.name AS c5, o.file_count AS c6,
@@ -205,6 +206,34 @@ export function mergeHoldersPass(db: Db, id: number): boolean {
   }
   if (out.length > 0) db.insertMany('dmabuf_holder', HOLDER_COLUMNS, out, [['snapshot_id', id]]);
   return true;
+}
+
+/**
+ * The buffers of a snapshot whose every inode was observed once, with integer (or NULL) sizes
+ * and counts, a size_exact and global_list of 0 or 1 and text (or NULL) names, by a source with
+ * an importer: merged, each is its observation (one value is the most common, the largest and
+ * the only one; sources cannot disagree), so one INSERT … SELECT writes them, in the inode order
+ * the pass writes them in. A hand capture's buffers are such (one fdinfo file). False, having
+ * written nothing, when they are not.
+ */
+function copyBuffers(db: Db, id: number): boolean {
+  const [r] = db.query(`
+    SELECT (SELECT count(*) FROM dmabuf_observation WHERE snapshot_id = ${id} AND inode IS NOT NULL) AS n,
+           EXISTS (SELECT 1 FROM dmabuf_observation WHERE snapshot_id = ${id} AND inode IS NOT NULL GROUP BY inode HAVING count(*) > 1) AS repeated`);
+  if (r.repeated !== 0 || r.n === 0) return false;
+  db.exec(`
+    INSERT INTO dmabuf (snapshot_id, inode, size, size_exact, exporter, name, file_count, in_global_list, seen_by, source_count)
+    SELECT o.snapshot_id, o.inode, o.size, o.size_exact = 1 AND o.size IS NOT NULL, o.exporter, o.name, o.file_count, o.global_list, s.importer, 1
+    FROM dmabuf_observation o JOIN source s ON s.id = o.source_id
+    WHERE o.snapshot_id = ${id} AND o.inode IS NOT NULL AND typeof(s.importer) = 'text'
+      AND typeof(o.inode) = 'integer' AND typeof(o.size) IN ('integer', 'null') AND typeof(o.file_count) IN ('integer', 'null')
+      AND typeof(o.size_exact) = 'integer' AND o.size_exact IN (0, 1) AND typeof(o.global_list) = 'integer' AND o.global_list IN (0, 1)
+      AND typeof(o.exporter) IN ('text', 'null') AND typeof(o.name) IN ('text', 'null')
+    ORDER BY o.inode`);
+  if (db.raw.getRowsModified() === r.n) return true;
+  // An observation the copy left out (a value of another type, a source without importer): the pass's.
+  db.exec(`DELETE FROM dmabuf WHERE snapshot_id = ${id}`);
+  return false;
 }
 
 /**
