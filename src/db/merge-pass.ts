@@ -241,8 +241,9 @@ function copyBuffers(db: Db, id: number): boolean {
  * counts, by a source with an importer: merged, each is its observation (a sum or a largest of
  * one value is that value, the importers one name), so one INSERT … SELECT writes them, in the
  * (inode, pid) order the pass writes them in. A hand capture's holders are such (one fdinfo
- * file): on the benchmark's 70 MB fdinfo capture (186,000 holders) this took some 0.5 s where
- * reading them back for the pass took 1.3 s. False, having written nothing, when they are not.
+ * file): on the benchmark's 70 MB fdinfo capture (186,000 holders) this took some 0.7 s of CPU
+ * where the pass (reading them back as JSON, then writing them) took 1.1 s. False, having
+ * written nothing, when they are not.
  */
 function copyHolders(db: Db, id: number): boolean {
   const [r] = db.query(`
