@@ -66,6 +66,12 @@ test('merge: the pass equals the SQL rules where sources disagree, and on holder
   await sameAsSql('procfs', await openFolder(k.renderProcFiles(s)));
 });
 
+test('merge: one capture whose buffers and holders were each observed once is copied, with the rows the SQL rules give', async () => {
+  const s = smallScenario();
+  await sameAsSql('one fdinfo capture', await openTexts({ 'fdinfo.txt': k.renderFdinfo(s, 'head') }));
+  await sameAsSql('one bufinfo', await openTexts({ 'bufinfo.txt': k.renderBufinfo(s, '6x') }));
+});
+
 test('merge: a size beyond 2^53 leaves the merge to the SQL, with the same rows', async () => {
   const s = smallScenario();
   s.buffers[0].size = 2 ** 60;

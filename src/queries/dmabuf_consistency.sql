@@ -29,8 +29,12 @@ p AS (
   SELECT (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_consistency' AND name = 'tolerance_pct') AS tolerance_pct,
          (SELECT value FROM analysis_param WHERE analysis = 'dmabuf_consistency' AND name = 'truncated_ratio') AS truncated_ratio
 ),
+-- src_rows and held are read for the sources that reported a total only: a hand capture's
+-- 190,000 holders, say, need not be summed when it printed none.
 src_rows AS MATERIALIZED (
-  SELECT source_id, count(*) AS n, sum(size) AS bytes, count(DISTINCT inode) AS inodes FROM dmabuf_observation GROUP BY source_id
+  SELECT source_id, count(*) AS n, sum(size) AS bytes, count(DISTINCT inode) AS inodes FROM dmabuf_observation
+  WHERE source_id IN (SELECT source_id FROM dmabuf_reported_total)
+  GROUP BY source_id
 ),
 glob AS MATERIALIZED (
   SELECT snapshot_id, count(*) AS n, sum(size) AS bytes FROM dmabuf WHERE in_global_list GROUP BY snapshot_id
@@ -42,7 +46,8 @@ held AS MATERIALIZED (
          sum(sz * coalesce(fd_refs, 1)) AS fd_bytes
   FROM (SELECT h.source_id, h.pid, h.inode, h.reported_pss, h.fd_refs,
                (SELECT max(o.size) FROM dmabuf_observation o WHERE o.source_id = h.source_id AND o.inode = h.inode) AS sz
-        FROM dmabuf_holder_observation h)
+        FROM dmabuf_holder_observation h
+        WHERE h.source_id IN (SELECT source_id FROM dmabuf_reported_total))
   GROUP BY source_id, pid
 ),
 listing AS MATERIALIZED (

@@ -19,8 +19,11 @@ WITH buffers AS MATERIALIZED (
   SELECT snapshot_id, exporter, size, holder_count, holders_known FROM _dmabuf_buffer
 ),
 holders AS (
-  SELECT d.snapshot_id, coalesce(d.exporter, '<unknown>') AS exporter, count(DISTINCT h.pid) AS processes
-  FROM dmabuf_holder h JOIN dmabuf d ON d.snapshot_id = h.snapshot_id AND d.inode = h.inode
+  -- Each (exporter, process) once, then counted: some 0.1 s less than count(DISTINCT pid) over
+  -- a hand capture's 190,000 holders.
+  SELECT snapshot_id, exporter, count(*) AS processes
+  FROM (SELECT DISTINCT d.snapshot_id, coalesce(d.exporter, '<unknown>') AS exporter, h.pid
+        FROM dmabuf_holder h JOIN dmabuf d ON d.snapshot_id = h.snapshot_id AND d.inode = h.inode)
   GROUP BY 1, 2
 )
 SELECT b.snapshot_id, b.exporter, count(*) AS buffers, sum(b.size) AS bytes,

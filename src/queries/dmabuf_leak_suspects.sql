@@ -35,7 +35,8 @@ WITH findings AS (
   FROM _dmabuf_holder h
   JOIN dmabuf d ON d.snapshot_id = h.snapshot_id AND d.inode = h.inode
   LEFT JOIN process p ON p.snapshot_id = h.snapshot_id AND p.pid = h.pid
-  WHERE h.mapped_only
+  -- mapped_only's own condition first: its subquery then runs for the holders that map a buffer only.
+  WHERE coalesce(h.map_refs, 0) > 0 AND coalesce(h.fd_refs, 0) = 0 AND h.mapped_only
   GROUP BY h.snapshot_id, h.pid
   UNION ALL
   SELECT snapshot_id, kind, subject, bytes, evidence FROM _dmabuf_leak_suspects_trace

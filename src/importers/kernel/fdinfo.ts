@@ -105,8 +105,9 @@ function importFdinfo(text: string, ctx: ImportContext): void {
   let deniedLine: number | null = null;
   // One observation per inode, fds counted per (pid, inode), distinct fds only.
   const seenInode = new Set<number | bigint>();
-  /** The holders by pid and inode, in the order they were met. */
-  const holders = new Map<string, Holder>();
+  /** The holders in the order they were met, and by pid then inode. */
+  const holders: Holder[] = [];
+  const byPid = new Map<number, Map<number | bigint, Holder>>();
   let withoutInode = 0;
   let withoutPid = 0;
 
@@ -141,10 +142,14 @@ function importFdinfo(text: string, ctx: ImportContext): void {
     }
     // An fd of unknown number is told apart by its entry's line.
     const fd = e.fd ?? `line${e.line}`;
-    const hk = `${e.pid}/${inode}`;
-    const h = holders.get(hk);
-    if (!h) holders.set(hk, { pid: e.pid, inode, line: e.line, fd, fds: undefined });
-    else if (fd !== h.fd) (h.fds ??= new Set([h.fd])).add(fd);
+    let ofPid = byPid.get(e.pid);
+    if (!ofPid) byPid.set(e.pid, (ofPid = new Map()));
+    const h = ofPid.get(inode);
+    if (!h) {
+      const created: Holder = { pid: e.pid, inode, line: e.line, fd, fds: undefined };
+      ofPid.set(inode, created);
+      holders.push(created);
+    } else if (fd !== h.fd) (h.fds ??= new Set([h.fd])).add(fd);
   };
   const close = () => {
     if (cur) entryRows(cur);
@@ -197,7 +202,7 @@ function importFdinfo(text: string, ctx: ImportContext): void {
   }
   close();
 
-  for (const h of holders.values()) {
+  for (const h of holders) {
     ctx.insert('dmabuf_holder_observation', { line: h.line, inode: h.inode, pid: h.pid, fd_refs: h.fds?.size ?? 1, map_refs: null });
   }
   if (withoutInode > 0) {
