@@ -109,3 +109,25 @@ test('LineReader: the lines splitLines gives, one at a time, each where it start
     assert.ok(!r.text.includes('\r') && !r.text.startsWith('\ufeff'), JSON.stringify(text));
   }
 });
+
+test('LineReader.lookAhead: the first line further on that passes the test, and where it starts, without moving on', () => {
+  const texts = ['', '\n', 'a', 'a\n\n  \nb', '\ufeff\n\nx\r\n\r\ny\r\n', 'a\rb\r\r', 'p\nq\nr'];
+  for (const text of texts) {
+    const { lines } = splitLines(text);
+    const r = new LineReader(text);
+    for (let i = 0; i <= lines.length; i++) {
+      const seen: string[] = [];
+      const want = lines.slice(i).find((l) => l.trim() !== '');
+      const got = r.lookAhead((l, start) => {
+        assert.equal(r.text.slice(start, start + l.length), l, JSON.stringify(text));
+        seen.push(l);
+        return l.trim() !== '';
+      });
+      assert.equal(got, want, JSON.stringify(text));
+      assert.deepEqual(seen, lines.slice(i, want === undefined ? lines.length : lines.indexOf(want, i) + 1), JSON.stringify(text));
+      // The reader has not moved: its next line is line i.
+      assert.equal(r.count, i);
+      assert.equal(r.next(), lines[i]);
+    }
+  }
+});

@@ -190,6 +190,21 @@ export class LineReader {
     this.count++;
     return t.slice(this.start, end < 0 ? t.length : end);
   }
+
+  /**
+   * The first line, from the one `next` would give on, that passes `test` (given the line and
+   * where it starts in `text`), without moving on; undefined when none does.
+   */
+  lookAhead(test: (line: string, start: number) => boolean): string | undefined {
+    const t = this.text;
+    for (let at = this.at; at < t.length; ) {
+      const end = t.indexOf('\n', at);
+      const line = t.slice(at, end < 0 ? t.length : end);
+      if (test(line, at)) return line;
+      at = end < 0 ? t.length : end + 1;
+    }
+    return undefined;
+  }
 }
 
 /** A decimal integer (leading zeros allowed) as a number, or a bigint when it exceeds 2^53; undefined when `s` is not one. */

@@ -17,7 +17,7 @@
 // `dmabuf_dump -a -b` output (these stats, then the buffer × process table) is read whole: the
 // table by the `dmabuf_dump_a` importer, as a child source.
 import type { ImportContext, TextImporter } from './types.js';
-import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, splitLines, toInt } from './common.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, LineReader, splitLines, toInt } from './common.js';
 // dmabuf-dump.ts imports this module too; use its exports only inside functions (not while
 // the modules are being evaluated).
 import { looksLikePerProcessDump } from './dmabuf-dump.js';
@@ -45,18 +45,13 @@ const FAILURE = /^Unable to read DMA-BUF .*stats/;
 type Mode = 'none' | 'buffers' | 'exporters' | 'total' | 'skipped';
 
 /**
- * Parse `dmabuf_dump -b` lines `start` (inclusive) to `end` (exclusive). `lineBase` is added to
- * the index of a line to give its 1-based number within the source. Used by the
- * `dmabuf_dump_b` importer and by the `dmabuf_dump` importer when a capture holds both outputs;
- * `ctx` is the capped context that importer's `guarded` body received.
+ * Parse the `dmabuf_dump -b` lines `lines` gives (`first`: its line the caller has already taken
+ * from it, if any), to the end of the text, or with `untilEnd` to the line where that output
+ * ends (`endOfDmabufDumpB`), the lines after it left unread. Used by the `dmabuf_dump_b`
+ * importer and by the `dmabuf_dump` importer when a capture holds both outputs; `ctx` is the
+ * capped context that importer's `guarded` body received.
  */
-export function parseDmabufDumpBLines(
-  lines: string[],
-  start: number,
-  end: number,
-  lineBase: number,
-  ctx: ImportContext,
-): void {
+export function parseDmabufDumpBLines(lines: LineReader, first: string | undefined, untilEnd: boolean, ctx: ImportContext): void {
   let mode: Mode = 'none';
   let skippedSection = '';
   let skippedRows = 0;
@@ -85,13 +80,27 @@ export function parseDmabufDumpBLines(
     skippedRows = 0;
   };
 
-  for (let i = start; i < end; i++) {
-    const line = lines[i];
-    const lineNo = i + lineBase;
+  /** Past the line where the output ends (with `untilEnd`), and whether the total stats title was seen. */
+  let ended = false;
+  let inTotal = false;
+  /** A line to read again (a per-buffer row before any header, once the per-buffer mode is set). */
+  let again: string | undefined;
+  const nextLine = (): string | undefined => {
+    const l = again;
+    again = undefined;
+    return l ?? (ended ? undefined : lines.next());
+  };
+
+  for (let line = first ?? nextLine(); line !== undefined; line = nextLine()) {
+    const lineNo = lines.count;
     const t = line.trim();
     if (t === '') continue;
 
     const sec = B_SECTION_TITLE.exec(t);
+    if (untilEnd) {
+      if (sec?.[1] === 'total') inTotal = true;
+      else ended = RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t));
+    }
     if (sec) {
       flushSkipped();
       switch (sec[1]) {
@@ -198,7 +207,7 @@ export function parseDmabufDumpBLines(
           ctx.diag('info', 'missing_header', 'per-buffer rows before any section header: read as per-buffer stats', lineNo);
           mode = 'buffers';
           sawBuffers = true;
-          i--; // parse this line again in buffers mode
+          again = line; // read this line again in buffers mode
           continue;
         }
         break;
@@ -241,32 +250,38 @@ export const dmabufDumpBImporter: TextImporter = {
 
   importText(text: string, ctx: ImportContext): void {
     guarded(ctx, 'dmabuf_dump_b importer stopped', (c) => {
-      const { lines, complete } = splitLines(text);
+      const lines = new LineReader(text);
       // `dmabuf_dump -a -b` prints these stats, then its buffer × process table (formats.md
       // §2c): that part is read by its own importer, as a section of this source.
-      const end = endOfDmabufDumpB(lines, 0);
-      const table = end < lines.length ? lines.slice(end).join('\n') + (complete ? '\n' : '') : '';
+      const end = endOfDmabufDumpB(lines);
+      const table = end === undefined ? '' : lines.text.slice(end);
       if (table !== '' && dmabufDumpAImporter.sniff(table, ctx.path)) {
-        parseDmabufDumpBLines(lines, 0, end, 1, c);
-        dmabufDumpAImporter.importText(table, ctx.child(ctx.path, dmabufDumpAImporter.name, { lineStart: end + 1, lineEnd: lines.length }));
+        parseDmabufDumpBLines(lines, undefined, true, c);
+        const start = lines.count + 1;
+        let rest = 0;
+        lines.lookAhead(() => (rest++, false));
+        dmabufDumpAImporter.importText(table, ctx.child(ctx.path, dmabufDumpAImporter.name, { lineStart: start, lineEnd: start - 1 + rest }));
         return;
       }
-      parseDmabufDumpBLines(lines, 0, lines.length, 1, c);
+      parseDmabufDumpBLines(lines, undefined, false, c);
     });
   },
 };
 
 /**
- * Where the `dmabuf_dump -b` output starting at line `start` ends (exclusive): after the line
- * with the total count (raw or CSV) that follows the "DMA-BUF total stats" title, else at the
- * end of the text.
+ * Where the `dmabuf_dump -b` output `lines` gives from its next line on ends, found without
+ * moving on: the offset in `lines.text` after the line with the total count (raw or CSV) that
+ * follows the "DMA-BUF total stats" title (`parseDmabufDumpBLines` with `untilEnd` stops there
+ * too); undefined when the output runs to the end of the text.
  */
-export function endOfDmabufDumpB(lines: string[], start: number): number {
+function endOfDmabufDumpB(lines: LineReader): number | undefined {
   let inTotal = false;
-  for (let i = start; i < lines.length; i++) {
-    const t = lines[i].trim();
+  let end: number | undefined;
+  lines.lookAhead((l, start) => {
+    const t = l.trim();
     if (B_SECTION_TITLE.exec(t)?.[1] === 'total') inTotal = true;
-    else if (RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t))) return i + 1;
-  }
-  return lines.length;
+    else if (RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t))) end = start + l.length + 1;
+    return end !== undefined;
+  });
+  return end;
 }

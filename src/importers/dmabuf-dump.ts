@@ -22,10 +22,10 @@
 // `dmabuf_holder_observation` per (inode, pid) with the printed Pss, `process` names, and
 // `dmabuf_reported_total` (`dmabuf_dump_process` per PROCESS TOTAL, `dmabuf_dump` for the totals).
 import type { ImportContext, TextImporter } from './types.js';
-import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, kbToBytes, splitLines, toInt } from './common.js';
+import { COMMAND_FAILED, SECTION_MARK, excerpt, guarded, isShellNoise, kbToBytes, LineReader, splitLines, toInt } from './common.js';
 // dmabuf-dump-b.ts imports this module too; use its exports only inside functions (not while
 // the modules are being evaluated).
-import { B_SECTION_TITLE, endOfDmabufDumpB, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
+import { B_SECTION_TITLE, parseDmabufDumpBLines } from './dmabuf-dump-b.js';
 
 const HEADER_RAW = /^\s*Name\s+Rss\s+Pss\s+nr_procs\b(.*)$/;
 const HEADER_CSV = /^"Name","Rss\(kB\)","Pss\(kB\)","nr_procs"(.*)$/;
@@ -61,7 +61,7 @@ interface Columns {
 }
 
 function importDmabufDump(text: string, ctx: ImportContext): void {
-  const { lines } = splitLines(text);
+  const lines = new LineReader(text);
   let cols: Columns | null = null;
   let proc: OpenProcess | null = null;
   let pending: 'process_total' | 'totals' | null = null;
@@ -83,7 +83,7 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
     pending = null;
   };
 
-  const addRow = (lineNo: number, name: string, rssKb: string, pssKb: string, inode: string, exporterRaw: string | undefined) => {
+  const addRow = (lineNo: number, line: string, name: string, rssKb: string, pssKb: string, inode: string, exporterRaw: string | undefined) => {
     const bufName = name === '<unknown>' || name === '' ? null : name;
     let exporter: string | null = exporterRaw?.trim() ?? null;
     if (exporter === '' || exporter === '<unknown>') exporter = null;
@@ -99,10 +99,10 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
         name: bufName,
       });
     } else if (prev.size !== rssKb || prev.name !== bufName || (exporter !== null && prev.exporter !== exporter)) {
-      ctx.diag('warning', 'value_mismatch', `inode ${inode} printed with different values under another process: ${excerpt(lines[lineNo - 1])}`, lineNo);
+      ctx.diag('warning', 'value_mismatch', `inode ${inode} printed with different values under another process: ${excerpt(line)}`, lineNo);
     }
     if (!proc) {
-      ctx.diag('warning', 'orphan_row', `buffer row outside any process table (holder unknown): ${excerpt(lines[lineNo - 1])}`, lineNo);
+      ctx.diag('warning', 'orphan_row', `buffer row outside any process table (holder unknown): ${excerpt(line)}`, lineNo);
       return;
     }
     proc.rows++;
@@ -148,9 +148,8 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
     });
   };
 
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const lineNo = i + 1;
+  for (let line = lines.next(); line !== undefined; line = lines.next()) {
+    const lineNo = lines.count;
     const t = line.trim();
     if (t === '') continue;
     if (t.length > 4096) {
@@ -180,10 +179,10 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
     }
 
     let fin = FINAL.exec(t);
-    if (!fin && t.startsWith('dmabuf total:') && i + 1 < lines.length) {
+    if (!fin && t.startsWith('dmabuf total:') && lines.more) {
       // The totals line wrapped in two (copied from a terminal narrower than the line).
-      fin = FINAL.exec(`${t} ${lines[i + 1].trim()}`);
-      if (fin) i++;
+      fin = FINAL.exec(`${t} ${lines.lookAhead(() => true)!.trim()}`);
+      if (fin) lines.next();
     }
     if (fin) {
       closeProcess('the totals line follows');
@@ -218,9 +217,7 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
     if (B_SECTION_TITLE.test(t)) {
       // A capture holding `dmabuf_dump -b` output after the per-process tables.
       closeProcess('dmabuf_dump -b output follows');
-      const end = endOfDmabufDumpB(lines, i);
-      parseDmabufDumpBLines(lines, i, end, 1, ctx);
-      i = end - 1;
+      parseDmabufDumpBLines(lines, line, true, ctx);
       continue;
     }
     if (COMMAND_FAILED.test(t)) {
@@ -265,7 +262,7 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
       const m = ROW_CSV.exec(t);
       if (m) {
         sawAnything = true;
-        addRow(lineNo, m[1], m[2], m[3], m[5], m[6]);
+        addRow(lineNo, line, m[1], m[2], m[3], m[5], m[6]);
         continue;
       }
     } else if (cols && !cols.inode) {
@@ -283,7 +280,7 @@ function importDmabufDump(text: string, ctx: ImportContext): void {
         if (m[6] !== undefined && cols && !cols.exporter) {
           ctx.diag('info', 'unexpected_column', `row has text after the inode although the header has no Exporter column: ${excerpt(t)}`, lineNo);
         }
-        addRow(lineNo, m[1].trim(), m[2], m[3], m[5], m[6]);
+        addRow(lineNo, line, m[1].trim(), m[2], m[3], m[5], m[6]);
         continue;
       }
     }

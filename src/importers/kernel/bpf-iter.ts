@@ -13,21 +13,19 @@
 // (`dmabuf_consistency`). A capture by hand may have blank lines, a prompt or the command
 // before the first record and a prompt after the last: skipped without a diagnostic.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, isShellNoise, LineReader, toInt } from '../common.js';
 
 const NUM = /^\d+$/;
 const ONE_LINE = /^\s*ino:(\d+) size:(\d+) name:(.*?) exp_name:(.*?)\s*$/;
 // An exporter is a driver or heap name (`system`, `qcom,system`, `mali`, `i915`, `virtio-gpu`).
 const EXPORTER = /^[A-Za-z_][\w.,:+\- ]*$/;
 
-function isRecord(l: readonly string[], i: number): boolean {
-  return (
-    i + 3 < l.length &&
-    NUM.test(l[i].trim()) &&
-    NUM.test(l[i + 1].trim()) &&
-    Number(l[i].trim()) > 0 &&
-    (EXPORTER.test(l[i + 3].trim()) || l[i + 3].trim() === '')
-  );
+/** Whether the four lines `line(0)` to `line(3)` (undefined past the end) are a record. */
+function isRecord(line: (k: number) => string | undefined): boolean {
+  const exporter = line(3);
+  if (exporter === undefined) return false;
+  const inode = line(0)!.trim();
+  return NUM.test(inode) && NUM.test(line(1)!.trim()) && Number(inode) > 0 && (EXPORTER.test(exporter.trim()) || exporter.trim() === '');
 }
 
 /** A line of digits alone: where a record may start. */
@@ -55,7 +53,7 @@ export function bpfRecordsAt(text: string, from: number): { lines: number; exami
       rec.push(text.slice(at, nl < 0 ? text.length : nl));
       at = nl < 0 ? text.length + 1 : nl + 1;
     }
-    if (!isRecord(rec, 0)) break;
+    if (!isRecord((k) => rec[k])) break;
     const inode = rec[0].trim();
     if (inodes.has(inode)) break;
     inodes.add(inode);
@@ -79,7 +77,7 @@ export const bpfIterImporter: TextImporter = {
     if (oneLine.length > 0 && oneLine.slice(0, -1).every((l) => ONE_LINE.test(l)) && ONE_LINE.test(oneLine[0])) return true;
     const all = head.replace(/\r/g, '').split('\n');
     if (all[all.length - 1] === '') all.pop();
-    const lines = all.slice(preamble(all));
+    const lines = all.slice(preamble((k) => all[k]));
     // The head may end inside a record: judge whole records only.
     const whole = Math.floor(lines.length / 4);
     if (whole < 1) return false;
@@ -107,92 +105,140 @@ export const bpfIterImporter: TextImporter = {
 };
 
 /** Lines before the first record: blank lines, a prompt, the command typed (at most a few). */
-function preamble(lines: readonly string[]): number {
+function preamble(line: (k: number) => string | undefined): number {
   let i = 0;
-  while (i < lines.length && i < 8 && (lines[i].trim() === '' || isShellNoise(lines[i]))) i++;
-  return i < lines.length && NUM.test(lines[i].trim()) ? i : 0;
+  for (let l = line(0); l !== undefined && i < 8 && (l.trim() === '' || isShellNoise(l)); l = line(i)) i++;
+  const l = line(i);
+  return l !== undefined && NUM.test(l.trim()) ? i : 0;
 }
 
-/** Whether the lines from `i` on are only a prompt (or blank): what a terminal prints after the output. */
-function onlyTrailer(lines: readonly string[], i: number): boolean {
-  return lines.slice(i).every((l) => l.trim() === '' || isShellNoise(l));
+/** A line a terminal prints after the output: a prompt, or blank. */
+function trailer(l: string): boolean {
+  return l.trim() === '' || isShellNoise(l);
+}
+
+/**
+ * The lines of a LineReader from line `i` (0-based) on, read ahead only as far as asked (a
+ * record's four lines, the few before the first record), so that no array of all the lines is made.
+ */
+class Ahead {
+  i = 0;
+  private readonly held: string[] = [];
+
+  constructor(private readonly lines: LineReader) {}
+
+  /** Line `i + k`; undefined past the end. */
+  at(k: number): string | undefined {
+    while (this.held.length <= k) {
+      const l = this.lines.next();
+      if (l === undefined) return undefined;
+      this.held.push(l);
+    }
+    return this.held[k];
+  }
+
+  /** Whether line `i + k` is there and whole (not a last line without its newline). */
+  whole(k: number): boolean {
+    if (this.at(k) === undefined) return false;
+    return this.lines.complete || this.lines.more || k < this.held.length - 1;
+  }
+
+  /** Whether there is no line from `i` on. */
+  get done(): boolean {
+    return this.at(0) === undefined;
+  }
+
+  /** Move on by `n` lines. */
+  skip(n: number): void {
+    for (let k = 0; k < n; k++) if (this.held.shift() === undefined) this.lines.next();
+    this.i += n;
+  }
+
+  /** Whether the lines from `i` on are only what a terminal prints after the output. */
+  onlyTrailer(): boolean {
+    return this.held.every(trailer) && this.lines.lookAhead((l) => !trailer(l)) === undefined;
+  }
+
+  /** The lines from `i` on (few: only at the end of the text), one a line. */
+  rest(): string {
+    while (this.at(this.held.length) !== undefined);
+    return this.held.join('\n');
+  }
 }
 
 function importBpfIter(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
-  const first = lines.find((l) => l.trim() !== '' && !isShellNoise(l));
-  if (first !== undefined && ONE_LINE.test(first)) return importOneLine(lines, complete, ctx);
-  // Lines known whole: all but a last line not followed by a newline.
-  const wholeCount = complete ? lines.length : lines.length - 1;
-  let lastNonBlank = lines.length - 1;
-  while (lastNonBlank >= 0 && lines[lastNonBlank].trim() === '') lastNonBlank--;
-  let i = preamble(lines);
-  while (i < lines.length) {
-    if (i + 3 < wholeCount && isRecord(lines, i)) {
-      const exporter = lines[i + 3].trim();
-      const name = lines[i + 2].trim();
-      if (exporter === '') ctx.diag('warning', 'empty_exporter', `buffer ${lines[i].trim()} has an empty exporter line`, i + 4);
+  const lines = new LineReader(text);
+  const first = lines.lookAhead((l) => l.trim() !== '' && !isShellNoise(l));
+  if (first !== undefined && ONE_LINE.test(first)) return importOneLine(lines, ctx);
+  const w = new Ahead(lines);
+  const line = (k: number) => w.at(k);
+  w.skip(preamble(line));
+  while (!w.done) {
+    const i = w.i;
+    if (w.whole(3) && isRecord(line)) {
+      const exporter = w.at(3)!.trim();
+      const name = w.at(2)!.trim();
+      if (exporter === '') ctx.diag('warning', 'empty_exporter', `buffer ${w.at(0)!.trim()} has an empty exporter line`, i + 4);
       ctx.insert('dmabuf_observation', {
         line: i + 1,
-        inode: toInt(lines[i])!,
-        size: toInt(lines[i + 1])!,
+        inode: toInt(w.at(0))!,
+        size: toInt(w.at(1))!,
         size_exact: 1,
         exporter: exporter === '' ? null : exporter,
         name: name === '' ? null : name,
         file_count: null,
         global_list: 1,
       });
-      i += 4;
+      w.skip(4);
       continue;
     }
-    if (i > lastNonBlank || onlyTrailer(lines, i)) break;
-    const rest = lines.length - i;
-    if (rest < 4 || i + 3 >= wholeCount) {
+    if (w.onlyTrailer()) break;
+    if (!w.whole(3)) {
       // The last record, cut short.
-      if (i < wholeCount && NUM.test(lines[i].trim()) && Number(lines[i].trim()) > 0) {
-        const sizeWhole = i + 1 < wholeCount && NUM.test(lines[i + 1].trim());
-        const nameWhole = i + 2 < wholeCount;
+      if (w.whole(0) && NUM.test(w.at(0)!.trim()) && Number(w.at(0)!.trim()) > 0) {
+        const sizeWhole = w.whole(1) && NUM.test(w.at(1)!.trim());
+        const nameWhole = w.whole(2);
         ctx.insert('dmabuf_observation', {
           line: i + 1,
-          inode: toInt(lines[i])!,
-          size: sizeWhole ? toInt(lines[i + 1])! : null,
+          inode: toInt(w.at(0))!,
+          size: sizeWhole ? toInt(w.at(1))! : null,
           size_exact: 1,
           exporter: null,
-          name: nameWhole && lines[i + 2].trim() !== '' ? lines[i + 2].trim() : null,
+          name: nameWhole && w.at(2)!.trim() !== '' ? w.at(2)!.trim() : null,
           file_count: null,
           global_list: 1,
         });
-        ctx.diag('warning', 'truncated', `BPF iterator output ends inside the record of buffer ${lines[i].trim()}: kept with what it has`, i + 1);
+        ctx.diag('warning', 'truncated', `BPF iterator output ends inside the record of buffer ${w.at(0)!.trim()}: kept with what it has`, i + 1);
       } else {
-        ctx.diag('warning', 'truncated', `BPF iterator output ends inside a record (line ${i + 1}): ${excerpt(lines.slice(i).join('\n'))}`, i + 1);
+        ctx.diag('warning', 'truncated', `BPF iterator output ends inside a record (line ${i + 1}): ${excerpt(w.rest())}`, i + 1);
       }
       break;
     }
     // Out of step (a lost or extra line): skip to the next line that starts a record.
-    let j = i + 1;
-    while (j < lines.length && !(j + 3 < wholeCount && isRecord(lines, j))) j++;
-    if (j >= lines.length) {
+    w.skip(1);
+    while (!w.done && !(w.whole(3) && isRecord(line))) w.skip(1);
+    if (w.done) {
       ctx.diag('warning', 'malformed_row', `BPF iterator output out of step from line ${i + 1} to its end`, i + 1);
       break;
     }
-    ctx.diag('warning', 'malformed_row', `BPF iterator output out of step: lines ${i + 1}–${j} skipped`, i + 1);
-    i = j;
+    ctx.diag('warning', 'malformed_row', `BPF iterator output out of step: lines ${i + 1}–${w.i} skipped`, i + 1);
   }
 }
 
 /** The one-line-per-buffer format of the first selftest: `ino:%lu size:%llu name:%s exp_name:%s`. */
-function importOneLine(lines: string[], complete: boolean, ctx: ImportContext): void {
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() === '' || isShellNoise(lines[i])) continue;
-    const m = ONE_LINE.exec(lines[i]);
-    const cut = i === lines.length - 1 && !complete;
+function importOneLine(lines: LineReader, ctx: ImportContext): void {
+  for (let l = lines.next(); l !== undefined; l = lines.next()) {
+    const lineNo = lines.count;
+    if (l.trim() === '' || isShellNoise(l)) continue;
+    const m = ONE_LINE.exec(l);
+    const cut = !lines.more && !lines.complete;
     if (!m || cut) {
-      ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a BPF iterator line: ${excerpt(lines[i])}`, i + 1);
+      ctx.diag('warning', cut ? 'truncated' : 'malformed_row', `not a BPF iterator line: ${excerpt(l)}`, lineNo);
       continue;
     }
-    if (m[4] === '') ctx.diag('warning', 'empty_exporter', `buffer ${m[1]} has an empty exporter`, i + 1);
+    if (m[4] === '') ctx.diag('warning', 'empty_exporter', `buffer ${m[1]} has an empty exporter`, lineNo);
     ctx.insert('dmabuf_observation', {
-      line: i + 1,
+      line: lineNo,
       inode: toInt(m[1])!,
       size: toInt(m[2])!,
       size_exact: 1,

@@ -49,7 +49,7 @@
 // device with `buffer_line` = the buffer's row line (links buffers without an inode); the
 // totals line → `dmabuf_reported_total` origin `bufinfo` (bytes and object count).
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, LineReader, toInt } from '../common.js';
 
 /** `expfirst`: the first layout (3.10-era), exporter before the numbers. */
 type Variant = '6x' | '5x' | 'pre5.3' | 'expfirst' | 'bufname' | 'bufname-ino' | 'unknown';
@@ -176,7 +176,8 @@ export const bufinfoImporter: TextImporter = {
 };
 
 function importBufinfo(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
+  const lines = new LineReader(text);
+  const complete = lines.complete;
   let inTable = false;
   let sawTable = false;
   let variant: Variant = 'unknown';
@@ -222,10 +223,9 @@ function importBufinfo(text: string, ctx: ImportContext): void {
     lastRowLine = r.line;
   };
 
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    const lineNo = i + 1;
-    const isLast = i === lines.length - 1;
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
+    const isLast = !lines.more;
 
     if (OBJECTS.test(raw)) {
       if (inTable) ctx.diag('warning', 'truncated', 'a bufinfo listing ends without its `Total N objects` line before another begins', lineNo);
@@ -327,14 +327,14 @@ function importBufinfo(text: string, ctx: ImportContext): void {
     // Anything else inside the table (a vendor line, a stray message) is ignored.
   }
 
-  if (inDevices) flushDevices(undefined, lines.length);
+  if (inDevices) flushDevices(undefined, lines.count);
   if (inTable) {
     ctx.diag(
       'warning',
       'truncated',
       `bufinfo listing (from line ${blockStart}) ends without its \`Total N objects, M bytes\` line: the capture was cut short after ${blockRows} buffers` +
         (lastRowLine ? ` (last row on line ${lastRowLine})` : ''),
-      lines.length || null,
+      lines.count || null,
     );
   }
   if (!sawTable) ctx.diag('warning', 'no_data', 'no `Dma-buf Objects:` listing found');

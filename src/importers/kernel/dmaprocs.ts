@@ -42,7 +42,7 @@
 // them), CRLF, text around the blocks (ignored), a capture cut short (whole rows kept, a
 // `truncated` diagnostic); an unreadable line inside a block is `malformed_row`.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, isShellNoise, LineReader, splitLines, toInt } from '../common.js';
 
 /** `comm (PID 123) size: 456`, `… size: 456 kB`, `… size(kB): 456`. */
 const DMAPROCS_HEAD = /^(.*?)\s*\(PID\s+(\d+)\)\s+size(?:\(kB\))?:\s*(\d+)(?:\s*kB)?\s*$/;
@@ -124,15 +124,14 @@ function parseRow(raw: string, layout: Layout, line: number): Buf | undefined {
 }
 
 function importDmaprocs(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
+  const lines = new LineReader(text);
   const blocks: Block[] = [];
   let cur: Block | undefined;
   let sawBuffers = false;
 
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    const lineNo = i + 1;
-    const cutHere = i === lines.length - 1 && !complete;
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
+    const cutHere = !lines.more && !lines.complete;
     const h = dmaprocsHead(raw);
     if (h && !cutHere) {
       cur = { line: lineNo, pid: Number(h[2]), comm: h[1].trim(), totalKb: toInt(h[3])!, layout: 'unknown', bufs: [], cut: false };

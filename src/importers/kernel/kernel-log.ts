@@ -54,7 +54,7 @@
 // table holds per-device totals). A total that disagrees with the statistics' sizes is flagged
 // `count_mismatch`; a capture cut inside the dump `truncated` (a last row cut is dropped).
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, LineReader, splitLines, toInt } from '../common.js';
 
 /** The kernel log's line prefix: the level, then bracketed groups (time, caller id); and a title's `\x0a`. */
 const KMSG_PREFIX = /^(?:<\d{1,3}>)?(?:\[[^\]\n]*\][ \t]*)*(?:\\x0a)?/;
@@ -147,16 +147,14 @@ export const kernelLogImporter: TextImporter = {
 };
 
 function importDump(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
+  const lines = new LineReader(text);
   const dumps: Dump[] = [];
   let cur: Dump | undefined;
   let section: Section = 'none';
-  let lastNonBlank = lines.length - 1;
-  while (lastNonBlank >= 0 && lines[lastNonBlank].trim() === '') lastNonBlank--;
 
-  for (let i = 0; i < lines.length; i++) {
-    const b = body(lines[i]);
-    const lineNo = i + 1;
+  for (let line = lines.next(); line !== undefined; line = lines.next()) {
+    const b = body(line);
+    const lineNo = lines.count;
     const title = b.includes('Dma-buf Info:') ? TITLE.exec(b) : null;
     if (title) {
       cur = {
@@ -178,7 +176,7 @@ function importDump(text: string, ctx: ImportContext): void {
     }
     if (!cur || section === 'none' || b.trim() === '') continue;
     // The last line of a text without its final newline may be cut anywhere.
-    const cutLine = i === lines.length - 1 && !complete;
+    const cutLine = !lines.more && !lines.complete;
     if (cutLine) cur.cut = true;
     if (HEADER.test(b)) {
       cur.header = true;
@@ -205,7 +203,8 @@ function importDump(text: string, ctx: ImportContext): void {
       // Another kernel message: the dump's section ended.
       section = 'none';
     }
-    if (i === lastNonBlank && !cutLine && section === 'procs' && cur.procs.length > 0 && cur.total !== undefined && !cur.devices) {
+    // The last line that is not blank (`b` is not: blank lines were passed over above).
+    if (!cutLine && section === 'procs' && cur.procs.length > 0 && cur.total !== undefined && !cur.devices && lines.lookAhead((l) => l.trim() !== '') === undefined) {
       ctx.diag('warning', 'truncated', `the kernel log ends inside the Dma-buf Info dump of line ${cur.line}, after its process rows: its device list and size statistics are missing`, lineNo);
     }
   }

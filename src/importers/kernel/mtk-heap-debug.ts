@@ -50,7 +50,7 @@
 // `start:… end:…ms` line is cut short too); an unknown line outside a buffer's block is
 // `malformed_row` (inside one it is a heap's own line, skipped).
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, guarded, isShellNoise, kbToBytes, splitLines, toInt } from '../common.js';
+import { excerpt, guarded, isShellNoise, kbToBytes, LineReader, splitLines, toInt } from '../common.js';
 
 const ALL_START = /^\[All heap\] dump start @\d+ ms$/;
 const HEAP_INFO = /^\[heap info\](?: @\d+ ms)?$/;
@@ -122,7 +122,7 @@ function cleanName(s: string | undefined): string | null {
 }
 
 function importMtkHeap(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
+  const lines = new LineReader(text);
   let state: State = 'top';
   let mode: 'all' | 'heap' | undefined;
   let heapTotalKb: string | undefined;
@@ -137,12 +137,10 @@ function importMtkHeap(text: string, ctx: ImportContext): void {
   let openTable: number | undefined;
   let cut = false;
 
-  const last = lines.length - 1;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    const lineNo = i + 1;
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
     const t = raw.trim();
-    if (i === last && !complete) {
+    if (!lines.more && !lines.complete) {
       cut = true;
       ctx.diag('warning', 'truncated', `the capture ends inside a line: ${excerpt(raw)}`, lineNo);
       break;
@@ -283,7 +281,7 @@ function importMtkHeap(text: string, ctx: ImportContext): void {
   } else if (openTable !== undefined) {
     ctx.diag('warning', 'truncated', 'the process table ends without its `-----EGL memtrack data end` line', openTable);
   } else if (mode !== undefined && !sawEnd) {
-    ctx.diag('warning', 'truncated', 'the dump ends before its final `start:… end:…ms` line: buffers may be missing', lines.length);
+    ctx.diag('warning', 'truncated', 'the dump ends before its final `start:… end:…ms` line: buffers may be missing', lines.count);
   }
 
   for (const [pid, v] of procTotals) {

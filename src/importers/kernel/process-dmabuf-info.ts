@@ -30,7 +30,7 @@
 // `truncated` diagnostic); the columns are read by their printf widths, so a comm or an
 // exporting comm with spaces (`[kernel task]`) and a buffer name with spaces are kept whole.
 import type { ImportContext, TextImporter } from '../types.js';
-import { excerpt, fromBigInt, guarded, isShellNoise, splitLines, toInt } from '../common.js';
+import { excerpt, fromBigInt, guarded, isShellNoise, LineReader, splitLines, toInt } from '../common.js';
 
 const START = /^\s*Dma-buf objects usage of processes:\s*$/;
 const HEADER = /^\s*Process\s+pid\s+fd\s+size_bytes\s+ino\s+exp_pid\s+exp_task_comm\s+buf_name\s+exp_name\s*$/;
@@ -135,7 +135,7 @@ interface Block {
 }
 
 function importProcessDmabufInfo(text: string, ctx: ImportContext): void {
-  const { lines, complete } = splitLines(text);
+  const lines = new LineReader(text);
   let sawListing = false;
   let cur: Block | undefined;
   const totals = new Map<number, { bytes: bigint; line: number }>();
@@ -144,11 +144,9 @@ function importProcessDmabufInfo(text: string, ctx: ImportContext): void {
   const named = new Set<number>();
   let cut = false;
 
-  const last = lines.length - 1;
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    const lineNo = i + 1;
-    if (i === last && !complete) {
+  for (let raw = lines.next(); raw !== undefined; raw = lines.next()) {
+    const lineNo = lines.count;
+    if (!lines.more && !lines.complete) {
       // The last line lost characters: a row's numbers or names may be cut.
       cut = true;
       ctx.diag('warning', 'truncated', `the capture ends inside a line: ${excerpt(raw)}`, lineNo);
