@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import initSqlJs from 'sql.js';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cli, tempDir } from './helpers.js';
 import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { bugreportZipBytes } from './fixtures/bugreport.js';
+import { bugreportTextGz, bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
 const dir = tempDir();
 const zip = path.join(dir, 'report.zip');
@@ -184,4 +184,30 @@ test('output piped into a reader that stops early (| head) ends quietly, with ex
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(err, '');
   assert.equal(code, 0);
+});
+
+test('a pipe or FIFO is read as it comes (analyze <(zcat …)): zip, text and gzip alike', () => {
+  const fifo = path.join(dir, 'capture.fifo');
+  const sql = 'SELECT count(*) AS n, sum(size) AS bytes FROM dmabuf';
+  const want = cli(['query', zip, '-q', '--sql', sql, '--format', 'csv']);
+  assert.equal(want.code, 0, want.err);
+  const inputs = { zip: fs.readFileSync(zip), text: renderBugreportText(smallScenario(34)), gzip: bugreportTextGz(smallScenario(34)) };
+  for (const [label, bytes] of Object.entries(inputs)) {
+    fs.rmSync(fifo, { force: true });
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const src = path.join(dir, `fifo-source.${label}`);
+    fs.writeFileSync(src, bytes);
+    // The writer runs beside the command, as a shell's process substitution does.
+    const script = 'cat "$1" > "$2" & exec "$0" "$3" query "$2" -q --sql "$4" --format csv';
+    const r = spawnSync('sh', ['-c', script, process.execPath, src, fifo, packagePath('bin', 'dmabuf-triage.js'), sql], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${label}: ${r.stderr}`);
+    assert.equal(r.stdout, want.out, label);
+  }
+});
+
+test('a file that fails to read (an I/O error) is one line and exit 2, not a stack trace', { skip: !fs.existsSync('/proc/self/mem') }, () => {
+  // Reading /proc/self/mem at offset 0 fails with EIO.
+  const r = cli(['analyze', '/proc/self/mem', '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, 'dmabuf-triage: /proc/self/mem: cannot read (EIO: i/o error, read)\n');
 });

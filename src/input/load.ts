@@ -80,11 +80,33 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
     throw new InputError(`${spec}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
   }
   if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
-  const head = readHead(spec, 4);
+  if (!stat.isFile()) return loadPipe(db, spec, env);
+  let head: Buffer;
+  try {
+    head = readHead(spec, 4);
+  } catch (e) {
+    throw new InputError(`${spec}: cannot read (${(e as Error).message})`);
+  }
   if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env, stat.size);
   const first = await openPeeked(fs.createReadStream(spec, { highWaterMark: 1 << 20 }), spec);
   const loaded = await loadStream(db, spec, first, stat.size, null, env, { file: spec });
   if (!loaded) throw notRecognized(spec);
+}
+
+/**
+ * A path that is neither a file nor a folder: a pipe (`analyze <(zcat bugreport.txt.gz)`, a
+ * FIFO) or a device. It is read once, from its start, as it comes: nothing can be read at an
+ * offset or twice, and its size is unknown. A zip needs random access: its bytes are gathered first.
+ */
+async function loadPipe(db: Db, spec: string, env: ImportEnv): Promise<void> {
+  const first = await openPeeked(fs.createReadStream(spec, { highWaterMark: 1 << 20 }), spec);
+  if (hasMagic(first.head, ZIP_MAGIC)) {
+    const parts: Buffer[] = [];
+    for await (const c of first.chunks) parts.push(c);
+    const bytes = Buffer.concat(parts);
+    return loadContainer(db, await openZip(spec, { bytes }), env, bytes.byteLength);
+  }
+  if (!(await loadStream(db, spec, first, undefined, null, env))) throw notRecognized(spec);
 }
 
 function notRecognized(name: string): InputError {
@@ -117,7 +139,7 @@ async function loadStream(
   db: Db,
   name: string,
   first: Peeked,
-  bytes: number,
+  bytes: number | undefined,
   parent: SourceContext | null,
   env: ImportEnv,
   opts: { forced?: StreamImporter; file?: string; cut?: boolean } = {},
@@ -170,7 +192,7 @@ async function loadStream(
       ? parent.child(name, si.name, { bytes: whole ? bytes : undefined })
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, whole ? bytes : undefined);
     env.progress(`reading ${name} (${si.name})`);
-    const file = opts.file !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
+    const file = opts.file !== undefined && bytes !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
     await si.importStream(si.lines ? asLines(peeked.chunks) : peeked.chunks, ctx, env, file);
     await peeked.stop(); // the importer may have read the file itself
     noteCut(ctx, si.lines === true);
