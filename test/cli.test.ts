@@ -211,3 +211,40 @@ test('a file that fails to read (an I/O error) is one line and exit 2, not a sta
   assert.equal(r.code, 2);
   assert.equal(r.err, 'dmabuf-triage: /proc/self/mem: cannot read (EIO: i/o error, read)\n');
 });
+
+test('query: no statement or several is one line and exit 2; a statement that creates what it names runs', () => {
+  for (const [sql, says] of [
+    ['', 'no SQL statement to run'],
+    ['-- a comment', 'no SQL statement to run'],
+    ['SELECT 1; SELECT 2', "one SQL statement at a time: 'SELECT 2' follows the first"],
+  ]) {
+    const r = cli(['query', zip, '-q', '--sql', sql]);
+    assert.equal(r.code, 2, sql);
+    assert.equal(r.err, `dmabuf-triage: ${says}\n`, sql);
+  }
+  // Its columns were read after it had run: 'table t already exists'.
+  const r = cli(['query', zip, '-q', '--sql', 'CREATE TABLE t AS SELECT inode FROM dmabuf']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+});
+
+test('shell fed through a pipe: errors on stderr and exit 2, a last statement without ";" still runs', () => {
+  const ok = cli(['shell', zip, '-q'], 'CREATE TABLE t AS SELECT inode FROM dmabuf;\nSELECT count(*) AS n FROM t');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(ok.err, '');
+  assert.match(ok.out, /^n\n-\n6\n\(1 row\)\n$/m);
+  const bad = cli(['shell', zip, '-q'], '.schema no_such_table\n.nope\nSELEC 1;\n;\nSELECT 1; SELECT 2;\nSELECT 7 AS seven;\n');
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.err,
+    [
+      "no table or view named 'no_such_table'",
+      'unknown command .nope; try .tables, .schema NAME, .analyses, .quit',
+      'SQL error: near "SELEC": syntax error',
+      'no SQL statement to run',
+      "one SQL statement at a time: 'SELECT 2' follows the first",
+      '',
+    ].join('\n'),
+  );
+  assert.equal(bad.out, 'seven\n-----\n    7\n(1 row)\n');
+});

@@ -149,7 +149,9 @@ export function buildProgram(): Command {
     ),
   ).action(async (inputs: string[], o: RowOptions & { sql: string }) => {
     const s = await load(inputs, o.quiet);
-    write(renderRows(s.query(o.sql, o.param), s.columns(o.sql), o.format, { headers: o.headers }));
+    // The columns first: they are read without running the statement, which may create what it names.
+    const columns = s.columns(o.sql);
+    write(renderRows(s.query(o.sql, o.param), columns, o.format, { headers: o.headers }));
     s.close();
   });
 
@@ -251,10 +253,24 @@ function positiveInt(v: string, flag: string): number {
 }
 
 async function shell(s: Session): Promise<void> {
-  // Prompts only for a person at a terminal; piped SQL gets results alone.
+  // Prompts only for a person at a terminal; piped SQL gets results alone, and its errors (on
+  // stderr, as at a terminal) make the exit code 2.
   const interactive = Boolean(process.stdin.isTTY);
   const rl = readline.createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, prompt: 'dmabuf> ', terminal: interactive });
   if (interactive) write('SQL ends with ";". .tables, .schema NAME, .analyses, .quit\n');
+  const fail = (message: string) => {
+    process.stderr.write(`${message}\n`);
+    if (!interactive) process.exitCode = 2;
+  };
+  const run = (sql: string) => {
+    try {
+      const columns = s.columns(sql);
+      write(renderRows(s.query(sql), columns, 'table'));
+    } catch (e) {
+      if (!isKnownError(e)) throw e;
+      fail(e.message);
+    }
+  };
   let pending = '';
   rl.prompt();
   for await (const line of rl) {
@@ -264,8 +280,11 @@ async function shell(s: Session): Promise<void> {
       if (cmd === '.quit' || cmd === '.exit') break;
       if (cmd === '.tables') write(s.schema().map((x) => `${x.kind.padEnd(5)} ${x.name}`).join('\n') + '\n');
       else if (cmd === '.analyses') write(analysesText(s.analyses()));
-      else if (cmd === '.schema') write(schemaText(s.schema().filter((o) => !arg || o.name === arg)));
-      else write(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit\n`);
+      else if (cmd === '.schema') {
+        const objects = s.schema().filter((o) => !arg || o.name === arg);
+        if (objects.length) write(schemaText(objects));
+        else fail(`no table or view named '${arg}'`);
+      } else fail(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit`);
       rl.prompt();
       continue;
     }
@@ -275,16 +294,13 @@ async function shell(s: Session): Promise<void> {
       rl.prompt();
       continue;
     }
-    try {
-      const sql = pending.trim().replace(/;$/, '');
-      write(renderRows(s.query(sql), s.columns(sql), 'table'));
-    } catch (e) {
-      write(`${(e as Error).message}\n`);
-    }
+    run(pending.trim().replace(/;$/, ''));
     pending = '';
     rl.setPrompt('dmabuf> ');
     rl.prompt();
   }
+  // Input that ends without the last statement's ";" (`echo 'SELECT …' | dmabuf-triage shell x`): run it.
+  if (pending.trim()) run(pending.trim());
   rl.close();
 }
 
