@@ -248,3 +248,19 @@ test('shell fed through a pipe: errors on stderr and exit 2, a last statement wi
   );
   assert.equal(bad.out, 'seven\n-----\n    7\n(1 row)\n');
 });
+
+test('export --out or analyze --html naming a folder or nothing is refused before the inputs are read', () => {
+  for (const args of [
+    ['export', zip, '--out', dir],
+    ['analyze', zip, '--html', dir],
+    ['export', zip, '--out', ''],
+    ['analyze', zip, '--html', ''],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    // Nothing was read (no 'reading …' line), nothing printed.
+    const flag = args[2];
+    assert.equal(r.err, args[3] === '' ? `dmabuf-triage: ${flag} takes a file name, got ''\n` : `dmabuf-triage: cannot write ${dir}: it is a folder\n`);
+    assert.equal(r.out, '');
+  }
+});

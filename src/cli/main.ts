@@ -56,8 +56,10 @@ function write(s: string): void {
   process.stdout.write(s);
 }
 
-/** Fail before loading when `file` cannot be written: its folder must exist. */
-function checkOutput(file: string): void {
+/** Fail before loading when `file` cannot be written: a name, not a folder, in a folder that exists. */
+function checkOutput(file: string, flag: string): void {
+  if (file === '') throw new UsageError(`${flag} takes a file name, got ''`);
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder`);
   const dir = path.dirname(path.resolve(file));
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
 }
@@ -121,7 +123,7 @@ export function buildProgram(): Command {
   ).action(async (inputs: string[], o: { format: string; top: number; html?: string; failOn?: string; quiet?: boolean }) => {
     const failLevel = o.failOn === undefined ? undefined : SEVERITIES.indexOf(o.failOn === 'leaks' ? 'low' : o.failOn);
     if (failLevel === -1) throw new UsageError(`--fail-on takes one of ${SEVERITIES.join(', ')} or 'leaks', got '${o.failOn}'`);
-    if (o.html) checkOutput(o.html);
+    if (o.html !== undefined) checkOutput(o.html, '--html');
     const s = await load(inputs, o.quiet);
     const summary = s.summary({ top: o.top });
     s.close();
@@ -207,7 +209,7 @@ export function buildProgram(): Command {
       .argument('<input...>', 'inputs to load')
       .requiredOption('-o, --out <file>', 'the .sqlite file to write'),
   ).action(async (inputs: string[], o: { out: string; quiet?: boolean }) => {
-    checkOutput(o.out);
+    checkOutput(o.out, '--out');
     const s = await load(inputs, o.quiet);
     writeOutput(o.out, s.exportSqlite());
     s.close();
