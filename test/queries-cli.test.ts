@@ -42,6 +42,14 @@ test('query --param binds numeric-looking values as numbers, others as text', ()
   assert.equal(h.out, '987\n');
 });
 
+test('query --param: a whole number past 2^53 (a realtime timestamp in ns) is bound exactly, not rounded to the nearest double', () => {
+  // 2^53 + 1 as a JavaScript number is 2^53: equal to neither, and the row compared with it would be missed.
+  const sql = 'SELECT CAST(9007199254740993 AS INTEGER) = :t AS exact, CAST(9007199254740992 AS INTEGER) = :t AS rounded, :t - 9007199254740990 AS delta';
+  const r = cli(['query', zip, '-q', '--format', 'csv', '--no-headers', '--sql', sql, '-p', 't=9007199254740993']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '1,0,3\n');
+});
+
 test('analysis parameters are checked: unknown name or non-number for a number is one line, exit 2', async () => {
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=abc']), /^dmabuf-triage: parameter 'top' of 'dmabuf_buffers' takes a number/);
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']), /has no parameter 'nope' \(it has: top\)/);
