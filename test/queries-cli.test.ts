@@ -50,6 +50,13 @@ test('query --param: a whole number past 2^53 (a realtime timestamp in ns) is bo
   assert.equal(r.out, '1,0,3\n');
 });
 
+test('query --param naming what the SQL does not (a misspelt :name) is one line, exit 2, before the inputs are read', () => {
+  const r = cli(['query', zip, '--sql', 'SELECT * FROM dmabuf WHERE exporter = :exporter', '-p', 'exportr=system']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, 'dmabuf-triage: --param exportr: the SQL names no :exportr\n');
+  for (const p of [':', '@', '$']) assert.equal(cli(['query', zip, '-q', '--sql', `SELECT ${p}x AS x`, '-p', 'x=1']).code, 0, p);
+});
+
 test('analysis parameters are checked: unknown name or non-number for a number is one line, exit 2', async () => {
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=abc']), /^dmabuf-triage: parameter 'top' of 'dmabuf_buffers' takes a number/);
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']), /has no parameter 'nope' \(it has: top\)/);

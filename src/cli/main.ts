@@ -150,6 +150,10 @@ export function buildProgram(): Command {
       'bind :name (also @name, $name) in the SQL to value',
     ),
   ).action(async (inputs: string[], o: RowOptions & { sql: string }) => {
+    // A --param the SQL does not name (a misspelt :name) would leave the one it names NULL.
+    for (const name of Object.keys(o.param ?? {})) {
+      if (![':', '@', '$'].some((p) => o.sql.includes(p + name))) throw new UsageError(`--param ${name}: the SQL names no :${name}`);
+    }
     const s = await load(inputs, o.quiet);
     // The columns first: they are read without running the statement, which may create what it names.
     const columns = s.columns(o.sql);
