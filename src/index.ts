@@ -92,6 +92,8 @@ export class Session {
   summary(opts: { top?: number } = {}): Summary {
     // The summary reports a failing analysis in its `errors`: a closed session must fail first.
     this.assertOpen();
+    // A negative number would slice all but the last rows off the end.
+    if (opts.top !== undefined && !(Number.isInteger(opts.top) && opts.top > 0)) throw new UsageError(`summary's top is a positive whole number, got ${String(opts.top)}`);
     return summarize(this, opts);
   }
 

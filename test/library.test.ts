@@ -82,6 +82,15 @@ test("a user's SQL: one statement, named in the UsageError when there is none or
   s.close();
 });
 
+test("summary's top is a positive whole number: a negative one is a UsageError, not every row but the last", async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  for (const top of [0, -1, 1.5, NaN]) {
+    assert.throws(() => s.summary({ top }), (e: Error) => e instanceof UsageError && e.message === `summary's top is a positive whole number, got ${top}`);
+  }
+  assert.equal(s.summary({ top: 1 }).snapshots[0].exporters.length, 1);
+  s.close();
+});
+
 test('a closed session says so: every call but close() is a UsageError', async () => {
   const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
   s.close();

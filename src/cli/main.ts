@@ -117,7 +117,7 @@ export function buildProgram(): Command {
       .description('ingest inputs and print the triage summary: device, totals, heaviest exporters and processes, leak suspects, consistency, diagnostics')
       .argument('<input...>', 'bugreport .zip/.txt/.txt.gz, Perfetto trace, folder or capture file (one snapshot each)')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
-      .option('--top <n>', 'rows of the exporters, processes, devices and trace processes tables (leak suspects, findings and diagnostics are all shown)', (v) => positiveInt(v, '--top'), 10)
+      .option('--top <n>', 'rows of the exporters, processes, process totals, devices and trace processes tables (leak suspects, findings and diagnostics are all shown)', (v) => positiveInt(v, '--top'), 10)
       .option('--html <file>', 'also write the summary as an HTML page')
       .option('--fail-on <severity>', `exit 1 when a leak suspect at or above this severity exists: ${SEVERITIES.join(', ')}, or 'leaks' (= low)`),
   ).action(async (inputs: string[], o: { format: string; top: number; html?: string; failOn?: string; quiet?: boolean }) => {
