@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cli, tempDir } from './helpers.js';
 import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
+import { renderMeminfo } from './fixtures/meminfo.js';
 import { bugreportTextGz, bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
 const dir = tempDir();
@@ -261,6 +262,17 @@ test('export --out or analyze --html naming a folder or nothing is refused befor
     // Nothing was read (no 'reading …' line), nothing printed.
     const flag = args[2];
     assert.equal(r.err, args[3] === '' ? `dmabuf-triage: ${flag} takes a file name, got ''\n` : `dmabuf-triage: cannot write ${dir}: it is a folder\n`);
+    assert.equal(r.out, '');
+  }
+});
+
+test('diff with an input that lists no buffers (meminfo alone, a trace) says so: one line, exit 2, not an empty "nothing changed"', () => {
+  const meminfo = path.join(dir, 'meminfo.txt');
+  fs.writeFileSync(meminfo, renderMeminfo(smallScenario(34), 'dmabuf'));
+  for (const [before, after] of [[zip, meminfo], [meminfo, zip]]) {
+    const r = cli(['diff', before, after, '-q']);
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.err, `dmabuf-triage: ${meminfo}: lists no DMA-BUF buffers, so there is nothing to compare (diff compares buffer lists; \`analyze\` shows what it holds)\n`);
     assert.equal(r.out, '');
   }
 });

@@ -8,7 +8,7 @@ import { open, type AnalysisInfo, type SchemaObject, type Session } from '../ind
 import { catalogue, findAnalysis, typed } from '../analyses.js';
 import { packagePath } from '../paths.js';
 import { streamImporters, textImporters } from '../importers/registry.js';
-import { isKnownError, UsageError } from '../errors.js';
+import { InputError, isKnownError, UsageError } from '../errors.js';
 import { renderRows, ROW_FORMATS, type RowFormat } from '../report/rows.js';
 import { summaryDocument } from '../report/document.js';
 import { renderText } from '../report/text.js';
@@ -241,6 +241,15 @@ export function buildProgram(): Command {
     ),
   ).action(async (before: string, after: string, o: RowOptions) => {
     const s = await load([before, after], o.quiet);
+    // dmabuf_growth compares buffer lists: without one on either side (a trace, per-process totals
+    // alone) it lists nothing, which would read as "nothing changed".
+    const listed = new Set(s.query('SELECT DISTINCT snapshot_id FROM dmabuf').map((r) => r.snapshot_id));
+    [before, after].forEach((input, i) => {
+      if (!listed.has(i + 1)) {
+        s.close();
+        throw new InputError(`${input}: lists no DMA-BUF buffers, so there is nothing to compare (diff compares buffer lists; \`analyze\` shows what it holds)`);
+      }
+    });
     const rows = s.run('dmabuf_growth').filter((r) => Number(r.delta_bytes) !== 0 || Number(r.first_bytes) === 0 || Number(r.last_bytes) === 0).map((r) => ({
       ...r,
       change: Number(r.first_bytes) === 0 ? 'appeared' : Number(r.last_bytes) === 0 ? 'disappeared' : Number(r.delta_bytes) > 0 ? 'grew' : 'shrank',
