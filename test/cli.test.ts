@@ -276,3 +276,14 @@ test('diff with an input that lists no buffers (meminfo alone, a trace) says so:
     assert.equal(r.out, '');
   }
 });
+
+test('export --out or analyze --html naming one of the inputs is refused: the capture is not replaced by the output', () => {
+  const input = path.join(dir, 'keep.zip');
+  fs.copyFileSync(zip, input);
+  for (const args of [['export', input, '--out', input], ['analyze', zip, input, '--html', path.join(dir, '.', 'keep.zip')]]) {
+    const r = cli([...args, '-q']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.err, `dmabuf-triage: cannot write ${args[args.length - 1]}: it is an input, which it would replace\n`);
+  }
+  assert.deepEqual(fs.readFileSync(input), fs.readFileSync(zip));
+});

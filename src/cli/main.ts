@@ -56,10 +56,19 @@ function write(s: string): void {
   process.stdout.write(s);
 }
 
-/** Fail before loading when `file` cannot be written: a name, not a folder, in a folder that exists. */
-function checkOutput(file: string, flag: string): void {
+/**
+ * Fail before loading when `file` cannot be written: a name, not a folder, in a folder that
+ * exists, and none of the inputs (writing it would replace the capture with the output).
+ */
+function checkOutput(file: string, flag: string, inputs: string[]): void {
   if (file === '') throw new UsageError(`${flag} takes a file name, got ''`);
-  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder`);
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder`);
+  const isOutput = (input: string) => {
+    const i = fs.statSync(input, { throwIfNoEntry: false });
+    return st !== undefined && i !== undefined && i.ino === st.ino && i.dev === st.dev;
+  };
+  if (inputs.some(isOutput)) throw new UsageError(`cannot write ${file}: it is an input, which it would replace`);
   const dir = path.dirname(path.resolve(file));
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
 }
@@ -123,7 +132,7 @@ export function buildProgram(): Command {
   ).action(async (inputs: string[], o: { format: string; top: number; html?: string; failOn?: string; quiet?: boolean }) => {
     const failLevel = o.failOn === undefined ? undefined : SEVERITIES.indexOf(o.failOn === 'leaks' ? 'low' : o.failOn);
     if (failLevel === -1) throw new UsageError(`--fail-on takes one of ${SEVERITIES.join(', ')} or 'leaks', got '${o.failOn}'`);
-    if (o.html !== undefined) checkOutput(o.html, '--html');
+    if (o.html !== undefined) checkOutput(o.html, '--html', inputs);
     const s = await load(inputs, o.quiet);
     const summary = s.summary({ top: o.top });
     s.close();
@@ -213,7 +222,7 @@ export function buildProgram(): Command {
       .argument('<input...>', 'inputs to load')
       .requiredOption('-o, --out <file>', 'the .sqlite file to write'),
   ).action(async (inputs: string[], o: { out: string; quiet?: boolean }) => {
-    checkOutput(o.out, '--out');
+    checkOutput(o.out, '--out', inputs);
     const s = await load(inputs, o.quiet);
     writeOutput(o.out, s.exportSqlite());
     s.close();
