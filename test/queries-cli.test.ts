@@ -220,7 +220,7 @@ test('the shell prints .schema and .analyses exactly as the schema and analyses 
 });
 
 test('analyze --help says which tables --top limits', () => {
-  assert.match(cli(['analyze', '--help']).out.replace(/\s+/g, ' '), /--top <n> rows of the exporters, processes, devices and trace processes tables/);
+  assert.match(cli(['analyze', '--help']).out.replace(/\s+/g, ' '), /--top <n> rows of the exporters, processes, process totals, devices and trace processes tables/);
 });
 
 test('--help lists every input format the tool reads, by importer name and description', async () => {
