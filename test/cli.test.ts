@@ -9,6 +9,7 @@ import { cli, tempDir } from './helpers.js';
 import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { renderMeminfo } from './fixtures/meminfo.js';
+import { zipSync } from './fixtures/zip.js';
 import { bugreportTextGz, bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
 const dir = tempDir();
@@ -286,4 +287,19 @@ test('export --out or analyze --html naming one of the inputs is refused: the ca
     assert.equal(r.err, `dmabuf-triage: cannot write ${args[args.length - 1]}: it is an input, which it would replace\n`);
   }
   assert.deepEqual(fs.readFileSync(input), fs.readFileSync(zip));
+});
+
+test('a zip of several bugreport zips says so (one line, exit 2), not that it holds no bugreport; a zip skipped inside a bugreport is named', () => {
+  const report = bugreportZipBytes(smallScenario(34));
+  const two = path.join(dir, 'two-reports.zip');
+  fs.writeFileSync(two, zipSync({ 'a.zip': report, 'b.zip': report }));
+  const r = cli(['analyze', two, '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, `dmabuf-triage: ${two}: holds no bugreport text but 2 zip files (a.zip, b.zip), which are not opened: give each as an input of its own\n`);
+  // A bugreport with a zip beside its text: read, and the zip named where the skipped files are counted.
+  const beside = path.join(dir, 'report-and-zip.zip');
+  fs.writeFileSync(beside, zipSync({ 'bugreport-x.txt': renderBugreportText(smallScenario(34)), 'older.zip': report }));
+  const q = cli(['query', beside, '-q', '--format', 'csv', '--no-headers', '--sql', "SELECT message FROM diagnostic WHERE code = 'entries_skipped'"]);
+  assert.equal(q.code, 0, q.err);
+  assert.equal(q.out, '"1 files held nothing this tool reads, among them a zip file not opened (older.zip): give it as an input of its own"\n');
 });

@@ -619,6 +619,8 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     }
     let recognized = 0;
     let skipped = 0;
+    // Zips inside, not opened: only the one bugreport zip of an archive without its own text is (innerBugreport).
+    const zips: string[] = [];
     const unreadable: string[] = [];
     const cannotRead = (message: string) => {
       unreadable.push(message);
@@ -634,7 +636,10 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
         try {
           const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await heads.take(i), e.size, ctx, env, { cut: e.cut });
           if (ok) recognized++;
-          else skipped++;
+          else {
+            skipped++;
+            if (/\.zip$/i.test(e.path)) zips.push(e.path);
+          }
         } catch (err) {
           if (!(err instanceof InputError)) throw err;
           cannotRead(err.message);
@@ -643,14 +648,21 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     } finally {
       heads.close();
     }
+    const zipList = `${zips.slice(0, 3).join(', ')}${zips.length > 3 ? ', …' : ''}`;
     if (!main && recognized === 0) {
       const damaged = c.recovered ? `; ${c.recovered}` : '';
+      if (zips.length > 1) {
+        throw new InputError(`${c.name}: holds no bugreport text but ${zips.length} zip files (${zipList}), which are not opened: give each as an input of its own${damaged}`);
+      }
       if (unreadable.length > 0) {
         throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})${damaged}`);
       }
       throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}`);
     }
-    if (skipped > 0) ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads`);
+    if (skipped > 0) {
+      const inner = zips.length === 0 ? '' : `, among them ${zips.length === 1 ? 'a zip file' : `${zips.length} zip files`} not opened (${zipList}): give ${zips.length === 1 ? 'it' : 'each'} as an input of its own`;
+      ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads${inner}`);
+    }
   } finally {
     c.close();
   }
