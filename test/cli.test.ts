@@ -303,3 +303,16 @@ test('a zip of several bugreport zips says so (one line, exit 2), not that it ho
   assert.equal(q.code, 0, q.err);
   assert.equal(q.out, '"1 files held nothing this tool reads, among them a zip file not opened (older.zip): give it as an input of its own"\n');
 });
+
+test('output that cannot be written (stdout on a full disk) is one line and exit 2, not a stack trace', { skip: !fs.existsSync('/dev/full') }, () => {
+  const full = fs.openSync('/dev/full', 'w');
+  try {
+    for (const args of [['schema'], ['analyze', zip, '-q']]) {
+      const r = spawnSync(process.execPath, [packagePath('bin', 'dmabuf-triage.js'), ...args], { encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+      assert.equal(r.status, 2, args[0]);
+      assert.equal(r.stderr, 'dmabuf-triage: cannot write the output (ENOSPC: no space left on device, write)\n', args[0]);
+    }
+  } finally {
+    fs.closeSync(full);
+  }
+});
