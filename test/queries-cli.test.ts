@@ -134,6 +134,13 @@ test('summary tables align numbers right and text left, also a trailing text col
   assert.match(md.out, /^\| exporter \| buffers \| bytes \| share \| largest \| processes \| held by none \|\n\| --- (\| ---: ){6}\|$/m);
 });
 
+test('markdown shows a value holding < as text (dmabuf_dump\'s exporter <unknown>), not as an HTML tag a renderer drops', () => {
+  const md = renderMarkdown({ title: 't', blocks: [{ heading: 'h', facts: [['device', 'a<b>c']], table: { columns: ['exporter'], numeric: [false], rows: [['<unknown>'], ['x|y']] } }] });
+  assert.match(md, /^- \*\*device\*\*: a\\<b>c$/m);
+  assert.match(md, /^\| \\<unknown> \|$/m);
+  assert.match(md, /^\| x\\\|y \|$/m);
+});
+
 test('consistency findings print bytes or counts by the unit the view names', async () => {
   const sc = smallScenario(34);
   const good = await openTexts({ 'r.txt': renderBugreportText(sc) });
