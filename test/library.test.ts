@@ -91,6 +91,19 @@ test("summary's top is a positive whole number: a negative one is a UsageError, 
   s.close();
 });
 
+test('a result with two columns of one name (SELECT * over a join) keeps both, the second named as SQLite names it (name:1)', async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  assert.deepEqual(s.query('SELECT 1 AS a, 2 AS a, 3 AS b'), [{ a: 1, 'a:1': 2, b: 3 }]);
+  const join = 'SELECT * FROM dmabuf d JOIN dmabuf_holder h ON h.snapshot_id = d.snapshot_id AND h.inode = d.inode ORDER BY d.inode, h.pid LIMIT 1';
+  const columns = s.columns(join);
+  assert.deepEqual(columns.filter((c) => c.startsWith('seen_by')), ['seen_by', 'seen_by:1']);
+  const [row] = s.query(join);
+  assert.deepEqual(Object.keys(row), columns);
+  const [d] = s.query('SELECT seen_by FROM dmabuf WHERE inode = :i', { i: row.inode });
+  assert.equal(row.seen_by, d.seen_by);
+  s.close();
+});
+
 test('a closed session says so: every call but close() is a UsageError', async () => {
   const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
   s.close();

@@ -428,7 +428,7 @@ export class Db {
       const rows: ResultRow[] = [];
       let names: string[] | undefined;
       while (st.step()) {
-        names ??= st.getColumnNames();
+        names ??= uniqueNames(st.getColumnNames());
         const values = st.get();
         const row: ResultRow = {};
         for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
@@ -444,7 +444,7 @@ export class Db {
   queryColumns(sql: string): string[] {
     const st = this.raw.prepare(sql);
     try {
-      return st.getColumnNames();
+      return uniqueNames(st.getColumnNames());
     } finally {
       st.free();
     }
@@ -521,6 +521,22 @@ const MAX_VARIABLES = 32766;
 /** The words of a SQL text that can be names (lower-cased; quoted names included). */
 function identifiers(sql: string): string[] {
   return sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? [];
+}
+
+/**
+ * Column names made distinct as SQLite makes them for a view (`seen_by`, `seen_by:1`, …): rows are
+ * objects keyed by name, where a second `seen_by` (a `SELECT *` over a join) would overwrite the first.
+ */
+function uniqueNames(names: string[]): string[] {
+  const seen = new Set(names);
+  if (seen.size === names.length) return names;
+  const used = new Set<string>();
+  return names.map((n) => {
+    let name = n;
+    for (let i = 1; used.has(name); i++) name = `${n}:${i}`;
+    used.add(name);
+    return name;
+  });
 }
 
 function quoteIdent(name: string): string {
