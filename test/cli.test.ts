@@ -128,6 +128,26 @@ test('export writes a SQLite file other tools open', async () => {
   db.close();
 });
 
+// The SQLite of the system's Python (what Datasette runs on; 3.40 on Debian 12), when there is one.
+const python = spawnSync('python3', ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], { encoding: 'utf8' });
+
+test('an export opens in the SQLite of the system (python3\'s sqlite3, as Datasette): every table and view reads', { skip: python.status !== 0 && 'no python3 with sqlite3' }, () => {
+  // The example holds a trace: its views look processes up per event.
+  const out = path.join(dir, 'example.sqlite');
+  const r = cli(['export', packagePath('examples', 'bugreport-example.zip'), '--out', out, '-q']);
+  assert.equal(r.code, 0, r.err);
+  const script = [
+    'import sqlite3, sys',
+    'c = sqlite3.connect(sys.argv[1])',
+    "for (name,) in c.execute(\"SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name\").fetchall():",
+    '    try: c.execute(\'SELECT count(*) FROM "%s"\' % name).fetchone()',
+    "    except Exception as e: print('%s: %s' % (name, e))",
+  ].join('\n');
+  const p = spawnSync('python3', ['-c', script, out], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  assert.equal(p.stdout, '', `SQLite ${python.stdout.trim()} cannot read:\n${p.stdout}`);
+});
+
 test('bad inputs: one line on stderr, exit 2', () => {
   const notZip = path.join(dir, 'bad.zip');
   fs.writeFileSync(notZip, Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(100, 7)]));
