@@ -60,6 +60,9 @@ export class Session {
     }
     return userSql(() => {
       oneStatement(db, sql);
+      // Rows written on first use, once the user's transaction is open, would go with its ROLLBACK
+      // (and could not be written: a transaction is open): all are written before it opens.
+      if (OPENS_TRANSACTION.test(sql)) db.settle();
       return db.query(sql, params);
     });
   }
@@ -173,6 +176,9 @@ function userSql<T>(f: () => T): T {
     throw new UsageError(`SQL error: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+/** A statement that opens a transaction (after any comments). */
+const OPENS_TRANSACTION = /^(?:\s|--[^\n]*|\/\*[\s\S]*?\*\/)*(?:BEGIN|SAVEPOINT)\b/i;
 
 /** What may follow the last statement: blanks, semicolons, comments. */
 const NO_STATEMENT = /^(?:\s|;|--[^\n]*|\/\*[\s\S]*?(?:\*\/|$))*$/;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, InputError, UsageError } from '../src/index.js';
 import { tempDir } from './helpers.js';
+import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
@@ -101,6 +102,18 @@ test('a result with two columns of one name (SELECT * over a join) keeps both, t
   assert.deepEqual(Object.keys(row), columns);
   const [d] = s.query('SELECT seen_by FROM dmabuf WHERE inode = :i', { i: row.inode });
   assert.equal(row.seen_by, d.seen_by);
+  s.close();
+});
+
+test('a transaction the user opens and rolls back loses no rows (the trace tables written on first use)', async () => {
+  const s = await open(packagePath('examples', 'bugreport-example.zip'));
+  const count = (t: string) => s.query(`SELECT count(*) AS n FROM ${t}`)[0].n;
+  s.query('-- by hand\nBEGIN');
+  const events = count('dma_heap_event');
+  assert.ok(Number(events) > 0);
+  s.query('ROLLBACK');
+  for (const t of ['dma_heap_event', 'dma_heap_charge']) assert.equal(count(t), events, t);
+  assert.ok(Number(count('dmabuf_rss_sample')) > 0);
   s.close();
 });
 

@@ -405,8 +405,9 @@ export class Db {
     const used = sql === undefined ? null : new Set(identifiers(sql));
     for (const [key, d] of [...this.deferred]) {
       if (used && ![...d.readers].some((n) => used.has(n))) continue;
-      this.deferred.delete(key);
+      // Dropped once written: a write that fails leaves them to the next use.
       this.transaction(d.write);
+      this.deferred.delete(key);
     }
   }
 
