@@ -57,6 +57,19 @@ test('query --param naming what the SQL does not (a misspelt :name) is one line,
   for (const p of [':', '@', '$']) assert.equal(cli(['query', zip, '-q', '--sql', `SELECT ${p}x AS x`, '-p', 'x=1']).code, 0, p);
 });
 
+test('query: SQL that cannot run (a typo, an unknown table or column) fails before the inputs are read', () => {
+  for (const [sql, says] of [
+    ['SELEC 1', 'SQL error: near "SELEC": syntax error'],
+    ['SELECT nope FROM dmabuf', 'SQL error: no such column: nope'],
+    ['SELECT * FROM dmabufs', 'SQL error: no such table: dmabufs'],
+  ]) {
+    const r = cli(['query', zip, '--sql', sql]);
+    assert.equal(r.code, 2, sql);
+    // No 'reading …' progress line: nothing was loaded.
+    assert.equal(r.err, `dmabuf-triage: ${says}\n`, sql);
+  }
+});
+
 test('analysis parameters are checked: unknown name or non-number for a number is one line, exit 2', async () => {
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=abc']), /^dmabuf-triage: parameter 'top' of 'dmabuf_buffers' takes a number/);
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']), /has no parameter 'nope' \(it has: top\)/);

@@ -163,6 +163,13 @@ export function buildProgram(): Command {
     for (const name of Object.keys(o.param ?? {})) {
       if (![':', '@', '$'].some((p) => o.sql.includes(p + name))) throw new UsageError(`--param ${name}: the SQL names no :${name}`);
     }
+    // The SQL checked against the schema before the inputs load (a large bugreport takes seconds): a typo fails at once.
+    const empty = await open([]);
+    try {
+      empty.columns(o.sql);
+    } finally {
+      empty.close();
+    }
     const s = await load(inputs, o.quiet);
     // The columns first: they are read without running the statement, which may create what it names.
     const columns = s.columns(o.sql);
