@@ -78,10 +78,10 @@ export function findAnalysis(name: string): AnalysisInfo {
 }
 
 /**
- * Run one analysis with parameter values. Values are bound as given (the CLI types its
- * strings with `typed`); a parameter whose default is a number takes only a number.
+ * Check an analysis's name and parameter values (a UsageError when one is wrong): each is one
+ * of its parameters, and a parameter whose default is a number takes only a number.
  */
-export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+export function checkAnalysis(name: string, params: Record<string, unknown> = {}): void {
   const info = findAnalysis(name);
   for (const [k, v] of Object.entries(params)) {
     const p = info.params.find((x) => x.name === k);
@@ -93,6 +93,11 @@ export function runAnalysis(db: Db, name: string, params: Record<string, unknown
       throw new UsageError(`parameter '${k}' of '${name}' takes a number (default ${p.default}), got '${String(v)}'`);
     }
   }
+}
+
+/** Run one analysis with parameter values (`checkAnalysis`), bound as given (the CLI types its strings with `typed`). */
+export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+  checkAnalysis(name, params);
   try {
     for (const [k, v] of Object.entries(params)) {
       db.raw.run('UPDATE analysis_param SET value = ? WHERE analysis = ? AND name = ?', [v as string | number, name, k]);

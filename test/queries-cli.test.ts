@@ -70,6 +70,14 @@ test('query: SQL that cannot run (a typo, an unknown table or column) fails befo
   }
 });
 
+test('run: a wrong parameter fails before the inputs are read (no progress line), as a misspelt analysis does', () => {
+  for (const p of ['top=abc', 'nope=1']) {
+    const r = cli(['run', 'dmabuf_buffers', zip, '--param', p]);
+    assert.equal(r.code, 2, p);
+    assert.doesNotMatch(r.err, /reading /, p);
+  }
+});
+
 test('analysis parameters are checked: unknown name or non-number for a number is one line, exit 2', async () => {
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=abc']), /^dmabuf-triage: parameter 'top' of 'dmabuf_buffers' takes a number/);
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']), /has no parameter 'nope' \(it has: top\)/);

@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { open, type AnalysisInfo, type SchemaObject, type Session } from '../index.js';
-import { catalogue, findAnalysis, typed } from '../analyses.js';
+import { catalogue, checkAnalysis, typed } from '../analyses.js';
 import { packagePath } from '../paths.js';
 import { streamImporters, textImporters } from '../importers/registry.js';
 import { InputError, isKnownError, UsageError } from '../errors.js';
@@ -189,8 +189,8 @@ export function buildProgram(): Command {
       'set a parameter of the analysis (`analyses` lists them with their defaults)',
     ),
   ).action(async (analysis: string, inputs: string[], o: RowOptions) => {
-    // Fail on a misspelt name before loading what may be a 500 MB bugreport.
-    findAnalysis(analysis);
+    // Fail on a misspelt name or parameter before loading what may be a 500 MB bugreport.
+    checkAnalysis(analysis, o.param);
     const s = await load(inputs, o.quiet);
     const rows = s.run(analysis, o.param);
     write(renderRows(rows, s.columns(`SELECT * FROM ${analysis}`), o.format, { headers: o.headers }));
