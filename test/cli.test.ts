@@ -336,3 +336,12 @@ test('output that cannot be written (stdout on a full disk) is one line and exit
     fs.closeSync(full);
   }
 });
+
+test('a folder of symbolic links (never followed) is refused naming them, not as if it held nothing', () => {
+  const links = path.join(dir, 'links');
+  fs.mkdirSync(links);
+  fs.symlinkSync(zip, path.join(links, 'report.zip'));
+  const r = cli(['analyze', links, '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, `dmabuf-triage: ${links}: holds no bugreport and no DMA-BUF capture this tool reads; its symbolic link is not followed (report.zip): give the file it points to\n`);
+});

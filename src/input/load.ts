@@ -657,7 +657,9 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
       if (unreadable.length > 0) {
         throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})${damaged}`);
       }
-      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}`);
+      const n = c.links?.length ?? 0;
+      const links = n > 0 ? `; ${n === 1 ? 'its symbolic link is' : `its ${n} symbolic links are`} not followed (${c.links!.slice(0, 3).join(', ')}${n > 3 ? ', …' : ''}): give ${n === 1 ? 'the file it points' : 'the files they point'} to` : '';
+      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}${links}`);
     }
     if (skipped > 0) {
       const inner = zips.length === 0 ? '' : `, among them ${zips.length === 1 ? 'a zip file' : `${zips.length} zip files`} not opened (${zipList}): give ${zips.length === 1 ? 'it' : 'each'} as an input of its own`;
