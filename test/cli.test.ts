@@ -298,6 +298,14 @@ test('diff with an input that lists no buffers (meminfo alone, a trace) says so:
   }
 });
 
+test('export --help says that an existing file is replaced, and export does replace it', () => {
+  assert.match(cli(['export', '--help']).out.replace(/\s+/g, ' '), /-o, --out <file> the \.sqlite file to write \(replaced when it exists; never an input\)/);
+  const out = path.join(dir, 'replaced.sqlite');
+  fs.writeFileSync(out, 'old');
+  assert.equal(cli(['export', zip, '--out', out, '-q']).code, 0);
+  assert.equal(fs.readFileSync(out).subarray(0, 15).toString(), 'SQLite format 3');
+});
+
 test('export --out or analyze --html naming one of the inputs is refused: the capture is not replaced by the output', () => {
   const input = path.join(dir, 'keep.zip');
   fs.copyFileSync(zip, input);

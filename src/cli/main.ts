@@ -227,7 +227,7 @@ export function buildProgram(): Command {
       .command('export')
       .description('write the loaded database as a SQLite file (for sqlite3, Datasette, …)')
       .argument('<input...>', 'inputs to load')
-      .requiredOption('-o, --out <file>', 'the .sqlite file to write'),
+      .requiredOption('-o, --out <file>', 'the .sqlite file to write (replaced when it exists; never an input)'),
   ).action(async (inputs: string[], o: { out: string; quiet?: boolean }) => {
     checkOutput(o.out, '--out', inputs);
     const s = await load(inputs, o.quiet);
