@@ -272,6 +272,13 @@ test('shell fed through a pipe: errors on stderr and exit 2, a last statement wi
 });
 
 test('export --out or analyze --html naming a folder or nothing is refused before the inputs are read', () => {
+  // Below a file, where a folder should be: one line (stat fails with ENOTDIR there).
+  const underFile = path.join(zip, 'x.sqlite');
+  for (const flag of ['--out', '--html']) {
+    const r = cli([flag === '--out' ? 'export' : 'analyze', zip, flag, underFile]);
+    assert.equal(r.code, 2, flag);
+    assert.equal(r.err, `dmabuf-triage: cannot write ${underFile}: no folder ${zip}\n`, flag);
+  }
   for (const args of [
     ['export', zip, '--out', dir],
     ['analyze', zip, '--html', dir],

@@ -62,15 +62,29 @@ function write(s: string): void {
  */
 function checkOutput(file: string, flag: string, inputs: string[]): void {
   if (file === '') throw new UsageError(`${flag} takes a file name, got ''`);
-  const st = fs.statSync(file, { throwIfNoEntry: false });
+  const dir = path.dirname(path.resolve(file));
+  if (!statOf(dir)?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
+  }
   if (st?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder`);
   const isOutput = (input: string) => {
-    const i = fs.statSync(input, { throwIfNoEntry: false });
+    const i = statOf(input);
     return st !== undefined && i !== undefined && i.ino === st.ino && i.dev === st.dev;
   };
   if (inputs.some(isOutput)) throw new UsageError(`cannot write ${file}: it is an input, which it would replace`);
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
+}
+
+/** What `fs.statSync` says of a path; undefined when it cannot (no such path, a file in the way, no permission). */
+function statOf(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function writeOutput(file: string, data: string | Uint8Array): void {
