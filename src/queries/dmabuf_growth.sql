@@ -2,12 +2,12 @@
 -- @title Growth between snapshots
 -- Over several inputs loaded together: for each exporter and each process, its bytes in the
 -- first and in the last snapshot that hold any DMA-BUF data, and the change. Largest growth first.
+-- Processes are matched by name (pids change), as the kernel's 15-character comm shows it (the end
+-- of the name's last `/` component), which dmabuf_dump prints: a capture naming a process by its
+-- command line (a trace's `/system/bin/surfaceflinger`, `com.google.android.apps.maps`) and one
+-- naming it by comm (`surfaceflinger`, `droid.apps.maps`) match.
 -- @column kind `exporter` or `process`.
--- @column subject Exporter name, or process name: processes are matched by name (pids change), as the kernel's
--- 15-character comm shows it (the end of the name's last `/` component), which dmabuf_dump prints, so a
--- capture naming a process by its command line (a trace's `/system/bin/surfaceflinger`,
--- `com.google.android.apps.maps`) and one naming it by comm (`surfaceflinger`, `droid.apps.maps`) match;
--- the longest name seen is shown.
+-- @column subject Exporter name, or process name (the longest seen of its comm).
 -- @column first_snapshot_id The earliest snapshot (by id, i.e. input order).
 -- @column last_snapshot_id The latest snapshot.
 -- @column first_bytes Bytes in the first snapshot (0 when absent).
