@@ -117,6 +117,13 @@ test('a transaction the user opens and rolls back loses no rows (the trace table
   s.close();
 });
 
+test('an analysis parameter set to undefined (an optional argument passed on) keeps its default', async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  assert.deepEqual(s.run('dmabuf_buffers', { top: undefined }), s.run('dmabuf_buffers'));
+  assert.deepEqual(s.run('dmabuf_leak_suspects', { low_bytes: undefined, high_bytes: 1 }), s.run('dmabuf_leak_suspects', { high_bytes: 1 }));
+  s.close();
+});
+
 test('a closed session says so: every call but close() is a UsageError', async () => {
   const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
   s.close();
