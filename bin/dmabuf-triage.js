@@ -3,10 +3,12 @@
 import v8 from 'node:v8';
 
 // Output piped into a reader that stops early (`| head`): the rest is not wanted, so stop quietly.
+// Output that cannot be written (a full disk): one line on stderr and exit 2, as any known failure.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
     if (e.code === 'EPIPE') process.exit(0);
-    throw e;
+    if (stream === process.stdout) process.stderr.write(`dmabuf-triage: cannot write the output (${e.message})\n`);
+    process.exit(2);
   });
 }
 

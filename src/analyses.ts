@@ -78,12 +78,12 @@ export function findAnalysis(name: string): AnalysisInfo {
 }
 
 /**
- * Run one analysis with parameter values. Values are bound as given (the CLI types its
- * strings with `typed`); a parameter whose default is a number takes only a number.
+ * Check an analysis's name and parameter values (a UsageError when one is wrong): each is one
+ * of its parameters, and a parameter whose default is a number takes only a number.
  */
-export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+export function checkAnalysis(name: string, params: Record<string, unknown> = {}): void {
   const info = findAnalysis(name);
-  for (const [k, v] of Object.entries(params)) {
+  for (const [k, v] of given(params)) {
     const p = info.params.find((x) => x.name === k);
     if (!p) {
       const known = info.params.map((x) => x.name);
@@ -93,8 +93,18 @@ export function runAnalysis(db: Db, name: string, params: Record<string, unknown
       throw new UsageError(`parameter '${k}' of '${name}' takes a number (default ${p.default}), got '${String(v)}'`);
     }
   }
+}
+
+/** The parameters given a value: one set to undefined (an optional argument passed on) keeps its default. */
+function given(params: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(params).filter(([, v]) => v !== undefined);
+}
+
+/** Run one analysis with parameter values (`checkAnalysis`), bound as given (the CLI types its strings with `typed`). */
+export function runAnalysis(db: Db, name: string, params: Record<string, unknown> = {}): ResultRow[] {
+  checkAnalysis(name, params);
   try {
-    for (const [k, v] of Object.entries(params)) {
+    for (const [k, v] of given(params)) {
       db.raw.run('UPDATE analysis_param SET value = ? WHERE analysis = ? AND name = ?', [v as string | number, name, k]);
     }
     return db.query(`SELECT * FROM ${name}`);

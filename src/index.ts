@@ -34,25 +34,51 @@ export interface SchemaObject {
 }
 
 export class Session {
+  private closed = false;
+
   /** @internal */
   constructor(private readonly db: Db) {}
 
+  /** The database, while the session is open. */
+  private get live(): Db {
+    this.assertOpen();
+    return this.db;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new UsageError('the session is closed');
+  }
+
   /**
-   * Run SQL; `params` bind `:name` (object) or `?` (array), values as given. Rows are plain
-   * objects keyed by column name. SQL that fails is a UsageError.
+   * Run one SQL statement; `params` bind `:name` (object) or `?` (array), values as given. Rows
+   * are plain objects keyed by column name. SQL that fails, no statement or several are a UsageError.
    */
   query(sql: string, params?: Record<string, unknown> | unknown[]): ResultRow[] {
-    return userSql(() => this.db.query(sql, params));
+    const db = this.live;
+    if (params !== undefined && (params === null || typeof params !== 'object')) {
+      throw new UsageError(`query parameters are an object ({ name: value } for :name) or an array (for ?), got ${String(params)}`);
+    }
+    return userSql(() => {
+      oneStatement(db, sql);
+      // Rows written on first use, once the user's transaction is open, would go with its ROLLBACK
+      // (and could not be written: a transaction is open): all are written before it opens.
+      if (OPENS_TRANSACTION.test(sql)) db.settle();
+      return db.query(sql, params);
+    });
   }
 
   /** Column names a query returns, even when it returns no row. */
   columns(sql: string): string[] {
-    return userSql(() => this.db.queryColumns(sql));
+    const db = this.live;
+    return userSql(() => {
+      oneStatement(db, sql);
+      return db.queryColumns(sql);
+    });
   }
 
   /** Run a catalogue analysis with named parameters. */
   run(analysis: string, params?: Record<string, unknown>): ResultRow[] {
-    return runAnalysis(this.db, analysis, params);
+    return runAnalysis(this.live, analysis, params ?? {});
   }
 
   /** The analysis catalogue. */
@@ -62,20 +88,27 @@ export class Session {
 
   /** Every table and view with its documentation. */
   schema(): SchemaObject[] {
-    return schemaOf(this.db);
+    return schemaOf(this.live);
   }
 
   /** The triage summary `analyze` prints. */
   summary(opts: { top?: number } = {}): Summary {
+    // The summary reports a failing analysis in its `errors`: a closed session must fail first.
+    this.assertOpen();
+    // A negative number would slice all but the last rows off the end.
+    if (opts.top !== undefined && !(Number.isInteger(opts.top) && opts.top > 0)) throw new UsageError(`summary's top is a positive whole number, got ${String(opts.top)}`);
     return summarize(this, opts);
   }
 
   /** The whole database as a SQLite file. */
   exportSqlite(): Uint8Array {
-    return this.db.export();
+    return this.live.export();
   }
 
+  /** Free the database; every later call but `close` is a UsageError. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.db.close();
   }
 }
@@ -83,6 +116,10 @@ export class Session {
 /** Load inputs (paths or named bytes) into a new session: one snapshot per input. */
 export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions = {}): Promise<Session> {
   const list = Array.isArray(inputs) ? inputs : [inputs];
+  for (const i of list) {
+    const named = typeof i === 'object' && i !== null && typeof i.name === 'string' && i.bytes instanceof Uint8Array;
+    if (typeof i !== 'string' && !named) throw new UsageError(`an input is a path or { name, bytes } with bytes a Uint8Array, got ${inputShape(i)}`);
+  }
   const workers = new TraceWorkers(options.traceWorkerBytes ?? TRACE_WORKER_BYTES);
   // Large traces start decoding while the database is created.
   workers.prestart(list.filter((i): i is string => typeof i === 'string'));
@@ -123,13 +160,40 @@ export async function open(inputs: InputSpec | InputSpec[], options: OpenOptions
   return new Session(db);
 }
 
+/** What a value that is not an input is, for the error that refuses it. */
+function inputShape(v: unknown): string {
+  if (v === null || typeof v !== 'object') return typeof v === 'string' ? 'a string' : String(v);
+  return `{ ${Object.entries(v).map(([k, x]) => `${k}: ${x instanceof Uint8Array ? 'Uint8Array' : typeof x}`).join(', ')} }`;
+}
+
 /** Run a user's SQL: a failure is the user's to fix (a UsageError), not a bug. */
 function userSql<T>(f: () => T): T {
   try {
     return f();
   } catch (e) {
     if (isKnownError(e)) throw e;
-    throw new UsageError(`SQL error: ${(e as Error).message}`);
+    // sql.js throws some failures as strings (a value it cannot bind).
+    throw new UsageError(`SQL error: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A statement that opens a transaction (after any comments). */
+const OPENS_TRANSACTION = /^(?:\s|--[^\n]*|\/\*[\s\S]*?\*\/)*(?:BEGIN|SAVEPOINT)\b/i;
+
+/** What may follow the last statement: blanks, semicolons, comments. */
+const NO_STATEMENT = /^(?:\s|;|--[^\n]*|\/\*[\s\S]*?(?:\*\/|$))*$/;
+
+/** A user's SQL must be one statement: sql.js runs the first of several and drops the rest unsaid. */
+function oneStatement(db: Db, sql: string): void {
+  const it = db.raw.iterateStatements(sql);
+  try {
+    if (it.next().done) throw new UsageError('no SQL statement to run');
+    const rest = it.getRemainingSQL().trim();
+    if (!NO_STATEMENT.test(rest)) {
+      throw new UsageError(`one SQL statement at a time: '${rest.length > 60 ? `${rest.slice(0, 60)}…` : rest}' follows the first`);
+    }
+  } finally {
+    (it as { return?: () => void }).return?.();
   }
 }
 

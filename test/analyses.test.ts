@@ -142,6 +142,33 @@ test('dmabuf_growth: two captures of the same device, one exporter grew', async 
   s.close();
 });
 
+test('dmabuf_growth: a process named by its command line in one capture (a trace) and by its 15-character comm in the other (dmabuf_dump) is one process', async () => {
+  const dump = (procs: [string, number, number][]) =>
+    procs
+      .map(([name, pid, kb], i) =>
+        [
+          `${name}:${pid}`,
+          '                  Name              Rss              Pss         nr_procs            Inode',
+          `             <unknown>        ${kb} kB        ${kb} kB                1            ${9000 + i}`,
+          `         PROCESS TOTAL        ${kb} kB        ${kb} kB`,
+          '----------------------',
+        ].join('\n'),
+      )
+      .join('\n') + '\n';
+  const before = dump([['/system/bin/surfaceflinger', 659, 1024], ['com.google.android.apps.maps', 10366, 2048]]);
+  const after = dump([['surfaceflinger', 659, 1024], ['droid.apps.maps', 10366, 4096]]);
+  const s = await openTexts({ 'before.txt': before, 'after.txt': after });
+  const rows = s.run('dmabuf_growth').filter((r) => r.kind === 'process');
+  assert.deepEqual(
+    rows.map((r) => [r.subject, r.first_bytes, r.last_bytes]),
+    [
+      ['com.google.android.apps.maps', 2048 * 1024, 4096 * 1024],
+      ['/system/bin/surfaceflinger', 1024 * 1024, 1024 * 1024],
+    ],
+  );
+  s.close();
+});
+
 test('every analysis runs on an empty session and names its columns', async () => {
   const s = await openTexts({});
   for (const a of s.analyses()) {

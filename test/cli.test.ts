@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import initSqlJs from 'sql.js';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cli, tempDir } from './helpers.js';
 import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
-import { bugreportZipBytes } from './fixtures/bugreport.js';
+import { renderMeminfo } from './fixtures/meminfo.js';
+import { zipSync } from './fixtures/zip.js';
+import { bugreportTextGz, bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
 const dir = tempDir();
 const zip = path.join(dir, 'report.zip');
@@ -126,6 +128,26 @@ test('export writes a SQLite file other tools open', async () => {
   db.close();
 });
 
+// The SQLite of the system's Python (what Datasette runs on; 3.40 on Debian 12), when there is one.
+const python = spawnSync('python3', ['-c', 'import sqlite3; print(sqlite3.sqlite_version)'], { encoding: 'utf8' });
+
+test('an export opens in the SQLite of the system (python3\'s sqlite3, as Datasette): every table and view reads', { skip: python.status !== 0 && 'no python3 with sqlite3' }, () => {
+  // The example holds a trace: its views look processes up per event.
+  const out = path.join(dir, 'example.sqlite');
+  const r = cli(['export', packagePath('examples', 'bugreport-example.zip'), '--out', out, '-q']);
+  assert.equal(r.code, 0, r.err);
+  const script = [
+    'import sqlite3, sys',
+    'c = sqlite3.connect(sys.argv[1])',
+    "for (name,) in c.execute(\"SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name\").fetchall():",
+    '    try: c.execute(\'SELECT count(*) FROM "%s"\' % name).fetchone()',
+    "    except Exception as e: print('%s: %s' % (name, e))",
+  ].join('\n');
+  const p = spawnSync('python3', ['-c', script, out], { encoding: 'utf8' });
+  assert.equal(p.status, 0, p.stderr);
+  assert.equal(p.stdout, '', `SQLite ${python.stdout.trim()} cannot read:\n${p.stdout}`);
+});
+
 test('bad inputs: one line on stderr, exit 2', () => {
   const notZip = path.join(dir, 'bad.zip');
   fs.writeFileSync(notZip, Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(100, 7)]));
@@ -184,4 +206,157 @@ test('output piped into a reader that stops early (| head) ends quietly, with ex
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(err, '');
   assert.equal(code, 0);
+});
+
+test('a pipe or FIFO is read as it comes (analyze <(zcat …)): zip, text and gzip alike', () => {
+  const fifo = path.join(dir, 'capture.fifo');
+  const sql = 'SELECT count(*) AS n, sum(size) AS bytes FROM dmabuf';
+  const want = cli(['query', zip, '-q', '--sql', sql, '--format', 'csv']);
+  assert.equal(want.code, 0, want.err);
+  const inputs = { zip: fs.readFileSync(zip), text: renderBugreportText(smallScenario(34)), gzip: bugreportTextGz(smallScenario(34)) };
+  for (const [label, bytes] of Object.entries(inputs)) {
+    fs.rmSync(fifo, { force: true });
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const src = path.join(dir, `fifo-source.${label}`);
+    fs.writeFileSync(src, bytes);
+    // The writer runs beside the command, as a shell's process substitution does.
+    const script = 'cat "$1" > "$2" & exec "$0" "$3" query "$2" -q --sql "$4" --format csv';
+    const r = spawnSync('sh', ['-c', script, process.execPath, src, fifo, packagePath('bin', 'dmabuf-triage.js'), sql], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${label}: ${r.stderr}`);
+    assert.equal(r.stdout, want.out, label);
+  }
+});
+
+test('a file that fails to read (an I/O error) is one line and exit 2, not a stack trace', { skip: !fs.existsSync('/proc/self/mem') }, () => {
+  // Reading /proc/self/mem at offset 0 fails with EIO.
+  const r = cli(['analyze', '/proc/self/mem', '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, 'dmabuf-triage: /proc/self/mem: cannot read (EIO: i/o error, read)\n');
+});
+
+test('query: no statement or several is one line and exit 2; a statement that creates what it names runs', () => {
+  for (const [sql, says] of [
+    ['', 'no SQL statement to run'],
+    ['-- a comment', 'no SQL statement to run'],
+    ['SELECT 1; SELECT 2', "one SQL statement at a time: 'SELECT 2' follows the first"],
+  ]) {
+    const r = cli(['query', zip, '-q', '--sql', sql]);
+    assert.equal(r.code, 2, sql);
+    assert.equal(r.err, `dmabuf-triage: ${says}\n`, sql);
+  }
+  // Its columns were read after it had run: 'table t already exists'.
+  const r = cli(['query', zip, '-q', '--sql', 'CREATE TABLE t AS SELECT inode FROM dmabuf']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.err, '');
+});
+
+test('shell fed through a pipe: errors on stderr and exit 2, a last statement without ";" still runs', () => {
+  const ok = cli(['shell', zip, '-q'], 'CREATE TABLE t AS SELECT inode FROM dmabuf;\nSELECT count(*) AS n FROM t');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(ok.err, '');
+  assert.match(ok.out, /^n\n-\n6\n\(1 row\)\n$/m);
+  const bad = cli(['shell', zip, '-q'], '.schema no_such_table\n.nope\nSELEC 1;\n;\nSELECT 1; SELECT 2;\nSELECT 7 AS seven;\n');
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.err,
+    [
+      "no table or view named 'no_such_table'",
+      'unknown command .nope; try .tables, .schema NAME, .analyses, .quit',
+      'SQL error: near "SELEC": syntax error',
+      'no SQL statement to run',
+      "one SQL statement at a time: 'SELECT 2' follows the first",
+      '',
+    ].join('\n'),
+  );
+  assert.equal(bad.out, 'seven\n-----\n    7\n(1 row)\n');
+});
+
+test('export --out or analyze --html naming a folder or nothing is refused before the inputs are read', () => {
+  // Below a file, where a folder should be: one line (stat fails with ENOTDIR there).
+  const underFile = path.join(zip, 'x.sqlite');
+  for (const flag of ['--out', '--html']) {
+    const r = cli([flag === '--out' ? 'export' : 'analyze', zip, flag, underFile]);
+    assert.equal(r.code, 2, flag);
+    assert.equal(r.err, `dmabuf-triage: cannot write ${underFile}: no folder ${zip}\n`, flag);
+  }
+  for (const args of [
+    ['export', zip, '--out', dir],
+    ['analyze', zip, '--html', dir],
+    ['export', zip, '--out', ''],
+    ['analyze', zip, '--html', ''],
+  ]) {
+    const r = cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    // Nothing was read (no 'reading …' line), nothing printed.
+    const flag = args[2];
+    assert.equal(r.err, args[3] === '' ? `dmabuf-triage: ${flag} takes a file name, got ''\n` : `dmabuf-triage: cannot write ${dir}: it is a folder\n`);
+    assert.equal(r.out, '');
+  }
+});
+
+test('diff with an input that lists no buffers (meminfo alone, a trace) says so: one line, exit 2, not an empty "nothing changed"', () => {
+  const meminfo = path.join(dir, 'meminfo.txt');
+  fs.writeFileSync(meminfo, renderMeminfo(smallScenario(34), 'dmabuf'));
+  for (const [before, after] of [[zip, meminfo], [meminfo, zip]]) {
+    const r = cli(['diff', before, after, '-q']);
+    assert.equal(r.code, 2, r.err);
+    assert.equal(r.err, `dmabuf-triage: ${meminfo}: lists no DMA-BUF buffers, so there is nothing to compare (diff compares buffer lists; \`analyze\` shows what it holds)\n`);
+    assert.equal(r.out, '');
+  }
+});
+
+test('export --help says that an existing file is replaced, and export does replace it', () => {
+  assert.match(cli(['export', '--help']).out.replace(/\s+/g, ' '), /-o, --out <file> the \.sqlite file to write \(replaced when it exists; never an input\)/);
+  const out = path.join(dir, 'replaced.sqlite');
+  fs.writeFileSync(out, 'old');
+  assert.equal(cli(['export', zip, '--out', out, '-q']).code, 0);
+  assert.equal(fs.readFileSync(out).subarray(0, 15).toString(), 'SQLite format 3');
+});
+
+test('export --out or analyze --html naming one of the inputs is refused: the capture is not replaced by the output', () => {
+  const input = path.join(dir, 'keep.zip');
+  fs.copyFileSync(zip, input);
+  for (const args of [['export', input, '--out', input], ['analyze', zip, input, '--html', path.join(dir, '.', 'keep.zip')]]) {
+    const r = cli([...args, '-q']);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.err, `dmabuf-triage: cannot write ${args[args.length - 1]}: it is an input, which it would replace\n`);
+  }
+  assert.deepEqual(fs.readFileSync(input), fs.readFileSync(zip));
+});
+
+test('a zip of several bugreport zips says so (one line, exit 2), not that it holds no bugreport; a zip skipped inside a bugreport is named', () => {
+  const report = bugreportZipBytes(smallScenario(34));
+  const two = path.join(dir, 'two-reports.zip');
+  fs.writeFileSync(two, zipSync({ 'a.zip': report, 'b.zip': report }));
+  const r = cli(['analyze', two, '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, `dmabuf-triage: ${two}: holds no bugreport text but 2 zip files (a.zip, b.zip), which are not opened: give each as an input of its own\n`);
+  // A bugreport with a zip beside its text: read, and the zip named where the skipped files are counted.
+  const beside = path.join(dir, 'report-and-zip.zip');
+  fs.writeFileSync(beside, zipSync({ 'bugreport-x.txt': renderBugreportText(smallScenario(34)), 'older.zip': report }));
+  const q = cli(['query', beside, '-q', '--format', 'csv', '--no-headers', '--sql', "SELECT message FROM diagnostic WHERE code = 'entries_skipped'"]);
+  assert.equal(q.code, 0, q.err);
+  assert.equal(q.out, '"1 files held nothing this tool reads, among them a zip file not opened (older.zip): give it as an input of its own"\n');
+});
+
+test('output that cannot be written (stdout on a full disk) is one line and exit 2, not a stack trace', { skip: !fs.existsSync('/dev/full') }, () => {
+  const full = fs.openSync('/dev/full', 'w');
+  try {
+    for (const args of [['schema'], ['analyze', zip, '-q']]) {
+      const r = spawnSync(process.execPath, [packagePath('bin', 'dmabuf-triage.js'), ...args], { encoding: 'utf8', stdio: ['ignore', full, 'pipe'] });
+      assert.equal(r.status, 2, args[0]);
+      assert.equal(r.stderr, 'dmabuf-triage: cannot write the output (ENOSPC: no space left on device, write)\n', args[0]);
+    }
+  } finally {
+    fs.closeSync(full);
+  }
+});
+
+test('a folder of symbolic links (never followed) is refused naming them, not as if it held nothing', () => {
+  const links = path.join(dir, 'links');
+  fs.mkdirSync(links);
+  fs.symlinkSync(zip, path.join(links, 'report.zip'));
+  const r = cli(['analyze', links, '-q']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, `dmabuf-triage: ${links}: holds no bugreport and no DMA-BUF capture this tool reads; its symbolic link is not followed (report.zip): give the file it points to\n`);
 });

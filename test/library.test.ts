@@ -5,8 +5,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { open, InputError } from '../src/index.js';
+import { open, InputError, UsageError } from '../src/index.js';
 import { tempDir } from './helpers.js';
+import { packagePath } from '../src/paths.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes, renderBugreportText } from './fixtures/bugreport.js';
 
@@ -52,6 +53,84 @@ test('exportSqlite returns the database; summary() is the data analyze prints', 
 
 test('a bad input rejects with a typed error', async () => {
   await assert.rejects(open({ name: 'x.zip', bytes: new Uint8Array([0x50, 0x4b, 3, 4, 1, 2, 3]) }), InputError);
+});
+
+test('what is not an input (null, a number, bytes that are not a Uint8Array) rejects with a UsageError naming it', async () => {
+  const bad: [unknown, string][] = [
+    [null, 'got null'],
+    [[undefined], 'got undefined'],
+    [42, 'got 42'],
+    [{ name: 'x.txt' }, 'got { name: string }'],
+    [{ name: 'x.txt', bytes: 'text' }, 'got { name: string, bytes: string }'],
+  ];
+  for (const [input, says] of bad) {
+    await assert.rejects(open(input as string), (e: Error) => e instanceof UsageError && e.message === `an input is a path or { name, bytes } with bytes a Uint8Array, ${says}`);
+  }
+});
+
+test("a user's SQL: one statement, named in the UsageError when there is none or several; wrong parameters say what is wrong", async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  const fails = (f: () => unknown, message: string) => assert.throws(f, (e: Error) => e instanceof UsageError && e.message === message);
+  fails(() => s.query(''), 'no SQL statement to run');
+  fails(() => s.query(' ; -- nothing'), 'no SQL statement to run');
+  // sql.js would run the first and drop the second without a word.
+  fails(() => s.query('SELECT 1; DELETE FROM dmabuf'), "one SQL statement at a time: 'DELETE FROM dmabuf' follows the first");
+  fails(() => s.columns('SELECT 1; SELECT 2'), "one SQL statement at a time: 'SELECT 2' follows the first");
+  assert.deepEqual(s.query('SELECT 1 AS one; -- done\n'), [{ one: 1 }]);
+  fails(() => s.query('SELECT :a', 5 as unknown as unknown[]), 'query parameters are an object ({ name: value } for :name) or an array (for ?), got 5');
+  fails(() => s.query('SELECT :a', { a: { b: 1 } }), 'SQL error: Wrong API use : tried to bind a value of an unknown type ([object Object]).');
+  assert.equal(s.query('SELECT count(*) AS n FROM dmabuf')[0].n, 6);
+  s.close();
+});
+
+test("summary's top is a positive whole number: a negative one is a UsageError, not every row but the last", async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  for (const top of [0, -1, 1.5, NaN]) {
+    assert.throws(() => s.summary({ top }), (e: Error) => e instanceof UsageError && e.message === `summary's top is a positive whole number, got ${top}`);
+  }
+  assert.equal(s.summary({ top: 1 }).snapshots[0].exporters.length, 1);
+  s.close();
+});
+
+test('a result with two columns of one name (SELECT * over a join) keeps both, the second named as SQLite names it (name:1)', async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  assert.deepEqual(s.query('SELECT 1 AS a, 2 AS a, 3 AS b'), [{ a: 1, 'a:1': 2, b: 3 }]);
+  const join = 'SELECT * FROM dmabuf d JOIN dmabuf_holder h ON h.snapshot_id = d.snapshot_id AND h.inode = d.inode ORDER BY d.inode, h.pid LIMIT 1';
+  const columns = s.columns(join);
+  assert.deepEqual(columns.filter((c) => c.startsWith('seen_by')), ['seen_by', 'seen_by:1']);
+  const [row] = s.query(join);
+  assert.deepEqual(Object.keys(row), columns);
+  const [d] = s.query('SELECT seen_by FROM dmabuf WHERE inode = :i', { i: row.inode });
+  assert.equal(row.seen_by, d.seen_by);
+  s.close();
+});
+
+test('a transaction the user opens and rolls back loses no rows (the trace tables written on first use)', async () => {
+  const s = await open(packagePath('examples', 'bugreport-example.zip'));
+  const count = (t: string) => s.query(`SELECT count(*) AS n FROM ${t}`)[0].n;
+  s.query('-- by hand\nBEGIN');
+  const events = count('dma_heap_event');
+  assert.ok(Number(events) > 0);
+  s.query('ROLLBACK');
+  for (const t of ['dma_heap_event', 'dma_heap_charge']) assert.equal(count(t), events, t);
+  assert.ok(Number(count('dmabuf_rss_sample')) > 0);
+  s.close();
+});
+
+test('an analysis parameter set to undefined (an optional argument passed on) keeps its default', async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  assert.deepEqual(s.run('dmabuf_buffers', { top: undefined }), s.run('dmabuf_buffers'));
+  assert.deepEqual(s.run('dmabuf_leak_suspects', { low_bytes: undefined, high_bytes: 1 }), s.run('dmabuf_leak_suspects', { high_bytes: 1 }));
+  s.close();
+});
+
+test('a closed session says so: every call but close() is a UsageError', async () => {
+  const s = await open({ name: 'a.zip', bytes: bugreportZipBytes(smallScenario(34)) });
+  s.close();
+  for (const call of [() => s.query('SELECT 1'), () => s.columns('SELECT 1'), () => s.run('dmabuf_exporters'), () => s.schema(), () => s.summary(), () => s.exportSqlite()]) {
+    assert.throws(call, (e: Error) => e instanceof UsageError && e.message === 'the session is closed');
+  }
+  s.close();
 });
 
 test('examples/library.ts runs as the README says and prints the exporters table and the largest buffers', () => {

@@ -42,6 +42,42 @@ test('query --param binds numeric-looking values as numbers, others as text', ()
   assert.equal(h.out, '987\n');
 });
 
+test('query --param: a whole number past 2^53 (a realtime timestamp in ns) is bound exactly, not rounded to the nearest double', () => {
+  // 2^53 + 1 as a JavaScript number is 2^53: equal to neither, and the row compared with it would be missed.
+  const sql = 'SELECT CAST(9007199254740993 AS INTEGER) = :t AS exact, CAST(9007199254740992 AS INTEGER) = :t AS rounded, :t - 9007199254740990 AS delta';
+  const r = cli(['query', zip, '-q', '--format', 'csv', '--no-headers', '--sql', sql, '-p', 't=9007199254740993']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, '1,0,3\n');
+});
+
+test('query --param naming what the SQL does not (a misspelt :name) is one line, exit 2, before the inputs are read', () => {
+  const r = cli(['query', zip, '--sql', 'SELECT * FROM dmabuf WHERE exporter = :exporter', '-p', 'exportr=system']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, 'dmabuf-triage: --param exportr: the SQL names no :exportr\n');
+  for (const p of [':', '@', '$']) assert.equal(cli(['query', zip, '-q', '--sql', `SELECT ${p}x AS x`, '-p', 'x=1']).code, 0, p);
+});
+
+test('query: SQL that cannot run (a typo, an unknown table or column) fails before the inputs are read', () => {
+  for (const [sql, says] of [
+    ['SELEC 1', 'SQL error: near "SELEC": syntax error'],
+    ['SELECT nope FROM dmabuf', 'SQL error: no such column: nope'],
+    ['SELECT * FROM dmabufs', 'SQL error: no such table: dmabufs'],
+  ]) {
+    const r = cli(['query', zip, '--sql', sql]);
+    assert.equal(r.code, 2, sql);
+    // No 'reading …' progress line: nothing was loaded.
+    assert.equal(r.err, `dmabuf-triage: ${says}\n`, sql);
+  }
+});
+
+test('run: a wrong parameter fails before the inputs are read (no progress line), as a misspelt analysis does', () => {
+  for (const p of ['top=abc', 'nope=1']) {
+    const r = cli(['run', 'dmabuf_buffers', zip, '--param', p]);
+    assert.equal(r.code, 2, p);
+    assert.doesNotMatch(r.err, /reading /, p);
+  }
+});
+
 test('analysis parameters are checked: unknown name or non-number for a number is one line, exit 2', async () => {
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'top=abc']), /^dmabuf-triage: parameter 'top' of 'dmabuf_buffers' takes a number/);
   oneLine(cli(['run', 'dmabuf_buffers', zip, '-q', '--param', 'nope=1']), /has no parameter 'nope' \(it has: top\)/);
@@ -117,6 +153,13 @@ test('summary tables align numbers right and text left, also a trailing text col
   const md = cli(['analyze', zip, '-q', '--format', 'markdown']);
   assert.match(md.out, /^\| severity \| kind \| subject \| bytes \| evidence \|\n\| --- \| --- \| --- \| ---: \| --- \|$/m);
   assert.match(md.out, /^\| exporter \| buffers \| bytes \| share \| largest \| processes \| held by none \|\n\| --- (\| ---: ){6}\|$/m);
+});
+
+test('markdown shows a value holding < as text (dmabuf_dump\'s exporter <unknown>), not as an HTML tag a renderer drops', () => {
+  const md = renderMarkdown({ title: 't', blocks: [{ heading: 'h', facts: [['device', 'a<b>c']], table: { columns: ['exporter'], numeric: [false], rows: [['<unknown>'], ['x|y']] } }] });
+  assert.match(md, /^- \*\*device\*\*: a\\<b>c$/m);
+  assert.match(md, /^\| \\<unknown> \|$/m);
+  assert.match(md, /^\| x\\\|y \|$/m);
 });
 
 test('consistency findings print bytes or counts by the unit the view names', async () => {
@@ -205,7 +248,7 @@ test('the shell prints .schema and .analyses exactly as the schema and analyses 
 });
 
 test('analyze --help says which tables --top limits', () => {
-  assert.match(cli(['analyze', '--help']).out.replace(/\s+/g, ' '), /--top <n> rows of the exporters, processes, devices and trace processes tables/);
+  assert.match(cli(['analyze', '--help']).out.replace(/\s+/g, ' '), /--top <n> rows of the exporters, processes, process totals, devices and trace processes tables/);
 });
 
 test('--help lists every input format the tool reads, by importer name and description', async () => {

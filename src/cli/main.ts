@@ -5,10 +5,10 @@ import readline from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { open, type AnalysisInfo, type SchemaObject, type Session } from '../index.js';
-import { catalogue, findAnalysis, typed } from '../analyses.js';
+import { catalogue, checkAnalysis, typed } from '../analyses.js';
 import { packagePath } from '../paths.js';
 import { streamImporters, textImporters } from '../importers/registry.js';
-import { isKnownError, UsageError } from '../errors.js';
+import { InputError, isKnownError, UsageError } from '../errors.js';
 import { renderRows, ROW_FORMATS, type RowFormat } from '../report/rows.js';
 import { summaryDocument } from '../report/document.js';
 import { renderText } from '../report/text.js';
@@ -56,10 +56,35 @@ function write(s: string): void {
   process.stdout.write(s);
 }
 
-/** Fail before loading when `file` cannot be written: its folder must exist. */
-function checkOutput(file: string): void {
+/**
+ * Fail before loading when `file` cannot be written: a name, not a folder, in a folder that
+ * exists, and none of the inputs (writing it would replace the capture with the output).
+ */
+function checkOutput(file: string, flag: string, inputs: string[]): void {
+  if (file === '') throw new UsageError(`${flag} takes a file name, got ''`);
   const dir = path.dirname(path.resolve(file));
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
+  if (!statOf(dir)?.isDirectory()) throw new UsageError(`cannot write ${file}: no folder ${dir}`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
+  }
+  if (st?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a folder`);
+  const isOutput = (input: string) => {
+    const i = statOf(input);
+    return st !== undefined && i !== undefined && i.ino === st.ino && i.dev === st.dev;
+  };
+  if (inputs.some(isOutput)) throw new UsageError(`cannot write ${file}: it is an input, which it would replace`);
+}
+
+/** What `fs.statSync` says of a path; undefined when it cannot (no such path, a file in the way, no permission). */
+function statOf(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function writeOutput(file: string, data: string | Uint8Array): void {
@@ -115,13 +140,13 @@ export function buildProgram(): Command {
       .description('ingest inputs and print the triage summary: device, totals, heaviest exporters and processes, leak suspects, consistency, diagnostics')
       .argument('<input...>', 'bugreport .zip/.txt/.txt.gz, Perfetto trace, folder or capture file (one snapshot each)')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
-      .option('--top <n>', 'rows of the exporters, processes, devices and trace processes tables (leak suspects, findings and diagnostics are all shown)', (v) => positiveInt(v, '--top'), 10)
+      .option('--top <n>', 'rows of the exporters, processes, process totals, devices and trace processes tables (leak suspects, findings and diagnostics are all shown)', (v) => positiveInt(v, '--top'), 10)
       .option('--html <file>', 'also write the summary as an HTML page')
       .option('--fail-on <severity>', `exit 1 when a leak suspect at or above this severity exists: ${SEVERITIES.join(', ')}, or 'leaks' (= low)`),
   ).action(async (inputs: string[], o: { format: string; top: number; html?: string; failOn?: string; quiet?: boolean }) => {
     const failLevel = o.failOn === undefined ? undefined : SEVERITIES.indexOf(o.failOn === 'leaks' ? 'low' : o.failOn);
     if (failLevel === -1) throw new UsageError(`--fail-on takes one of ${SEVERITIES.join(', ')} or 'leaks', got '${o.failOn}'`);
-    if (o.html) checkOutput(o.html);
+    if (o.html !== undefined) checkOutput(o.html, '--html', inputs);
     const s = await load(inputs, o.quiet);
     const summary = s.summary({ top: o.top });
     s.close();
@@ -148,8 +173,21 @@ export function buildProgram(): Command {
       'bind :name (also @name, $name) in the SQL to value',
     ),
   ).action(async (inputs: string[], o: RowOptions & { sql: string }) => {
+    // A --param the SQL does not name (a misspelt :name) would leave the one it names NULL.
+    for (const name of Object.keys(o.param ?? {})) {
+      if (![':', '@', '$'].some((p) => o.sql.includes(p + name))) throw new UsageError(`--param ${name}: the SQL names no :${name}`);
+    }
+    // The SQL checked against the schema before the inputs load (a large bugreport takes seconds): a typo fails at once.
+    const empty = await open([]);
+    try {
+      empty.columns(o.sql);
+    } finally {
+      empty.close();
+    }
     const s = await load(inputs, o.quiet);
-    write(renderRows(s.query(o.sql, o.param), s.columns(o.sql), o.format, { headers: o.headers }));
+    // The columns first: they are read without running the statement, which may create what it names.
+    const columns = s.columns(o.sql);
+    write(renderRows(s.query(o.sql, o.param), columns, o.format, { headers: o.headers }));
     s.close();
   });
 
@@ -165,8 +203,8 @@ export function buildProgram(): Command {
       'set a parameter of the analysis (`analyses` lists them with their defaults)',
     ),
   ).action(async (analysis: string, inputs: string[], o: RowOptions) => {
-    // Fail on a misspelt name before loading what may be a 500 MB bugreport.
-    findAnalysis(analysis);
+    // Fail on a misspelt name or parameter before loading what may be a 500 MB bugreport.
+    checkAnalysis(analysis, o.param);
     const s = await load(inputs, o.quiet);
     const rows = s.run(analysis, o.param);
     write(renderRows(rows, s.columns(`SELECT * FROM ${analysis}`), o.format, { headers: o.headers }));
@@ -203,9 +241,9 @@ export function buildProgram(): Command {
       .command('export')
       .description('write the loaded database as a SQLite file (for sqlite3, Datasette, …)')
       .argument('<input...>', 'inputs to load')
-      .requiredOption('-o, --out <file>', 'the .sqlite file to write'),
+      .requiredOption('-o, --out <file>', 'the .sqlite file to write (replaced when it exists; never an input)'),
   ).action(async (inputs: string[], o: { out: string; quiet?: boolean }) => {
-    checkOutput(o.out);
+    checkOutput(o.out, '--out', inputs);
     const s = await load(inputs, o.quiet);
     writeOutput(o.out, s.exportSqlite());
     s.close();
@@ -233,6 +271,15 @@ export function buildProgram(): Command {
     ),
   ).action(async (before: string, after: string, o: RowOptions) => {
     const s = await load([before, after], o.quiet);
+    // dmabuf_growth compares buffer lists: without one on either side (a trace, per-process totals
+    // alone) it lists nothing, which would read as "nothing changed".
+    const listed = new Set(s.query('SELECT DISTINCT snapshot_id FROM dmabuf').map((r) => r.snapshot_id));
+    [before, after].forEach((input, i) => {
+      if (!listed.has(i + 1)) {
+        s.close();
+        throw new InputError(`${input}: lists no DMA-BUF buffers, so there is nothing to compare (diff compares buffer lists; \`analyze\` shows what it holds)`);
+      }
+    });
     const rows = s.run('dmabuf_growth').filter((r) => Number(r.delta_bytes) !== 0 || Number(r.first_bytes) === 0 || Number(r.last_bytes) === 0).map((r) => ({
       ...r,
       change: Number(r.first_bytes) === 0 ? 'appeared' : Number(r.last_bytes) === 0 ? 'disappeared' : Number(r.delta_bytes) > 0 ? 'grew' : 'shrank',
@@ -251,10 +298,24 @@ function positiveInt(v: string, flag: string): number {
 }
 
 async function shell(s: Session): Promise<void> {
-  // Prompts only for a person at a terminal; piped SQL gets results alone.
+  // Prompts only for a person at a terminal; piped SQL gets results alone, and its errors (on
+  // stderr, as at a terminal) make the exit code 2.
   const interactive = Boolean(process.stdin.isTTY);
   const rl = readline.createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, prompt: 'dmabuf> ', terminal: interactive });
   if (interactive) write('SQL ends with ";". .tables, .schema NAME, .analyses, .quit\n');
+  const fail = (message: string) => {
+    process.stderr.write(`${message}\n`);
+    if (!interactive) process.exitCode = 2;
+  };
+  const run = (sql: string) => {
+    try {
+      const columns = s.columns(sql);
+      write(renderRows(s.query(sql), columns, 'table'));
+    } catch (e) {
+      if (!isKnownError(e)) throw e;
+      fail(e.message);
+    }
+  };
   let pending = '';
   rl.prompt();
   for await (const line of rl) {
@@ -264,8 +325,11 @@ async function shell(s: Session): Promise<void> {
       if (cmd === '.quit' || cmd === '.exit') break;
       if (cmd === '.tables') write(s.schema().map((x) => `${x.kind.padEnd(5)} ${x.name}`).join('\n') + '\n');
       else if (cmd === '.analyses') write(analysesText(s.analyses()));
-      else if (cmd === '.schema') write(schemaText(s.schema().filter((o) => !arg || o.name === arg)));
-      else write(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit\n`);
+      else if (cmd === '.schema') {
+        const objects = s.schema().filter((o) => !arg || o.name === arg);
+        if (objects.length) write(schemaText(objects));
+        else fail(`no table or view named '${arg}'`);
+      } else fail(`unknown command ${cmd}; try .tables, .schema NAME, .analyses, .quit`);
       rl.prompt();
       continue;
     }
@@ -275,16 +339,13 @@ async function shell(s: Session): Promise<void> {
       rl.prompt();
       continue;
     }
-    try {
-      const sql = pending.trim().replace(/;$/, '');
-      write(renderRows(s.query(sql), s.columns(sql), 'table'));
-    } catch (e) {
-      write(`${(e as Error).message}\n`);
-    }
+    run(pending.trim().replace(/;$/, ''));
     pending = '';
     rl.setPrompt('dmabuf> ');
     rl.prompt();
   }
+  // Input that ends without the last statement's ";" (`echo 'SELECT …' | dmabuf-triage shell x`): run it.
+  if (pending.trim()) run(pending.trim());
   rl.close();
 }
 

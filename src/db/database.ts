@@ -405,8 +405,9 @@ export class Db {
     const used = sql === undefined ? null : new Set(identifiers(sql));
     for (const [key, d] of [...this.deferred]) {
       if (used && ![...d.readers].some((n) => used.has(n))) continue;
-      this.deferred.delete(key);
+      // Dropped once written: a write that fails leaves them to the next use.
       this.transaction(d.write);
+      this.deferred.delete(key);
     }
   }
 
@@ -428,7 +429,7 @@ export class Db {
       const rows: ResultRow[] = [];
       let names: string[] | undefined;
       while (st.step()) {
-        names ??= st.getColumnNames();
+        names ??= uniqueNames(st.getColumnNames());
         const values = st.get();
         const row: ResultRow = {};
         for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
@@ -444,7 +445,7 @@ export class Db {
   queryColumns(sql: string): string[] {
     const st = this.raw.prepare(sql);
     try {
-      return st.getColumnNames();
+      return uniqueNames(st.getColumnNames());
     } finally {
       st.free();
     }
@@ -521,6 +522,22 @@ const MAX_VARIABLES = 32766;
 /** The words of a SQL text that can be names (lower-cased; quoted names included). */
 function identifiers(sql: string): string[] {
   return sql.toLowerCase().match(/[a-z_][a-z0-9_$]*/g) ?? [];
+}
+
+/**
+ * Column names made distinct as SQLite makes them for a view (`seen_by`, `seen_by:1`, …): rows are
+ * objects keyed by name, where a second `seen_by` (a `SELECT *` over a join) would overwrite the first.
+ */
+function uniqueNames(names: string[]): string[] {
+  const seen = new Set(names);
+  if (seen.size === names.length) return names;
+  const used = new Set<string>();
+  return names.map((n) => {
+    let name = n;
+    for (let i = 1; used.has(name); i++) name = `${n}:${i}`;
+    used.add(name);
+    return name;
+  });
 }
 
 function quoteIdent(name: string): string {

@@ -130,10 +130,16 @@ export function params(stmt: SqlStatement): ParamDecl[] {
     });
 }
 
-/** A value given as text (a `@param` default, a command-line `--param`): `"12"` → 12, `"1.5"` → 1.5, anything else unchanged. */
+/**
+ * A value given as text (a `@param` default, a command-line `--param`): `"12"` → 12, `"1.5"` →
+ * 1.5, anything else unchanged. A whole number a JavaScript number cannot hold exactly (past
+ * 2^53: a realtime timestamp in nanoseconds) stays text, which SQLite compares with an integer
+ * column as the exact integer.
+ */
 export function typed(v: unknown): string | number | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return v;
   const s = String(v);
-  return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s;
+  if (/^-?\d+$/.test(s)) return Number.isSafeInteger(Number(s)) ? Number(s) : s;
+  return /^-?\d+\.\d+$/.test(s) ? Number(s) : s;
 }

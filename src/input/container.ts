@@ -36,5 +36,7 @@ export interface Container {
    * where (the `zip_truncated` warning).
    */
   recovered?: string;
+  /** A folder's symbolic links, which are not followed (paths inside it): named when nothing else was read. */
+  links?: string[];
   close(): void;
 }

@@ -41,6 +41,7 @@ function* readWhole(file: string): Iterable<Buffer> {
 export function openFolder(root: string): Container {
   const entries: ContainerEntry[] = [];
   const unreadable: Container['unreadable'] = [];
+  const links: string[] = [];
   const rel = (full: string) => path.relative(root, full).split(path.sep).join('/');
   const walk = (dir: string) => {
     let names: fs.Dirent[];
@@ -56,7 +57,10 @@ export function openFolder(root: string): Container {
       const full = path.join(dir, d.name);
       if (d.isDirectory()) walk(full);
       else if (d.isSymbolicLink()) {
-        if (!READ_LINK.test(path.basename(root) + '/' + rel(full))) continue;
+        if (!READ_LINK.test(path.basename(root) + '/' + rel(full))) {
+          links.push(rel(full));
+          continue;
+        }
         try {
           entries.push(linkEntry(full, rel(full)));
         } catch (e) {
@@ -79,5 +83,5 @@ export function openFolder(root: string): Container {
     }
   };
   walk(root);
-  return { name: root, kind: 'folder', entries, unreadable, close: () => {} };
+  return { name: root, kind: 'folder', entries, unreadable, links, close: () => {} };
 }

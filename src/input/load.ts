@@ -80,11 +80,33 @@ export async function loadInput(db: Db, spec: InputSpec, env: ImportEnv): Promis
     throw new InputError(`${spec}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
   }
   if (stat.isDirectory()) return loadContainer(db, openFolder(spec), env);
-  const head = readHead(spec, 4);
+  if (!stat.isFile()) return loadPipe(db, spec, env);
+  let head: Buffer;
+  try {
+    head = readHead(spec, 4);
+  } catch (e) {
+    throw new InputError(`${spec}: cannot read (${(e as Error).message})`);
+  }
   if (hasMagic(head, ZIP_MAGIC)) return loadContainer(db, await openZip(spec, { path: spec }), env, stat.size);
   const first = await openPeeked(fs.createReadStream(spec, { highWaterMark: 1 << 20 }), spec);
   const loaded = await loadStream(db, spec, first, stat.size, null, env, { file: spec });
   if (!loaded) throw notRecognized(spec);
+}
+
+/**
+ * A path that is neither a file nor a folder: a pipe (`analyze <(zcat bugreport.txt.gz)`, a
+ * FIFO) or a device. It is read once, from its start, as it comes: nothing can be read at an
+ * offset or twice, and its size is unknown. A zip needs random access: its bytes are gathered first.
+ */
+async function loadPipe(db: Db, spec: string, env: ImportEnv): Promise<void> {
+  const first = await openPeeked(fs.createReadStream(spec, { highWaterMark: 1 << 20 }), spec);
+  if (hasMagic(first.head, ZIP_MAGIC)) {
+    const parts: Buffer[] = [];
+    for await (const c of first.chunks) parts.push(c);
+    const bytes = Buffer.concat(parts);
+    return loadContainer(db, await openZip(spec, { bytes }), env, bytes.byteLength);
+  }
+  if (!(await loadStream(db, spec, first, undefined, null, env))) throw notRecognized(spec);
 }
 
 function notRecognized(name: string): InputError {
@@ -117,7 +139,7 @@ async function loadStream(
   db: Db,
   name: string,
   first: Peeked,
-  bytes: number,
+  bytes: number | undefined,
   parent: SourceContext | null,
   env: ImportEnv,
   opts: { forced?: StreamImporter; file?: string; cut?: boolean } = {},
@@ -170,7 +192,7 @@ async function loadStream(
       ? parent.child(name, si.name, { bytes: whole ? bytes : undefined })
       : SourceContext.topLevel(db, name, si.name, si.snapshotKind, label, whole ? bytes : undefined);
     env.progress(`reading ${name} (${si.name})`);
-    const file = opts.file !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
+    const file = opts.file !== undefined && bytes !== undefined && whole && !bom ? { path: opts.file, bytes } : undefined;
     await si.importStream(si.lines ? asLines(peeked.chunks) : peeked.chunks, ctx, env, file);
     await peeked.stop(); // the importer may have read the file itself
     noteCut(ctx, si.lines === true);
@@ -597,6 +619,8 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     }
     let recognized = 0;
     let skipped = 0;
+    // Zips inside, not opened: only the one bugreport zip of an archive without its own text is (innerBugreport).
+    const zips: string[] = [];
     const unreadable: string[] = [];
     const cannotRead = (message: string) => {
       unreadable.push(message);
@@ -612,7 +636,10 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
         try {
           const ok = await loadStream(db, `${c.name}${sep}${e.path}`, await heads.take(i), e.size, ctx, env, { cut: e.cut });
           if (ok) recognized++;
-          else skipped++;
+          else {
+            skipped++;
+            if (/\.zip$/i.test(e.path)) zips.push(e.path);
+          }
         } catch (err) {
           if (!(err instanceof InputError)) throw err;
           cannotRead(err.message);
@@ -621,14 +648,23 @@ async function loadContainer(db: Db, c: Container, env: ImportEnv, bytes?: numbe
     } finally {
       heads.close();
     }
+    const zipList = `${zips.slice(0, 3).join(', ')}${zips.length > 3 ? ', …' : ''}`;
     if (!main && recognized === 0) {
       const damaged = c.recovered ? `; ${c.recovered}` : '';
+      if (zips.length > 1) {
+        throw new InputError(`${c.name}: holds no bugreport text but ${zips.length} zip files (${zipList}), which are not opened: give each as an input of its own${damaged}`);
+      }
       if (unreadable.length > 0) {
         throw new InputError(`${c.name}: holds no bugreport, and ${unreadable.length} of its files could not be read (${unreadable[0]})${damaged}`);
       }
-      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}`);
+      const n = c.links?.length ?? 0;
+      const links = n > 0 ? `; ${n === 1 ? 'its symbolic link is' : `its ${n} symbolic links are`} not followed (${c.links!.slice(0, 3).join(', ')}${n > 3 ? ', …' : ''}): give ${n === 1 ? 'the file it points' : 'the files they point'} to` : '';
+      throw new InputError(`${c.name}: holds no bugreport and no DMA-BUF capture this tool reads${damaged}${links}`);
     }
-    if (skipped > 0) ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads`);
+    if (skipped > 0) {
+      const inner = zips.length === 0 ? '' : `, among them ${zips.length === 1 ? 'a zip file' : `${zips.length} zip files`} not opened (${zipList}): give ${zips.length === 1 ? 'it' : 'each'} as an input of its own`;
+      ctx.diag('info', 'entries_skipped', `${skipped} files held nothing this tool reads${inner}`);
+    }
   } finally {
     c.close();
   }

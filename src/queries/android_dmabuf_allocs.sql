@@ -98,11 +98,17 @@ SELECT a.seq, a.snapshot_id, a.source_id, a.ts, a.inode, a.buf_size, a.tid, a.at
        -- not held by one process for the whole trace (`_thread_process`).
        CASE WHEN t.upid IS NULL THEN NULL
             WHEN t.upid >= 0 THEN t.upid
-            ELSE (SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= a.ts) AND (pi.end_ts IS NULL OR pi.end_ts > a.ts) THEN pi.upid ELSE 0 END
-                  FROM process_instance pi
-                  WHERE pi.snapshot_id = a.snapshot_id AND pi.source_id = a.source_id AND pi.pid = t.pid
-                  ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= a.ts) DESC, pi.instance DESC, pi.upid DESC
-                  LIMIT 1)
+            -- The event's time is named in WHERE only, not in ORDER BY: SQLite before 3.41
+            -- (sqlite3 or Datasette opening an export) does not resolve it there.
+            ELSE coalesce((SELECT CASE WHEN pi.end_ts IS NULL OR pi.end_ts > a.ts THEN pi.upid ELSE 0 END
+                           FROM process_instance pi
+                           WHERE pi.snapshot_id = a.snapshot_id AND pi.source_id = a.source_id AND pi.pid = t.pid
+                             AND (pi.start_ts IS NULL OR pi.start_ts <= a.ts)
+                           ORDER BY pi.instance DESC, pi.upid DESC
+                           LIMIT 1),
+                          (SELECT 0 FROM process_instance pi
+                           WHERE pi.snapshot_id = a.snapshot_id AND pi.source_id = a.source_id AND pi.pid = t.pid
+                           LIMIT 1))
        END AS attr_held
 FROM attributed a
 LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.source_id AND t.tid = a.attr_tid;

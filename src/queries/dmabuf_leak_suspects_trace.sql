@@ -29,10 +29,14 @@ pid_process AS MATERIALIZED (
 held AS (
   SELECT s.rowid AS seq, s.snapshot_id, s.source_id, s.pid, s.tid, s.ts, s.rss_bytes, s.origin,
          CASE WHEN pp.upid IS NULL OR pp.upid >= 0 THEN pp.upid
-              ELSE nullif((SELECT CASE WHEN (pi.start_ts IS NULL OR pi.start_ts <= s.ts) AND (pi.end_ts IS NULL OR pi.end_ts > s.ts) THEN pi.upid ELSE 0 END
+              -- The latest of the pid's processes started by then, if not ended; NULL otherwise. The
+              -- sample's time is named in WHERE only: SQLite before 3.41 (sqlite3 or Datasette
+              -- opening an export) does not resolve it in ORDER BY.
+              ELSE nullif((SELECT CASE WHEN pi.end_ts IS NULL OR pi.end_ts > s.ts THEN pi.upid ELSE 0 END
                            FROM process_instance pi
                            WHERE pi.snapshot_id = s.snapshot_id AND pi.source_id = s.source_id AND pi.pid = s.pid
-                           ORDER BY (pi.start_ts IS NULL OR pi.start_ts <= s.ts) DESC, pi.instance DESC, pi.upid DESC
+                             AND (pi.start_ts IS NULL OR pi.start_ts <= s.ts)
+                           ORDER BY pi.instance DESC, pi.upid DESC
                            LIMIT 1), 0)
          END AS upid
   FROM dmabuf_rss_sample s

@@ -18,6 +18,10 @@ export function renderMarkdown(doc: Document): string {
   return out.join('\n');
 }
 
+/**
+ * A value as Markdown shows it: `|` would end the cell, and `<` would start an HTML tag, which
+ * renderers drop (the exporter `<unknown>` of dmabuf_dump rows, a quoted line).
+ */
 function esc(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return s.replace(/[|<]/g, '\\$&').replace(/\n/g, ' ');
 }
