@@ -142,7 +142,7 @@ test('dmabuf_growth: two captures of the same device, one exporter grew', async 
   s.close();
 });
 
-test('dmabuf_growth: a process named by its command line in one capture (a trace) and by its 15-character comm in the other (dmabuf_dump) is one process', async () => {
+test('dmabuf_growth: a process named by its command line in one capture (a trace) and by its 15-character comm in the other (dmabuf_dump) is one process: an app by the end of its name, a program by the start of its file name', async () => {
   const dump = (procs: [string, number, number][]) =>
     procs
       .map(([name, pid, kb], i) =>
@@ -155,14 +155,16 @@ test('dmabuf_growth: a process named by its command line in one capture (a trace
         ].join('\n'),
       )
       .join('\n') + '\n';
-  const before = dump([['/system/bin/surfaceflinger', 659, 1024], ['com.google.android.apps.maps', 10366, 2048]]);
-  const after = dump([['surfaceflinger', 659, 1024], ['droid.apps.maps', 10366, 4096]]);
+  const allocator = '/vendor/bin/hw/android.hardware.graphics.allocator@4.0-service';
+  const before = dump([['/system/bin/surfaceflinger', 659, 1024], ['com.google.android.apps.maps', 10366, 2048], [allocator, 700, 512]]);
+  const after = dump([['surfaceflinger', 659, 1024], ['droid.apps.maps', 10366, 4096], ['android.hardwar', 700, 768]]);
   const s = await openTexts({ 'before.txt': before, 'after.txt': after });
   const rows = s.run('dmabuf_growth').filter((r) => r.kind === 'process');
   assert.deepEqual(
     rows.map((r) => [r.subject, r.first_bytes, r.last_bytes]),
     [
       ['com.google.android.apps.maps', 2048 * 1024, 4096 * 1024],
+      [allocator, 512 * 1024, 768 * 1024],
       ['/system/bin/surfaceflinger', 1024 * 1024, 1024 * 1024],
     ],
   );

@@ -2,10 +2,13 @@
 -- @title Growth between snapshots
 -- Over several inputs loaded together: for each exporter and each process, its bytes in the
 -- first and in the last snapshot that hold any DMA-BUF data, and the change. Largest growth first.
--- Processes are matched by name (pids change), as the kernel's 15-character comm shows it (the end
--- of the name's last `/` component), which dmabuf_dump prints: a capture naming a process by its
--- command line (a trace's `/system/bin/surfaceflinger`, `com.google.android.apps.maps`) and one
--- naming it by comm (`surfaceflinger`, `droid.apps.maps`) match.
+-- Processes are matched by name (pids change), as the kernel's 15-character comm shows it, which
+-- dmabuf_dump prints: a program's comm is the start of its file name (exec keeps the first 15
+-- characters), an app's the end of its dotted name when that is longer (Android names the
+-- process so). A capture naming a process by its command line (a trace's
+-- `/system/bin/surfaceflinger`, `/vendor/bin/hw/android.hardware.graphics.allocator@4.0-service`,
+-- `com.google.android.apps.maps`) and one naming it by comm (`surfaceflinger`, `android.hardwar`,
+-- `droid.apps.maps`) match.
 -- @column kind `exporter` or `process`.
 -- @column subject Exporter name, or process name (the longest seen of its comm).
 -- @column first_snapshot_id The earliest snapshot (by id, i.e. input order).
@@ -18,10 +21,15 @@ WITH snaps AS (SELECT min(snapshot_id) AS first_id, max(snapshot_id) AS last_id 
 named AS (
   SELECT coalesce(process_name, 'pid ' || pid) AS name, snapshot_id, rss_bytes FROM dmabuf_processes
 ),
+-- base: the name after its last `/`.
+based AS (
+  SELECT name, snapshot_id, rss_bytes, substr(name, length(rtrim(name, replace(name, '/', ''))) + 1) AS base FROM named
+),
 procs AS (
   SELECT name, snapshot_id, rss_bytes,
-         coalesce(nullif(substr(substr(name, length(rtrim(name, replace(name, '/', ''))) + 1), -15), ''), name) AS comm
-  FROM named
+         coalesce(nullif(CASE WHEN instr(name, '/') > 0 OR length(base) <= 15 OR instr(base, '@') > 0 OR instr(base, '.') = 0
+                              THEN substr(base, 1, 15) ELSE substr(base, -15) END, ''), name) AS comm
+  FROM based
 ),
 per AS (
   SELECT 'exporter' AS kind, exporter AS subject, snapshot_id, bytes FROM dmabuf_exporters
