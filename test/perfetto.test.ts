@@ -895,6 +895,25 @@ test('generic ftrace events named dma_heap_stat / dmabuf_rss_stat are read', asy
   s.close();
 });
 
+test('a generic dma_heap_stat / dmabuf_rss_stat event without its len / rss field is reported as the typed events are, not dropped silently', async () => {
+  const s = await load(
+    trace([
+      ftrace(0, [
+        { timestamp: 5, pid: 9, generic: { eventName: 'dma_heap_stat', field: [{ name: 'inode', uintValue: 44 }, { name: 'total_allocated', uintValue: 0 }] } },
+        { timestamp: 6, pid: 9, generic: { eventName: 'dmabuf_rss_stat', field: [{ name: 'i_ino', uintValue: 44 }] } },
+        { timestamp: 7, pid: 9, generic: { eventName: 'dma_heap_stat', field: [{ name: 'inode', uintValue: 45 }, { name: 'len', intValue: 4096 }] } },
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, inode, size_delta, heap_total FROM dma_heap_event'), [{ ts: 7, inode: 45, size_delta: 4096, heap_total: null }]);
+  assert.deepEqual(s.query('SELECT count(*) AS n FROM dmabuf_rss_sample'), [{ n: 0 }]);
+  assert.deepEqual(
+    diagnostics(s).map((d) => `${d.severity} ${d.code}: ${d.message}`),
+    ['warning malformed_event: dma_heap_stat event without its len field', 'warning malformed_event: dmabuf_rss_stat event without its rss field'],
+  );
+  s.close();
+});
+
 test('64-bit values beyond 2^53 stay exact, and rows keep trace order around them', async () => {
   const big = 2n ** 60n + 3n;
   const huge = { timestamp: big.toString(), pid: 1, dmaHeapStat: { inode: (2n ** 55n + 1n).toString(), len: -4096, totalAllocated: 0 } };
