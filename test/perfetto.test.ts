@@ -784,6 +784,22 @@ test('a file that is not a trace is refused by sniffing; open() rejects it', asy
   }
 });
 
+test('the command line refuses a file that is not a trace, even named and starting like one: one line, exit 2', () => {
+  const dir = tempDir();
+  const rand = rng(11);
+  const random = Uint8Array.from({ length: 4096 }, () => Math.floor(rand() * 256));
+  random[0] = 0x0a; // the tag of Trace.packet
+  const files = { 'random.pftrace': random, 'notes.perfetto-trace': new TextEncoder().encode('Not a trace.\n') };
+  for (const [name, bytes] of Object.entries(files)) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    const r = cli(['analyze', file, '-q']);
+    assert.equal(r.code, 2, name);
+    assert.equal(r.out, '', name);
+    assert.equal(r.err, `dmabuf-triage: ${file}: not a bugreport, a Perfetto trace or a DMA-BUF capture this tool reads (detected by content)\n`);
+  }
+});
+
 test('gralloc allocations are charged to the binder client; frees follow the allocation; unknown frees are dropped', async () => {
   const allocator = '/vendor/bin/hw/android.hardware.graphics.allocator-V2-service';
   const s = await load(
