@@ -2,7 +2,10 @@
 // the trace loads into the bugreport's snapshot and `analyze` shows its analyses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTexts } from './helpers.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, openTexts, tempDir } from './helpers.js';
+import { perfettoTypes } from '../src/importers/perfetto/proto.js';
 import { smallScenario } from './fixtures/scenario.js';
 import { bugreportZipBytes } from './fixtures/bugreport.js';
 import { scenarioTrace } from './fixtures/trace.js';
@@ -65,4 +68,55 @@ test('the trace inside a bugreport zip joins its snapshot: unfreed allocations a
   assert.equal(trace.length, 1 + sc.processes.length);
   assert.deepEqual(summary.errors, []);
   s.close();
+});
+
+test('analyze on a trace, and on a bugreport that carries it, shows the trace summary and both trace leak kinds', async () => {
+  const sc = smallScenario(34);
+  const leaker = sc.processes[0];
+  const T = perfettoTypes();
+  // The leaker allocates 32 MiB and 1 MiB and frees neither; its DMA-BUF RSS grows by 40 MiB.
+  const trace = T.Trace.encode(
+    T.Trace.fromObject({
+      packet: [
+        { timestamp: 1000, processTree: { processes: [{ pid: leaker.pid, cmdline: [leaker.name] }], threads: [{ tid: leaker.pid + 1, tgid: leaker.pid }] } },
+        { timestamp: 1000, processStats: { processes: [{ pid: leaker.pid, dmabufRssKb: 1024 }] } },
+        {
+          ftraceEvents: {
+            cpu: 0,
+            event: [
+              { timestamp: 2000, pid: leaker.pid + 1, dmaHeapStat: { inode: 7001, len: 32 << 20, totalAllocated: 32 << 20 } },
+              { timestamp: 3000, pid: leaker.pid, dmaHeapStat: { inode: 7002, len: 1 << 20, totalAllocated: 33 << 20 } },
+            ],
+          },
+        },
+        { timestamp: 4000, processStats: { processes: [{ pid: leaker.pid, dmabufRssKb: 41 * 1024 }] } },
+      ],
+    }),
+  ).finish();
+  const dir = tempDir();
+  const traceFile = path.join(dir, 'trace.pftrace');
+  fs.writeFileSync(traceFile, trace);
+  const zipFile = path.join(dir, 'report.zip');
+  fs.writeFileSync(zipFile, bugreportZipBytes(sc, { extraEntries: { [TRACE_ENTRY]: trace } }));
+  const subject = `${leaker.name} (${leaker.pid})`;
+  for (const file of [traceFile, zipFile]) {
+    const r = cli(['analyze', file, '-q', '--format', 'json']);
+    assert.equal(r.code, 0, r.err);
+    const snap = JSON.parse(r.out).snapshots[0];
+    const whole = snap.trace.find((x: { scope: string }) => x.scope === 'trace');
+    assert.equal(whole.outstanding_bytes, 33 << 20, file);
+    assert.deepEqual(
+      snap.leak_suspects
+        .filter((x: { kind: string }) => x.kind === 'unfreed_in_trace' || x.kind === 'rss_growth')
+        .map((x: { kind: string; subject: string; bytes: number }) => [x.kind, x.subject, x.bytes]),
+      [
+        ['rss_growth', subject, 40 << 20],
+        ['unfreed_in_trace', subject, 33 << 20],
+      ],
+      file,
+    );
+    const text = cli(['analyze', file, '-q']);
+    assert.equal(text.code, 0, text.err);
+    for (const shown of ['dmabuf_trace_summary', 'unfreed_in_trace', 'rss_growth']) assert.ok(text.out.includes(shown), `${file}: ${shown}`);
+  }
 });

@@ -784,6 +784,22 @@ test('a file that is not a trace is refused by sniffing; open() rejects it', asy
   }
 });
 
+test('the command line refuses a file that is not a trace, even named and starting like one: one line, exit 2', () => {
+  const dir = tempDir();
+  const rand = rng(11);
+  const random = Uint8Array.from({ length: 4096 }, () => Math.floor(rand() * 256));
+  random[0] = 0x0a; // the tag of Trace.packet
+  const files = { 'random.pftrace': random, 'notes.perfetto-trace': new TextEncoder().encode('Not a trace.\n') };
+  for (const [name, bytes] of Object.entries(files)) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    const r = cli(['analyze', file, '-q']);
+    assert.equal(r.code, 2, name);
+    assert.equal(r.out, '', name);
+    assert.equal(r.err, `dmabuf-triage: ${file}: not a bugreport, a Perfetto trace or a DMA-BUF capture this tool reads (detected by content)\n`);
+  }
+});
+
 test('gralloc allocations are charged to the binder client; frees follow the allocation; unknown frees are dropped', async () => {
   const allocator = '/vendor/bin/hw/android.hardware.graphics.allocator-V2-service';
   const s = await load(
@@ -892,6 +908,25 @@ test('generic ftrace events named dma_heap_stat / dmabuf_rss_stat are read', asy
   );
   assert.deepEqual(s.query('SELECT ts, inode, size_delta, heap_total FROM dma_heap_event'), [{ ts: 5, inode: 44, size_delta: -4096, heap_total: 0 }]);
   assert.deepEqual(s.query('SELECT ts, rss_bytes, rss_delta, inode, origin FROM dmabuf_rss_sample'), [{ ts: 6, rss_bytes: 8192, rss_delta: 4096, inode: 44, origin: 'dmabuf_rss_stat' }]);
+  s.close();
+});
+
+test('a generic dma_heap_stat / dmabuf_rss_stat event without its len / rss field is reported as the typed events are, not dropped silently', async () => {
+  const s = await load(
+    trace([
+      ftrace(0, [
+        { timestamp: 5, pid: 9, generic: { eventName: 'dma_heap_stat', field: [{ name: 'inode', uintValue: 44 }, { name: 'total_allocated', uintValue: 0 }] } },
+        { timestamp: 6, pid: 9, generic: { eventName: 'dmabuf_rss_stat', field: [{ name: 'i_ino', uintValue: 44 }] } },
+        { timestamp: 7, pid: 9, generic: { eventName: 'dma_heap_stat', field: [{ name: 'inode', uintValue: 45 }, { name: 'len', intValue: 4096 }] } },
+      ]),
+    ]),
+  );
+  assert.deepEqual(s.query('SELECT ts, inode, size_delta, heap_total FROM dma_heap_event'), [{ ts: 7, inode: 45, size_delta: 4096, heap_total: null }]);
+  assert.deepEqual(s.query('SELECT count(*) AS n FROM dmabuf_rss_sample'), [{ n: 0 }]);
+  assert.deepEqual(
+    diagnostics(s).map((d) => `${d.severity} ${d.code}: ${d.message}`),
+    ['warning malformed_event: dma_heap_stat event without its len field', 'warning malformed_event: dmabuf_rss_stat event without its rss field'],
+  );
   s.close();
 });
 

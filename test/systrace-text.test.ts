@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import { open } from '../src/index.js';
 import { systraceText, looksLikeFtraceText } from '../src/importers/systrace-text.js';
 import { lfOnly } from '../src/input/load.js';
-import { importChunked, rng, assertInputDiagnostics, tempDir } from './helpers.js';
+import { importChunked, rng, assertInputDiagnostics, tempDir, cli } from './helpers.js';
 
 const HEADER = `# tracer: nop
 #
@@ -95,6 +95,15 @@ test('a text ftrace capture is detected by content and its events land in the tr
   } finally {
     s.close();
   }
+});
+
+test('analyze on a text capture shows the trace summary, counted in words that agree with the counts, and the unfreed allocation', () => {
+  const file = path.join(tempDir(), 'trace.txt');
+  fs.writeFileSync(file, capture(true));
+  const r = cli(['analyze', file, '-q']);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.includes('during the trace  2 allocations (12.0 KiB), 1 free (4.0 KiB), 8.0 KiB still allocated at the end'), r.out);
+  assert.match(r.out, /unfreed_in_trace +\? \(800\) +8\.0 KiB +1 buffer \(inode 124, 8192 bytes\)/);
 });
 
 test('a compressed atrace dump (`atrace -z`: its console text, `TRACE:`, then zlib; also through a pty, LF as CR LF) is inflated and read; cut short, its whole lines are kept', async () => {

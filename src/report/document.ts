@@ -97,7 +97,7 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
       facts: whole
         ? [
             ['heaps total', `avg ${bytes(whole.heap_avg_bytes)}, min ${bytes(whole.heap_min_bytes)}, max ${bytes(whole.heap_max_bytes)}, at end ${bytes(whole.heap_end_bytes)}`],
-            ['during the trace', `${count(whole.allocs)} allocations (${bytes(whole.allocated_bytes)}), ${count(whole.frees)} frees (${bytes(whole.freed_bytes)}), ${bytes(whole.outstanding_bytes)} still allocated at the end`],
+            ['during the trace', `${count(whole.allocs)} ${whole.allocs === 1 ? 'allocation' : 'allocations'} (${bytes(whole.allocated_bytes)}), ${count(whole.frees)} ${whole.frees === 1 ? 'free' : 'frees'} (${bytes(whole.freed_bytes)}), ${bytes(whole.outstanding_bytes)} still allocated at the end`],
           ]
         : undefined,
       table: procs.length

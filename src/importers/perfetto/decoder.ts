@@ -776,6 +776,11 @@ export class PerfettoDecoder implements BundleReader {
     return true;
   }
 
+  /** A generic event of ours without the field its row needs: reported as `lacks` reports a typed one. */
+  private genericLacks(event: string, name: string): void {
+    this.ctx.diag('warning', 'malformed_event', `${event} event without its ${name} field`);
+  }
+
   /** A `generic` ftrace event: the DMA-BUF events an older traced had no typed proto for. */
   private generic(bytes: Uint8Array, ts: Int64, tid: number): void {
     // event_name = 1: most generic events are a vendor's others, skipped before decoding.
@@ -794,11 +799,11 @@ export class PerfettoDecoder implements BundleReader {
     }
     if (eventName === 'dma_heap_stat') {
       const len = v.get('len');
-      if (len === undefined) return;
+      if (len === undefined) return this.genericLacks('dma_heap_stat', 'len');
       this.sink.dmaHeap(ts, tid, v.get('inode') ?? 0, len, v.get('total_allocated') ?? null);
     } else {
       const rss = v.get('rss');
-      if (rss === undefined) return;
+      if (rss === undefined) return this.genericLacks('dmabuf_rss_stat', 'rss');
       this.sink.rssEvent(ts, tid, rss, v.get('rss_delta') ?? null, v.get('i_ino') ?? null);
     }
   }
