@@ -19,7 +19,7 @@ SELECT c.upid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_n
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN process_instance pi ON pi.upid = c.upid
--- The thread of the trace of the process charged (a free's may be its allocation's), else of the event.
+-- The thread of the trace of the process charged, else of the event's trace (a free is charged within its trace).
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = coalesce(pi.source_id, e.source_id) AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, e.ts, c.event_id;

@@ -4,8 +4,8 @@
 -- processes, with the statistics of the heaps' total over time) and one `process` row per
 -- responsible process (per thread when its process is unknown), attributed as in
 -- `android_dmabuf_allocs` (gralloc allocations charged to their client, a free to whoever
--- its buffer's allocation was charged to, frees of buffers allocated before the trace left
--- out). Reproduces Perfetto's
+-- its buffer's allocation in the same trace was charged to, frees of buffers allocated before
+-- the trace left out). Reproduces Perfetto's
 -- `android_dma_heap` metric: avg/min/max_size_bytes = heap_avg/min/max_bytes,
 -- total_alloc_size_bytes = allocated_bytes and total_delta_bytes = net_delta_bytes of the
 -- `trace` row, process_stats = net_delta_bytes of the `process` rows summed by process_name.
@@ -21,7 +21,7 @@
 -- @column allocated_bytes Bytes allocated during the trace.
 -- @column freed_bytes Bytes freed during the trace (positive).
 -- @column net_delta_bytes allocated_bytes − freed_bytes.
--- @column outstanding_buffers Buffers allocated during the trace and not freed by its end.
+-- @column outstanding_buffers Buffers allocated during the trace and not freed by its end (each trace of the snapshot apart).
 -- @column outstanding_bytes Bytes of those buffers.
 -- @column peak_outstanding_bytes Highest running sum of allocations minus frees during the trace.
 -- @column first_ts First event, ns.
@@ -59,7 +59,7 @@ ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN 
 -- @column allocated_bytes Bytes allocated.
 -- @column freed_bytes Bytes freed (positive).
 -- @column net_delta_bytes allocated_bytes − freed_bytes.
--- @column outstanding_buffers Buffers whose last event is an allocation, charged here.
+-- @column outstanding_buffers Buffers whose last event in a trace is an allocation, charged here.
 -- @column outstanding_bytes Bytes of those buffers.
 -- @column outstanding_max_bytes Largest of those buffers; NULL when none.
 -- @column outstanding_max_inode Largest inode among them; NULL when none.
@@ -88,12 +88,13 @@ ev AS MATERIALIZED (
   FROM dma_heap_charge c
   JOIN dma_heap_event e ON e.rowid = c.event_id
 ),
--- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
--- returns the bare columns of the first row, in event order, holding max(ts)).
+-- Buffers outstanding at the end: the last event on the inode in a trace is an allocation
+-- (SQLite returns the bare columns of the first row, in event order, holding max(ts)). Each
+-- trace apart: a buffer one trace saw allocated last is outstanding at that trace's end.
 last_event AS (
   SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held, source_id
   FROM _dmabuf_attributed
-  GROUP BY snapshot_id, inode
+  GROUP BY snapshot_id, source_id, inode
 ),
 -- With the thread's pid (of the event's trace); `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
 last_held AS (
