@@ -177,3 +177,27 @@ test('two traces in one snapshot: a free is matched with its own trace\'s alloca
   ]);
   s.close();
 });
+
+test('two traces in one snapshot: a thread of no known process is charged in each trace apart', async () => {
+  const s = await open(crossFrees());
+  // Thread 777's running sum in B counts B's events only.
+  assert.deepEqual(s.query('SELECT ts, value FROM android_memory_cumulative_dmabuf WHERE process_name IS NULL'), [
+    { ts: 1110, value: 8192 },
+    { ts: 5120, value: 16384 },
+  ]);
+  assert.deepEqual(
+    s.query("SELECT tid, process_name, allocs, frees, outstanding_bytes, peak_outstanding_bytes, first_ts, last_ts FROM dmabuf_trace_summary WHERE scope = 'process'"),
+    [
+      { tid: 777, process_name: null, allocs: 1, frees: 0, outstanding_bytes: 16384, peak_outstanding_bytes: 16384, first_ts: 5120, last_ts: 5120 },
+      { tid: 777, process_name: null, allocs: 1, frees: 0, outstanding_bytes: 8192, peak_outstanding_bytes: 8192, first_ts: 1110, last_ts: 1110 },
+      { tid: null, process_name: 'com.first', allocs: 1, frees: 0, outstanding_bytes: 4096, peak_outstanding_bytes: 4096, first_ts: 1100, last_ts: 1100 },
+    ],
+  );
+  // A finding for each trace's buffers of thread 777, not one adding them up.
+  assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' ORDER BY bytes"), [
+    { subject: 'com.first (300)', bytes: 4096 },
+    { subject: 'thread 777', bytes: 8192 },
+    { subject: 'thread 777', bytes: 16384 },
+  ]);
+  s.close();
+});

@@ -364,12 +364,13 @@ function known(db: Db, id: number): Known | 'inexact' {
 /**
  * A thread's events are charged to a unit: the thread, and, when the snapshot's processes are
  * complex (`ProcessInstances.complex`, or events of several traces), the process that held its
- * pid in the event's trace when the event was made, as `tid + k * UNIT`: k = 1 when none held it
- * then, 2 + its index in `ProcessInstances.upids` for that process, and, when the trace has no
- * process for the pid (or the pid is unknown), 2 + the number of upids + the index of the
- * event's trace (a thread is of its trace: the same tid in another trace is another thread).
- * Otherwise (one trace) k = 0. A free follows its allocation's unit (of its own trace: a free is
- * matched with the events of its trace only).
+ * pid in the event's trace when the event was made, as `tid + k * UNIT`: 2 + its index in
+ * `ProcessInstances.upids` for that process; when the trace has no process for the pid (or the
+ * pid is unknown), 2 + the number of upids + the index of the event's trace among the events'
+ * traces (a thread is of its trace: the same tid in another trace is another thread); when no
+ * process held it then, that plus the number of the events' traces. Otherwise (one trace, simple
+ * processes) k = 0. A free follows its allocation's unit (of its own trace: a free is matched
+ * with the events of its trace only).
  */
 const UNIT = 2 ** 32;
 
@@ -397,44 +398,50 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
   const upid: (number | null)[] = [];
-  const byPid = new Map<number, number>();
+  // By pid, by thread: per trace (index in eventSources); by upid (of one trace).
+  const eventSources = traces(e);
+  const byPid = eventSources.map(() => new Map<number, number>());
   const byUpid = new Map<number, number>();
-  const byTid = new Map<number, number>();
+  const byTid = eventSources.map(() => new Map<number, number>());
   // Processes looked up by pid alone, without units, when the events' trace is the one trace
   // with processes, each holding its pid for the whole trace (`only`); else by unit (UNIT).
   const sources = k.instances.bySource;
-  /** The events' traces, in the order met. */
-  const eventSources = traces(e);
   const complex = k.instances.complex || eventSources.length > 1 || (sources.size === 1 && e.runSources.some((s) => !sources.has(s)));
   const only = complex ? undefined : [...sources.values()][0];
   /** Thread → process in the events' one trace, when not complex. */
   const onlyPids = complex ? undefined : k.pidOf.get(eventSources[0]);
   /** k of the units of the first trace's threads whose process that trace does not have (UNIT). */
   const sourceUnits = 2 + k.instances.upids.length;
+  /** k of the units of the first trace's threads whose pid no process held then. */
+  const heldNoneUnits = sourceUnits + eventSources.length;
   const sourceIndex = new Map(eventSources.map((s, i) => [s, i]));
   const responsible = (t: number): number => {
     const k_ = Math.floor(t / UNIT);
     const thread = t - k_ * UNIT;
+    /** The unit's trace (index in eventSources): 0 for one trace, or a process's unit (a upid is of one trace). */
+    const s = k_ >= heldNoneUnits ? k_ - heldNoneUnits : k_ >= sourceUnits ? k_ - sourceUnits : 0;
     // The thread's process: in the events' one trace; else as its unit says (its process's pid, or
     // the thread's in the unit's trace).
     const p = !complex
       ? (onlyPids?.get(thread) ?? null)
-      : k_ >= sourceUnits
-        ? (k.pidOf.get(eventSources[k_ - sourceUnits])?.get(thread) ?? null)
-        : k_ >= 2
-          ? k.instances.pids[k_ - 2]
-          : null;
+      : k_ >= heldNoneUnits
+        ? null
+        : k_ >= sourceUnits
+          ? (k.pidOf.get(eventSources[s])?.get(thread) ?? null)
+          : k_ >= 2
+            ? k.instances.pids[k_ - 2]
+            : null;
     // Simple processes (one trace's, each for the whole trace): looked up by pid; else the unit says.
     const u = k_ >= 2 && k_ < sourceUnits ? k.instances.upids[k_ - 2] : k_ === 0 && p !== null && only !== undefined ? only.get(p)?.upids[0] : undefined;
-    if (p === null || k_ === 1) {
-      // A thread whose process is unknown: one responsible per tid, whatever its trace (as the SQL groups them).
-      let w = byTid.get(thread);
-      if (w === undefined) byTid.set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
+    if (p === null) {
+      // A thread whose process is unknown: one responsible per tid of a trace (as the SQL groups them).
+      let w = byTid[s].get(thread);
+      if (w === undefined) byTid[s].set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
       return w;
     }
     if (u === undefined) {
-      let w = byPid.get(p);
-      if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
+      let w = byPid[s].get(p);
+      if (w === undefined) byPid[s].set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
       return w;
     }
     let w = byUpid.get(u);
@@ -496,7 +503,7 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
         const list = p === null ? undefined : pids?.get(p);
         if (list !== undefined) {
           const i = list.simple ? 0 : heldBy(list, v[at + TS]);
-          a += (i < 0 ? 1 : list.first + i + 2) * UNIT;
+          a += (i < 0 ? heldNoneUnits + own : list.first + i + 2) * UNIT;
         } else a += (sourceUnits + own) * UNIT;
       }
       attrs.add((v[at + ATTR] = a));

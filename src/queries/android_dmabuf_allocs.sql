@@ -118,7 +118,7 @@ LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.
 -- those of the latest strictly earlier event on its inode in its own trace; a free with none is
 -- dropped (each trace of a snapshot apart: an event of another trace on the same inode is not
 -- the free's). The responsible is the process (`process_instance`; the pid when it has no such
--- row), or the thread when its process is unknown. The rows of `dma_heap_charge` (with their event's ts,
+-- row, in the event's trace), or the thread of that trace when its process is unknown. The rows of `dma_heap_charge` (with their event's ts,
 -- size and inode), which the trace views read: that table is filled once per trace by an
 -- ordered pass in JavaScript that applies these rules (src/db/charge.ts), or from this view for
 -- a trace too large for that pass or with values beyond 2^53.
@@ -129,7 +129,7 @@ LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.
 -- @column inode Inode of the buffer.
 -- @column tid Thread the event is charged to.
 -- @column pid Process of that thread; NULL when unknown, or when no process held its pid then.
--- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) up to ts, events at the same ts included.
+-- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) in the event's trace up to ts, events at the same ts included.
 -- @column next_event_id event_id of the next charged event on the same inode in the same trace (ts, event_id order); NULL when none.
 -- @column upid `process_instance.upid` of the responsible process; NULL when none.
 CREATE VIEW _dmabuf_charged AS
@@ -150,7 +150,8 @@ with_pid AS (
   WHERE c.tid IS NOT NULL
 )
 SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
-       sum(buf_size) OVER (PARTITION BY snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END,
+       -- Per trace: a pid or a thread of no known process in two traces is two responsibles (a upid is of one trace).
+       sum(buf_size) OVER (PARTITION BY snapshot_id, source_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END,
                                         coalesce(upid, pid, tid) ORDER BY ts) AS cumulative_bytes,
        lead(seq) OVER (PARTITION BY snapshot_id, source_id, inode ORDER BY ts, seq) AS next_event_id,
        upid

@@ -3,7 +3,7 @@
 -- Perfetto's `android_memory_cumulative_dmabuf` (android.memory.dmabuf module): for each row
 -- of `android_dmabuf_allocs`, the running sum of `buf_size` of its process up to its
 -- timestamp (events at the same timestamp included), or of its thread when the thread's
--- process is unknown (`dma_heap_charge.cumulative_bytes`, computed when the trace is loaded);
+-- process is unknown, summed in each trace apart (`dma_heap_charge.cumulative_bytes`, computed when the trace is loaded);
 -- a pid two processes held during the trace is two processes (`process_instance`), as in Perfetto.
 -- Columns as Perfetto's, plus `snapshot_id` last.
 -- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when unknown.

@@ -139,7 +139,7 @@ CREATE TABLE dma_heap_charge (
   tid INTEGER NOT NULL,
   -- Process of that thread; NULL when unknown (also when its pid was held by no known process at the time: see `process_instance`).
   pid INTEGER,
-  -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
+  -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events of the event's trace up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
   cumulative_bytes INTEGER NOT NULL,
   -- `event_id` of the next charged event on the same inode in the same trace (in ts, event_id order); NULL when there is none.
   next_event_id INTEGER,
@@ -150,7 +150,8 @@ CREATE TABLE dma_heap_charge (
 -- The totals `dmabuf_trace_summary` reports, computed with `dma_heap_charge` (same pass, or the
 -- view `_dmabuf_trace_totals`): per snapshot with `dma_heap_stat` events, one `trace` row
 -- (all processes, and the statistics of the heaps' total over time) and one `process` row per
--- responsible process (per thread when its process is unknown), with the buffers still
+-- responsible process (per thread when its process is unknown) of each trace (a pid or thread
+-- of no known process that two traces charged is a row for each), with the buffers still
 -- allocated at the end of each trace (the `unfreed_in_trace` leak findings read them).
 CREATE TABLE dma_heap_totals (
   -- Snapshot of the trace.
