@@ -130,3 +130,74 @@ test('pid_reused_across_traces: a pid two traces of one device saw as different 
   assert.deepEqual(quiet.query("SELECT count(*) AS n FROM diagnostic WHERE code LIKE 'pid_reused%'"), [{ n: 0 }]);
   quiet.close();
 });
+
+/**
+ * Trace A: com.first's RenderA (301) allocates inode 11, tid 777 (of no known process) inode 12.
+ * Trace B, later: tid 777 frees inode 12 and 301 (now of com.third) inode 11, which B never saw
+ * allocated; then 777 allocates inode 31.
+ */
+function crossFrees(): string {
+  const dir = tempDir();
+  fs.writeFileSync(
+    path.join(dir, 'a.pftrace'),
+    deviceTrace(1000, {
+      processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }],
+      allocs: [[100, 301, 11, 4096], [110, 777, 12, 8192]],
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'b.pftrace'),
+    deviceTrace(5000, {
+      processes: [{ pid: 600, name: 'com.third', threads: [[301, 'RenderB']] }],
+      allocs: [[100, 777, 12, -8192], [110, 301, 11, -4096], [120, 777, 31, 16384]],
+    }),
+  );
+  return dir;
+}
+
+test('two traces in one snapshot: a free is matched with its own trace\'s allocation only', async () => {
+  const s = await open(crossFrees());
+  // B's frees have no row (as Perfetto reading B drops them): not charged to A's allocations.
+  assert.deepEqual(s.query('SELECT ts, buf_size, tid, process_name FROM android_dmabuf_allocs'), [
+    { ts: 1100, buf_size: 4096, tid: 301, process_name: 'com.first' },
+    { ts: 1110, buf_size: 8192, tid: 777, process_name: null },
+    { ts: 5120, buf_size: 16384, tid: 777, process_name: null },
+  ]);
+  assert.deepEqual(s.query('SELECT inode, end_kind FROM dmabuf_trace_buffers'), [
+    { inode: 11, end_kind: 'outstanding' },
+    { inode: 12, end_kind: 'outstanding' },
+    { inode: 31, end_kind: 'outstanding' },
+  ]);
+  assert.deepEqual(s.query("SELECT allocs, frees, outstanding_bytes, dropped_free_bytes FROM dmabuf_trace_summary WHERE scope = 'trace'"), [
+    { allocs: 3, frees: 0, outstanding_bytes: 28672, dropped_free_bytes: 12288 },
+  ]);
+  // A's buffer of com.first is still allocated at A's end: B's free was not of it.
+  assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' AND subject LIKE 'com.%'"), [
+    { subject: 'com.first (300)', bytes: 4096 },
+  ]);
+  s.close();
+});
+
+test('two traces in one snapshot: a thread of no known process is charged in each trace apart', async () => {
+  const s = await open(crossFrees());
+  // Thread 777's running sum in B counts B's events only.
+  assert.deepEqual(s.query('SELECT ts, value FROM android_memory_cumulative_dmabuf WHERE process_name IS NULL'), [
+    { ts: 1110, value: 8192 },
+    { ts: 5120, value: 16384 },
+  ]);
+  assert.deepEqual(
+    s.query("SELECT tid, process_name, allocs, frees, outstanding_bytes, peak_outstanding_bytes, first_ts, last_ts FROM dmabuf_trace_summary WHERE scope = 'process'"),
+    [
+      { tid: 777, process_name: null, allocs: 1, frees: 0, outstanding_bytes: 16384, peak_outstanding_bytes: 16384, first_ts: 5120, last_ts: 5120 },
+      { tid: 777, process_name: null, allocs: 1, frees: 0, outstanding_bytes: 8192, peak_outstanding_bytes: 8192, first_ts: 1110, last_ts: 1110 },
+      { tid: null, process_name: 'com.first', allocs: 1, frees: 0, outstanding_bytes: 4096, peak_outstanding_bytes: 4096, first_ts: 1100, last_ts: 1100 },
+    ],
+  );
+  // A finding for each trace's buffers of thread 777, not one adding them up.
+  assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' ORDER BY bytes"), [
+    { subject: 'com.first (300)', bytes: 4096 },
+    { subject: 'thread 777', bytes: 8192 },
+    { subject: 'thread 777', bytes: 16384 },
+  ]);
+  s.close();
+});

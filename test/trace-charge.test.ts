@@ -21,7 +21,8 @@ import type { Rows } from '../src/importers/types.js';
 function tables(db: { query(sql: string): unknown[] }): unknown {
   return {
     charge: db.query('SELECT * FROM dma_heap_charge ORDER BY snapshot_id, event_id'),
-    totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid, upid'),
+    // first_ts tells apart the rows of a pid or thread two traces of a snapshot charged.
+    totals: db.query('SELECT * FROM dma_heap_totals ORDER BY snapshot_id, scope, pid, tid, upid, first_ts'),
     rss: db.query('SELECT * FROM dmabuf_rss_totals ORDER BY snapshot_id, source_id, pid, tid, upid'),
   };
 }
@@ -179,8 +180,9 @@ test('two traces in one snapshot: a pid is of its own trace\'s processes, in the
 
 test('two traces in one snapshot: a tid is of its own trace\'s thread and process, in the passes and the SQL rules', async () => {
   // Tid 301 is a thread of pid 300 in the first trace, of pid 600 in the second; both allocate
-  // with it and free each other's inode numbers: a free is charged to its allocation's thread, of
-  // the allocation's trace. Tid 777 is of no known process in either.
+  // with it. The second frees the first's inode numbers (dropped: a free is matched in its own
+  // trace) and its own inode 21 from tid 777 (charged to its allocation's thread, 301 of that
+  // trace). Tid 777 is of no known process in either, and allocates in both.
   const dir = tempDir();
   fs.writeFileSync(
     path.join(dir, 'a.pftrace'),
@@ -194,7 +196,7 @@ test('two traces in one snapshot: a tid is of its own trace\'s thread and proces
     path.join(dir, 'b.pftrace'),
     deviceTrace(5000, {
       processes: [{ pid: 600, name: 'com.third', threads: [[301, 'RenderB']] }],
-      allocs: [[100, 301, 21, 8192], [110, 777, 11, -4096], [120, 301, 12, -4096]],
+      allocs: [[100, 301, 21, 8192], [110, 777, 11, -4096], [120, 301, 12, -4096], [125, 777, 21, -8192], [130, 777, 22, 4096]],
       rssStats: [[60, 777, 4096], [130, 777, 16384]],
     }),
   );
@@ -204,8 +206,8 @@ test('two traces in one snapshot: a tid is of its own trace\'s thread and proces
     { ts: 1110, tid: 777, pid: null, process_name: null, thread_name: null },
     { ts: 1120, tid: 301, pid: 300, process_name: 'com.first', thread_name: 'RenderA' },
     { ts: 5100, tid: 301, pid: 600, process_name: 'com.third', thread_name: 'RenderB' },
-    { ts: 5110, tid: 301, pid: 300, process_name: 'com.first', thread_name: 'RenderA' },
-    { ts: 5120, tid: 777, pid: null, process_name: null, thread_name: null },
+    { ts: 5125, tid: 301, pid: 600, process_name: 'com.third', thread_name: 'RenderB' },
+    { ts: 5130, tid: 777, pid: null, process_name: null, thread_name: null },
   ]);
   s.close();
   assert.equal(await bothWays('two traces, one tid', dir), 1);

@@ -78,7 +78,7 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
   const max = opts.maxPassEvents ?? MAX_PASS_EVENTS;
   const events = opts.capture?.take(id, max) ?? readEvents(db, id, max);
   if (events === 'none') return 'none';
-  const k = events === 'too_many' || events === 'inexact' ? null : known(db, id);
+  const k = events === 'too_many' || events === 'inexact' || !keysExact(events) ? null : known(db, id);
   if (k === null || k === 'inexact') {
     db.exec(`
       INSERT INTO dma_heap_charge (${CHARGE_COLUMNS.join(', ')})
@@ -103,6 +103,8 @@ const SIZE = 3;
 const HEAP = 4;
 const TID = 5;
 const ATTR = 6;
+/** Events of several traces: the key of the event's inode in its trace (charge.wat). */
+const KEY = 8;
 const PAGE = 65536;
 
 /** The smallest and largest of some numbers (NaN aside). */
@@ -316,6 +318,17 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
 
 // ---- helpers ----------------------------------------------------------------------------
 
+/** The traces of some events, in the order met. */
+const traces = (e: Events): number[] => [...new Set(e.runSources)];
+
+/**
+ * The width of the keys of the inodes of one trace (KEY, events of several traces): as wide as
+ * the inodes' range and one more (NULL is 0), the traces' ranges one after another. Whether
+ * the keys are exact integers (always, with one trace: the inodes themselves are the keys).
+ */
+const keyWidth = (e: Events): number => (e.inodes.max >= e.inodes.min ? e.inodes.max - e.inodes.min + 2 : 1);
+const keysExact = (e: Events): boolean => traces(e).length < 2 || keyWidth(e) * traces(e).length <= Number.MAX_SAFE_INTEGER;
+
 const nullIfNaN = (v: number): number | null => (v === v ? v : null);
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
@@ -351,11 +364,13 @@ function known(db: Db, id: number): Known | 'inexact' {
 /**
  * A thread's events are charged to a unit: the thread, and, when the snapshot's processes are
  * complex (`ProcessInstances.complex`, or events of several traces), the process that held its
- * pid in the event's trace when the event was made, as `tid + k * UNIT`: k = 1 when none held it
- * then, 2 + its index in `ProcessInstances.upids` for that process, and, when the trace has no
- * process for the pid (or the pid is unknown), 2 + the number of upids + the index of the
- * event's trace (a thread is of its trace: the same tid in another trace is another thread).
- * Otherwise (one trace) k = 0. A free follows its allocation's unit.
+ * pid in the event's trace when the event was made, as `tid + k * UNIT`: 2 + its index in
+ * `ProcessInstances.upids` for that process; when the trace has no process for the pid (or the
+ * pid is unknown), 2 + the number of upids + the index of the event's trace among the events'
+ * traces (a thread is of its trace: the same tid in another trace is another thread); when no
+ * process held it then, that plus the number of the events' traces. Otherwise (one trace, simple
+ * processes) k = 0. A free follows its allocation's unit (of its own trace: a free is matched
+ * with the events of its trace only).
  */
 const UNIT = 2 ** 32;
 
@@ -368,7 +383,7 @@ const PACKED_VALUES = 5;
 
 interface PassExports {
   identity(order: number, n: number): void;
-  charge(n: number, ev: number, attr: number, order: number, table: number, mask: number, direct: number, base: number): number;
+  charge(n: number, ev: number, attr: number, key: number, order: number, table: number, mask: number, direct: number, base: number): number;
   responsibles(n: number, ev: number, table: number, mask: number, direct: number, base: number): void;
   sums(n: number, ev: number, order: number, per: number, count: number, traceEnd: number, out: number): void;
   outstanding(inodes: number, ev: number, per: number, count: number): void;
@@ -383,44 +398,50 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
   const upid: (number | null)[] = [];
-  const byPid = new Map<number, number>();
+  // By pid, by thread: per trace (index in eventSources); by upid (of one trace).
+  const eventSources = traces(e);
+  const byPid = eventSources.map(() => new Map<number, number>());
   const byUpid = new Map<number, number>();
-  const byTid = new Map<number, number>();
+  const byTid = eventSources.map(() => new Map<number, number>());
   // Processes looked up by pid alone, without units, when the events' trace is the one trace
   // with processes, each holding its pid for the whole trace (`only`); else by unit (UNIT).
   const sources = k.instances.bySource;
-  /** The events' traces, in the order met. */
-  const eventSources = [...new Set(e.runSources)];
   const complex = k.instances.complex || eventSources.length > 1 || (sources.size === 1 && e.runSources.some((s) => !sources.has(s)));
   const only = complex ? undefined : [...sources.values()][0];
   /** Thread → process in the events' one trace, when not complex. */
   const onlyPids = complex ? undefined : k.pidOf.get(eventSources[0]);
   /** k of the units of the first trace's threads whose process that trace does not have (UNIT). */
   const sourceUnits = 2 + k.instances.upids.length;
-  const sourceUnit = new Map(eventSources.map((s, i) => [s, sourceUnits + i]));
+  /** k of the units of the first trace's threads whose pid no process held then. */
+  const heldNoneUnits = sourceUnits + eventSources.length;
+  const sourceIndex = new Map(eventSources.map((s, i) => [s, i]));
   const responsible = (t: number): number => {
     const k_ = Math.floor(t / UNIT);
     const thread = t - k_ * UNIT;
+    /** The unit's trace (index in eventSources): 0 for one trace, or a process's unit (a upid is of one trace). */
+    const s = k_ >= heldNoneUnits ? k_ - heldNoneUnits : k_ >= sourceUnits ? k_ - sourceUnits : 0;
     // The thread's process: in the events' one trace; else as its unit says (its process's pid, or
     // the thread's in the unit's trace).
     const p = !complex
       ? (onlyPids?.get(thread) ?? null)
-      : k_ >= sourceUnits
-        ? (k.pidOf.get(eventSources[k_ - sourceUnits])?.get(thread) ?? null)
-        : k_ >= 2
-          ? k.instances.pids[k_ - 2]
-          : null;
+      : k_ >= heldNoneUnits
+        ? null
+        : k_ >= sourceUnits
+          ? (k.pidOf.get(eventSources[s])?.get(thread) ?? null)
+          : k_ >= 2
+            ? k.instances.pids[k_ - 2]
+            : null;
     // Simple processes (one trace's, each for the whole trace): looked up by pid; else the unit says.
     const u = k_ >= 2 && k_ < sourceUnits ? k.instances.upids[k_ - 2] : k_ === 0 && p !== null && only !== undefined ? only.get(p)?.upids[0] : undefined;
-    if (p === null || k_ === 1) {
-      // A thread whose process is unknown: one responsible per tid, whatever its trace (as the SQL groups them).
-      let w = byTid.get(thread);
-      if (w === undefined) byTid.set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
+    if (p === null) {
+      // A thread whose process is unknown: one responsible per tid of a trace (as the SQL groups them).
+      let w = byTid[s].get(thread);
+      if (w === undefined) byTid[s].set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
       return w;
     }
     if (u === undefined) {
-      let w = byPid.get(p);
-      if (w === undefined) byPid.set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
+      let w = byPid[s].get(p);
+      if (w === undefined) byPid[s].set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
       return w;
     }
     let w = byUpid.get(u);
@@ -449,6 +470,11 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   }
   // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its
   // thread; as a unit with the process that held its pid then, where that varies (UNIT).
+  // Events of several traces: each event's inode as a key of its trace (KEY), so that a free is
+  // matched with the earlier events of its own trace only (in each trace, its buffers' events).
+  const keyed = eventSources.length > 1;
+  const width = keyWidth(e);
+  const keys = new Range();
   let attr = TID;
   let attrs = e.tids;
   if (k.spans.size > 0 || complex) {
@@ -460,31 +486,36 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
     let run = 0;
     let pids: Map<number, Instances> | undefined;
     let threadPids: Map<number, number | null> | undefined;
+    /** The event's trace (index in eventSources). */
     let own = 0;
     for (let at = 0; at < (n * EVENT_BYTES) / 8; at += EVENT_BYTES / 8) {
+      if (complex && (run === 0 || (run < runRowids.length && runRowids[run] <= v[at + ROWID]))) {
+        while (run < runRowids.length && runRowids[run] <= v[at + ROWID]) run++;
+        pids = k.instances.bySource.get(runSources[run - 1]);
+        threadPids = k.pidOf.get(runSources[run - 1]);
+        own = sourceIndex.get(runSources[run - 1]) as number;
+      }
       // coalesce(client, emitter): a span's NULL client leaves the emitter.
       const client = k.spans.size > 0 ? (k.spans.get(v[at + TID])?.clientAt(v[at + TS]) ?? NaN) : NaN;
       let a = client === client ? client : v[at + TID];
       if (complex && a === a) {
-        if (run === 0 || (run < runRowids.length && runRowids[run] <= v[at + ROWID])) {
-          while (run < runRowids.length && runRowids[run] <= v[at + ROWID]) run++;
-          pids = k.instances.bySource.get(runSources[run - 1]);
-          threadPids = k.pidOf.get(runSources[run - 1]);
-          own = sourceUnit.get(runSources[run - 1]) as number;
-        }
         const p = threadPids?.get(a) ?? null;
         const list = p === null ? undefined : pids?.get(p);
         if (list !== undefined) {
           const i = list.simple ? 0 : heldBy(list, v[at + TS]);
-          a += (i < 0 ? 1 : list.first + i + 2) * UNIT;
-        } else a += own * UNIT;
+          a += (i < 0 ? heldNoneUnits + own : list.first + i + 2) * UNIT;
+        } else a += (sourceUnits + own) * UNIT;
       }
       attrs.add((v[at + ATTR] = a));
+      if (keyed) {
+        const inode = v[at + INODE];
+        keys.add((v[at + KEY] = (inode === inode ? inode - e.inodes.min + 1 : 0) + own * width));
+      }
     }
   }
   // Inodes usually span a compact range, threads too.
-  const inodes = table(e.inodes, 4 * n + 4096);
-  const inodeCount = x.charge(n, 0, 8 * attr, orderAt, inodes.at, inodes.mask, inodes.direct, inodes.base);
+  const inodes = table(keyed ? keys : e.inodes, 4 * n + 4096);
+  const inodeCount = x.charge(n, 0, 8 * attr, 8 * (keyed ? KEY : INODE), orderAt, inodes.at, inodes.mask, inodes.direct, inodes.base);
   const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
   const count = pid.length;

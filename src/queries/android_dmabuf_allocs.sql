@@ -115,9 +115,10 @@ LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.
 
 -- DMA-BUF heap events with the thread and process they are charged to (the rules, in SQL).
 -- An allocation is charged to its `attr_tid` and the process that held its pid then; a free to
--- those of the latest strictly earlier event on its inode; a free with none is dropped. The
--- responsible is the process (`process_instance`; the pid when it has no such row), or the
--- thread when its process is unknown. The rows of `dma_heap_charge` (with their event's ts,
+-- those of the latest strictly earlier event on its inode in its own trace; a free with none is
+-- dropped (each trace of a snapshot apart: an event of another trace on the same inode is not
+-- the free's). The responsible is the process (`process_instance`; the pid when it has no such
+-- row, in the event's trace), or the thread of that trace when its process is unknown. The rows of `dma_heap_charge` (with their event's ts,
 -- size and inode), which the trace views read: that table is filled once per trace by an
 -- ordered pass in JavaScript that applies these rules (src/db/charge.ts), or from this view for
 -- a trace too large for that pass or with values beyond 2^53.
@@ -128,30 +129,31 @@ LEFT JOIN thread_process t ON t.snapshot_id = a.snapshot_id AND t.source_id = a.
 -- @column inode Inode of the buffer.
 -- @column tid Thread the event is charged to.
 -- @column pid Process of that thread; NULL when unknown, or when no process held its pid then.
--- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) up to ts, events at the same ts included.
--- @column next_event_id event_id of the next charged event on the same inode (ts, event_id order); NULL when none.
+-- @column cumulative_bytes Running sum of buf_size of the responsible process (of the thread when the process is unknown) in the event's trace up to ts, events at the same ts included.
+-- @column next_event_id event_id of the next charged event on the same inode in the same trace (ts, event_id order); NULL when none.
 -- @column upid `process_instance.upid` of the responsible process; NULL when none.
 CREATE VIEW _dmabuf_charged AS
 WITH charged AS (
   SELECT snapshot_id, seq, ts, inode, buf_size,
          CASE WHEN buf_size > 0 THEN attr_tid ELSE last_value(attr_tid) OVER earlier END AS tid,
          CASE WHEN buf_size > 0 THEN attr_held ELSE last_value(attr_held) OVER earlier END AS held,
-         -- The trace of the event charged (the allocation's, for a free): its thread is that trace's.
-         CASE WHEN buf_size > 0 THEN source_id ELSE last_value(source_id) OVER earlier END AS source_id
+         -- The event's trace, which is the event charged's (a free's allocation is of its trace): its thread is that trace's.
+         source_id
   FROM _dmabuf_attributed
-  WINDOW earlier AS (PARTITION BY snapshot_id, inode ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  WINDOW earlier AS (PARTITION BY snapshot_id, source_id, inode ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 with_pid AS (
-  SELECT c.snapshot_id, c.seq, c.ts, c.buf_size, c.inode, c.tid,
+  SELECT c.snapshot_id, c.source_id, c.seq, c.ts, c.buf_size, c.inode, c.tid,
          CASE WHEN c.held = 0 THEN NULL ELSE th.pid END AS pid, nullif(c.held, 0) AS upid
   FROM charged c
   LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = c.source_id AND th.tid = c.tid
   WHERE c.tid IS NOT NULL
 )
 SELECT snapshot_id, seq AS event_id, ts, buf_size, inode, tid, pid,
-       sum(buf_size) OVER (PARTITION BY snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END,
+       -- Per trace: a pid or a thread of no known process in two traces is two responsibles (a upid is of one trace).
+       sum(buf_size) OVER (PARTITION BY snapshot_id, source_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END,
                                         coalesce(upid, pid, tid) ORDER BY ts) AS cumulative_bytes,
-       lead(seq) OVER (PARTITION BY snapshot_id, inode ORDER BY ts, seq) AS next_event_id,
+       lead(seq) OVER (PARTITION BY snapshot_id, source_id, inode ORDER BY ts, seq) AS next_event_id,
        upid
 FROM with_pid;
 
@@ -166,8 +168,9 @@ FROM with_pid;
 -- of the request to the thread's next reply — is charged to the client thread that sent the
 -- request (this needs binder events in the trace; when spans nest, the innermost wins). A
 -- free is charged to the thread this rule attributes the latest strictly earlier event on the
--- same inode to (normally the allocation's requester); a free with no earlier event on its
--- inode in the trace is dropped. The process is the one that held the thread's pid when the
+-- same inode in the same trace to (normally the allocation's requester); a free with no earlier
+-- event on its inode in its trace is dropped (as in Perfetto, which reads each trace apart: the
+-- traces of one snapshot are never matched with each other). The process is the one that held the thread's pid when the
 -- allocation was made (`process_instance`: a pid two processes held during the trace is two
 -- processes, each with its own name, as in Perfetto).
 -- `utid`/`upid` are our internal ids (`thread.rowid`, `process_instance.upid`), like Perfetto's.
@@ -188,7 +191,7 @@ SELECT e.ts, e.size_delta AS buf_size, e.inode, th.rowid AS utid, c.tid,
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN process_instance pi ON pi.upid = c.upid
--- The thread of the trace of the process charged (a free's may be its allocation's), else of the event.
+-- The thread of the trace of the process charged, else of the event's trace (a free is charged within its trace).
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = coalesce(pi.source_id, e.source_id) AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, e.ts, c.event_id;

@@ -3,7 +3,7 @@
 -- Perfetto's `android_memory_cumulative_dmabuf` (android.memory.dmabuf module): for each row
 -- of `android_dmabuf_allocs`, the running sum of `buf_size` of its process up to its
 -- timestamp (events at the same timestamp included), or of its thread when the thread's
--- process is unknown (`dma_heap_charge.cumulative_bytes`, computed when the trace is loaded);
+-- process is unknown, summed in each trace apart (`dma_heap_charge.cumulative_bytes`, computed when the trace is loaded);
 -- a pid two processes held during the trace is two processes (`process_instance`), as in Perfetto.
 -- Columns as Perfetto's, plus `snapshot_id` last.
 -- @column upid Internal id of the responsible process (`process_instance.upid`); NULL when unknown.
@@ -19,7 +19,7 @@ SELECT c.upid, CASE WHEN pi.reused = 1 THEN pi.name ELSE p.name END AS process_n
 FROM dma_heap_charge c
 JOIN dma_heap_event e ON e.rowid = c.event_id
 LEFT JOIN process_instance pi ON pi.upid = c.upid
--- The thread of the trace of the process charged (a free's may be its allocation's), else of the event.
+-- The thread of the trace of the process charged, else of the event's trace (a free is charged within its trace).
 LEFT JOIN thread th ON th.snapshot_id = c.snapshot_id AND th.source_id = coalesce(pi.source_id, e.source_id) AND th.tid = c.tid
 LEFT JOIN process p ON p.snapshot_id = c.snapshot_id AND p.pid = c.pid
 ORDER BY c.snapshot_id, e.ts, c.event_id;

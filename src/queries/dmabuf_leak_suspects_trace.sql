@@ -68,7 +68,8 @@ GROUP BY r.snapshot_id, r.source_id, r.kind, r.who;
 
 -- Trace findings of `dmabuf_leak_suspects` (which unions this view):
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
--- end, per responsible process (after gralloc re-attribution; the same buffers as the
+-- end, per responsible process of each trace (after gralloc re-attribution; a free in another
+-- trace of the snapshot does not end a buffer; the same buffers as the
 -- `outstanding` ones of `dmabuf_trace_buffers`; the evidence says so when a trace of the
 -- snapshot lost data, its `trace_info` loss counts not zero: a free may be among what was lost); `rss_growth` — a process whose DMA-BUF RSS
 -- (`dmabuf_rss_totals`, from `dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more

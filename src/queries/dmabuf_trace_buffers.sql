@@ -2,8 +2,8 @@
 -- @title DMA-BUF heap buffers of a trace, allocation to free
 -- One row per allocation in `android_dmabuf_allocs`: the buffer's lifetime within the trace
 -- and who is responsible for it (after gralloc re-attribution). The lifetime ends at the
--- next event on the same inode in `android_dmabuf_allocs` (`dma_heap_charge.next_event_id`)
--- when that event is a free. This is the data of Perfetto's `mem.dma_buffer` track (one slice
+-- next event on the same inode of the same trace in `android_dmabuf_allocs`
+-- (`dma_heap_charge.next_event_id`) when that event is a free. This is the data of Perfetto's `mem.dma_buffer` track (one slice
 -- per buffer, from allocation to free, named `<size / 1024> kB`).
 -- @column snapshot_id Snapshot of the trace.
 -- @column inode Inode of the buffer.

@@ -2,10 +2,11 @@
 -- @title DMA-BUF heap activity during a trace
 -- From the `dma_heap_stat` events of each trace: one `trace` row per snapshot (all
 -- processes, with the statistics of the heaps' total over time) and one `process` row per
--- responsible process (per thread when its process is unknown), attributed as in
+-- responsible process (per thread when its process is unknown; a pid or thread of no known
+-- process in two traces of a snapshot has a row for each trace), attributed as in
 -- `android_dmabuf_allocs` (gralloc allocations charged to their client, a free to whoever
--- its buffer's allocation was charged to, frees of buffers allocated before the trace left
--- out). Reproduces Perfetto's
+-- its buffer's allocation in the same trace was charged to, frees of buffers allocated before
+-- the trace left out). Reproduces Perfetto's
 -- `android_dma_heap` metric: avg/min/max_size_bytes = heap_avg/min/max_bytes,
 -- total_alloc_size_bytes = allocated_bytes and total_delta_bytes = net_delta_bytes of the
 -- `trace` row, process_stats = net_delta_bytes of the `process` rows summed by process_name.
@@ -21,7 +22,7 @@
 -- @column allocated_bytes Bytes allocated during the trace.
 -- @column freed_bytes Bytes freed during the trace (positive).
 -- @column net_delta_bytes allocated_bytes − freed_bytes.
--- @column outstanding_buffers Buffers allocated during the trace and not freed by its end.
+-- @column outstanding_buffers Buffers allocated during the trace and not freed by its end (each trace of the snapshot apart).
 -- @column outstanding_bytes Bytes of those buffers.
 -- @column peak_outstanding_bytes Highest running sum of allocations minus frees during the trace.
 -- @column first_ts First event, ns.
@@ -49,7 +50,7 @@ ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN 
 -- with window functions over `dma_heap_charge` (which must be filled first), `_dmabuf_attributed`
 -- and `dma_heap_event`; used instead of that pass for a trace too large for it or with values
 -- beyond 2^53. One `trace` row per snapshot with `dma_heap_stat` events, one `process` row per
--- responsible process (per thread when its process is unknown).
+-- responsible process (per thread when its process is unknown) and trace.
 -- @column snapshot_id Snapshot of the trace.
 -- @column scope `trace` or `process`.
 -- @column pid Responsible process; NULL for the `trace` row and for a thread whose process is unknown.
@@ -59,7 +60,7 @@ ORDER BY t.snapshot_id, t.scope = 'process', CASE WHEN t.scope = 'process' THEN 
 -- @column allocated_bytes Bytes allocated.
 -- @column freed_bytes Bytes freed (positive).
 -- @column net_delta_bytes allocated_bytes − freed_bytes.
--- @column outstanding_buffers Buffers whose last event is an allocation, charged here.
+-- @column outstanding_buffers Buffers whose last event in a trace is an allocation, charged here.
 -- @column outstanding_bytes Bytes of those buffers.
 -- @column outstanding_max_bytes Largest of those buffers; NULL when none.
 -- @column outstanding_max_inode Largest inode among them; NULL when none.
@@ -79,41 +80,44 @@ CREATE VIEW _dmabuf_trace_totals AS
 WITH
 -- Each charged event with the running sums of its responsible (its process: `upid`, else its
 -- pid; its thread when the process is unknown — `kind` 0, 1, 2) and of the trace.
+-- Per trace (the event's, which is the event charged's): a pid or a thread of no known process in
+-- two traces is two responsibles.
 ev AS MATERIALIZED (
-  SELECT c.snapshot_id, e.ts, e.size_delta AS buf_size, c.tid, c.pid, c.upid,
+  SELECT c.snapshot_id, e.source_id, e.ts, e.size_delta AS buf_size, c.tid, c.pid, c.upid,
          CASE WHEN c.upid IS NOT NULL THEN 0 WHEN c.pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(c.upid, c.pid, c.tid) AS who,
-         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id, CASE WHEN c.upid IS NOT NULL THEN 0 WHEN c.pid IS NOT NULL THEN 1 ELSE 2 END,
+         sum(e.size_delta) OVER (PARTITION BY c.snapshot_id, e.source_id, CASE WHEN c.upid IS NOT NULL THEN 0 WHEN c.pid IS NOT NULL THEN 1 ELSE 2 END,
                                               coalesce(c.upid, c.pid, c.tid) ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_who,
          sum(e.size_delta) OVER (PARTITION BY c.snapshot_id ORDER BY e.ts, c.event_id ROWS UNBOUNDED PRECEDING) AS run_all
   FROM dma_heap_charge c
   JOIN dma_heap_event e ON e.rowid = c.event_id
 ),
--- Buffers outstanding at the end: the last event on the inode is an allocation (SQLite
--- returns the bare columns of the first row, in event order, holding max(ts)).
+-- Buffers outstanding at the end: the last event on the inode in a trace is an allocation
+-- (SQLite returns the bare columns of the first row, in event order, holding max(ts)). Each
+-- trace apart: a buffer one trace saw allocated last is outstanding at that trace's end.
 last_event AS (
   SELECT snapshot_id, inode, max(ts) AS ts, buf_size AS size, attr_tid AS tid, attr_held AS held, source_id
   FROM _dmabuf_attributed
-  GROUP BY snapshot_id, inode
+  GROUP BY snapshot_id, source_id, inode
 ),
 -- With the thread's pid (of the event's trace); `held`: the process that held it then (`_dmabuf_attributed.attr_held`).
 last_held AS (
-  SELECT l.snapshot_id, l.inode, l.ts, l.size, l.tid, th.pid, l.held
+  SELECT l.snapshot_id, l.source_id, l.inode, l.ts, l.size, l.tid, th.pid, l.held
   FROM last_event l
   LEFT JOIN thread th ON th.snapshot_id = l.snapshot_id AND th.source_id = l.source_id AND th.tid = l.tid
   WHERE l.size > 0
 ),
 last_who AS (
-  SELECT snapshot_id, inode, ts, size, tid, nullif(held, 0) AS upid, CASE WHEN held = 0 THEN NULL ELSE pid END AS pid
+  SELECT snapshot_id, source_id, inode, ts, size, tid, nullif(held, 0) AS upid, CASE WHEN held = 0 THEN NULL ELSE pid END AS pid
   FROM last_held
 ),
 outstanding AS (
-  SELECT snapshot_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who,
+  SELECT snapshot_id, source_id, CASE WHEN upid IS NOT NULL THEN 0 WHEN pid IS NOT NULL THEN 1 ELSE 2 END AS kind, coalesce(upid, pid, tid) AS who,
          count(*) AS buffers, sum(size) AS bytes, max(size) AS max_bytes, max(inode) AS max_inode, min(ts) AS first_ts, max(ts) AS last_ts
   FROM last_who
-  GROUP BY 1, 2, 3
+  GROUP BY 1, 2, 3, 4
 ),
 per_process AS (
-  SELECT e.snapshot_id, e.kind, e.who, max(e.pid) AS pid, max(e.upid) AS upid,
+  SELECT e.snapshot_id, e.source_id, e.kind, e.who, max(e.pid) AS pid, max(e.upid) AS upid,
          CASE WHEN e.kind = 2 THEN e.who END AS tid,
          sum(e.buf_size > 0) AS allocs,
          sum(e.buf_size <= 0) AS frees,
@@ -123,7 +127,7 @@ per_process AS (
          max(e.run_who) AS peak_outstanding_bytes,
          min(e.ts) AS first_ts, max(e.ts) AS last_ts
   FROM ev e
-  GROUP BY e.snapshot_id, e.kind, e.who
+  GROUP BY e.snapshot_id, e.source_id, e.kind, e.who
 ),
 per_trace AS (
   SELECT snapshot_id,
@@ -181,4 +185,4 @@ SELECT r.snapshot_id, 'process', r.pid, r.tid, r.allocs, r.frees, r.allocated_by
        coalesce(o.buffers, 0), coalesce(o.bytes, 0), o.max_bytes, o.max_inode, o.first_ts, o.last_ts,
        r.peak_outstanding_bytes, r.first_ts, r.last_ts, NULL, NULL, NULL, NULL, NULL, NULL, r.upid
 FROM per_process r
-LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.kind = r.kind AND o.who = r.who;
+LEFT JOIN outstanding o ON o.snapshot_id = r.snapshot_id AND o.source_id = r.source_id AND o.kind = r.kind AND o.who = r.who;

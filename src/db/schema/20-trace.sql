@@ -126,8 +126,8 @@ CREATE TABLE dma_heap_event (
 -- (src/db/charge.ts, in one ordered pass; the view `_dmabuf_charged` states the
 -- same rules in SQL and fills the table instead for a trace too large to hold in memory or with
 -- values beyond 2^53): gralloc allocations charged to their binder client, a free to whoever the
--- latest strictly earlier event on its inode was charged to; a free with no earlier event has no
--- row. The event's time, size and inode are those of its `dma_heap_event` row (joined on
+-- latest strictly earlier event on its inode in its own trace was charged to; a free with no
+-- earlier event in its trace has no row (another trace of the snapshot is never matched). The event's time, size and inode are those of its `dma_heap_event` row (joined on
 -- `event_id`). The trace views read this table. Its rows are written on first use: before the
 -- first statement naming it or a view over it, or an export (a summary alone never needs them).
 CREATE TABLE dma_heap_charge (
@@ -139,9 +139,9 @@ CREATE TABLE dma_heap_charge (
   tid INTEGER NOT NULL,
   -- Process of that thread; NULL when unknown (also when its pid was held by no known process at the time: see `process_instance`).
   pid INTEGER,
-  -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
+  -- Running sum of the event sizes of the responsible process (of the thread when the process is unknown) over its charged events of the event's trace up to the event's ts, those at the same ts included: Perfetto's `android_memory_cumulative_dmabuf.value`.
   cumulative_bytes INTEGER NOT NULL,
-  -- `event_id` of the next charged event on the same inode (in ts, event_id order); NULL when there is none.
+  -- `event_id` of the next charged event on the same inode in the same trace (in ts, event_id order); NULL when there is none.
   next_event_id INTEGER,
   -- The process (`process_instance.upid`) that held that pid when the event was charged to the thread (its allocation's time, for a free); NULL when `pid` is, or has no such row.
   upid INTEGER
@@ -150,8 +150,9 @@ CREATE TABLE dma_heap_charge (
 -- The totals `dmabuf_trace_summary` reports, computed with `dma_heap_charge` (same pass, or the
 -- view `_dmabuf_trace_totals`): per snapshot with `dma_heap_stat` events, one `trace` row
 -- (all processes, and the statistics of the heaps' total over time) and one `process` row per
--- responsible process (per thread when its process is unknown), with the buffers still
--- allocated at the end of the trace (the `unfreed_in_trace` leak findings read them).
+-- responsible process (per thread when its process is unknown) of each trace (a pid or thread
+-- of no known process that two traces charged is a row for each), with the buffers still
+-- allocated at the end of each trace (the `unfreed_in_trace` leak findings read them).
 CREATE TABLE dma_heap_totals (
   -- Snapshot of the trace.
   snapshot_id INTEGER NOT NULL,
@@ -171,7 +172,7 @@ CREATE TABLE dma_heap_totals (
   freed_bytes INTEGER NOT NULL,
   -- allocated_bytes − freed_bytes.
   net_delta_bytes INTEGER NOT NULL,
-  -- Buffers whose last event in the trace (the first in event order among those at its latest ts) is an allocation, charged here.
+  -- Buffers whose last event in their trace (the first in event order among those at its latest ts) is an allocation, charged here.
   outstanding_buffers INTEGER NOT NULL,
   -- Bytes of those buffers.
   outstanding_bytes INTEGER NOT NULL,
