@@ -42,7 +42,7 @@ export interface SnapshotSummary {
   /** Number of consistency checks made. */
   consistency_checks: number;
   devices: ResultRow[];
-  /** `dmabuf_trace_summary` rows (traces only). */
+  /** `dmabuf_trace_summary` rows (traces only): the `trace` row of each trace, then the first `process` rows. */
   trace: ResultRow[];
 }
 
@@ -51,6 +51,11 @@ export interface Summary {
   diagnostics: { total: number; by_severity: Record<string, number>; by_code: ResultRow[] };
   /** Parts of the summary that could not be computed, with the reason. */
   errors: string[];
+}
+
+/** A snapshot's `dmabuf_trace_summary` rows: every `trace` row (one per trace), then the first `top` process rows. */
+function traceRows(rows: ResultRow[], top: number): ResultRow[] {
+  return [...rows.filter((r) => r.scope === 'trace'), ...rows.filter((r) => r.scope !== 'trace').slice(0, top)];
 }
 
 export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
@@ -117,7 +122,7 @@ export function summarize(s: Queryable, opts: { top?: number } = {}): Summary {
       consistency_findings: checks.filter((c) => c.status !== 'ok'),
       consistency_checks: checks.length,
       devices: (devices.get(id) ?? []).slice(0, top),
-      trace: (trace.get(id) ?? []).slice(0, top + 1),
+      trace: traceRows(trace.get(id) ?? [], top),
     };
   });
 

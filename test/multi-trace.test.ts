@@ -168,8 +168,10 @@ test('two traces in one snapshot: a free is matched with its own trace\'s alloca
     { inode: 12, end_kind: 'outstanding' },
     { inode: 31, end_kind: 'outstanding' },
   ]);
+  // A trace row each: B's frees of inodes only A saw allocated are dropped in B.
   assert.deepEqual(s.query("SELECT allocs, frees, outstanding_bytes, dropped_free_bytes FROM dmabuf_trace_summary WHERE scope = 'trace'"), [
-    { allocs: 3, frees: 0, outstanding_bytes: 28672, dropped_free_bytes: 12288 },
+    { allocs: 2, frees: 0, outstanding_bytes: 12288, dropped_free_bytes: 0 },
+    { allocs: 1, frees: 0, outstanding_bytes: 16384, dropped_free_bytes: 12288 },
   ]);
   // A's buffer of com.first is still allocated at A's end: B's free was not of it.
   assert.deepEqual(s.query("SELECT subject, bytes FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace' AND subject LIKE 'com.%'"), [
@@ -200,4 +202,64 @@ test('two traces in one snapshot: a thread of no known process is charged in eac
     { subject: 'thread 777', bytes: 16384 },
   ]);
   s.close();
+});
+
+/**
+ * Trace A: com.first allocates 4096 bytes at ts 1100 and 8192 at 1200, neither freed (A ends at
+ * 1200). Trace B, much later: com.third allocates 1024 bytes at ts 100100 and frees them at 100200.
+ */
+function apartInTime(): { dir: string; a: string; b: string } {
+  const dir = tempDir();
+  const a = path.join(dir, 'a.pftrace');
+  const b = path.join(dir, 'b.pftrace');
+  fs.writeFileSync(a, deviceTrace(1000, { processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }], allocs: [[100, 301, 11, 4096], [200, 301, 12, 8192]] }));
+  fs.writeFileSync(b, deviceTrace(100000, { processes: [{ pid: 600, name: 'com.third', threads: [[601, 'RenderB']] }], allocs: [[100, 601, 21, 1024], [200, 601, 21, -1024]] }));
+  return { dir, a, b };
+}
+
+const TRACE_ROW = "SELECT allocs, frees, allocated_bytes, outstanding_bytes, peak_outstanding_bytes, first_ts, last_ts, dropped_free_bytes, heap_avg_bytes, heap_min_bytes, heap_max_bytes, heap_end_bytes, trace_end_ts FROM dmabuf_trace_summary WHERE scope = 'trace'";
+
+test('two traces in one snapshot: each has its own trace summary row, its heaps\' average, peak and bounds as for that trace alone', async () => {
+  const { dir, a, b } = apartInTime();
+  const s = await open(dir);
+  const rows = s.query(TRACE_ROW);
+  assert.deepEqual(rows, [
+    // A's last heaps' total (12288) lasts until A's end, not through the gap until B's first event.
+    { allocs: 2, frees: 0, allocated_bytes: 12288, outstanding_bytes: 12288, peak_outstanding_bytes: 12288, first_ts: 1100, last_ts: 1200, dropped_free_bytes: 0,
+      heap_avg_bytes: 4096, heap_min_bytes: 4096, heap_max_bytes: 12288, heap_end_bytes: 12288, trace_end_ts: 1200 },
+    // B's running sum starts from B's events: A's unfreed buffers are not carried into it.
+    { allocs: 1, frees: 1, allocated_bytes: 1024, outstanding_bytes: 0, peak_outstanding_bytes: 1024, first_ts: 100100, last_ts: 100200, dropped_free_bytes: 0,
+      heap_avg_bytes: 1024, heap_min_bytes: 0, heap_max_bytes: 1024, heap_end_bytes: 0, trace_end_ts: 100200 },
+  ]);
+  // Each row names its trace.
+  assert.deepEqual(
+    s.query("SELECT src.path FROM dmabuf_trace_summary t JOIN source src ON src.id = t.source_id WHERE t.scope = 'trace'").map((r) => r.path),
+    [a, b],
+  );
+  // A's buffers were still allocated at A's end, not at B's.
+  assert.deepEqual(s.query("SELECT subject, bytes, evidence FROM dmabuf_leak_suspects WHERE kind = 'unfreed_in_trace'"), [
+    {
+      subject: 'com.first (300)',
+      bytes: 12288,
+      evidence: '2 buffers allocated during the trace between ts 1100 and 1200 (largest 8192 bytes) were still allocated at its end (ts 1200)',
+    },
+  ]);
+  s.close();
+  // The same rows as each trace read alone.
+  for (const [file, row] of [[a, rows[0]], [b, rows[1]]] as const) {
+    const alone = await open(file);
+    assert.deepEqual(alone.query(TRACE_ROW), [row], file);
+    alone.close();
+  }
+  // What `analyze` says: a line of each trace.
+  const text = cli(['analyze', dir]);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /heaps total \(trace from ts 1100 to 1200\)\s+avg 4\.0 KiB/);
+  assert.match(text.out, /heaps total \(trace from ts 100100 to 100200\)\s+avg 1\.0 KiB/);
+  // What `dmabuf-triage schema` documents.
+  const doc = cli(['schema', 'dmabuf_trace_summary']);
+  assert.equal(doc.code, 0, doc.err);
+  assert.match(doc.out, /one `trace` row per trace/);
+  assert.match(doc.out, /source_id\s+Source \(trace\) of the row/);
+  assert.match(cli(['schema', 'trace_info']).out, /has a row for each, and the analyses take each trace's\s+end from its own row/);
 });

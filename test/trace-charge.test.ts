@@ -448,3 +448,34 @@ test('past the binder events stored in full, only those gralloc attribution may 
     TraceSink.maxBinderEvents = max;
   }
 });
+
+test('two traces in one snapshot at overlapping times: each trace\'s totals, heaps\' statistics and end in the pass and the SQL rules', async () => {
+  // B's events fall between A's (their ts interleave, two at the same ts as A's, on the same
+  // inode 11); A ends after B. Each trace's free of inode 11 is matched with its own allocation.
+  const dir = tempDir();
+  fs.writeFileSync(
+    path.join(dir, 'a.pftrace'),
+    deviceTrace(1000, {
+      processes: [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] }],
+      allocs: [[100, 301, 11, 4096], [150, 777, 12, 8192], [300, 301, 11, -4096], [900, 301, 13, 2048]],
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'b.pftrace'),
+    deviceTrace(1100, {
+      processes: [{ pid: 600, name: 'com.third', threads: [[301, 'RenderB']] }],
+      allocs: [[0, 301, 11, 16384], [50, 777, 22, 8192], [100, 777, 21, 1024], [200, 301, 11, -16384]],
+    }),
+  );
+  const s = await open(dir);
+  assert.deepEqual(
+    s.query("SELECT source_id, allocs, frees, peak_outstanding_bytes, first_ts, last_ts, heap_end_bytes, trace_end_ts FROM dmabuf_trace_summary WHERE scope = 'trace'"),
+    [
+      // Both start at ts 1100: the one that allocated more first.
+      { source_id: 3, allocs: 3, frees: 1, peak_outstanding_bytes: 25600, first_ts: 1100, last_ts: 1300, heap_end_bytes: 9216, trace_end_ts: 1300 },
+      { source_id: 2, allocs: 3, frees: 1, peak_outstanding_bytes: 12288, first_ts: 1100, last_ts: 1900, heap_end_bytes: 10240, trace_end_ts: 1900 },
+    ],
+  );
+  s.close();
+  assert.equal(await bothWays('two traces at overlapping times', dir), 1);
+});

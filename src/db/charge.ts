@@ -8,9 +8,10 @@
 // event, which in sql.js cost a sort per window and a JS↔wasm round trip per row. Here the events are held as records in a
 // WebAssembly memory, taken as they are written while a session loads (`EventCapture`) or
 // read back once, and the pass is a few loops over them in WebAssembly (charge.wat): trace
-// order (ts, then event_id), the charged thread and the next charged event on each inode, the
-// running sums per responsible process and overall, the buffers outstanding at the end and the
-// heaps' total over time. The totals go back with a multi-row INSERT; the per-event rows too,
+// order (ts, then event_id; events of several traces one trace after another), the charged
+// thread and the next charged event on each inode, the running sums per responsible process and
+// per trace, the buffers outstanding at the end of each trace and the heaps' total over each
+// trace's time, to its own end. The totals go back with a multi-row INSERT; the per-event rows too,
 // but on first use (`Db.defer`): only the trace views read them, the summary does not.
 //
 // The SQL views remain the statement of the rules and the fallback: a snapshot with more
@@ -58,6 +59,7 @@ const TOTALS_COLUMNS = [
   'heap_end_bytes',
   'trace_end_ts',
   'upid',
+  'source_id',
 ] as const;
 
 export interface ChargeOptions {
@@ -341,8 +343,8 @@ interface Known {
   /** The processes that held each pid, per trace (`process_instance`). */
   instances: ProcessInstances;
   spans: Map<number, Spans>;
-  /** max(trace_info.end_ts), NaN when unknown. */
-  traceEnd: number;
+  /** Per trace (`source_id`), its end: `trace_info.end_ts` (no entry, or NaN, when unknown). */
+  traceEnds: Map<number, number>;
 }
 
 /** What `known` reads, or 'inexact' when a process's start or end is beyond what the pass holds exactly. */
@@ -357,8 +359,11 @@ function known(db: Db, id: number): Known | 'inexact' {
   // A unit holds a process's index (UNIT): exact while there are fewer than 2^20 of them.
   if (instances === 'inexact' || instances.upids.length >= 2 ** 20) return 'inexact';
   const spans = grallocSpans(db, id);
-  const end = db.query('SELECT max(end_ts) AS end_ts FROM trace_info WHERE snapshot_id = ?', [id])[0];
-  return { pidOf, instances, spans, traceEnd: end === undefined || end.end_ts === null ? NaN : Number(end.end_ts) };
+  const traceEnds = new Map<number, number>();
+  for (const r of db.query('SELECT source_id, max(end_ts) AS end_ts FROM trace_info WHERE snapshot_id = ? GROUP BY source_id', [id])) {
+    traceEnds.set(r.source_id as number, r.end_ts === null ? NaN : Number(r.end_ts));
+  }
+  return { pidOf, instances, spans, traceEnds };
 }
 
 /**
@@ -383,10 +388,11 @@ const PACKED_VALUES = 5;
 
 interface PassExports {
   identity(order: number, n: number): void;
-  charge(n: number, ev: number, attr: number, key: number, order: number, table: number, mask: number, direct: number, base: number): number;
+  charge(n: number, ev: number, attr: number, key: number, order: number, table: number, mask: number, direct: number, base: number, first: number): number;
   responsibles(n: number, ev: number, table: number, mask: number, direct: number, base: number): void;
-  sums(n: number, ev: number, order: number, per: number, count: number, traceEnd: number, out: number): void;
-  outstanding(inodes: number, ev: number, per: number, count: number): void;
+  clear(per: number, count: number): void;
+  sums(n: number, ev: number, order: number, per: number, trace: number, traceEnd: number, out: number): void;
+  outstanding(from: number, to: number, ev: number, per: number, trace: number): void;
   pack(n: number, ev: number, pids: number, out: number): number;
 }
 
@@ -398,6 +404,8 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const pid: (number | null)[] = [];
   const tid: (number | null)[] = [];
   const upid: (number | null)[] = [];
+  /** The responsible's trace (`source_id`): a responsible is of one trace. */
+  const src: number[] = [];
   // By pid, by thread: per trace (index in eventSources); by upid (of one trace).
   const eventSources = traces(e);
   const byPid = eventSources.map(() => new Map<number, number>());
@@ -436,23 +444,27 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
     if (p === null) {
       // A thread whose process is unknown: one responsible per tid of a trace (as the SQL groups them).
       let w = byTid[s].get(thread);
-      if (w === undefined) byTid[s].set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null);
+      if (w === undefined) byTid[s].set(thread, (w = pid.length)), tid.push(thread), upid.push(null), pid.push(null), src.push(eventSources[s]);
       return w;
     }
     if (u === undefined) {
       let w = byPid[s].get(p);
-      if (w === undefined) byPid[s].set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null);
+      if (w === undefined) byPid[s].set(p, (w = pid.length)), pid.push(p), tid.push(null), upid.push(null), src.push(eventSources[s]);
       return w;
     }
     let w = byUpid.get(u);
-    if (w === undefined) byUpid.set(u, (w = pid.length)), pid.push(p), tid.push(null), upid.push(u);
+    if (w === undefined) {
+      byUpid.set(u, (w = pid.length)), pid.push(p), tid.push(null), upid.push(u);
+      src.push(k_ >= 2 ? k.instances.sources[k_ - 2] : eventSources[s]);
+    }
     return w;
   };
   compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./charge.wasm', import.meta.url)));
   const x = new WebAssembly.Instance(compiled, { pass: { memory: e.memory, responsible } }).exports as unknown as PassExports;
 
   const f64 = (at: number, length: number) => new Float64Array(e.memory.buffer, at, length);
-  const out = e.reserve(64);
+  // The heaps' statistics of each trace (`sums`).
+  const outs = e.reserve(64 * eventSources.length);
   /** A table for keys (charge.wat) in `range`: direct when that is under `directLimit` wide. */
   const table = ({ min, max }: Range, directLimit: number) => {
     if (max >= min && max - min < directLimit) return { at: e.reserve(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
@@ -460,10 +472,26 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
     return { at: e.reserve(12 * entries), mask: entries - 1, direct: 0, base: 0 };
   };
 
-  // Trace order: ts, then event_id (the events are in rowid order).
+  // Trace order: ts, then event_id (the events are in rowid order). Events of several traces:
+  // one trace after another (in the order of eventSources), each in trace order, so that the
+  // pass takes each trace on its own: `segments[j]` is where trace j's events start in the order.
   const orderAt = e.reserve(4 * n);
   x.identity(orderAt, n);
-  if (!e.sorted) {
+  const segments = [0, n];
+  if (eventSources.length > 1) {
+    const v = e.values;
+    const traceOf = new Uint32Array(n);
+    const { runRowids, runSources } = e;
+    const sizes = eventSources.map(() => 0);
+    for (let i = 0, run = 0; i < n; i++) {
+      while (run < runRowids.length && runRowids[run] <= v[(i * EVENT_BYTES) / 8 + ROWID]) run++;
+      sizes[(traceOf[i] = sourceIndex.get(runSources[run - 1]) as number)]++;
+    }
+    segments.length = 0;
+    for (let j = 0, at = 0; j <= sizes.length; at += sizes[j++]) segments.push(at);
+    const ts = (i: number) => v[(i * EVENT_BYTES) / 8 + TS];
+    new Uint32Array(e.memory.buffer, orderAt, n).sort((a, b) => traceOf[a] - traceOf[b] || ts(a) - ts(b) || a - b);
+  } else if (!e.sorted) {
     const v = e.values;
     const ts = (i: number) => v[(i * EVENT_BYTES) / 8 + TS];
     new Uint32Array(e.memory.buffer, orderAt, n).sort((a, b) => ts(a) - ts(b) || a - b);
@@ -515,16 +543,27 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   }
   // Inodes usually span a compact range, threads too.
   const inodes = table(keyed ? keys : e.inodes, 4 * n + 4096);
-  const inodeCount = x.charge(n, 0, 8 * attr, 8 * (keyed ? KEY : INODE), orderAt, inodes.at, inodes.mask, inodes.direct, inodes.base);
+  // Trace by trace: its inodes are ids inodeEnds[j - 1] (0 for the first) to inodeEnds[j] - 1.
+  const inodeEnds: number[] = [];
+  for (let j = 0; j < eventSources.length; j++) {
+    const [from, to] = [segments[j], segments[j + 1]];
+    inodeEnds.push(x.charge(to - from, 0, 8 * attr, 8 * (keyed ? KEY : INODE), orderAt + 4 * from, inodes.at, inodes.mask, inodes.direct, inodes.base, inodeEnds[j - 1] ?? 0));
+  }
   const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);
   const count = pid.length;
   // Each event's responsible, packed (`pack` writes the value at its index): then its pid and upid.
   const indexes = e.reserve(8 * count);
-  const per = e.reserve(RECORD_BYTES * (count + 1));
+  // The responsibles' records, then a record per trace.
+  const per = e.reserve(RECORD_BYTES * (count + eventSources.length));
+  const traceRecord = (j: number) => per + RECORD_BYTES * (count + j);
   f64(indexes, count).set(pid.map((_, w) => w));
-  x.sums(n, 0, orderAt, per, count, k.traceEnd, out);
-  x.outstanding(inodeCount, 0, per, count);
+  x.clear(per, count + eventSources.length);
+  for (let j = 0; j < eventSources.length; j++) {
+    const from = segments[j];
+    x.sums(segments[j + 1] - from, 0, orderAt + 4 * from, per, traceRecord(j), k.traceEnds.get(eventSources[j]) ?? NaN, outs + 64 * j);
+    x.outstanding(inodeEnds[j - 1] ?? 0, inodeEnds[j], 0, per, traceRecord(j));
+  }
   // Only the trace views read the per-event rows (the summary reads the totals): packed and
   // written on first use, from this memory, kept until then.
   db.defer(`dma_heap_charge:${id}`, ['dma_heap_charge'], () => {
@@ -548,16 +587,20 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
 
   const order = new Uint32Array(e.memory.buffer, orderAt, n);
   const event = (i: number, field: number) => e.values[(i * EVENT_BYTES) / 8 + field];
-  const [weighted, error, dur, values, heapMin, heapMax, allFreed] = f64(out, 7);
-  const records = f64(per, (RECORD_BYTES / 8) * (count + 1));
+  const records = f64(per, (RECORD_BYTES / 8) * (count + eventSources.length));
   // A record's fields (charge.wat): running sum, peak, first ts, last ts, allocs, frees, allocated,
   // freed; then the buffers outstanding at the end: count, bytes, largest, largest inode, first ts, last ts.
   const record = (w: number) => Array.from(records.subarray((w * RECORD_BYTES) / 8, ((w + 1) * RECORD_BYTES) / 8));
   const outstanding = (r: number[]) =>
     r[8] === 0 ? [0, 0, null, null, null, null] : [r[8], r[9], finiteOrNull(r[10]), finiteOrNull(r[11]), finiteOrNull(r[12]), finiteOrNull(r[13])];
-  const t = record(count);
-  const totals: (number | string | null)[][] = [
-    [
+  const totals: (number | string | null)[][] = [];
+  // A `trace` row per trace: its events (order[first, last]), to its own end.
+  for (let j = 0; j < eventSources.length; j++) {
+    const t = record(count + j);
+    const [first, last] = [order[segments[j]], order[segments[j + 1] - 1]];
+    const [weighted, error, dur, values, heapMin, heapMax, allFreed] = f64(outs + 64 * j, 7);
+    const traceEnd = k.traceEnds.get(eventSources[j]) ?? NaN;
+    totals.push([
       id,
       'trace',
       null,
@@ -569,21 +612,22 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
       t[6] - t[7],
       ...outstanding(t),
       t[4] + t[5] > 0 ? t[1] : null,
-      event(order[0], TS),
-      event(order[n - 1], TS),
+      event(first, TS),
+      event(last, TS),
       allFreed - t[7],
       values > 0 && dur !== 0 ? (weighted + error) / dur : null,
       finiteOrNull(heapMin),
       finiteOrNull(heapMax),
-      nullIfNaN(event(order[n - 1], HEAP)),
-      nullIfNaN(k.traceEnd),
+      nullIfNaN(event(last, HEAP)),
+      nullIfNaN(traceEnd),
       null,
-    ],
-  ];
+      eventSources[j],
+    ]);
+  }
   for (let w = 0; w < count; w++) {
     const r = record(w);
     if (r[4] + r[5] === 0) continue; // no charged event
-    totals.push([id, 'process', pid[w], tid[w], r[4], r[5], r[6], r[7], r[6] - r[7], ...outstanding(r), r[1], r[2], r[3], null, null, null, null, null, null, upid[w]]);
+    totals.push([id, 'process', pid[w], tid[w], r[4], r[5], r[6], r[7], r[6] - r[7], ...outstanding(r), r[1], r[2], r[3], null, null, null, null, null, null, upid[w], src[w]]);
   }
   db.insertMany('dma_heap_totals', TOTALS_COLUMNS, totals);
 }

@@ -27,8 +27,8 @@
   ;; The responsible (index) of a thread the pass meets for the first time.
   (import "pass" "responsible" (func $responsible (param f64) (result i32)))
 
-  ;; Bytes of a responsible's record in `per` (fields below); the trace's record follows the
-  ;; last responsible's.
+  ;; Bytes of a responsible's record in `per` (fields below); the records of the traces (one
+  ;; each, the same fields) follow the last responsible's.
   ;;   0 running sum   8 peak   16 first ts   24 last ts   32 allocs   40 frees
   ;;  48 allocated    56 freed  (charged events)
   ;;  64 buffers   72 bytes   80 largest   88 largest inode   96 first ts   104 last ts
@@ -69,14 +69,16 @@
   ;; earlier event on its inode (the last in order at the greatest earlier ts), none when there
   ;; is none. The inode is the f64 at byte `key`: the inode itself, or (events of several
   ;; traces) a key for the inode in the event's trace, so that each trace's events on an inode
-  ;; are apart. Inodes get ids 0, 1, 2... in order from the table. Returns the number of inodes
-  ;; (NULL is one).
+  ;; are apart. Inodes get ids first, first + 1... in order from the table (a trace's events
+  ;; taken one trace after another: each trace's inodes a range of ids). Returns the number of
+  ;; inodes, those of earlier calls included (NULL is one).
   (func (export "charge") (param $n i32) (param $ev i32) (param $attr i32) (param $key i32) (param $order i32)
-    (param $table i32) (param $mask i32) (param $direct i32) (param $base f64) (result i32)
+    (param $table i32) (param $mask i32) (param $direct i32) (param $base f64) (param $first i32) (result i32)
     (local $k i32) (local $i i32) (local $e i32) (local $t f64) (local $a f64) (local $alloc i32) (local $v f64)
     (local $count i32) (local $fresh i32) (local $nullId i32) (local $q i32) (local $at i32)
     (local $s i32) (local $c f64) (local $prev i32)
     (local.set $nullId (i32.const -1))
+    (local.set $count (local.get $first))
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
@@ -181,22 +183,12 @@
         (local.set $from (i32.add (local.get $from) (i32.const 1)))
         (br $each))))
 
-  ;; The records of the responsibles 0..count-1 and of the trace (record `count`), then, in trace
-  ;; order, the running sums: per responsible (its peak; each event's cumulative value, its sum
-  ;; after every event at the event's ts, as Perfetto's) and overall, and the totals of charged
-  ;; events. And the heaps' total over time, each value lasting until the next event (the last
-  ;; one until the end of the trace, `traceEnd`, NaN when unknown): at `out`, f64s: the
-  ;; time-weighted sum as SQLite's sum() adds it (Kahan-Babuska-Neumaier: sum, then its error),
-  ;; the duration, the number of values, min, max; then the bytes of all frees.
-  (func (export "sums") (param $n i32) (param $ev i32) (param $order i32) (param $per i32) (param $count i32)
-    (param $traceEnd f64) (param $out i32)
-    (local $w i32) (local $p i32) (local $trace i32) (local $k i32) (local $e i32) (local $t f64) (local $prevT f64)
-    (local $group i32) (local $sz f64) (local $s f64)
-    (local $h f64) (local $d f64) (local $r f64) (local $ws f64) (local $err f64) (local $sum f64) (local $dur f64)
-    (local $values f64) (local $min f64) (local $max f64) (local $freed f64)
+  ;; The records 0..count-1 at `per`, empty: the responsibles', then the traces'.
+  (func (export "clear") (param $per i32) (param $count i32)
+    (local $w i32) (local $p i32)
     (block $done
       (loop $each
-        (br_if $done (i32.gt_u (local.get $w) (local.get $count)))
+        (br_if $done (i32.ge_u (local.get $w) (local.get $count)))
         (local.set $p (i32.add (local.get $per) (i32.mul (local.get $w) (global.get $RECORD))))
         (memory.fill (local.get $p) (i32.const 0) (global.get $RECORD))
         (f64.store offset=8 (local.get $p) (f64.const -inf))
@@ -207,8 +199,22 @@
         (f64.store offset=96 (local.get $p) (f64.const inf))
         (f64.store offset=104 (local.get $p) (f64.const -inf))
         (local.set $w (i32.add (local.get $w) (i32.const 1)))
-        (br $each)))
-    (local.set $trace (i32.add (local.get $per) (i32.mul (local.get $count) (global.get $RECORD))))
+        (br $each))))
+
+  ;; The n events order[0, n) of one trace, in trace order (after "clear"): the running sums, per
+  ;; responsible (its peak; each event's cumulative value, its sum after every event at the
+  ;; event's ts, as Perfetto's) and of the trace (its record at `trace`), and the totals of
+  ;; charged events. A responsible is of one trace: its events are all among these. And the
+  ;; heaps' total over the trace's time, each value lasting until its next event (the last one
+  ;; until the end of the trace, `traceEnd`, NaN when unknown): at `out`, f64s: the time-weighted
+  ;; sum as SQLite's sum() adds it (Kahan-Babuska-Neumaier: sum, then its error), the duration,
+  ;; the number of values, min, max; then the bytes of all frees.
+  (func (export "sums") (param $n i32) (param $ev i32) (param $order i32) (param $per i32) (param $trace i32)
+    (param $traceEnd f64) (param $out i32)
+    (local $w i32) (local $p i32) (local $k i32) (local $e i32) (local $t f64) (local $prevT f64)
+    (local $group i32) (local $sz f64) (local $s f64)
+    (local $h f64) (local $d f64) (local $r f64) (local $ws f64) (local $err f64) (local $sum f64) (local $dur f64)
+    (local $values f64) (local $min f64) (local $max f64) (local $freed f64)
     (local.set $min (f64.const inf))
     (local.set $max (f64.const -inf))
     (block $done
@@ -299,18 +305,20 @@
     (if (f64.lt (local.get $t) (f64.load offset=96 (local.get $p))) (then (f64.store offset=96 (local.get $p) (local.get $t))))
     (if (f64.gt (local.get $t) (f64.load offset=104 (local.get $p))) (then (f64.store offset=104 (local.get $p) (local.get $t)))))
 
-  ;; Buffers outstanding at the end: an inode whose last event is an allocation, for the trace
-  ;; and for the responsible it is charged to (none when its thread is unknown). After "sums".
-  (func (export "outstanding") (param $inodes i32) (param $ev i32) (param $per i32) (param $count i32)
+  ;; Buffers outstanding at the end of a trace, of its inodes (ids from..to-1): an inode whose
+  ;; last event is an allocation, for the trace (its record at `trace`) and for the responsible it
+  ;; is charged to (none when its thread is unknown). After "sums".
+  (func (export "outstanding") (param $from i32) (param $to i32) (param $ev i32) (param $per i32) (param $trace i32)
     (local $q i32) (local $e i32) (local $w i32)
+    (local.set $q (local.get $from))
     (block $done
       (loop $each
-        (br_if $done (i32.ge_u (local.get $q) (local.get $inodes)))
+        (br_if $done (i32.ge_u (local.get $q) (local.get $to)))
         (local.set $e (i32.add (local.get $ev)
           (i32.mul (i32.load offset=80 (i32.add (local.get $ev) (i32.mul (local.get $q) (i32.const 112)))) (i32.const 112))))
         (if (f64.gt (f64.load offset=24 (local.get $e)) (f64.const 0))
           (then
-            (call $outstanding (i32.add (local.get $per) (i32.mul (local.get $count) (global.get $RECORD))) (local.get $e))
+            (call $outstanding (local.get $trace) (local.get $e))
             ;; An allocation is charged to its attribution: its responsible, if any.
             (local.set $w (i32.load offset=76 (local.get $e)))
             (if (i32.ge_s (local.get $w) (i32.const 0))

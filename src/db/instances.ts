@@ -23,6 +23,8 @@ export interface ProcessInstances {
   upids: number[];
   /** The pid of each of `upids`. */
   pids: number[];
+  /** The source (trace) of each of `upids`. */
+  sources: number[];
   /** Whether some pid was held by several processes, or by one only for part of the trace, or some trace's processes are not the only ones. */
   complex: boolean;
 }
@@ -32,6 +34,7 @@ export function processInstances(db: Db, id: number): ProcessInstances | 'inexac
   const bySource = new Map<number, Map<number, Instances>>();
   const upids: number[] = [];
   const pids: number[] = [];
+  const sources: number[] = [];
   let complex = false;
   for (const r of db.query('SELECT upid, source_id, pid, start_ts, end_ts FROM process_instance WHERE snapshot_id = ? ORDER BY source_id, pid, instance, upid', [id])) {
     const [start, end] = [r.start_ts, r.end_ts];
@@ -45,13 +48,14 @@ export function processInstances(db: Db, id: number): ProcessInstances | 'inexac
     list.upids.push(r.upid as number);
     upids.push(r.upid as number);
     pids.push(pid);
+    sources.push(source);
     list.starts.push(start === null ? -Infinity : (start as number));
     list.ends.push(end === null ? Infinity : (end as number));
     list.simple = list.upids.length === 1 && start === null && end === null;
     if (!list.simple) complex = true;
   }
   if (bySource.size > 1) complex = true;
-  return { bySource, upids, pids, complex };
+  return { bySource, upids, pids, sources, complex };
 }
 
 /**

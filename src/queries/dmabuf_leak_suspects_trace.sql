@@ -70,8 +70,9 @@ GROUP BY r.snapshot_id, r.source_id, r.kind, r.who;
 -- `unfreed_in_trace` — DMA-BUF heap allocations made during a trace and still allocated at its
 -- end, per responsible process of each trace (after gralloc re-attribution; a free in another
 -- trace of the snapshot does not end a buffer; the same buffers as the
--- `outstanding` ones of `dmabuf_trace_buffers`; the evidence says so when a trace of the
--- snapshot lost data, its `trace_info` loss counts not zero: a free may be among what was lost); `rss_growth` — a process whose DMA-BUF RSS
+-- `outstanding` ones of `dmabuf_trace_buffers`; the evidence names the end of the buffers' own
+-- trace, and says so when that trace lost data, its `trace_info` loss counts not zero: a free
+-- may be among what was lost); `rss_growth` — a process whose DMA-BUF RSS
 -- (`dmabuf_rss_totals`, from `dmabuf_rss_sample`) is higher at its last sample of the trace than at its first by more
 -- than `rss_growth_min_bytes`, each trace of a snapshot on its own (a pid two traces sampled
 -- is a finding per trace, named after that trace's process). Unordered: `dmabuf_leak_suspects` grades and orders them with
@@ -98,7 +99,7 @@ unfreed AS (
               ELSE t.outstanding_buffers || ' buffers allocated during the trace between ts ' || t.outstanding_first_ts || ' and ' || t.outstanding_last_ts ||
                    ' (largest ' || t.outstanding_max_bytes || ' bytes) were still allocated at its end (ts '
          END || coalesce(w.trace_end_ts, '?') || ')' ||
-         CASE WHEN EXISTS (SELECT 1 FROM trace_info i WHERE i.snapshot_id = t.snapshot_id AND
+         CASE WHEN EXISTS (SELECT 1 FROM trace_info i WHERE i.snapshot_id = t.snapshot_id AND i.source_id = t.source_id AND
                              (i.lost_event_bundles > 0 OR i.packets_dropped > 0 OR
                               coalesce(i.ftrace_overrun, 0) + coalesce(i.ftrace_dropped_events, 0) +
                               coalesce(i.chunks_discarded, 0) + coalesce(i.writer_packet_loss, 0) + coalesce(i.abi_violations, 0) +
@@ -106,7 +107,7 @@ unfreed AS (
               THEN '; the trace lost events (trace_lost_events diagnostic), so a free may have been lost rather than never made'
               ELSE '' END AS evidence
   FROM dma_heap_totals t
-  LEFT JOIN dma_heap_totals w ON w.snapshot_id = t.snapshot_id AND w.scope = 'trace'
+  LEFT JOIN dma_heap_totals w ON w.snapshot_id = t.snapshot_id AND w.source_id = t.source_id AND w.scope = 'trace'
   LEFT JOIN process_instance pi ON pi.upid = t.upid
   LEFT JOIN process p ON p.snapshot_id = t.snapshot_id AND p.pid = t.pid
   WHERE t.scope = 'process' AND t.outstanding_buffers > 0

@@ -90,15 +90,17 @@ function snapshotBlocks(snap: SnapshotSummary, several: boolean): Block[] {
     });
   }
   if (snap.trace.length) {
-    const whole = snap.trace.find((r) => r.scope === 'trace');
+    // A `trace` row per trace: a snapshot of several traces says which each line is of.
+    const wholes = snap.trace.filter((r) => r.scope === 'trace');
     const procs = snap.trace.filter((r) => r.scope === 'process');
+    const of = (r: (typeof wholes)[number]) => (wholes.length > 1 ? ` (trace from ts ${r.first_ts} to ${r.trace_end_ts ?? r.last_ts})` : '');
     out.push({
       heading: `dmabuf_trace_summary${tag}`,
-      facts: whole
-        ? [
-            ['heaps total', `avg ${bytes(whole.heap_avg_bytes)}, min ${bytes(whole.heap_min_bytes)}, max ${bytes(whole.heap_max_bytes)}, at end ${bytes(whole.heap_end_bytes)}`],
-            ['during the trace', `${count(whole.allocs)} ${whole.allocs === 1 ? 'allocation' : 'allocations'} (${bytes(whole.allocated_bytes)}), ${count(whole.frees)} ${whole.frees === 1 ? 'free' : 'frees'} (${bytes(whole.freed_bytes)}), ${bytes(whole.outstanding_bytes)} still allocated at the end`],
-          ]
+      facts: wholes.length
+        ? wholes.flatMap((whole): [string, string][] => [
+            [`heaps total${of(whole)}`, `avg ${bytes(whole.heap_avg_bytes)}, min ${bytes(whole.heap_min_bytes)}, max ${bytes(whole.heap_max_bytes)}, at end ${bytes(whole.heap_end_bytes)}`],
+            [`during the trace${of(whole)}`, `${count(whole.allocs)} ${whole.allocs === 1 ? 'allocation' : 'allocations'} (${bytes(whole.allocated_bytes)}), ${count(whole.frees)} ${whole.frees === 1 ? 'free' : 'frees'} (${bytes(whole.freed_bytes)}), ${bytes(whole.outstanding_bytes)} still allocated at the end`],
+          ])
         : undefined,
       table: procs.length
         ? table(

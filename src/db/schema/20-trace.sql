@@ -5,8 +5,10 @@
 -- the kernel pid of the task that emitted it, `pid` the process (thread group) it belongs to.
 
 -- One row per trace read (a Perfetto trace file, the trace inside a bugreport, a text
--- capture): its time bounds and what the importer saw in it. The analyses take the end of
--- the trace from here (time-weighted averages run to `end_ts`).
+-- capture): its time bounds and what the importer saw in it. A snapshot of several traces (a
+-- folder, a bugreport with more than one) has a row for each, and the analyses take each trace's
+-- end from its own row (`dma_heap_totals`: a time-weighted average runs to its trace's `end_ts`,
+-- a buffer still allocated is so at its trace's end), never another trace's.
 CREATE TABLE trace_info (
   -- Snapshot the trace belongs to.
   snapshot_id INTEGER NOT NULL,
@@ -16,7 +18,7 @@ CREATE TABLE trace_info (
   format TEXT NOT NULL,
   -- Earliest timestamp seen (ftrace events and packet timestamps; the compact scheduler encoding is not decoded).
   start_ts INTEGER,
-  -- Latest timestamp seen, same rule: the trace end used by time-weighted statistics.
+  -- Latest timestamp seen, same rule: the end of this trace used by its time-weighted statistics.
   end_ts INTEGER,
   -- Trace packets read (`perfetto`; packets inside compressed packets included), or lines read (`systrace_text`).
   packets INTEGER NOT NULL,
@@ -148,8 +150,9 @@ CREATE TABLE dma_heap_charge (
 );
 
 -- The totals `dmabuf_trace_summary` reports, computed with `dma_heap_charge` (same pass, or the
--- view `_dmabuf_trace_totals`): per snapshot with `dma_heap_stat` events, one `trace` row
--- (all processes, and the statistics of the heaps' total over time) and one `process` row per
+-- view `_dmabuf_trace_totals`): per trace with `dma_heap_stat` events, one `trace` row (all
+-- processes, and the statistics of the heaps' total over time, from the trace's own events to
+-- its own end: two traces of a snapshot are two rows) and one `process` row per
 -- responsible process (per thread when its process is unknown) of each trace (a pid or thread
 -- of no known process that two traces charged is a row for each), with the buffers still
 -- allocated at the end of each trace (the `unfreed_in_trace` leak findings read them).
@@ -184,15 +187,15 @@ CREATE TABLE dma_heap_totals (
   outstanding_first_ts INTEGER,
   -- Latest allocation time of those buffers, ns; NULL when none.
   outstanding_last_ts INTEGER,
-  -- Highest running sum of the sizes of the charged events in (ts, event_id) order; NULL for a `trace` row without charged events.
+  -- Highest running sum of the sizes of the charged events (of the row's trace) in (ts, event_id) order; NULL for a `trace` row without charged events.
   peak_outstanding_bytes INTEGER,
-  -- First event, ns (`trace` row: of all `dma_heap_event` rows, charged or not).
+  -- First event, ns (`trace` row: of all `dma_heap_event` rows of the trace, charged or not).
   first_ts INTEGER,
   -- Last event, ns (same rule).
   last_ts INTEGER,
   -- `trace` row: bytes freed by frees that were not charged (buffers with no earlier event in the trace); NULL for `process` rows.
   dropped_free_bytes INTEGER,
-  -- `trace` row: time-weighted average of the heaps' total (`heap_total`), each value lasting until the next event (in ts, event order), the last until the end of the trace; NULL for `process` rows.
+  -- `trace` row: time-weighted average of the heaps' total (`heap_total`) over the trace, each value lasting until the trace's next event (in ts, event order), the last until the end of the trace; NULL for `process` rows.
   heap_avg_bytes REAL,
   -- `trace` row: smallest heaps' total.
   heap_min_bytes INTEGER,
@@ -200,10 +203,12 @@ CREATE TABLE dma_heap_totals (
   heap_max_bytes INTEGER,
   -- `trace` row: heaps' total after the last event.
   heap_end_bytes INTEGER,
-  -- `trace` row: end of the trace (latest `trace_info.end_ts` of the snapshot), ns.
+  -- `trace` row: end of the trace (its `trace_info.end_ts`), ns.
   trace_end_ts INTEGER,
   -- Responsible process as `process_instance` tells processes apart (a pid two processes held during the trace has a row for each); NULL for the `trace` row, for a thread whose process is unknown, and for a pid without such a row.
-  upid INTEGER
+  upid INTEGER,
+  -- Source (trace) of the row: its events are of this trace (`trace_info.source_id`).
+  source_id INTEGER NOT NULL
 );
 
 -- One row per sample of a process's DMA-BUF RSS (bytes of DMA-BUFs the process maps):
