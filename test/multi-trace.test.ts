@@ -263,3 +263,28 @@ test('two traces in one snapshot: each has its own trace summary row, its heaps\
   assert.match(doc.out, /source_id\s+Source \(trace\) of the row/);
   assert.match(cli(['schema', 'trace_info']).out, /has a row for each, and the analyses take each trace's\s+end from its own row/);
 });
+
+test('two traces in one snapshot: each has its own ION heap summary, to its own end, as for that trace alone', async () => {
+  const dir = tempDir();
+  const a = path.join(dir, 'a.pftrace');
+  const b = path.join(dir, 'b.pftrace');
+  const processes = [{ pid: 300, name: 'com.first', threads: [[301, 'RenderA']] as [number, string][] }];
+  fs.writeFileSync(a, deviceTrace(1000, { processes, ionGrows: [[100, 301, 'system', 4096, 0], [200, 301, 'system', 4096, 4096], [300, 301, 'system', 4096, 8192]] }));
+  fs.writeFileSync(b, deviceTrace(100000, { processes, ionGrows: [[100, 301, 'system', 1024, 0], [200, 301, 'system', 1024, 1024]] }));
+  const ROWS = 'SELECT heap_name, events, avg_size_bytes, min_size_bytes, max_size_bytes, total_alloc_size_bytes, end_size_bytes, first_ts, last_ts FROM dmabuf_ion_summary';
+  const s = await open(dir);
+  const rows = s.query(ROWS);
+  assert.equal(rows.length, 2, 'a row for each trace');
+  // A's heap is not taken to keep its last total through the gap until B's first event.
+  assert.deepEqual([rows[0].first_ts, rows[0].last_ts, rows[1].first_ts, rows[1].last_ts], [1100, 1300, 100100, 100200]);
+  assert.deepEqual(
+    s.query("SELECT src.path FROM dmabuf_ion_summary i JOIN source src ON src.id = i.source_id").map((r) => r.path),
+    [a, b],
+  );
+  s.close();
+  for (const [file, row] of [[a, rows[0]], [b, rows[1]]] as const) {
+    const alone = await open(file);
+    assert.deepEqual(alone.query(ROWS), [row], file);
+    alone.close();
+  }
+});
