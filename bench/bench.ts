@@ -358,7 +358,14 @@ function table(rows: Row[]): string {
 // ---- main -----------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    // A wrong option is the caller's to fix: one line, not a stack trace.
+    console.error(`bench: ${(e as Error).message} (npm run bench -- --help)`);
+    process.exit(2);
+  }
   if (!fs.existsSync(bin)) throw new Error(`${bin} not found`);
   fs.mkdirSync(args.out, { recursive: true });
   const rows: Row[] = [];
