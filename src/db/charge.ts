@@ -80,7 +80,7 @@ export function chargeTrace(db: Db, snapshotId: number, opts: ChargeOptions = {}
   const max = opts.maxPassEvents ?? MAX_PASS_EVENTS;
   const events = opts.capture?.take(id, max) ?? readEvents(db, id, max);
   if (events === 'none') return 'none';
-  const k = events === 'too_many' || events === 'inexact' || !keysExact(events) ? null : known(db, id);
+  const k = events === 'too_many' || events === 'inexact' ? null : known(db, id);
   if (k === null || k === 'inexact') {
     db.exec(`
       INSERT INTO dma_heap_charge (${CHARGE_COLUMNS.join(', ')})
@@ -105,8 +105,6 @@ const SIZE = 3;
 const HEAP = 4;
 const TID = 5;
 const ATTR = 6;
-/** Events of several traces: the key of the event's inode in its trace (charge.wat). */
-const KEY = 8;
 const PAGE = 65536;
 
 /** The smallest and largest of some numbers (NaN aside). */
@@ -323,14 +321,6 @@ function readEvents(db: Db, id: number, max: number): Events | 'none' | 'too_man
 /** The traces of some events, in the order met. */
 const traces = (e: Events): number[] => [...new Set(e.runSources)];
 
-/**
- * The width of the keys of the inodes of one trace (KEY, events of several traces): as wide as
- * the inodes' range and one more (NULL is 0), the traces' ranges one after another. Whether
- * the keys are exact integers (always, with one trace: the inodes themselves are the keys).
- */
-const keyWidth = (e: Events): number => (e.inodes.max >= e.inodes.min ? e.inodes.max - e.inodes.min + 2 : 1);
-const keysExact = (e: Events): boolean => traces(e).length < 2 || keyWidth(e) * traces(e).length <= Number.MAX_SAFE_INTEGER;
-
 const nullIfNaN = (v: number): number | null => (v === v ? v : null);
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
@@ -388,7 +378,7 @@ const PACKED_VALUES = 5;
 
 interface PassExports {
   identity(order: number, n: number): void;
-  charge(n: number, ev: number, attr: number, key: number, order: number, table: number, mask: number, direct: number, base: number, first: number): number;
+  charge(n: number, ev: number, attr: number, order: number, table: number, mask: number, direct: number, base: number, first: number): number;
   responsibles(n: number, ev: number, table: number, mask: number, direct: number, base: number): void;
   clear(per: number, count: number): void;
   sums(n: number, ev: number, order: number, per: number, trace: number, traceEnd: number, out: number): void;
@@ -467,9 +457,9 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   const outs = e.reserve(64 * eventSources.length);
   /** A table for keys (charge.wat) in `range`: direct when that is under `directLimit` wide. */
   const table = ({ min, max }: Range, directLimit: number) => {
-    if (max >= min && max - min < directLimit) return { at: e.reserve(4 * (max - min + 1)), mask: 0, direct: 1, base: min };
+    if (max >= min && max - min < directLimit) return { at: e.reserve(4 * (max - min + 1)), bytes: 4 * (max - min + 1), mask: 0, direct: 1, base: min };
     const entries = 2 ** Math.max(4, Math.ceil(Math.log2(2 * n)));
-    return { at: e.reserve(12 * entries), mask: entries - 1, direct: 0, base: 0 };
+    return { at: e.reserve(12 * entries), bytes: 12 * entries, mask: entries - 1, direct: 0, base: 0 };
   };
 
   // Trace order: ts, then event_id (the events are in rowid order). Events of several traces:
@@ -498,11 +488,6 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
   }
   // attr_tid: the client when a gralloc thread makes the event inside a serving span, else its
   // thread; as a unit with the process that held its pid then, where that varies (UNIT).
-  // Events of several traces: each event's inode as a key of its trace (KEY), so that a free is
-  // matched with the earlier events of its own trace only (in each trace, its buffers' events).
-  const keyed = eventSources.length > 1;
-  const width = keyWidth(e);
-  const keys = new Range();
   let attr = TID;
   let attrs = e.tids;
   if (k.spans.size > 0 || complex) {
@@ -535,19 +520,18 @@ function pass(db: Db, id: number, e: Events, k: Known): void {
         } else a += (sourceUnits + own) * UNIT;
       }
       attrs.add((v[at + ATTR] = a));
-      if (keyed) {
-        const inode = v[at + INODE];
-        keys.add((v[at + KEY] = (inode === inode ? inode - e.inodes.min + 1 : 0) + own * width));
-      }
     }
   }
   // Inodes usually span a compact range, threads too.
-  const inodes = table(keyed ? keys : e.inodes, 4 * n + 4096);
+  const inodes = table(e.inodes, 4 * n + 4096);
   // Trace by trace: its inodes are ids inodeEnds[j - 1] (0 for the first) to inodeEnds[j] - 1.
+  // The inode table is emptied between traces: a free is matched with the earlier events of its
+  // own trace only (an inode another trace used is a new one).
   const inodeEnds: number[] = [];
   for (let j = 0; j < eventSources.length; j++) {
     const [from, to] = [segments[j], segments[j + 1]];
-    inodeEnds.push(x.charge(to - from, 0, 8 * attr, 8 * (keyed ? KEY : INODE), orderAt + 4 * from, inodes.at, inodes.mask, inodes.direct, inodes.base, inodeEnds[j - 1] ?? 0));
+    if (j > 0) new Uint8Array(e.memory.buffer, inodes.at, inodes.bytes).fill(0);
+    inodeEnds.push(x.charge(to - from, 0, 8 * attr, orderAt + 4 * from, inodes.at, inodes.mask, inodes.direct, inodes.base, inodeEnds[j - 1] ?? 0));
   }
   const threads = table(attrs, 4 * n + 65536);
   x.responsibles(n, 0, threads.at, threads.mask, threads.direct, threads.base);

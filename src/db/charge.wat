@@ -12,8 +12,7 @@
 ;; `ev`: the event records, 112 bytes each (event i's at ev + 112 i), in rowid order. Event i's
 ;; record holds, f64:
 ;;   0 rowid   8 ts   16 inode   24 size   32 heap total   40 tid   48 attribution (when it is
-;;   not the tid, `attr` says which)   56 charged thread   64 cumulative (before "sums": the
-;;   inode's key, when it is not the inode, `key` says which)
+;;   not the tid, `attr` says which)   56 charged thread   64 cumulative
 ;; and i32: 72 next charged event on its inode (-1: none)   76 responsible (-1: not charged).
 ;; Record q also holds the state of the q-th inode (ids in trace order): 80 its first event at
 ;; its latest ts (i32), 84 its last charged event (i32), 88 latest ts, 96 attribution of the
@@ -67,12 +66,11 @@
   ;; its inode, and per inode the first event at its latest ts. An allocation is charged to its
   ;; attribution (the f64 at byte `attr`); a free to the attribution of the latest strictly
   ;; earlier event on its inode (the last in order at the greatest earlier ts), none when there
-  ;; is none. The inode is the f64 at byte `key`: the inode itself, or (events of several
-  ;; traces) a key for the inode in the event's trace, so that each trace's events on an inode
-  ;; are apart. Inodes get ids first, first + 1... in order from the table (a trace's events
-  ;; taken one trace after another: each trace's inodes a range of ids). Returns the number of
-  ;; inodes, those of earlier calls included (NULL is one).
-  (func (export "charge") (param $n i32) (param $ev i32) (param $attr i32) (param $key i32) (param $order i32)
+  ;; is none. Inodes get ids first, first + 1... in order from the table (events of several
+  ;; traces: a call per trace, the table emptied between them, so that each trace's inodes are a
+  ;; range of ids and its events apart). Returns the number of inodes, those of earlier calls
+  ;; included (NULL is one).
+  (func (export "charge") (param $n i32) (param $ev i32) (param $attr i32) (param $order i32)
     (param $table i32) (param $mask i32) (param $direct i32) (param $base f64) (param $first i32) (result i32)
     (local $k i32) (local $i i32) (local $e i32) (local $t f64) (local $a f64) (local $alloc i32) (local $v f64)
     (local $count i32) (local $fresh i32) (local $nullId i32) (local $q i32) (local $at i32)
@@ -91,7 +89,7 @@
         (local.set $alloc (f64.gt (f64.load offset=24 (local.get $e)) (f64.const 0)))
         ;; q: the inode's id (fresh: the next one, if it is new).
         (local.set $fresh (local.get $count))
-        (local.set $v (f64.load (i32.add (local.get $e) (local.get $key))))
+        (local.set $v (f64.load offset=16 (local.get $e)))
         (if (f64.ne (local.get $v) (local.get $v))
           (then
             (if (i32.lt_s (local.get $nullId) (i32.const 0))
