@@ -80,9 +80,9 @@ export function parseDmabufDumpBLines(lines: LineReader, first: string | undefin
     skippedRows = 0;
   };
 
-  /** Past the line where the output ends (with `untilEnd`), and whether the total stats title was seen. */
+  /** Past the line where the output ends (with `untilEnd`). */
   let ended = false;
-  let inTotal = false;
+  const endsOutput = untilEnd ? endOfOutput() : undefined;
   /** A line to read again (a per-buffer row before any header, once the per-buffer mode is set). */
   let again: string | undefined;
   const nextLine = (): string | undefined => {
@@ -97,10 +97,7 @@ export function parseDmabufDumpBLines(lines: LineReader, first: string | undefin
     if (t === '') continue;
 
     const sec = B_SECTION_TITLE.exec(t);
-    if (untilEnd) {
-      if (sec?.[1] === 'total') inTotal = true;
-      else ended = RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t));
-    }
+    if (endsOutput) ended = endsOutput(t);
     if (sec) {
       flushSkipped();
       switch (sec[1]) {
@@ -275,13 +272,27 @@ export const dmabufDumpBImporter: TextImporter = {
  * too); undefined when the output runs to the end of the text.
  */
 function endOfDmabufDumpB(lines: LineReader): number | undefined {
-  let inTotal = false;
+  const endsOutput = endOfOutput();
   let end: number | undefined;
   lines.lookAhead((l, start) => {
-    const t = l.trim();
-    if (B_SECTION_TITLE.exec(t)?.[1] === 'total') inTotal = true;
-    else if (RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t))) end = start + l.length + 1;
+    if (endsOutput(l.trim())) end = start + l.length + 1;
     return end !== undefined;
   });
   return end;
+}
+
+/**
+ * A test of the output's trimmed lines, given in order: whether a line is the last of the
+ * `dmabuf_dump -b` output, the line with the total count (raw or CSV) that follows the
+ * "DMA-BUF total stats" title.
+ */
+function endOfOutput(): (t: string) => boolean {
+  let inTotal = false;
+  return (t) => {
+    if (B_SECTION_TITLE.exec(t)?.[1] === 'total') {
+      inTotal = true;
+      return false;
+    }
+    return RAW_TOTAL.test(t) || (inTotal && CSV_TOTAL_ROW.test(t));
+  };
 }
